@@ -1,0 +1,215 @@
+# cleanrun: build, test, lint, install.
+#
+#   make            build build/cleanrun
+#   make test       install what is missing, then every test (unit, sanitizer,
+#                   TOML conformance)
+#   make lint       clang-format, clang-tidy, cppcheck, banned functions, layering
+#   make fuzz       libFuzzer over the TOML parser (FUZZ_TIME seconds, default 60)
+#   make bench      benchmarks (bench/)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Variants never share objects: build/obj (release) and build/asan/obj.
+
+VERSION    := 0.1.0
+CC         ?= cc
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share/cleanrun
+DESTDIR    ?=
+SHARED     ?= ../shared
+FUZZ_TIME  ?= 60
+NPROC      := $(shell nproc 2>/dev/null || echo 2)
+
+PKGS       := libcurl libcjson
+TEST_PKGS  := criterion
+
+CSTD       := -std=gnu11
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+              -Wmissing-declarations -Wpointer-arith -Wcast-align -Wwrite-strings \
+              -Wformat=2 -Wundef -Wvla
+ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n1)),)
+WARN       += -Wjump-misses-init
+endif
+
+PKG_CFLAGS  = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
+
+CPPFLAGS   += -I. -DCLN_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+CFLAGS_release := -O2 -g -D_FORTIFY_SOURCE=2
+CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+                  -fno-sanitize-recover=all
+LDFLAGS_asan   := -fsanitize=address,undefined
+LDLIBS     := -lm -lpthread
+
+RUNTIME_SRC := $(wildcard runtime/base/*.c runtime/*.c runtime/*/*.c)
+HARNESS_SRC := $(filter-out harness/cli/main.c,$(wildcard harness/*.c harness/*/*.c))
+LIB_SRC     := $(sort $(RUNTIME_SRC) $(HARNESS_SRC))
+MAIN_SRC    := harness/cli/main.c
+UNIT_SRC    := $(wildcard tests/unit/*.c)
+FUZZ_SRC    := tests/fuzz/fuzz-toml.c
+
+# $(call objs,VARIANT_DIR,SOURCES)
+objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
+
+REL := build
+ASN := build/asan
+
+.PHONY: all asan test check unit unit-asan conformance conformance-asan lint fuzz bench \
+        install uninstall clean deps depcheck help
+
+all: depcheck $(REL)/cleanrun
+
+help:
+	@sed -n '1,14p' Makefile
+
+# ---- dependencies ----
+
+deps:
+	@bash .ci/setup deps
+
+depcheck:
+	@pkg-config --exists $(PKGS) 2>/dev/null || { \
+	  echo "cleanrun: missing build dependencies ($(PKGS) via pkg-config)."; \
+	  echo "  Run 'make deps' (Debian/Ubuntu, as root) or install libcurl4-openssl-dev,"; \
+	  echo "  libcjson-dev and pkg-config."; exit 2; }
+
+# ---- release variant ----
+
+$(REL)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(REL)/libcleanrun.a: $(call objs,$(REL),$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(REL)/cleanrun: $(call objs,$(REL),$(MAIN_SRC)) $(REL)/libcleanrun.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(REL)/test-unit: $(call objs,$(REL),$(UNIT_SRC)) $(REL)/libcleanrun.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LDLIBS)
+
+$(REL)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# ---- sanitizer variant ----
+
+$(ASN)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS_asan) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(ASN)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS_asan) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(ASN)/libcleanrun.a: $(call objs,$(ASN),$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(ASN)/cleanrun: $(call objs,$(ASN),$(MAIN_SRC)) $(ASN)/libcleanrun.a
+	$(CC) $(LDFLAGS_asan) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(ASN)/test-unit: $(call objs,$(ASN),$(UNIT_SRC)) $(ASN)/libcleanrun.a
+	$(CC) $(LDFLAGS_asan) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LDLIBS)
+
+asan: depcheck $(ASN)/cleanrun $(ASN)/test-unit
+
+-include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- tests ----
+
+# The README's test command: set up what is missing, then run everything.
+test: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) $(REL)/cleanrun $(REL)/test-unit \
+	    $(ASN)/cleanrun $(ASN)/test-unit
+	@$(MAKE) --no-print-directory check
+
+check: unit unit-asan conformance conformance-asan
+
+unit: $(REL)/test-unit
+	@echo "== unit tests (release build)"
+	$(REL)/test-unit --jobs $(NPROC)
+
+# LeakSanitizer reports only when a Criterion worker exits, and Criterion
+# does not fail the test for it: send every sanitizer report to files and
+# fail when any file appears.
+unit-asan: $(ASN)/test-unit
+	@echo "== unit tests (ASan + UBSan, leaks checked)"
+	@rm -rf $(ASN)/san && mkdir -p $(ASN)/san
+	ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$(CURDIR)/$(ASN)/san/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASN)/san/ubsan \
+	    $(ASN)/test-unit --jobs $(NPROC)
+	@if ls $(ASN)/san/* >/dev/null 2>&1; then \
+	    echo "sanitizer reports:"; cat $(ASN)/san/*; exit 1; fi
+	@echo "sanitizers: no reports"
+
+conformance: $(REL)/cleanrun
+	@echo "== TOML 1.0 conformance (release build)"
+	$(SHARED)/tools/toml-conformance -j $(NPROC) --dir $(SHARED)/toml-test $(REL)/cleanrun toml-decode
+
+conformance-asan: $(ASN)/cleanrun
+	@echo "== TOML 1.0 conformance (ASan + UBSan build)"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(SHARED)/tools/toml-conformance -j $(NPROC) --dir $(SHARED)/toml-test $(ASN)/cleanrun toml-decode
+
+# ---- fuzzing ----
+
+FUZZ_DIR := build/fuzz
+
+$(FUZZ_DIR)/fuzz-toml: $(FUZZ_SRC) $(filter harness/toml/% runtime/base/%,$(LIB_SRC))
+	@mkdir -p $(FUZZ_DIR)
+	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	    $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+fuzz: depcheck $(FUZZ_DIR)/fuzz-toml
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
+	@find $(SHARED)/toml-test -name '*.toml' -exec cp -n {} $(FUZZ_DIR)/corpus/ \; 2>/dev/null || true
+	$(FUZZ_DIR)/fuzz-toml -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
+	    -dict=tests/fuzz/toml.dict -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
+	    -print_final_stats=1 $(FUZZ_DIR)/corpus
+
+# ---- benchmarks ----
+
+$(REL)/bench-toml: bench/bench-toml.c $(REL)/libcleanrun.a
+	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+bench: depcheck $(REL)/bench-toml
+	@bash bench/toml-speed.sh $(REL)/bench-toml
+
+# ---- lint ----
+
+LINT_SRC := $(shell find runtime harness tests bench -name '*.[ch]' 2>/dev/null | sort)
+
+lint:
+	@echo "== clang-format"
+	clang-format --dry-run -Werror $(LINT_SRC)
+	@echo "== banned functions"
+	@! grep -nE '\b(strcpy|sprintf|vsprintf|atoi|atol|strtok|gets|strcat)\s*\(' $(LINT_SRC) \
+	    || { echo "banned function used (see above)"; exit 1; }
+	@echo "== layering: runtime/ never includes harness/"
+	@! grep -rnE '#include\s+"harness/' runtime \
+	    || { echo "runtime/ must not include harness/ headers"; exit 1; }
+	@echo "== clang-tidy"
+	clang-tidy --quiet $(filter %.c,$(LINT_SRC)) -- $(CSTD) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS)
+	@echo "== cppcheck"
+	cppcheck --quiet --std=c11 --enable=warning,style,performance,portability --inline-suppr \
+	    --error-exitcode=1 --suppress=missingIncludeSystem -I. -D__GNUC__ $(filter %.c,$(LINT_SRC))
+	@echo "lint: clean"
+
+# ---- install ----
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
+	install -m 0755 $(REL)/cleanrun $(DESTDIR)$(BINDIR)/cleanrun
+	@if [ -d selftest ] && ls selftest/* >/dev/null 2>&1; then \
+	    install -d $(DESTDIR)$(DATADIR)/selftest && cp -R selftest/. $(DESTDIR)$(DATADIR)/selftest/; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/cleanrun
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build

@@ -1,0 +1,64 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "runtime/base/error.h"
+
+#ifndef CLN_VERSION
+#define CLN_VERSION "0.0.0-unknown"
+#endif
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+    bool developer; /* listed separately in --help */
+};
+
+static const struct command commands[] = {
+    {"toml-decode", cln_cmd_toml_decode,
+     "read TOML on stdin, print toml-test tagged JSON (for the conformance suite)", true},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cleanrun [--version] [--help] COMMAND [ARGS...]\n\n"
+               "cleanrun runs test specs inside containers and proves that nothing ran\n"
+               "on the host.\n\n");
+    fprintf(f, "Developer commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (commands[i].developer)
+            fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nRun 'cleanrun COMMAND --help' for a command's options.\n");
+}
+
+void cln_cli_print_error(const struct cln_error *err)
+{
+    char *msg = cln_error_render(err);
+    fprintf(stderr, "cleanrun: %s\n", msg);
+    free(msg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLN_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("cleanrun %s\n", CLN_VERSION);
+        return CLN_EXIT_OK;
+    }
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return CLN_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(cmd, commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "cleanrun: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return CLN_EXIT_USAGE;
+}
