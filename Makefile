@@ -24,9 +24,10 @@ PKGS       := libcurl libcjson
 TEST_PKGS  := criterion
 
 CSTD       := -std=gnu11
-WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+WARN_BASE  := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
               -Wmissing-declarations -Wpointer-arith -Wcast-align -Wwrite-strings \
               -Wformat=2 -Wundef -Wvla
+WARN       := $(WARN_BASE)
 ifeq ($(findstring clang,$(shell $(CC) --version 2>/dev/null | head -n1)),)
 WARN       += -Wjump-misses-init
 endif
@@ -161,7 +162,7 @@ FUZZ_DIR := build/fuzz
 
 $(FUZZ_DIR)/fuzz-toml: $(FUZZ_SRC) $(filter harness/toml/% runtime/base/%,$(LIB_SRC))
 	@mkdir -p $(FUZZ_DIR)
-	clang $(CSTD) $(WARN) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	clang $(CSTD) $(WARN_BASE) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	    $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 fuzz: depcheck $(FUZZ_DIR)/fuzz-toml

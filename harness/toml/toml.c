@@ -66,17 +66,9 @@ static struct cln_toml_pos pos_of(struct parser *P, const char *at)
         pos.col = col;
         return pos;
     }
-    /* Behind the current line: only for error messages, so a rescan is fine. */
-    pos.line = 1;
+    /* Not reached: tree positions are taken on the current line. */
+    pos.line = P->line;
     pos.col = 1;
-    for (const char *c = P->src; c < at; c++) {
-        if (*c == '\n') {
-            pos.line++;
-            pos.col = 1;
-        } else if (((unsigned char)*c & 0xC0) != 0x80) {
-            pos.col++;
-        }
-    }
     return pos;
 }
 
@@ -88,7 +80,20 @@ static int __attribute__((format(printf, 3, 4))) fail(struct parser *P, const ch
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    struct cln_toml_pos pos = pos_of(P, at);
+    /* Errors happen once: rescan from the start rather than trust the line
+     * tracking, which the up-front input check runs ahead of. */
+    struct cln_toml_pos pos = {1, 1};
+    const char *c = P->src;
+    if (P->end - c >= 3 && memcmp(c, "\xEF\xBB\xBF", 3) == 0)
+        c += 3;
+    for (; c < at && c < P->end; c++) {
+        if (*c == '\n') {
+            pos.line++;
+            pos.col = 1;
+        } else if (((unsigned char)*c & 0xC0) != 0x80) {
+            pos.col++;
+        }
+    }
     return cln_error_set(P->err, CLN_E_PARSE, 0, "%s:%u:%u: %s", P->doc->name, pos.line, pos.col,
                          msg);
 }
@@ -556,12 +561,20 @@ static struct cln_toml_value *new_table(struct parser *P, struct cln_toml_pos po
     return t;
 }
 
+/* An error about key parts [0, upto) whose existing entry is e.  fmt has
+ * two %s: the key (quoted) and the place of its first definition. */
 static int redefinition(struct parser *P, size_t upto, const struct cln_toml_entry *e,
-                        const char *why)
+                        const char *fmt)
 {
-    char k[256];
-    return fail(P, P->parts[upto - 1].src, "%s \"%s\" (first defined at %u:%u)", why,
-                key_text(P, upto, k, sizeof(k)), e->pos.line, e->pos.col);
+    char k[256], key[260], at[32];
+    snprintf(key, sizeof(key), "\"%s\"", key_text(P, upto, k, sizeof(k)));
+    snprintf(at, sizeof(at), "%u:%u", e->pos.line, e->pos.col);
+    char msg[512];
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+    snprintf(msg, sizeof(msg), fmt, key, at);
+#pragma GCC diagnostic pop
+    return fail(P, P->parts[upto - 1].src, "%s", msg);
 }
 
 /* ---- values ---- */
@@ -1000,19 +1013,20 @@ static int insert_keyval(struct parser *P, struct cln_toml_value *table)
         }
         struct cln_toml_value *v = e->value;
         if (v->type != CLN_TOML_TABLE)
-            return redefinition(P, i + 1, e, "cannot add keys to");
+            return redefinition(P, i + 1, e, "cannot add keys to %s: it is not a table (defined at %s)");
         if (v->origin == CLN_TOML_ORIGIN_INLINE)
-            return redefinition(P, i + 1, e, "cannot add keys to inline table");
+            return redefinition(P, i + 1, e, "cannot add keys to inline table %s (defined at %s): an inline table is complete once closed");
         if (v->origin != CLN_TOML_ORIGIN_DOTTED)
             return redefinition(P, i + 1, e,
-                                "cannot use dotted keys to add to table defined elsewhere,");
+                                "cannot add keys to table %s with dotted keys here: it was "
+                                "defined by a table header (at %s)");
         t = v;
     }
     size_t last = P->nparts - 1;
     const struct cln_toml_entry *dup =
         cln_toml_table_findn(t, part_key(P, last), P->parts[last].len);
     if (dup)
-        return redefinition(P, P->nparts, dup, "duplicate key");
+        return redefinition(P, P->nparts, dup, "duplicate key %s (first defined at %s)");
     /* Keep what we need of the key: parsing the value may reuse keybuf. */
     struct cln_toml_pos kpos = pos_of(P, P->parts[last].src);
     size_t klen = P->parts[last].len;
@@ -1073,9 +1087,9 @@ static int parse_header(struct parser *P)
             continue;
         }
         if (v->type != CLN_TOML_TABLE)
-            return redefinition(P, i + 1, e, "cannot define a table inside the non-table value");
+            return redefinition(P, i + 1, e, "cannot define a table under %s: it is not a table (defined at %s)");
         if (v->origin == CLN_TOML_ORIGIN_INLINE)
-            return redefinition(P, i + 1, e, "cannot extend inline table");
+            return redefinition(P, i + 1, e, "cannot extend inline table %s (defined at %s)");
         t = v;
     }
     size_t last = P->nparts - 1;
@@ -1093,8 +1107,10 @@ static int parse_header(struct parser *P)
             if (arr->type != CLN_TOML_ARRAY || arr->origin != CLN_TOML_ORIGIN_AOT)
                 return redefinition(P, P->nparts, e,
                                     arr->type == CLN_TOML_ARRAY
-                                        ? "cannot append a table to the static array"
-                                        : "array of tables conflicts with");
+                                        ? "cannot append to %s with [[...]]: it is an array "
+                                          "value (defined at %s)"
+                                        : "array of tables %s conflicts with the key defined "
+                                          "at %s");
         }
         struct cln_toml_value *elem = new_table(P, hpos, CLN_TOML_ORIGIN_AOT);
         cln_toml_array_push(A, arr, elem);
@@ -1108,14 +1124,20 @@ static int parse_header(struct parser *P)
         if (v->type != CLN_TOML_TABLE)
             return redefinition(P, P->nparts, e,
                                 v->type == CLN_TOML_ARRAY && v->origin == CLN_TOML_ORIGIN_AOT
-                                    ? "table conflicts with array of tables"
-                                    : "table conflicts with the value of key");
+                                    ? "table %s conflicts with the array of tables "
+                                      "defined at %s"
+                                    : "table %s conflicts with the value defined at %s");
         if (v->origin != CLN_TOML_ORIGIN_IMPLICIT)
             return redefinition(P, P->nparts, e,
-                                v->origin == CLN_TOML_ORIGIN_HEADER ? "duplicate table"
+                                v->origin == CLN_TOML_ORIGIN_HEADER
+                                    ? "duplicate table %s (first defined at %s)"
                                 : v->origin == CLN_TOML_ORIGIN_DOTTED
-                                    ? "cannot redefine table defined by dotted keys"
-                                    : "cannot redefine table");
+                                    ? "cannot define table %s with a header: dotted keys "
+                                      "already defined it (at %s)"
+                                : v->origin == CLN_TOML_ORIGIN_INLINE
+                                    ? "cannot define table %s with a header: it is an "
+                                      "inline table (defined at %s)"
+                                    : "cannot redefine table %s (defined at %s)");
         v->origin = CLN_TOML_ORIGIN_HEADER;
         v->pos = hpos;
         P->cur = v;
