@@ -57,7 +57,7 @@ objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 REL := build
 ASN := build/asan
 
-.PHONY: all asan test check unit unit-asan conformance conformance-asan lint fuzz bench \
+.PHONY: all demo asan test check unit unit-asan conformance conformance-asan lint fuzz bench \
         install uninstall clean deps depcheck help
 
 all: depcheck $(REL)/cleanrun
@@ -119,6 +119,16 @@ $(ASN)/test-unit: $(call objs,$(ASN),$(UNIT_SRC)) $(ASN)/libcleanrun.a
 asan: depcheck $(ASN)/cleanrun $(ASN)/test-unit
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- demo ----
+
+# The README's first command.  The spec runner is not built yet: say so and
+# fail rather than pretend.
+demo: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) $(REL)/cleanrun
+	@echo "cleanrun demo: the spec runner (cleanrun run) is not implemented yet;"
+	@echo "  see README.md 'Status'.  Built: $(REL)/cleanrun ($$($(REL)/cleanrun --version))"
+	@exit 1
 
 # ---- tests ----
 

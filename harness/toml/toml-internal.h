@@ -27,7 +27,7 @@ struct cln_toml_value *cln_toml_new_value(struct cln_arena *a, enum cln_toml_typ
 /* Append key -> value to a table (the key must not be there yet); the key
  * bytes are copied into the arena. */
 struct cln_toml_entry *cln_toml_table_add(struct cln_arena *a, struct cln_toml_value *table,
-                                          const char *key, size_t keylen,
-                                          struct cln_toml_pos pos, struct cln_toml_value *value);
+                                          const char *key, size_t keylen, struct cln_toml_pos pos,
+                                          struct cln_toml_value *value);
 void cln_toml_array_push(struct cln_arena *a, struct cln_toml_value *array,
                          struct cln_toml_value *value);

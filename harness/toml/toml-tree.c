@@ -15,7 +15,7 @@ struct cln_arena_chunk {
     max_align_t data[];
 };
 
-#define ARENA_CHUNK (256 * 1024)
+#define ARENA_CHUNK ((size_t)256 * 1024)
 
 void *cln_arena_alloc(struct cln_arena *a, size_t n)
 {
@@ -49,7 +49,7 @@ void *cln_arena_grow(struct cln_arena *a, void *old, size_t old_n, size_t new_n)
         return old;
     }
     void *p = cln_arena_alloc(a, new_n);
-    if (old_n)
+    if (old && old_n)
         memcpy(p, old, old_n);
     return p;
 }
@@ -114,13 +114,14 @@ static void index_rebuild(struct cln_arena *a, struct cln_toml_value *t)
 }
 
 struct cln_toml_entry *cln_toml_table_add(struct cln_arena *a, struct cln_toml_value *t,
-                                          const char *key, size_t keylen,
-                                          struct cln_toml_pos pos, struct cln_toml_value *value)
+                                          const char *key, size_t keylen, struct cln_toml_pos pos,
+                                          struct cln_toml_value *value)
 {
     if (t->u.tab.len == t->u.tab.cap) {
         size_t ncap = t->u.tab.cap ? t->u.tab.cap * 2 : 4;
-        t->u.tab.items = cln_arena_grow(a, t->u.tab.items, t->u.tab.cap * sizeof(struct cln_toml_entry),
-                                        ncap * sizeof(struct cln_toml_entry));
+        t->u.tab.items =
+            cln_arena_grow(a, t->u.tab.items, t->u.tab.cap * sizeof(struct cln_toml_entry),
+                           ncap * sizeof(struct cln_toml_entry));
         t->u.tab.cap = ncap;
     }
     char *k = cln_arena_alloc(a, keylen + 1);
@@ -144,9 +145,11 @@ struct cln_toml_entry *cln_toml_table_add(struct cln_arena *a, struct cln_toml_v
 void cln_toml_array_push(struct cln_arena *a, struct cln_toml_value *arr, struct cln_toml_value *v)
 {
     if (arr->u.arr.len == arr->u.arr.cap) {
+        /* The items are pointers: the element size is a pointer's. */
+        const size_t elem =
+            sizeof(struct cln_toml_value *); /* NOLINT(bugprone-sizeof-expression) */
         size_t ncap = arr->u.arr.cap ? arr->u.arr.cap * 2 : 4;
-        arr->u.arr.items = cln_arena_grow(a, arr->u.arr.items, arr->u.arr.cap * sizeof(v),
-                                          ncap * sizeof(v));
+        arr->u.arr.items = cln_arena_grow(a, arr->u.arr.items, arr->u.arr.cap * elem, ncap * elem);
         arr->u.arr.cap = ncap;
     }
     arr->u.arr.items[arr->u.arr.len++] = v;

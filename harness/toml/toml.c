@@ -72,8 +72,8 @@ static struct cln_toml_pos pos_of(struct parser *P, const char *at)
     return pos;
 }
 
-static int __attribute__((format(printf, 3, 4))) fail(struct parser *P, const char *at,
-                                                      const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4)))
+fail(struct parser *P, const char *at, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -274,8 +274,8 @@ static int end_of_line(struct parser *P, const char *what)
 
 static inline bool is_bare_key_char(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '-';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
 }
 
 static inline bool is_digit(char c)
@@ -378,8 +378,9 @@ static int parse_escape(struct parser *P, struct cln_buf *out)
     }
     default: {
         char b[16];
-        return fail(P, start, "invalid escape sequence \\%s (valid: \\b \\t \\n \\f \\r \\\" "
-                              "\\\\ \\uXXXX \\UXXXXXXXX)",
+        return fail(P, start,
+                    "invalid escape sequence \\%s (valid: \\b \\t \\n \\f \\r \\\" "
+                    "\\\\ \\uXXXX \\UXXXXXXXX)",
                     describe(P, P->p - 1, b, sizeof(b)));
     }
     }
@@ -412,8 +413,9 @@ static int parse_string(struct parser *P, struct cln_buf *out, bool *multiline)
                 P->p++;
             cln_buf_append(out, s, (size_t)(P->p - s));
             if (at_end(P) || *P->p == '\n' || *P->p == '\r')
-                return fail(P, start, "unterminated string (a single-line string must close "
-                                      "on the same line)");
+                return fail(P, start,
+                            "unterminated string (a single-line string must close "
+                            "on the same line)");
             if (*P->p == q) {
                 P->p++;
                 return 0;
@@ -512,8 +514,7 @@ static int parse_key(struct parser *P)
                 P->p++;
             cln_buf_append(&P->keybuf, s, (size_t)(P->p - s));
         } else {
-            return unexpected(P, P->p,
-                              "a key (letters, digits, '_', '-', or a quoted string)");
+            return unexpected(P, P->p, "a key (letters, digits, '_', '-', or a quoted string)");
         }
         kp->len = P->keybuf.len - kp->off;
         P->nparts++;
@@ -537,8 +538,8 @@ static const char *key_text(struct parser *P, size_t n, char *buf, size_t size)
         bool bare = len > 0;
         for (size_t j = 0; j < len; j++)
             bare = bare && is_bare_key_char(k[j]);
-        int w = snprintf(buf + o, size - o, bare ? "%s%.*s" : "%s\"%.*s\"", i ? "." : "",
-                         (int)len, k);
+        int w =
+            snprintf(buf + o, size - o, bare ? "%s%.*s" : "%s\"%.*s\"", i ? "." : "", (int)len, k);
         if (w < 0)
             break;
         o += (size_t)w;
@@ -643,9 +644,9 @@ static int parse_datetime(struct parser *P, struct cln_toml_value **ret)
             return fail(P, start, "invalid local time: %s", bad);
         type = CLN_TOML_TIME_LOCAL;
     } else {
-        if (P->end - p < 10 || p[4] != '-' || p[7] != '-' || !is_digit(p[0]) ||
-            !is_digit(p[1]) || !is_digit(p[2]) || !is_digit(p[3]) ||
-            digits2(p + 5, &dt.month) < 0 || digits2(p + 8, &dt.day) < 0)
+        if (P->end - p < 10 || p[4] != '-' || p[7] != '-' || !is_digit(p[0]) || !is_digit(p[1]) ||
+            !is_digit(p[2]) || !is_digit(p[3]) || digits2(p + 5, &dt.month) < 0 ||
+            digits2(p + 8, &dt.day) < 0)
             return fail(P, start, "invalid date: a date must be written YYYY-MM-DD");
         dt.year = (p[0] - '0') * 1000 + (p[1] - '0') * 100 + (p[2] - '0') * 10 + (p[3] - '0');
         static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -657,11 +658,10 @@ static int parse_datetime(struct parser *P, struct cln_toml_value **ret)
                         dt.year, dt.month);
         p += 10;
         type = CLN_TOML_DATE_LOCAL;
-        bool has_time = false;
-        if (p < P->end && (*p == 'T' || *p == 't'))
-            has_time = true;
-        else if (P->end - p >= 4 && *p == ' ' && is_digit(p[1]) && is_digit(p[2]) && p[3] == ':')
-            has_time = true;
+        /* T, t, or a space followed by a time (otherwise the space ends the date) */
+        bool has_time =
+            (p < P->end && (*p == 'T' || *p == 't')) ||
+            (P->end - p >= 4 && *p == ' ' && is_digit(p[1]) && is_digit(p[2]) && p[3] == ':');
         if (has_time) {
             const char *t = p + 1;
             p = scan_time(P, t, &dt, &bad);
@@ -766,7 +766,9 @@ static int parse_number(struct parser *P, struct cln_toml_value **ret)
         int radix = p[1] == 'x' ? 16 : p[1] == 'o' ? 8 : 2;
         if (has_sign)
             return fail(P, start, "a %s integer cannot have a sign",
-                        radix == 16 ? "hexadecimal" : radix == 8 ? "octal" : "binary");
+                        radix == 16  ? "hexadecimal"
+                        : radix == 8 ? "octal"
+                                     : "binary");
         const char *d = p + 2;
         cln_buf_clear(nb);
         p = scan_digits(P, d, radix, nb, &why);
@@ -780,8 +782,8 @@ static int parse_number(struct parser *P, struct cln_toml_value **ret)
             unsigned dv = is_digit(c) ? (unsigned)(c - '0') : (unsigned)((c | 0x20) - 'a' + 10);
             if (u > (uint64_t)INT64_MAX / (uint64_t)radix ||
                 u * (uint64_t)radix > (uint64_t)INT64_MAX - dv)
-                return fail(P, start, "integer %.*s does not fit in 64 bits",
-                            (int)(p - start), start);
+                return fail(P, start, "integer %.*s does not fit in 64 bits", (int)(p - start),
+                            start);
             u = u * (uint64_t)radix + dv;
         }
         struct cln_toml_value *v = cln_toml_new_value(&P->doc->arena, CLN_TOML_INTEGER, pos);
@@ -901,15 +903,17 @@ static int parse_inline_table(struct parser *P, struct cln_toml_value **ret)
         for (;;) {
             skip_ws(P);
             if (at_end(P) || newline_at(P, P->p))
-                return fail(P, P->p, "unterminated inline table (an inline table must close "
-                                     "on the same line)");
+                return fail(P, P->p,
+                            "unterminated inline table (an inline table must close "
+                            "on the same line)");
             int r = insert_keyval(P, t);
             if (r < 0)
                 return r;
             skip_ws(P);
             if (at_end(P) || newline_at(P, P->p))
-                return fail(P, P->p, "unterminated inline table (an inline table must close "
-                                     "on the same line)");
+                return fail(P, P->p,
+                            "unterminated inline table (an inline table must close "
+                            "on the same line)");
             if (*P->p == ',') {
                 P->p++;
                 skip_ws(P);
@@ -954,8 +958,9 @@ static int parse_value(struct parser *P, struct cln_toml_value **ret)
         size_t n = c == 't' ? 4 : 5;
         if ((size_t)(P->end - P->p) < n || memcmp(P->p, c == 't' ? "true" : "false", n) != 0 ||
             !is_value_end(P, P->p + n))
-            return fail(P, start, "invalid value (booleans are true and false, in lower case; "
-                                  "strings need quotes)");
+            return fail(P, start,
+                        "invalid value (booleans are true and false, in lower case; "
+                        "strings need quotes)");
         struct cln_toml_value *v =
             cln_toml_new_value(&P->doc->arena, CLN_TOML_BOOL, pos_of(P, start));
         v->u.boolean = c == 't';
@@ -1002,8 +1007,7 @@ static int insert_keyval(struct parser *P, struct cln_toml_value *table)
     struct cln_arena *A = &P->doc->arena;
     struct cln_toml_value *t = table;
     for (size_t i = 0; i + 1 < P->nparts; i++) {
-        const struct cln_toml_entry *e =
-            cln_toml_table_findn(t, part_key(P, i), P->parts[i].len);
+        const struct cln_toml_entry *e = cln_toml_table_findn(t, part_key(P, i), P->parts[i].len);
         if (!e) {
             struct cln_toml_pos pos = pos_of(P, P->parts[i].src);
             struct cln_toml_value *sub = new_table(P, pos, CLN_TOML_ORIGIN_DOTTED);
@@ -1013,9 +1017,12 @@ static int insert_keyval(struct parser *P, struct cln_toml_value *table)
         }
         struct cln_toml_value *v = e->value;
         if (v->type != CLN_TOML_TABLE)
-            return redefinition(P, i + 1, e, "cannot add keys to %s: it is not a table (defined at %s)");
+            return redefinition(P, i + 1, e,
+                                "cannot add keys to %s: it is not a table (defined at %s)");
         if (v->origin == CLN_TOML_ORIGIN_INLINE)
-            return redefinition(P, i + 1, e, "cannot add keys to inline table %s (defined at %s): an inline table is complete once closed");
+            return redefinition(P, i + 1, e,
+                                "cannot add keys to inline table %s (defined at %s): an inline "
+                                "table is complete once closed");
         if (v->origin != CLN_TOML_ORIGIN_DOTTED)
             return redefinition(P, i + 1, e,
                                 "cannot add keys to table %s with dotted keys here: it was "
@@ -1037,8 +1044,7 @@ static int insert_keyval(struct parser *P, struct cln_toml_value *table)
     skip_ws(P);
     if (at_end(P) || *P->p != '=') {
         char b[16];
-        return fail(P, P->p, "expected '=' after key, found %s",
-                    describe(P, P->p, b, sizeof(b)));
+        return fail(P, P->p, "expected '=' after key, found %s", describe(P, P->p, b, sizeof(b)));
     }
     P->p++;
     skip_ws(P);
@@ -1072,8 +1078,7 @@ static int parse_header(struct parser *P)
     struct cln_toml_pos hpos = pos_of(P, start);
     struct cln_toml_value *t = P->doc->root;
     for (size_t i = 0; i + 1 < P->nparts; i++) {
-        const struct cln_toml_entry *e =
-            cln_toml_table_findn(t, part_key(P, i), P->parts[i].len);
+        const struct cln_toml_entry *e = cln_toml_table_findn(t, part_key(P, i), P->parts[i].len);
         if (!e) {
             struct cln_toml_pos pos = pos_of(P, P->parts[i].src);
             struct cln_toml_value *sub = new_table(P, pos, CLN_TOML_ORIGIN_IMPLICIT);
@@ -1087,7 +1092,8 @@ static int parse_header(struct parser *P)
             continue;
         }
         if (v->type != CLN_TOML_TABLE)
-            return redefinition(P, i + 1, e, "cannot define a table under %s: it is not a table (defined at %s)");
+            return redefinition(
+                P, i + 1, e, "cannot define a table under %s: it is not a table (defined at %s)");
         if (v->origin == CLN_TOML_ORIGIN_INLINE)
             return redefinition(P, i + 1, e, "cannot extend inline table %s (defined at %s)");
         t = v;

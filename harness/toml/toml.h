@@ -35,12 +35,12 @@ struct cln_toml_pos {
 };
 
 struct cln_toml_datetime {
-    int year, month, day;       /* unset (0) for a local time */
-    int hour, minute, second;   /* unset (0) for a local date */
-    int nanosecond;             /* fraction of a second, truncated to ns */
-    int frac_digits;            /* digits written after '.', 0 if none (at most 9 kept) */
-    int offset_minutes;         /* offset date-times only; east of UTC */
-    bool offset_z;              /* written as Z (offset_minutes is 0) */
+    int year, month, day;     /* unset (0) for a local time */
+    int hour, minute, second; /* unset (0) for a local date */
+    int nanosecond;           /* fraction of a second, truncated to ns */
+    int frac_digits;          /* digits written after '.', 0 if none (at most 9 kept) */
+    int offset_minutes;       /* offset date-times only; east of UTC */
+    bool offset_z;            /* written as Z (offset_minutes is 0) */
 };
 
 struct cln_toml_value;
@@ -60,7 +60,7 @@ enum cln_toml_origin {
     CLN_TOML_ORIGIN_INLINE,       /* { inline } table: frozen */
     CLN_TOML_ORIGIN_AOT,          /* element of [[array of tables]], or that array */
     CLN_TOML_ORIGIN_ROOT,
-    CLN_TOML_ORIGIN_VALUE,        /* an array literal [ ... ] */
+    CLN_TOML_ORIGIN_VALUE, /* an array literal [ ... ] */
 };
 
 struct cln_toml_value {
@@ -130,11 +130,9 @@ int cln_toml_get_float(const struct cln_toml_doc *doc, const struct cln_toml_val
 int cln_toml_get_bool(const struct cln_toml_doc *doc, const struct cln_toml_value *table,
                       const char *key, bool *ret, struct cln_error **err);
 int cln_toml_get_table(const struct cln_toml_doc *doc, const struct cln_toml_value *table,
-                       const char *key, const struct cln_toml_value **ret,
-                       struct cln_error **err);
+                       const char *key, const struct cln_toml_value **ret, struct cln_error **err);
 int cln_toml_get_array(const struct cln_toml_doc *doc, const struct cln_toml_value *table,
-                       const char *key, const struct cln_toml_value **ret,
-                       struct cln_error **err);
+                       const char *key, const struct cln_toml_value **ret, struct cln_error **err);
 int cln_toml_as_string(const struct cln_toml_doc *doc, const struct cln_toml_value *v,
                        const char *what, const char **ret, struct cln_error **err);
 int cln_toml_as_integer(const struct cln_toml_doc *doc, const struct cln_toml_value *v,

@@ -12,7 +12,10 @@ struct cln_buf {
     size_t cap;
 };
 
-#define CLN_BUF_INIT {NULL, 0, 0}
+#define CLN_BUF_INIT                                                                               \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void cln_buf_reserve(struct cln_buf *b, size_t extra);
 void cln_buf_append(struct cln_buf *b, const void *data, size_t n);

@@ -17,5 +17,7 @@ void *cln_xrealloc(void *p, size_t n) __attribute__((returns_nonnull));
 void *cln_xgrow(void *p, size_t *cap, size_t need, size_t size) __attribute__((returns_nonnull));
 char *cln_xstrdup(const char *s) __attribute__((malloc, returns_nonnull));
 char *cln_xstrndup(const char *s, size_t n) __attribute__((malloc, returns_nonnull));
-char *cln_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2), malloc, returns_nonnull));
-char *cln_xvasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0), malloc, returns_nonnull));
+char *cln_xasprintf(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), malloc, returns_nonnull));
+char *cln_xvasprintf(const char *fmt, va_list ap)
+    __attribute__((format(printf, 1, 0), malloc, returns_nonnull));

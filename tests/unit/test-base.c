@@ -70,7 +70,8 @@ Test(error, render_exit_status_and_cause)
     d->api_cause = strdup("image missing");
     cln_error_set_detail(err, d);
     char *s = cln_error_render(err);
-    cr_assert_str_eq(s, "container run (apple, exit status 1: Error: notFound; cause: image missing)");
+    cr_assert_str_eq(s,
+                     "container run (apple, exit status 1: Error: notFound; cause: image missing)");
     free(s);
 }
 

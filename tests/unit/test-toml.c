@@ -202,8 +202,9 @@ Test(toml, strings_all_forms)
 
 Test(toml, numbers)
 {
-    struct cln_toml_doc *doc = parse_ok("a = 0xDEAD_beef\nb = 0o755\nc = 0b1010\nd = -9223372036854775808\n"
-                                        "e = 1_000\nf = 6.626e-34\ng = -inf\nh = nan\ni = +0.0\n");
+    struct cln_toml_doc *doc =
+        parse_ok("a = 0xDEAD_beef\nb = 0o755\nc = 0b1010\nd = -9223372036854775808\n"
+                 "e = 1_000\nf = 6.626e-34\ng = -inf\nh = nan\ni = +0.0\n");
     const struct cln_toml_value *r = cln_toml_root(doc);
     cr_assert_eq(cln_toml_table_find(r, "a")->value->u.integer, 0xDEADBEEF);
     cr_assert_eq(cln_toml_table_find(r, "b")->value->u.integer, 0755);
@@ -220,7 +221,8 @@ Test(toml, error_messages_name_file_line_and_column)
 {
     assert_err("image = \"a\"\n\nimage = \"b\"\n",
                "spec.toml:3:1: duplicate key \"image\" (first defined at 1:1)");
-    assert_err("[svc]\nx = 1\n[svc]\n", "spec.toml:3:2: duplicate table \"svc\" (first defined at 1:2)");
+    assert_err("[svc]\nx = 1\n[svc]\n",
+               "spec.toml:3:2: duplicate table \"svc\" (first defined at 1:2)");
     assert_err("a = 9223372036854775808\n",
                "spec.toml:1:5: integer 9223372036854775808 does not fit in 64 bits");
     assert_err("a = \"unterminated\nb = 1\n",
@@ -238,7 +240,8 @@ Test(toml, error_messages_name_file_line_and_column)
     assert_err("x = {a = 1,\n", "spec.toml:1:12: unterminated inline table (an inline table must "
                                 "close on the same line)");
     assert_err("x = 01\n", "spec.toml:1:5: leading zeros are not allowed in a decimal number");
-    assert_err("x = 1__0\n", "spec.toml:1:5: invalid number: an underscore must be between two digits");
+    assert_err("x = 1__0\n",
+               "spec.toml:1:5: invalid number: an underscore must be between two digits");
     assert_err("= 1\n",
                "spec.toml:1:1: expected a key (letters, digits, '_', '-', or a quoted string), "
                "found '='");
@@ -330,10 +333,11 @@ Test(toml, tagged_json_rendering)
                                         "o = 2000-01-02T03:04:05+05:30\n[[x]]\n");
     cleanup_buf struct cln_buf out = CLN_BUF_INIT;
     cln_toml_to_tagged_json(cln_toml_root(doc), &out);
-    cr_assert_str_eq(out.data, "{\"s\":{\"type\":\"string\",\"value\":\"q\\\"\\u0001\"},"
-                               "\"t\":{\"type\":\"time-local\",\"value\":\"07:32:00.5\"},"
-                               "\"d\":{\"type\":\"date-local\",\"value\":\"2000-01-02\"},"
-                               "\"o\":{\"type\":\"datetime\",\"value\":\"2000-01-02T03:04:05+05:30\"},"
-                               "\"x\":[{}]}");
+    cr_assert_str_eq(out.data,
+                     "{\"s\":{\"type\":\"string\",\"value\":\"q\\\"\\u0001\"},"
+                     "\"t\":{\"type\":\"time-local\",\"value\":\"07:32:00.5\"},"
+                     "\"d\":{\"type\":\"date-local\",\"value\":\"2000-01-02\"},"
+                     "\"o\":{\"type\":\"datetime\",\"value\":\"2000-01-02T03:04:05+05:30\"},"
+                     "\"x\":[{}]}");
     cln_toml_free(doc);
 }
