@@ -20,7 +20,7 @@ SHARED     ?= ../shared
 FUZZ_TIME  ?= 60
 NPROC      := $(shell nproc 2>/dev/null || echo 2)
 
-PKGS       := libcurl libcjson
+PKGS       := libcurl libcjson libarchive
 TEST_PKGS  := criterion
 
 CSTD       := -std=gnu11
@@ -49,6 +49,7 @@ HARNESS_SRC := $(filter-out harness/cli/main.c,$(wildcard harness/*.c harness/*/
 LIB_SRC     := $(sort $(RUNTIME_SRC) $(HARNESS_SRC))
 MAIN_SRC    := harness/cli/main.c
 UNIT_SRC    := $(wildcard tests/unit/*.c)
+INTEG_SRC   := $(wildcard tests/integration/*.c)
 FUZZ_SRC    := tests/fuzz/fuzz-toml.c
 
 # $(call objs,VARIANT_DIR,SOURCES)
@@ -92,6 +93,9 @@ $(REL)/cleanrun: $(call objs,$(REL),$(MAIN_SRC)) $(REL)/libcleanrun.a
 $(REL)/test-unit: $(call objs,$(REL),$(UNIT_SRC)) $(REL)/libcleanrun.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LDLIBS)
 
+$(REL)/test-integration: $(call objs,$(REL),$(INTEG_SRC)) $(REL)/libcleanrun.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LDLIBS)
+
 $(REL)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -101,6 +105,9 @@ $(REL)/obj/tests/%.o: tests/%.c
 $(ASN)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS_asan) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(ASN)/test-integration: $(call objs,$(ASN),$(INTEG_SRC)) $(ASN)/libcleanrun.a
+	$(CC) $(LDFLAGS_asan) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LDLIBS)
 
 $(ASN)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)

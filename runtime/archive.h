@@ -1,0 +1,21 @@
+/* Tar archives in memory (libarchive), for copying files into containers and
+ * for image build contexts. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "runtime.h"
+
+struct cln_error;
+
+/* Write a ustar/pax archive of the files into out.  Paths are made relative
+ * (leading '/' dropped); parent directories get entries of their own (0755).
+ * A path with a ".." component is refused. */
+int cln_tar_build(const struct cln_file *files, size_t n, struct cln_buf *out,
+                  struct cln_error **err);
+
+/* Read the first regular file of an archive into content (cleared first). */
+int cln_tar_first_file(const void *tar, size_t len, struct cln_buf *content, bool *ret_found,
+                       struct cln_error **err);

@@ -1,0 +1,359 @@
+/* Docker Engine API backend: the feature managers (networks, volumes, image
+ * builds) and the NDJSON progress streams of build and pull. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "docker-internal.h"
+#include "runtime/archive.h"
+#include "runtime/base/cleanup.h"
+#include "runtime/base/error.h"
+#include "runtime/base/xalloc.h"
+
+/* ---- NDJSON progress ---- */
+
+static void ndjson_line(struct cln_docker_ndjson *s, const char *line, size_t len)
+{
+    cJSON *j = cJSON_ParseWithLength(line, len);
+    if (!cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return;
+    }
+    const cJSON *detail = cJSON_GetObjectItemCaseSensitive(j, "errorDetail");
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(detail, "message");
+    if (!s->error && (cJSON_IsString(msg) || cJSON_IsString(error)))
+        s->error = cln_xstrdup(cJSON_IsString(msg) ? msg->valuestring : error->valuestring);
+    const cJSON *aux = cJSON_GetObjectItemCaseSensitive(j, "aux");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(aux, "ID");
+    if (cJSON_IsString(id)) {
+        free(s->aux_id);
+        s->aux_id = cln_xstrdup(id->valuestring);
+    }
+    const cJSON *stream = cJSON_GetObjectItemCaseSensitive(j, "stream");
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(j, "status");
+    const char *text = cJSON_IsString(stream)   ? stream->valuestring
+                       : cJSON_IsString(status) ? status->valuestring
+                                                : NULL;
+    if (text && s->progress) {
+        size_t n = strlen(text);
+        while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+            n--;
+        if (n) {
+            char *t = cln_xstrndup(text, n);
+            s->progress(t, s->userdata);
+            free(t);
+        }
+    }
+    cJSON_Delete(j);
+}
+
+bool cln_docker_ndjson_feed(const char *data, size_t len, void *userdata)
+{
+    struct cln_docker_ndjson *s = userdata;
+    cln_buf_append(&s->line, data, len);
+    size_t start = 0;
+    for (size_t i = 0; i < s->line.len; i++) {
+        if (s->line.data[i] == '\n') {
+            ndjson_line(s, s->line.data + start, i - start);
+            start = i + 1;
+        }
+    }
+    cln_buf_consume(&s->line, start);
+    return true;
+}
+
+void cln_docker_ndjson_finish(struct cln_docker_ndjson *s)
+{
+    if (s->line.len)
+        ndjson_line(s, s->line.data, s->line.len);
+    cln_buf_clear(&s->line);
+}
+
+void cln_docker_ndjson_done(struct cln_docker_ndjson *s)
+{
+    cln_buf_done(&s->line);
+    free(s->error);
+    free(s->aux_id);
+    s->error = s->aux_id = NULL;
+}
+
+/* ---- helpers ---- */
+
+static cJSON *labels_json(const struct cln_labels *l)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; l && i < l->len; i++)
+        cJSON_AddStringToObject(o, l->items[i].key, l->items[i].value);
+    return o;
+}
+
+/* GET a list and collect one string field of each element. */
+static int list_names(struct docker *d, const char *path, const char *array_key,
+                      const char *field, const char *what, char ***ret, size_t *ret_n,
+                      struct cln_error **err)
+{
+    struct cln_http_response resp;
+    int r = cln_docker_call(d, "GET", path, NULL, what, &resp, err);
+    if (r < 0)
+        return r;
+    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+    const cJSON *arr = array_key ? cJSON_GetObjectItemCaseSensitive(j, array_key) : j;
+    char **v = NULL;
+    size_t n = 0, cap = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, field);
+        if (!cJSON_IsString(f))
+            continue;
+        v = cln_xgrow(v, &cap, n + 1, sizeof(*v));
+        v[n++] = cln_xstrdup(f->valuestring);
+    }
+    cJSON_Delete(j);
+    cln_http_response_done(&resp);
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+/* ---- networks ---- */
+
+static int network_create(void *ctx, const char *name, const struct cln_labels *labels,
+                          bool internal, char **ret_id, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    cleanup_json cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "Name", name);
+    cJSON_AddBoolToObject(b, "CheckDuplicate", true);
+    cJSON_AddStringToObject(b, "Driver", "bridge");
+    cJSON_AddBoolToObject(b, "Internal", internal);
+    cJSON_AddItemToObject(b, "Labels", labels_json(labels));
+    char what[160];
+    snprintf(what, sizeof(what), "create network %s", name);
+    struct cln_http_response resp;
+    int r = cln_docker_call(d, "POST", "/networks/create", b, what, &resp, err);
+    if (r < 0)
+        return r;
+    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "Id");
+    if (cJSON_IsString(id))
+        *ret_id = cln_xstrdup(id->valuestring);
+    else
+        r = cln_error_set(err, CLN_E_PARSE, 0, "%s: no Id in the answer", what);
+    cJSON_Delete(j);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static int network_connect(void *ctx, const char *network, const char *container,
+                           const char *const *aliases, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    cleanup_json cJSON *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(b, "Container", container);
+    cJSON *ep = cJSON_AddObjectToObject(b, "EndpointConfig");
+    cJSON *al = cJSON_AddArrayToObject(ep, "Aliases");
+    for (; aliases && *aliases; aliases++)
+        cJSON_AddItemToArray(al, cJSON_CreateString(*aliases));
+    cleanup_free char *path = cln_xasprintf("/networks/%s/connect", network);
+    char what[160];
+    snprintf(what, sizeof(what), "connect container %.12s to network %s", container, network);
+    struct cln_http_response resp;
+    int r = cln_docker_call(d, "POST", path, b, what, &resp, err);
+    if (r == 0)
+        cln_http_response_done(&resp);
+    return r;
+}
+
+static int network_remove(void *ctx, const char *network, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    cleanup_free char *path = cln_xasprintf("/networks/%s", network);
+    char what[160];
+    snprintf(what, sizeof(what), "remove network %s", network);
+    struct cln_http_response resp;
+    struct cln_http_request req = {.method = "DELETE", .path = path};
+    int r = cln_http_do(d->http, &req, &resp, err);
+    if (r < 0)
+        return cln_error_wrap(err, "%s", what);
+    if (resp.status != 404)
+        r = cln_http_check(d->http, &resp, what, err);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static int network_list(void *ctx, const char *label_filter, char ***ret_names, size_t *ret_n,
+                        struct cln_error **err)
+{
+    struct cln_buf path = CLN_BUF_INIT;
+    cln_buf_puts(&path, "/networks");
+    if (label_filter)
+        cln_docker_label_filter(&path, '?', label_filter);
+    int r = list_names(ctx, path.data, NULL, "Name", "list networks", ret_names, ret_n, err);
+    cln_buf_done(&path);
+    return r;
+}
+
+const struct cln_network_ops cln_docker_network_ops = {
+    .create = network_create,
+    .connect = network_connect,
+    .remove = network_remove,
+    .list = network_list,
+};
+
+/* ---- volumes ---- */
+
+static int volume_create(void *ctx, const char *name, const struct cln_labels *labels,
+                         char **ret_name, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    cleanup_json cJSON *b = cJSON_CreateObject();
+    if (name)
+        cJSON_AddStringToObject(b, "Name", name);
+    cJSON_AddItemToObject(b, "Labels", labels_json(labels));
+    struct cln_http_response resp;
+    int r = cln_docker_call(d, "POST", "/volumes/create", b, "create volume", &resp, err);
+    if (r < 0)
+        return r;
+    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "Name");
+    if (cJSON_IsString(n))
+        *ret_name = cln_xstrdup(n->valuestring);
+    else
+        r = cln_error_set(err, CLN_E_PARSE, 0, "create volume: no Name in the answer");
+    cJSON_Delete(j);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static int volume_remove(void *ctx, const char *name, bool force, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    cleanup_free char *path = cln_xasprintf("/volumes/%s?force=%d", name, force ? 1 : 0);
+    char what[160];
+    snprintf(what, sizeof(what), "remove volume %s", name);
+    struct cln_http_response resp;
+    struct cln_http_request req = {.method = "DELETE", .path = path};
+    int r = cln_http_do(d->http, &req, &resp, err);
+    if (r < 0)
+        return cln_error_wrap(err, "%s", what);
+    if (resp.status != 404)
+        r = cln_http_check(d->http, &resp, what, err);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static int volume_list(void *ctx, const char *label_filter, char ***ret_names, size_t *ret_n,
+                       struct cln_error **err)
+{
+    struct cln_buf path = CLN_BUF_INIT;
+    cln_buf_puts(&path, "/volumes");
+    if (label_filter)
+        cln_docker_label_filter(&path, '?', label_filter);
+    int r = list_names(ctx, path.data, "Volumes", "Name", "list volumes", ret_names, ret_n, err);
+    cln_buf_done(&path);
+    return r;
+}
+
+const struct cln_volume_ops cln_docker_volume_ops = {
+    .create = volume_create,
+    .remove = volume_remove,
+    .list = volume_list,
+};
+
+/* ---- builds ---- */
+
+static int build(void *ctx, const struct cln_build_request *breq, cln_progress_fn progress,
+                 void *ud, char **ret_image_id, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    if (!breq->tag || !breq->dockerfile)
+        return cln_error_set(err, CLN_E_INVALID, 0, "build: a tag and a Dockerfile are needed");
+    for (size_t i = 0; i < breq->nfiles; i++)
+        if (strcmp(breq->files[i].path, "Dockerfile") == 0)
+            return cln_error_set(err, CLN_E_INVALID, 0,
+                                 "build %s: the context has a file named Dockerfile; give the "
+                                 "Dockerfile text separately",
+                                 breq->tag);
+    /* The context: the Dockerfile text, then the files. */
+    size_t n = breq->nfiles + 1;
+    struct cln_file *files = cln_xcalloc(n, sizeof(*files));
+    files[0].path = "Dockerfile";
+    files[0].data = breq->dockerfile;
+    files[0].len = strlen(breq->dockerfile);
+    for (size_t i = 0; i < breq->nfiles; i++)
+        files[i + 1] = breq->files[i];
+    struct cln_buf tar = CLN_BUF_INIT;
+    int r = cln_tar_build(files, n, &tar, err);
+    free(files);
+    if (r < 0)
+        return cln_error_wrap(err, "build %s", breq->tag);
+
+    struct cln_buf path = CLN_BUF_INIT;
+    cln_buf_puts(&path, "/build?rm=1&forcerm=1&t=");
+    cln_http_escape(&path, breq->tag);
+    if (breq->no_cache)
+        cln_buf_puts(&path, "&nocache=1");
+    if (breq->labels && breq->labels->len) {
+        cJSON *l = labels_json(breq->labels);
+        char *s = cJSON_PrintUnformatted(l);
+        cln_buf_puts(&path, "&labels=");
+        cln_http_escape(&path, s);
+        cJSON_free(s);
+        cJSON_Delete(l);
+    }
+    struct cln_docker_ndjson scan = {.progress = progress, .userdata = ud};
+    struct cln_http_response resp;
+    struct cln_http_request req = {
+        .method = "POST",
+        .path = path.data,
+        .content_type = "application/x-tar",
+        .body = tar.data,
+        .body_len = tar.len,
+        .on_data = cln_docker_ndjson_feed,
+        .userdata = &scan,
+    };
+    r = cln_http_do(d->http, &req, &resp, err);
+    cln_buf_done(&path);
+    cln_buf_done(&tar);
+    char what[300];
+    snprintf(what, sizeof(what), "build image %s", breq->tag);
+    if (r < 0)
+        r = cln_error_wrap(err, "%s", what);
+    else
+        r = cln_http_check(d->http, &resp, what, err);
+    cln_docker_ndjson_finish(&scan);
+    /* A 200 is not success: errors come in the stream. */
+    if (r == 0 && scan.error) {
+        r = cln_error_set(err, CLN_E_BACKEND, 0, "%s", what);
+        struct cln_backend_detail *det = cln_backend_detail_new(cln_http_backend(d->http));
+        det->http_status = resp.status;
+        det->api_message = CLN_TAKE(scan.error);
+        cln_error_set_detail(*err, det);
+    }
+    cln_http_response_done(&resp);
+    if (r == 0) {
+        if (scan.aux_id) {
+            *ret_image_id = CLN_TAKE(scan.aux_id);
+        } else {
+            /* No aux ID in the stream (older engines): ask for the tag. */
+            struct cln_image_info info;
+            r = cln_docker_ops.image_inspect(d, breq->tag, &info, err);
+            if (r == 1) {
+                *ret_image_id = CLN_TAKE(info.id);
+                cln_image_info_done(&info);
+                r = 0;
+            } else if (r == 0) {
+                r = cln_error_set(err, CLN_E_BACKEND, 0, "%s: the engine reported no image",
+                                  what);
+            }
+        }
+    }
+    cln_docker_ndjson_done(&scan);
+    return r;
+}
+
+const struct cln_build_ops cln_docker_build_ops = {
+    .build = build,
+};

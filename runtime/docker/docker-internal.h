@@ -1,0 +1,76 @@
+/* The Docker Engine API backend (also Podman's Docker-compatible API). */
+#pragma once
+
+#include <cjson/cJSON.h>
+
+#include "http.h"
+#include "runtime/runtime.h"
+
+struct docker {
+    struct cln_http *http;
+    bool podman;
+    bool local;
+    char api_version[16];
+};
+
+extern const struct cln_runtime_ops cln_docker_ops;
+extern const struct cln_network_ops cln_docker_network_ops;
+extern const struct cln_volume_ops cln_docker_volume_ops;
+extern const struct cln_build_ops cln_docker_build_ops;
+
+int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_error **err);
+
+/* ---- JSON mapping (docker-json.c) ---- */
+
+/* The body of POST /containers/create. */
+cJSON *cln_docker_create_body(const struct cln_container_config *cfg);
+/* GET /containers/{id}/json into a state. */
+int cln_docker_parse_inspect(const char *json, size_t len, struct cln_container_state *ret,
+                             struct cln_error **err);
+/* GET /containers/json into summaries. */
+int cln_docker_parse_list(const char *json, size_t len, struct cln_container_summary **ret,
+                          size_t *ret_n, struct cln_error **err);
+/* GET /version into engine info; *podman set when it is Podman. */
+int cln_docker_parse_version(const char *json, size_t len, struct cln_engine_info *ret,
+                             char *min_api, size_t min_api_size, bool *podman,
+                             struct cln_error **err);
+/* Pick the API version to speak: 1.41 clamped into [min, max]. */
+void cln_docker_pick_api(const char *min_api, const char *max_api, char *out, size_t size);
+/* filters={"label":[label]} URL-encoded into b, with a leading '&' or '?'. */
+void cln_docker_label_filter(struct cln_buf *b, char sep, const char *label);
+/* Labels object -> cln_labels */
+void cln_docker_labels_from_json(const cJSON *obj, struct cln_labels *ret);
+
+/* ---- streams and files (docker-exec.c) ---- */
+int cln_docker_logs(void *ctx, const char *id, unsigned tail, size_t cap,
+                    struct cln_capture *ret_out, struct cln_capture *ret_err,
+                    struct cln_error **err);
+int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg,
+                    struct cln_exec_result *ret, struct cln_error **err);
+int cln_docker_copy_in(void *ctx, const char *id, const char *dir, const struct cln_file *files,
+                       size_t n, struct cln_error **err);
+int cln_docker_copy_out(void *ctx, const char *id, const char *path, struct cln_buf *ret_content,
+                        bool *ret_found, struct cln_error **err);
+
+/* Kill a host process and all its descendants with SIGKILL; returns how many
+ * processes were signalled. */
+int cln_kill_process_tree(int pid);
+
+/* ---- requests (docker.c) ---- */
+
+/* Run a request with a JSON body (or none) and check the status; the response
+ * body is returned in resp (caller frees with cln_http_response_done). */
+int cln_docker_call(struct docker *d, const char *method, const char *path, const cJSON *body,
+                    const char *what, struct cln_http_response *resp, struct cln_error **err);
+
+/* Build-output / pull-progress NDJSON stream scanner. */
+struct cln_docker_ndjson {
+    struct cln_buf line;
+    cln_progress_fn progress;
+    void *userdata;
+    char *error;    /* first in-band error, owned */
+    char *aux_id;   /* aux.ID of a build, owned */
+};
+bool cln_docker_ndjson_feed(const char *data, size_t len, void *userdata);
+void cln_docker_ndjson_finish(struct cln_docker_ndjson *s);
+void cln_docker_ndjson_done(struct cln_docker_ndjson *s);

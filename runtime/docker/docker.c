@@ -1,0 +1,427 @@
+/* Docker Engine API backend: connection, images, container lifecycle. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "docker-internal.h"
+#include "runtime/base/cleanup.h"
+#include "runtime/base/error.h"
+#include "runtime/base/xalloc.h"
+
+int cln_docker_call(struct docker *d, const char *method, const char *path, const cJSON *body,
+                    const char *what, struct cln_http_response *resp, struct cln_error **err)
+{
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    struct cln_http_request req = {
+        .method = method,
+        .path = path,
+        .content_type = body ? "application/json" : NULL,
+        .body = text,
+        .body_len = text ? strlen(text) : 0,
+    };
+    int r = cln_http_do(d->http, &req, resp, err);
+    cJSON_free(text);
+    if (r < 0)
+        return cln_error_wrap(err, "%s", what);
+    r = cln_http_check(d->http, resp, what, err);
+    if (r < 0)
+        cln_http_response_done(resp);
+    return r;
+}
+
+/* A call whose body we do not need; statuses in ok[] count as success too. */
+static int call_simple(struct docker *d, const char *method, const char *path, const cJSON *body,
+                       const char *what, const long *ok, size_t nok, struct cln_error **err)
+{
+    struct cln_http_response resp;
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    struct cln_http_request req = {
+        .method = method,
+        .path = path,
+        .content_type = body ? "application/json" : NULL,
+        .body = text,
+        .body_len = text ? strlen(text) : 0,
+    };
+    int r = cln_http_do(d->http, &req, &resp, err);
+    cJSON_free(text);
+    if (r < 0)
+        return cln_error_wrap(err, "%s", what);
+    for (size_t i = 0; i < nok; i++)
+        if (resp.status == ok[i]) {
+            cln_http_response_done(&resp);
+            return 0;
+        }
+    r = cln_http_check(d->http, &resp, what, err);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static void docker_close(void *ctx)
+{
+    struct docker *d = ctx;
+    if (!d)
+        return;
+    cln_http_free(d->http);
+    free(d);
+}
+
+static int docker_ping(void *ctx, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    struct cln_http_response resp;
+    struct cln_http_request req = {.method = "GET", .path = "/_ping", .raw_path = true};
+    int r = cln_http_do(d->http, &req, &resp, err);
+    if (r < 0)
+        return cln_error_wrap(err, "ping");
+    r = cln_http_check(d->http, &resp, "ping", err);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static int docker_version(void *ctx, struct cln_engine_info *ret, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    struct cln_http_response resp;
+    struct cln_http_request req = {.method = "GET", .path = "/version", .raw_path = true};
+    int r = cln_http_do(d->http, &req, &resp, err);
+    if (r < 0)
+        return cln_error_wrap(err, "version");
+    r = cln_http_check(d->http, &resp, "version", err);
+    if (r == 0) {
+        char min_api[16];
+        bool podman = false;
+        r = cln_docker_parse_version(resp.body.data, resp.body.len, ret, min_api,
+                                     sizeof(min_api), &podman, err);
+        if (r == 0) {
+            free(ret->api_version);
+            ret->api_version = cln_xstrdup(d->api_version);
+        }
+    }
+    cln_http_response_done(&resp);
+    return r;
+}
+
+int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_error **err)
+{
+    const char *tls_verify = getenv("DOCKER_TLS_VERIFY");
+    const char *cert_path = getenv("DOCKER_CERT_PATH");
+    bool tls = tls_verify && *tls_verify && strcmp(tls_verify, "0") != 0;
+    cleanup_free char *ca = NULL, *cert = NULL, *key = NULL;
+    if (tls && cert_path) {
+        ca = cln_xasprintf("%s/ca.pem", cert_path);
+        cert = cln_xasprintf("%s/cert.pem", cert_path);
+        key = cln_xasprintf("%s/key.pem", cert_path);
+    }
+    if (strncmp(endpoint, "unix://", 7) == 0) {
+        struct stat st;
+        if (stat(endpoint + 7, &st) < 0)
+            return cln_error_set(err, CLN_E_TRANSPORT, errno, "%s", endpoint + 7);
+    }
+    struct cln_http_config hc = {
+        .endpoint = endpoint,
+        .tls = tls,
+        .ca_file = ca,
+        .cert_file = cert,
+        .key_file = key,
+        .backend = "docker",
+    };
+    struct docker *d = cln_xcalloc(1, sizeof(*d));
+    int r = cln_http_new(&hc, &d->http, err);
+    if (r < 0) {
+        free(d);
+        return r;
+    }
+    /* Ask the engine which API versions it speaks before using any. */
+    struct cln_http_response resp;
+    struct cln_http_request req = {
+        .method = "GET", .path = "/version", .raw_path = true, .no_retry = true};
+    r = cln_http_do(d->http, &req, &resp, err);
+    if (r == 0)
+        r = cln_http_check(d->http, &resp, "version", err);
+    char min_api[16] = "";
+    bool podman = false;
+    struct cln_engine_info info;
+    memset(&info, 0, sizeof(info));
+    if (r == 0)
+        r = cln_docker_parse_version(resp.body.data, resp.body.len, &info, min_api,
+                                     sizeof(min_api), &podman, err);
+    cln_http_response_done(&resp);
+    if (r < 0) {
+        docker_close(d);
+        return r;
+    }
+    d->podman = podman;
+    d->local = cln_http_is_local(d->http);
+    cln_docker_pick_api(min_api, info.api_version, d->api_version, sizeof(d->api_version));
+    char prefix[24];
+    snprintf(prefix, sizeof(prefix), "/v%s", d->api_version);
+    cln_http_set_prefix(d->http, prefix);
+    cln_http_set_backend(d->http, podman ? "podman" : "docker");
+    free(info.api_version);
+    info.api_version = cln_xstrdup(d->api_version);
+    rt->ctx = d;
+    rt->local = d->local;
+    rt->info = info;
+    return 0;
+}
+
+/* ---- images ---- */
+
+static int docker_image_inspect(void *ctx, const char *ref, struct cln_image_info *ret,
+                                struct cln_error **err)
+{
+    struct docker *d = ctx;
+    struct cln_buf path = CLN_BUF_INIT;
+    cln_buf_puts(&path, "/images/");
+    cln_http_escape(&path, ref);
+    cln_buf_puts(&path, "/json");
+    struct cln_http_response resp;
+    struct cln_http_request req = {.method = "GET", .path = path.data};
+    int r = cln_http_do(d->http, &req, &resp, err);
+    cln_buf_done(&path);
+    if (r < 0)
+        return cln_error_wrap(err, "inspect image %s", ref);
+    if (resp.status == 404) {
+        cln_http_response_done(&resp);
+        return 0;
+    }
+    char what[256];
+    snprintf(what, sizeof(what), "inspect image %s", ref);
+    r = cln_http_check(d->http, &resp, what, err);
+    if (r == 0) {
+        cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "Id");
+        if (!cJSON_IsString(id)) {
+            r = cln_error_set(err, CLN_E_PARSE, 0, "%s: no Id in the answer", what);
+        } else {
+            memset(ret, 0, sizeof(*ret));
+            ret->id = cln_xstrdup(id->valuestring);
+            const cJSON *dg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "RepoDigests"), 0);
+            if (cJSON_IsString(dg))
+                ret->digest = cln_xstrdup(dg->valuestring);
+            r = 1;
+        }
+        cJSON_Delete(j);
+    }
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static int docker_image_pull(void *ctx, const char *ref, cln_progress_fn progress, void *ud,
+                             struct cln_error **err)
+{
+    struct docker *d = ctx;
+    /* Always name a tag or digest: fromImage without one pulls every tag. */
+    const char *slash = strrchr(ref, '/');
+    const char *last = slash ? slash + 1 : ref;
+    bool tagged = strchr(last, ':') || strchr(ref, '@');
+    struct cln_buf path = CLN_BUF_INIT;
+    cln_buf_puts(&path, "/images/create?fromImage=");
+    cln_http_escape(&path, ref);
+    if (!tagged)
+        cln_buf_puts(&path, "&tag=latest");
+    struct cln_docker_ndjson scan = {.progress = progress, .userdata = ud};
+    struct cln_http_response resp;
+    struct cln_http_request req = {
+        .method = "POST",
+        .path = path.data,
+        .on_data = cln_docker_ndjson_feed,
+        .userdata = &scan,
+    };
+    int r = cln_http_do(d->http, &req, &resp, err);
+    cln_buf_done(&path);
+    if (r == 0)
+        r = cln_http_check(d->http, &resp, "pull image", err);
+    cln_docker_ndjson_finish(&scan);
+    if (r == 0 && scan.error) {
+        r = cln_error_set(err, CLN_E_BACKEND, 0, "pull image %s", ref);
+        struct cln_backend_detail *det = cln_backend_detail_new(cln_http_backend(d->http));
+        det->http_status = resp.status;
+        det->api_message = CLN_TAKE(scan.error);
+        cln_error_set_detail(*err, det);
+    } else if (r < 0) {
+        r = cln_error_wrap(err, "pull image %s", ref);
+    }
+    cln_http_response_done(&resp);
+    cln_docker_ndjson_done(&scan);
+    return r;
+}
+
+static int docker_image_remove(void *ctx, const char *ref, bool force, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    struct cln_buf path = CLN_BUF_INIT;
+    cln_buf_puts(&path, "/images/");
+    cln_http_escape(&path, ref);
+    cln_buf_puts(&path, force ? "?force=1" : "?force=0");
+    char what[256];
+    snprintf(what, sizeof(what), "remove image %s", ref);
+    static const long ok[] = {404};
+    int r = call_simple(d, "DELETE", path.data, NULL, what, ok, 1, err);
+    cln_buf_done(&path);
+    return r;
+}
+
+/* ---- containers ---- */
+
+static int docker_create(void *ctx, const struct cln_container_config *cfg, char **ret_id,
+                         struct cln_error **err)
+{
+    struct docker *d = ctx;
+    struct cln_buf path = CLN_BUF_INIT;
+    cln_buf_puts(&path, "/containers/create");
+    if (cfg->name) {
+        cln_buf_puts(&path, "?name=");
+        cln_http_escape(&path, cfg->name);
+    }
+    cleanup_json cJSON *body = cln_docker_create_body(cfg);
+    struct cln_http_response resp;
+    char what[256];
+    snprintf(what, sizeof(what), "create container from %s", cfg->image);
+    int r = cln_docker_call(d, "POST", path.data, body, what, &resp, err);
+    cln_buf_done(&path);
+    if (r < 0)
+        return r;
+    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "Id");
+    if (cJSON_IsString(id))
+        *ret_id = cln_xstrdup(id->valuestring);
+    else
+        r = cln_error_set(err, CLN_E_PARSE, 0, "%s: no Id in the answer", what);
+    cJSON_Delete(j);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static int container_post(struct docker *d, const char *id, const char *action,
+                          const char *query, const char *what, const long *ok, size_t nok,
+                          struct cln_error **err)
+{
+    cleanup_free char *path =
+        cln_xasprintf("/containers/%s/%s%s", id, action, query ? query : "");
+    char w[160];
+    snprintf(w, sizeof(w), "%s container %.12s", what, id);
+    return call_simple(d, "POST", path, NULL, w, ok, nok, err);
+}
+
+static int docker_start(void *ctx, const char *id, struct cln_error **err)
+{
+    static const long ok[] = {304};
+    return container_post(ctx, id, "start", NULL, "start", ok, 1, err);
+}
+
+static int docker_stop(void *ctx, const char *id, unsigned grace_s, struct cln_error **err)
+{
+    static const long ok[] = {304};
+    char q[24];
+    snprintf(q, sizeof(q), "?t=%u", grace_s);
+    return container_post(ctx, id, "stop", q, "stop", ok, 1, err);
+}
+
+static int docker_kill(void *ctx, const char *id, const char *signal, struct cln_error **err)
+{
+    char q[48];
+    snprintf(q, sizeof(q), "?signal=%s", signal ? signal : "SIGKILL");
+    return container_post(ctx, id, "kill", q, "kill", NULL, 0, err);
+}
+
+static int docker_wait(void *ctx, const char *id, uint64_t timeout_ms, int *ret_exit_code,
+                       struct cln_error **err)
+{
+    struct docker *d = ctx;
+    cleanup_free char *path = cln_xasprintf("/containers/%s/wait?condition=not-running", id);
+    struct cln_http_response resp;
+    struct cln_http_request req = {
+        .method = "POST", .path = path, .timeout_ms = timeout_ms, .idempotent = true};
+    int r = cln_http_do(d->http, &req, &resp, err);
+    if (r < 0)
+        return cln_error_wrap(err, "wait for container %.12s", id);
+    if (resp.deadline_passed && resp.aborted) {
+        cln_http_response_done(&resp);
+        return cln_error_set(err, CLN_E_TIMEOUT, 0,
+                             "container %.12s still running after %llu ms", id,
+                             (unsigned long long)timeout_ms);
+    }
+    char what[64];
+    snprintf(what, sizeof(what), "wait for container %.12s", id);
+    r = cln_http_check(d->http, &resp, what, err);
+    if (r == 0) {
+        cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+        const cJSON *sc = cJSON_GetObjectItemCaseSensitive(j, "StatusCode");
+        if (cJSON_IsNumber(sc))
+            *ret_exit_code = sc->valueint;
+        else
+            r = cln_error_set(err, CLN_E_PARSE, 0, "%s: no StatusCode in the answer", what);
+        cJSON_Delete(j);
+    }
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static int docker_remove(void *ctx, const char *id, bool force, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    cleanup_free char *path =
+        cln_xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
+    char what[64];
+    snprintf(what, sizeof(what), "remove container %.12s", id);
+    static const long ok[] = {404};
+    return call_simple(d, "DELETE", path, NULL, what, ok, 1, err);
+}
+
+static int docker_inspect(void *ctx, const char *id, struct cln_container_state *ret,
+                          struct cln_error **err)
+{
+    struct docker *d = ctx;
+    cleanup_free char *path = cln_xasprintf("/containers/%s/json", id);
+    char what[64];
+    snprintf(what, sizeof(what), "inspect container %.12s", id);
+    struct cln_http_response resp;
+    int r = cln_docker_call(d, "GET", path, NULL, what, &resp, err);
+    if (r < 0)
+        return r;
+    r = cln_docker_parse_inspect(resp.body.data, resp.body.len, ret, err);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+static int docker_list(void *ctx, const char *label_filter, struct cln_container_summary **ret,
+                       size_t *ret_n, struct cln_error **err)
+{
+    struct docker *d = ctx;
+    struct cln_buf path = CLN_BUF_INIT;
+    cln_buf_puts(&path, "/containers/json?all=1");
+    if (label_filter)
+        cln_docker_label_filter(&path, '&', label_filter);
+    struct cln_http_response resp;
+    int r = cln_docker_call(d, "GET", path.data, NULL, "list containers", &resp, err);
+    cln_buf_done(&path);
+    if (r < 0)
+        return r;
+    r = cln_docker_parse_list(resp.body.data, resp.body.len, ret, ret_n, err);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+const struct cln_runtime_ops cln_docker_ops = {
+    .close = docker_close,
+    .ping = docker_ping,
+    .version = docker_version,
+    .image_inspect = docker_image_inspect,
+    .image_pull = docker_image_pull,
+    .image_remove = docker_image_remove,
+    .create = docker_create,
+    .start = docker_start,
+    .stop = docker_stop,
+    .kill = docker_kill,
+    .wait = docker_wait,
+    .remove = docker_remove,
+    .inspect = docker_inspect,
+    .list = docker_list,
+    .logs = cln_docker_logs,
+    .exec = cln_docker_exec,
+    .copy_in = cln_docker_copy_in,
+    .copy_out = cln_docker_copy_out,
+};

@@ -1,0 +1,346 @@
+/* The executor interface: how the harness drives a container engine.
+ *
+ * A backend is a descriptor (struct cln_runtime_desc) with a core of
+ * operations that every backend implements (struct cln_runtime_ops, every
+ * slot MUST be set) and optional feature managers (network, volume, build)
+ * that are NULL when the backend lacks the feature.  Callers reach the
+ * managers only through the cln_network_* / cln_volume_* / cln_build_*
+ * wrappers below, which fail with CLN_E_UNSUPPORTED ("runtime X cannot do Y")
+ * when the manager is NULL; cln_runtime_supports() asks beforehand.
+ *
+ * Every resource a caller creates should carry the labels of
+ * cln_runtime_labels() (docs/labels.md).  Nothing here prints. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+
+struct cln_error;
+
+/* ---- labels (docs/labels.md) ---- */
+#define CLN_LABEL_RUN "io.cleanrun.run"
+#define CLN_LABEL_OWNER_PID "io.cleanrun.owner-pid"
+#define CLN_LABEL_OWNER_BOOT "io.cleanrun.owner-boot"
+#define CLN_LABEL_TEST "io.cleanrun.test"
+#define CLN_LABEL_VERSION "io.cleanrun.version"
+#define CLN_LABEL_ROLE "io.cleanrun.role"
+
+struct cln_kv {
+    const char *key;
+    const char *value;
+};
+
+/* A set of owned labels. */
+struct cln_labels {
+    struct cln_kv *items; /* keys and values owned */
+    size_t len, cap;
+};
+void cln_labels_set(struct cln_labels *l, const char *key, const char *value);
+const char *cln_labels_get(const struct cln_labels *l, const char *key);
+void cln_labels_done(struct cln_labels *l);
+/* The ownership labels: run id, owner pid and boot id, cleanrun version, and
+ * the test name when not NULL. */
+void cln_runtime_labels(struct cln_labels *l, const char *run_id, const char *version,
+                        const char *test);
+
+/* ---- configuration types ---- */
+
+enum cln_pull_policy {
+    CLN_PULL_NEVER,      /* the image must be present */
+    CLN_PULL_IF_MISSING, /* pull only when absent */
+    CLN_PULL_ALWAYS,
+};
+
+struct cln_port {
+    uint16_t container_port;
+    const char *proto;  /* "tcp" (NULL) or "udp" */
+    uint16_t host_port; /* 0: a random free port; always bound to 127.0.0.1 */
+};
+
+enum cln_mount_type {
+    CLN_MOUNT_BIND,
+    CLN_MOUNT_VOLUME,
+    CLN_MOUNT_TMPFS,
+};
+
+struct cln_mount {
+    enum cln_mount_type type;
+    const char *source; /* host path (bind) or volume name; NULL for tmpfs */
+    const char *target;
+    bool read_only;
+    uint64_t tmpfs_size; /* bytes; 0: engine default */
+};
+
+struct cln_container_config {
+    const char *name;               /* NULL: engine-chosen */
+    const char *image;              /* required; must be present (create never pulls) */
+    const char *const *cmd;         /* NULL-terminated; NULL: the image's CMD */
+    const char *const *entrypoint;  /* NULL: the image's; an empty array clears it */
+    const char *const *env;         /* "KEY=VALUE", NULL-terminated; NULL: none */
+    const char *workdir;            /* NULL: the image's */
+    const char *user;               /* NULL: the image's */
+    const struct cln_labels *labels;
+    const struct cln_port *ports;
+    size_t nports;
+    const struct cln_mount *mounts;
+    size_t nmounts;
+    int64_t memory_bytes; /* 0: no limit; swap is disabled when set */
+    int64_t nano_cpus;    /* CPUs x 1e9; 0: no limit */
+    int64_t pids_limit;   /* 0: no limit */
+    const char *network;  /* "none", "host", "bridge" or a network name; NULL: default */
+    const char *const *network_aliases; /* on that network; NULL-terminated */
+    bool init;
+    bool read_only_rootfs;
+    bool no_new_privileges;
+    bool privileged;
+    const char *const *cap_add;  /* NULL-terminated */
+    const char *const *cap_drop; /* NULL-terminated */
+    const char *const *extra_hosts;
+};
+
+struct cln_port_binding {
+    uint16_t container_port;
+    char proto[8];
+    uint16_t host_port;
+};
+
+struct cln_container_state {
+    char *id;
+    char *name;     /* without the leading '/' */
+    char *image_id;
+    char *status;   /* created, running, paused, restarting, removing, exited, dead */
+    bool running;
+    bool oom_killed;
+    int exit_code;
+    int pid;        /* host pid of the main process, 0 when not running */
+    char *health;   /* starting, healthy, unhealthy; NULL without a health check */
+    char *started_at, *finished_at;
+    struct cln_port_binding *ports;
+    size_t nports;
+    struct cln_labels labels;
+};
+void cln_container_state_done(struct cln_container_state *s);
+
+struct cln_container_summary {
+    char *id;
+    char *name;
+    char *image;
+    char *state; /* running, exited, ... */
+    char *status; /* engine's human text, e.g. "Up 3 seconds" */
+    int64_t created; /* unix seconds */
+    struct cln_labels labels;
+};
+void cln_container_summaries_free(struct cln_container_summary *s, size_t n);
+
+/* Output of a process, one stream: what was kept (at most the cap) and how
+ * much there was. */
+struct cln_capture {
+    struct cln_buf data;
+    uint64_t total;  /* bytes produced, kept or not */
+    bool truncated;  /* total > data.len */
+};
+void cln_capture_done(struct cln_capture *c);
+
+/* Called with each chunk of a process's output as it arrives (stream is 1
+ * for stdout, 2 for stderr).  Optional. */
+typedef void (*cln_output_fn)(int stream, const char *data, size_t len, void *userdata);
+
+struct cln_exec_config {
+    const char *const *argv; /* required, NULL-terminated; passed exactly, never joined */
+    const char *const *env;  /* "KEY=VALUE", NULL-terminated; added to the container's */
+    const char *workdir;
+    const char *user;
+    uint64_t timeout_ms;     /* 0: no deadline */
+    size_t output_cap;       /* per stream; 0: CLN_DEFAULT_OUTPUT_CAP */
+    cln_output_fn on_output;
+    void *userdata;
+};
+#define CLN_DEFAULT_OUTPUT_CAP ((size_t)8 << 20)
+
+enum cln_exec_status {
+    CLN_EXEC_EXITED,  /* exit_code is the process's */
+    CLN_EXEC_TIMEOUT, /* the deadline passed and the process was killed */
+};
+
+struct cln_exec_result {
+    enum cln_exec_status status;
+    int exit_code;        /* -1 when it timed out */
+    struct cln_capture out, err;
+    uint64_t duration_ms;
+    char *exec_id;
+    int host_pid;         /* the process's pid on the host when the engine is local; 0 if unknown */
+    const char *kill_method; /* on timeout: "host-signal" or "container-kill"; static */
+};
+void cln_exec_result_done(struct cln_exec_result *r);
+
+/* A file given in memory, for copy-in and image builds. */
+struct cln_file {
+    const char *path; /* relative (build context) or absolute (copy-in, under the target dir) */
+    const void *data;
+    size_t len;
+    uint32_t mode; /* 0: 0644 */
+};
+
+struct cln_image_info {
+    char *id;      /* sha256:... */
+    char *digest;  /* first RepoDigest, or NULL (local builds have none) */
+};
+void cln_image_info_done(struct cln_image_info *i);
+
+struct cln_engine_info {
+    char *engine;      /* "Docker Engine" or "Podman Engine" */
+    char *version;     /* engine version */
+    char *api_version; /* the API version in use */
+    char *os, *arch, *kernel;
+};
+
+/* ---- the core: every slot MUST be set ---- */
+
+typedef void (*cln_progress_fn)(const char *line, void *userdata);
+
+struct cln_runtime_ops {
+    void (*close)(void *ctx); /* NULL-safe ctx */
+    int (*ping)(void *ctx, struct cln_error **err);
+    int (*version)(void *ctx, struct cln_engine_info *ret, struct cln_error **err);
+    /* 1 found (ret filled), 0 absent */
+    int (*image_inspect)(void *ctx, const char *ref, struct cln_image_info *ret,
+                         struct cln_error **err);
+    int (*image_pull)(void *ctx, const char *ref, cln_progress_fn progress, void *userdata,
+                      struct cln_error **err);
+    int (*image_remove)(void *ctx, const char *ref, bool force, struct cln_error **err);
+    int (*create)(void *ctx, const struct cln_container_config *cfg, char **ret_id,
+                  struct cln_error **err);
+    int (*start)(void *ctx, const char *id, struct cln_error **err);
+    /* SIGTERM, then SIGKILL after grace_s; stopping a stopped container is fine */
+    int (*stop)(void *ctx, const char *id, unsigned grace_s, struct cln_error **err);
+    int (*kill)(void *ctx, const char *id, const char *signal, struct cln_error **err);
+    /* Wait until the container is not running; CLN_E_TIMEOUT after timeout_ms (0: none). */
+    int (*wait)(void *ctx, const char *id, uint64_t timeout_ms, int *ret_exit_code,
+                struct cln_error **err);
+    /* Removing a missing container is not an error. */
+    int (*remove)(void *ctx, const char *id, bool force, struct cln_error **err);
+    int (*inspect)(void *ctx, const char *id, struct cln_container_state *ret,
+                   struct cln_error **err);
+    /* Containers (running or not) with a label "key=value" or "key". */
+    int (*list)(void *ctx, const char *label_filter, struct cln_container_summary **ret,
+                size_t *ret_n, struct cln_error **err);
+    /* tail: last N lines, 0 for all; each stream capped at cap bytes (0: default) */
+    int (*logs)(void *ctx, const char *id, unsigned tail, size_t cap, struct cln_capture *ret_out,
+                struct cln_capture *ret_err, struct cln_error **err);
+    int (*exec)(void *ctx, const char *id, const struct cln_exec_config *cfg,
+                struct cln_exec_result *ret, struct cln_error **err);
+    /* Write files under dir (which must exist) in the container. */
+    int (*copy_in)(void *ctx, const char *id, const char *dir, const struct cln_file *files,
+                   size_t n, struct cln_error **err);
+    /* Read one regular file; 0 and *ret_found = false when it does not exist. */
+    int (*copy_out)(void *ctx, const char *id, const char *path, struct cln_buf *ret_content,
+                    bool *ret_found, struct cln_error **err);
+};
+
+/* ---- optional feature managers ---- */
+
+struct cln_network_ops {
+    int (*create)(void *ctx, const char *name, const struct cln_labels *labels, bool internal,
+                  char **ret_id, struct cln_error **err);
+    int (*connect)(void *ctx, const char *network, const char *container,
+                   const char *const *aliases, struct cln_error **err);
+    int (*remove)(void *ctx, const char *network, struct cln_error **err);
+    /* names of networks carrying the label filter */
+    int (*list)(void *ctx, const char *label_filter, char ***ret_names, size_t *ret_n,
+                struct cln_error **err);
+};
+
+struct cln_volume_ops {
+    int (*create)(void *ctx, const char *name, const struct cln_labels *labels, char **ret_name,
+                  struct cln_error **err);
+    int (*remove)(void *ctx, const char *name, bool force, struct cln_error **err);
+    int (*list)(void *ctx, const char *label_filter, char ***ret_names, size_t *ret_n,
+                struct cln_error **err);
+};
+
+struct cln_build_request {
+    const char *dockerfile; /* the Dockerfile's text */
+    const struct cln_file *files; /* the rest of the context; relative paths */
+    size_t nfiles;
+    const char *tag;        /* e.g. "localhost/cleanrun/x:abc"; required */
+    const struct cln_labels *labels;
+    bool no_cache;
+};
+
+struct cln_build_ops {
+    /* Build and tag; progress gets each line of build output. */
+    int (*build)(void *ctx, const struct cln_build_request *req, cln_progress_fn progress,
+                 void *userdata, char **ret_image_id, struct cln_error **err);
+};
+
+enum cln_runtime_feature {
+    CLN_FEATURE_NETWORK = 1u << 0,
+    CLN_FEATURE_VOLUME = 1u << 1,
+    CLN_FEATURE_BUILD = 1u << 2,
+};
+
+struct cln_runtime_desc {
+    const char *name;                    /* "docker", "podman", "apple" */
+    const struct cln_runtime_ops *ops;   /* NULL: not built on this platform */
+    const struct cln_network_ops *network;
+    const struct cln_volume_ops *volume;
+    const struct cln_build_ops *build;
+    /* Host programs this backend runs (NULL-terminated; NULL: none, it talks
+     * to the engine over a socket). */
+    const char *const *host_programs;
+};
+
+struct cln_runtime {
+    const struct cln_runtime_desc *desc;
+    void *ctx;
+    char *endpoint;  /* where the engine was found, e.g. unix:///var/run/docker.sock */
+    bool local;      /* the engine shares this kernel (host pids are meaningful) */
+    struct cln_engine_info info;
+};
+
+struct cln_runtime_config {
+    const char *runtime;  /* "docker", "podman", "apple", or NULL: $CLEANRUN_RUNTIME, else discover */
+    const char *endpoint; /* NULL: discover ($DOCKER_HOST, then the well-known sockets) */
+};
+
+/* Find and connect to an engine.  Fails (CLN_E_TRANSPORT) naming every place
+ * tried, with each one's reason and how to start an engine. */
+int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **ret,
+                     struct cln_error **err);
+void cln_runtime_close(struct cln_runtime *rt); /* NULL-safe */
+void cln_engine_info_done(struct cln_engine_info *i);
+
+bool cln_runtime_supports(const struct cln_runtime *rt, unsigned features);
+
+/* Make sure an image is present according to the policy. */
+int cln_runtime_ensure_image(struct cln_runtime *rt, const char *ref, enum cln_pull_policy policy,
+                             cln_progress_fn progress, void *userdata, struct cln_error **err);
+
+/* Feature wrappers: CLN_E_UNSUPPORTED when the manager is NULL. */
+int cln_network_create(struct cln_runtime *rt, const char *name, const struct cln_labels *labels,
+                       bool internal, char **ret_id, struct cln_error **err);
+int cln_network_connect(struct cln_runtime *rt, const char *network, const char *container,
+                        const char *const *aliases, struct cln_error **err);
+int cln_network_remove(struct cln_runtime *rt, const char *network, struct cln_error **err);
+int cln_network_list(struct cln_runtime *rt, const char *label_filter, char ***ret_names,
+                     size_t *ret_n, struct cln_error **err);
+int cln_volume_create(struct cln_runtime *rt, const char *name, const struct cln_labels *labels,
+                      char **ret_name, struct cln_error **err);
+int cln_volume_remove(struct cln_runtime *rt, const char *name, bool force,
+                      struct cln_error **err);
+int cln_volume_list(struct cln_runtime *rt, const char *label_filter, char ***ret_names,
+                    size_t *ret_n, struct cln_error **err);
+int cln_build_image(struct cln_runtime *rt, const struct cln_build_request *req,
+                    cln_progress_fn progress, void *userdata, char **ret_image_id,
+                    struct cln_error **err);
+
+void cln_strv_free(char **v, size_t n);
+
+/* The registry of backends, including those not built on this platform
+ * (their ops are NULL), so that "--runtime apple" on Linux says "not built
+ * in" rather than "unknown". */
+const struct cln_runtime_desc *cln_runtime_find(const char *name);
+extern const struct cln_runtime_desc *const cln_runtime_registry[];
