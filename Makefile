@@ -58,7 +58,7 @@ objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 REL := build
 ASN := build/asan
 
-.PHONY: all demo asan test check unit unit-asan conformance conformance-asan lint fuzz bench \
+.PHONY: all demo asan test check engines integration unit unit-asan conformance conformance-asan lint fuzz bench \
         install uninstall clean deps depcheck help
 
 all: depcheck $(REL)/cleanrun
@@ -141,11 +141,35 @@ demo: deps
 
 # The README's test command: set up what is missing, then run everything.
 test: deps
+	@bash .ci/setup engines
 	@$(MAKE) --no-print-directory -j$(NPROC) $(REL)/cleanrun $(REL)/test-unit \
-	    $(ASN)/cleanrun $(ASN)/test-unit
+	    $(REL)/test-integration $(ASN)/cleanrun $(ASN)/test-unit $(ASN)/test-integration
 	@$(MAKE) --no-print-directory check
 
-check: unit unit-asan conformance conformance-asan
+check: unit unit-asan conformance conformance-asan integration
+
+engines:
+	@bash .ci/setup engines
+
+DOCKER_EP := unix:///var/run/docker.sock
+PODMAN_EP := unix:///run/podman/podman.sock
+
+# Against the real engines, started by `.ci/setup engines`: Docker and Podman
+# with the release build, Docker again under the sanitizers with leaks checked.
+integration: $(REL)/test-integration $(ASN)/test-integration
+	@echo "== integration tests: Docker ($(DOCKER_EP))"
+	CLEANRUN_TEST_ENDPOINT=$(DOCKER_EP) $(REL)/test-integration --jobs $(NPROC)
+	@echo "== integration tests: Podman ($(PODMAN_EP))"
+	CLEANRUN_TEST_ENDPOINT=$(PODMAN_EP) $(REL)/test-integration --jobs $(NPROC)
+	@echo "== integration tests: Docker, ASan + UBSan, leaks checked"
+	@rm -rf $(ASN)/san-integ && mkdir -p $(ASN)/san-integ
+	CLEANRUN_TEST_ENDPOINT=$(DOCKER_EP) \
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/$(ASN)/san-integ/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASN)/san-integ/ubsan \
+	    $(ASN)/test-integration --jobs $(NPROC)
+	@if ls $(ASN)/san-integ/* >/dev/null 2>&1; then \
+	    echo "sanitizer reports:"; cat $(ASN)/san-integ/*; exit 1; fi
+	@echo "sanitizers: no reports"
 
 unit: $(REL)/test-unit
 	@echo "== unit tests (release build)"

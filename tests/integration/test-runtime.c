@@ -332,9 +332,16 @@ Test(runtime, exec_output_beyond_the_cap_is_counted_not_kept)
     cr_assert_eq(r.out.data.len, CLN_DEFAULT_OUTPUT_CAP);
     cr_assert(r.out.truncated);
     cr_assert_eq(memcmp(r.out.data.data, "abcdefghi\nabcdefghi\n", 20), 0);
-    /* 50 MB went through; memory grew by about the cap, not the output. */
+    /* 50 MB went through; memory grew by about the cap, not the output.
+     * ASan's quarantine keeps the buffer's earlier generations alive and
+     * adds shadow memory, so it gets a looser (still far below 50 MB) bound. */
+#if defined(__SANITIZE_ADDRESS__)
+    const long limit_kb = 36 * 1024;
+#else
+    const long limit_kb = 24 * 1024;
+#endif
     long grew_kb = after.ru_maxrss - before.ru_maxrss;
-    cr_assert_lt(grew_kb, 24 * 1024, "peak RSS grew by %ld KiB", grew_kb);
+    cr_assert_lt(grew_kb, limit_kb, "peak RSS grew by %ld KiB", grew_kb);
     cln_exec_result_done(&r);
     destroy(id);
     assert_nothing_left();
