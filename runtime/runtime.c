@@ -339,8 +339,7 @@ int cln_runtime_ensure_image(struct cln_runtime *rt, const char *ref, enum cln_p
 
 static int unsupported(const struct cln_runtime *rt, struct cln_error **err, const char *what)
 {
-    return cln_error_set(err, CLN_E_UNSUPPORTED, 0, "runtime '%s' cannot %s", rt->desc->name,
-                         what);
+    return cln_error_set(err, CLN_E_UNSUPPORTED, 0, "runtime '%s' cannot %s", rt->desc->name, what);
 }
 
 int cln_network_create(struct cln_runtime *rt, const char *name, const struct cln_labels *labels,
@@ -382,8 +381,7 @@ int cln_volume_create(struct cln_runtime *rt, const char *name, const struct cln
     return rt->desc->volume->create(rt->ctx, name, labels, ret_name, err);
 }
 
-int cln_volume_remove(struct cln_runtime *rt, const char *name, bool force,
-                      struct cln_error **err)
+int cln_volume_remove(struct cln_runtime *rt, const char *name, bool force, struct cln_error **err)
 {
     if (!rt->desc->volume)
         return unsupported(rt, err, "remove volumes");

@@ -75,13 +75,13 @@ struct cln_mount {
 };
 
 struct cln_container_config {
-    const char *name;               /* NULL: engine-chosen */
-    const char *image;              /* required; must be present (create never pulls) */
-    const char *const *cmd;         /* NULL-terminated; NULL: the image's CMD */
-    const char *const *entrypoint;  /* NULL: the image's; an empty array clears it */
-    const char *const *env;         /* "KEY=VALUE", NULL-terminated; NULL: none */
-    const char *workdir;            /* NULL: the image's */
-    const char *user;               /* NULL: the image's */
+    const char *name;              /* NULL: engine-chosen */
+    const char *image;             /* required; must be present (create never pulls) */
+    const char *const *cmd;        /* NULL-terminated; NULL: the image's CMD */
+    const char *const *entrypoint; /* NULL: the image's; an empty array clears it */
+    const char *const *env;        /* "KEY=VALUE", NULL-terminated; NULL: none */
+    const char *workdir;           /* NULL: the image's */
+    const char *user;              /* NULL: the image's */
     const struct cln_labels *labels;
     const struct cln_port *ports;
     size_t nports;
@@ -109,14 +109,14 @@ struct cln_port_binding {
 
 struct cln_container_state {
     char *id;
-    char *name;     /* without the leading '/' */
+    char *name; /* without the leading '/' */
     char *image_id;
-    char *status;   /* created, running, paused, restarting, removing, exited, dead */
+    char *status; /* created, running, paused, restarting, removing, exited, dead */
     bool running;
     bool oom_killed;
     int exit_code;
-    int pid;        /* host pid of the main process, 0 when not running */
-    char *health;   /* starting, healthy, unhealthy; NULL without a health check */
+    int pid;      /* host pid of the main process, 0 when not running */
+    char *health; /* starting, healthy, unhealthy; NULL without a health check */
     char *started_at, *finished_at;
     struct cln_port_binding *ports;
     size_t nports;
@@ -128,8 +128,8 @@ struct cln_container_summary {
     char *id;
     char *name;
     char *image;
-    char *state; /* running, exited, ... */
-    char *status; /* engine's human text, e.g. "Up 3 seconds" */
+    char *state;     /* running, exited, ... */
+    char *status;    /* engine's human text, e.g. "Up 3 seconds" */
     int64_t created; /* unix seconds */
     struct cln_labels labels;
 };
@@ -139,8 +139,8 @@ void cln_container_summaries_free(struct cln_container_summary *s, size_t n);
  * much there was. */
 struct cln_capture {
     struct cln_buf data;
-    uint64_t total;  /* bytes produced, kept or not */
-    bool truncated;  /* total > data.len */
+    uint64_t total; /* bytes produced, kept or not */
+    bool truncated; /* total > data.len */
 };
 void cln_capture_done(struct cln_capture *c);
 
@@ -153,8 +153,8 @@ struct cln_exec_config {
     const char *const *env;  /* "KEY=VALUE", NULL-terminated; added to the container's */
     const char *workdir;
     const char *user;
-    uint64_t timeout_ms;     /* 0: no deadline */
-    size_t output_cap;       /* per stream; 0: CLN_DEFAULT_OUTPUT_CAP */
+    uint64_t timeout_ms; /* 0: no deadline */
+    size_t output_cap;   /* per stream; 0: CLN_DEFAULT_OUTPUT_CAP */
     cln_output_fn on_output;
     void *userdata;
 };
@@ -167,11 +167,11 @@ enum cln_exec_status {
 
 struct cln_exec_result {
     enum cln_exec_status status;
-    int exit_code;        /* -1 when it timed out */
+    int exit_code; /* -1 when it timed out */
     struct cln_capture out, err;
     uint64_t duration_ms;
     char *exec_id;
-    int host_pid;         /* the process's pid on the host when the engine is local; 0 if unknown */
+    int host_pid; /* the process's pid on the host when the engine is local; 0 if unknown */
     const char *kill_method; /* on timeout: "host-signal" or "container-kill"; static */
 };
 void cln_exec_result_done(struct cln_exec_result *r);
@@ -185,8 +185,8 @@ struct cln_file {
 };
 
 struct cln_image_info {
-    char *id;      /* sha256:... */
-    char *digest;  /* first RepoDigest, or NULL (local builds have none) */
+    char *id;     /* sha256:... */
+    char *digest; /* first RepoDigest, or NULL (local builds have none) */
 };
 void cln_image_info_done(struct cln_image_info *i);
 
@@ -262,10 +262,10 @@ struct cln_volume_ops {
 };
 
 struct cln_build_request {
-    const char *dockerfile; /* the Dockerfile's text */
+    const char *dockerfile;       /* the Dockerfile's text */
     const struct cln_file *files; /* the rest of the context; relative paths */
     size_t nfiles;
-    const char *tag;        /* e.g. "localhost/cleanrun/x:abc"; required */
+    const char *tag; /* e.g. "localhost/cleanrun/x:abc"; required */
     const struct cln_labels *labels;
     bool no_cache;
 };
@@ -283,8 +283,8 @@ enum cln_runtime_feature {
 };
 
 struct cln_runtime_desc {
-    const char *name;                    /* "docker", "podman", "apple" */
-    const struct cln_runtime_ops *ops;   /* NULL: not built on this platform */
+    const char *name;                  /* "docker", "podman", "apple" */
+    const struct cln_runtime_ops *ops; /* NULL: not built on this platform */
     const struct cln_network_ops *network;
     const struct cln_volume_ops *volume;
     const struct cln_build_ops *build;
@@ -296,13 +296,14 @@ struct cln_runtime_desc {
 struct cln_runtime {
     const struct cln_runtime_desc *desc;
     void *ctx;
-    char *endpoint;  /* where the engine was found, e.g. unix:///var/run/docker.sock */
-    bool local;      /* the engine shares this kernel (host pids are meaningful) */
+    char *endpoint; /* where the engine was found, e.g. unix:///var/run/docker.sock */
+    bool local;     /* the engine shares this kernel (host pids are meaningful) */
     struct cln_engine_info info;
 };
 
 struct cln_runtime_config {
-    const char *runtime;  /* "docker", "podman", "apple", or NULL: $CLEANRUN_RUNTIME, else discover */
+    const char
+        *runtime; /* "docker", "podman", "apple", or NULL: $CLEANRUN_RUNTIME, else discover */
     const char *endpoint; /* NULL: discover ($DOCKER_HOST, then the well-known sockets) */
 };
 
@@ -329,8 +330,7 @@ int cln_network_list(struct cln_runtime *rt, const char *label_filter, char ***r
                      size_t *ret_n, struct cln_error **err);
 int cln_volume_create(struct cln_runtime *rt, const char *name, const struct cln_labels *labels,
                       char **ret_name, struct cln_error **err);
-int cln_volume_remove(struct cln_runtime *rt, const char *name, bool force,
-                      struct cln_error **err);
+int cln_volume_remove(struct cln_runtime *rt, const char *name, bool force, struct cln_error **err);
 int cln_volume_list(struct cln_runtime *rt, const char *label_filter, char ***ret_names,
                     size_t *ret_n, struct cln_error **err);
 int cln_build_image(struct cln_runtime *rt, const struct cln_build_request *req,

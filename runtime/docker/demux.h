@@ -13,10 +13,10 @@
 
 struct cln_demux {
     uint8_t header[8];
-    size_t have;       /* header bytes collected */
+    size_t have;        /* header bytes collected */
     uint32_t remaining; /* payload bytes left in the current frame */
     int stream;
-    size_t cap;        /* per stream */
+    size_t cap; /* per stream */
     struct cln_capture *out, *err;
     struct cln_buf sys; /* stream 3 text */
     cln_output_fn on_output;

@@ -9,7 +9,7 @@
 
 #include "demux.h"
 #include "docker-internal.h"
-#include "runtime/archive.h"
+#include "runtime/tar.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"

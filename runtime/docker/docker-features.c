@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "docker-internal.h"
-#include "runtime/archive.h"
+#include "runtime/tar.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
@@ -89,9 +89,8 @@ static cJSON *labels_json(const struct cln_labels *l)
 }
 
 /* GET a list and collect one string field of each element. */
-static int list_names(struct docker *d, const char *path, const char *array_key,
-                      const char *field, const char *what, char ***ret, size_t *ret_n,
-                      struct cln_error **err)
+static int list_names(struct docker *d, const char *path, const char *array_key, const char *field,
+                      const char *what, char ***ret, size_t *ret_n, struct cln_error **err)
 {
     struct cln_http_response resp;
     int r = cln_docker_call(d, "GET", path, NULL, what, &resp, err);
@@ -345,8 +344,7 @@ static int build(void *ctx, const struct cln_build_request *breq, cln_progress_f
                 cln_image_info_done(&info);
                 r = 0;
             } else if (r == 0) {
-                r = cln_error_set(err, CLN_E_BACKEND, 0, "%s: the engine reported no image",
-                                  what);
+                r = cln_error_set(err, CLN_E_BACKEND, 0, "%s: the engine reported no image", what);
             }
         }
     }

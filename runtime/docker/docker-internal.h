@@ -68,8 +68,8 @@ struct cln_docker_ndjson {
     struct cln_buf line;
     cln_progress_fn progress;
     void *userdata;
-    char *error;    /* first in-band error, owned */
-    char *aux_id;   /* aux.ID of a build, owned */
+    char *error;  /* first in-band error, owned */
+    char *aux_id; /* aux.ID of a build, owned */
 };
 bool cln_docker_ndjson_feed(const char *data, size_t len, void *userdata);
 void cln_docker_ndjson_finish(struct cln_docker_ndjson *s);

@@ -65,9 +65,10 @@ cJSON *cln_docker_create_body(const struct cln_container_config *cfg)
         for (size_t i = 0; i < cfg->nmounts; i++) {
             const struct cln_mount *m = &cfg->mounts[i];
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "Type", m->type == CLN_MOUNT_BIND     ? "bind"
-                                               : m->type == CLN_MOUNT_VOLUME ? "volume"
-                                                                             : "tmpfs");
+            cJSON_AddStringToObject(o, "Type",
+                                    m->type == CLN_MOUNT_BIND     ? "bind"
+                                    : m->type == CLN_MOUNT_VOLUME ? "volume"
+                                                                  : "tmpfs");
             if (m->source)
                 cJSON_AddStringToObject(o, "Source", m->source);
             cJSON_AddStringToObject(o, "Target", m->target);
@@ -216,8 +217,8 @@ int cln_docker_parse_list(const char *json, size_t len, struct cln_container_sum
         const cJSON *names = cJSON_GetObjectItemCaseSensitive(c, "Names");
         const cJSON *n0 = cJSON_GetArrayItem(names, 0);
         if (cJSON_IsString(n0))
-            s->name = cln_xstrdup(n0->valuestring[0] == '/' ? n0->valuestring + 1
-                                                            : n0->valuestring);
+            s->name =
+                cln_xstrdup(n0->valuestring[0] == '/' ? n0->valuestring + 1 : n0->valuestring);
         s->image = dup_str(c, "Image");
         s->state = dup_str(c, "State");
         s->status = dup_str(c, "Status");

@@ -92,8 +92,8 @@ static int docker_version(void *ctx, struct cln_engine_info *ret, struct cln_err
     if (r == 0) {
         char min_api[16];
         bool podman = false;
-        r = cln_docker_parse_version(resp.body.data, resp.body.len, ret, min_api,
-                                     sizeof(min_api), &podman, err);
+        r = cln_docker_parse_version(resp.body.data, resp.body.len, ret, min_api, sizeof(min_api),
+                                     &podman, err);
         if (r == 0) {
             free(ret->api_version);
             ret->api_version = cln_xstrdup(d->api_version);
@@ -145,8 +145,8 @@ int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_err
     struct cln_engine_info info;
     memset(&info, 0, sizeof(info));
     if (r == 0)
-        r = cln_docker_parse_version(resp.body.data, resp.body.len, &info, min_api,
-                                     sizeof(min_api), &podman, err);
+        r = cln_docker_parse_version(resp.body.data, resp.body.len, &info, min_api, sizeof(min_api),
+                                     &podman, err);
     cln_http_response_done(&resp);
     if (r < 0) {
         docker_close(d);
@@ -198,7 +198,8 @@ static int docker_image_inspect(void *ctx, const char *ref, struct cln_image_inf
         } else {
             memset(ret, 0, sizeof(*ret));
             ret->id = cln_xstrdup(id->valuestring);
-            const cJSON *dg = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "RepoDigests"), 0);
+            const cJSON *dg =
+                cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "RepoDigests"), 0);
             if (cJSON_IsString(dg))
                 ret->digest = cln_xstrdup(dg->valuestring);
             r = 1;
@@ -295,12 +296,10 @@ static int docker_create(void *ctx, const struct cln_container_config *cfg, char
     return r;
 }
 
-static int container_post(struct docker *d, const char *id, const char *action,
-                          const char *query, const char *what, const long *ok, size_t nok,
-                          struct cln_error **err)
+static int container_post(struct docker *d, const char *id, const char *action, const char *query,
+                          const char *what, const long *ok, size_t nok, struct cln_error **err)
 {
-    cleanup_free char *path =
-        cln_xasprintf("/containers/%s/%s%s", id, action, query ? query : "");
+    cleanup_free char *path = cln_xasprintf("/containers/%s/%s%s", id, action, query ? query : "");
     char w[160];
     snprintf(w, sizeof(w), "%s container %.12s", what, id);
     return call_simple(d, "POST", path, NULL, w, ok, nok, err);
@@ -340,9 +339,8 @@ static int docker_wait(void *ctx, const char *id, uint64_t timeout_ms, int *ret_
         return cln_error_wrap(err, "wait for container %.12s", id);
     if (resp.deadline_passed && resp.aborted) {
         cln_http_response_done(&resp);
-        return cln_error_set(err, CLN_E_TIMEOUT, 0,
-                             "container %.12s still running after %llu ms", id,
-                             (unsigned long long)timeout_ms);
+        return cln_error_set(err, CLN_E_TIMEOUT, 0, "container %.12s still running after %llu ms",
+                             id, (unsigned long long)timeout_ms);
     }
     char what[64];
     snprintf(what, sizeof(what), "wait for container %.12s", id);
@@ -363,8 +361,7 @@ static int docker_wait(void *ctx, const char *id, uint64_t timeout_ms, int *ret_
 static int docker_remove(void *ctx, const char *id, bool force, struct cln_error **err)
 {
     struct docker *d = ctx;
-    cleanup_free char *path =
-        cln_xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
+    cleanup_free char *path = cln_xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
     char what[64];
     snprintf(what, sizeof(what), "remove container %.12s", id);
     static const long ok[] = {404};

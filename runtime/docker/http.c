@@ -63,8 +63,8 @@ int cln_http_new(const struct cln_http_config *cfg, struct cln_http **ret, struc
             free(h->backend);
             free(h->prefix);
             free(h);
-            return cln_error_set(err, CLN_E_INVALID, 0,
-                                 "socket path %s is longer than 107 bytes", path);
+            return cln_error_set(err, CLN_E_INVALID, 0, "socket path %s is longer than 107 bytes",
+                                 path);
         }
         h->socket_path = cln_xstrdup(path);
         h->base_url = cln_xstrdup("http://localhost");
@@ -424,8 +424,8 @@ int cln_http_check(struct cln_http *h, const struct cln_http_response *resp, con
         if (cJSON_IsString(m))
             d->api_message = cln_xstrdup(m->valuestring);
         else if (!j)
-            d->api_message = cln_xstrndup(resp->body.data, resp->body.len > 300 ? 300
-                                                                                : resp->body.len);
+            d->api_message =
+                cln_xstrndup(resp->body.data, resp->body.len > 300 ? 300 : resp->body.len);
         if (cJSON_IsString(c))
             d->api_cause = cln_xstrdup(c->valuestring);
         cJSON_Delete(j);

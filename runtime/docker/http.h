@@ -19,7 +19,7 @@ struct cln_http_config {
     const char *endpoint; /* unix:///path, tcp://host:port, http://..., https://... */
     bool tls;             /* tcp:// with TLS */
     const char *ca_file, *cert_file, *key_file;
-    const char *backend;  /* name in error details, e.g. "docker" */
+    const char *backend; /* name in error details, e.g. "docker" */
 };
 
 int cln_http_new(const struct cln_http_config *cfg, struct cln_http **ret, struct cln_error **err);

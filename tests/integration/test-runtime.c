@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,8 +160,7 @@ static void assert_nothing_left(void)
 }
 
 /* A running container that sleeps, labelled; returns its id. */
-static char *start_sleeper(const char *network, const char *const *aliases,
-                           const char *const *cmd)
+static char *start_sleeper(const char *network, const char *const *aliases, const char *const *cmd)
 {
     static const char *const sleep_cmd[] = {"sleep", "3600", NULL};
     struct cln_container_config cfg = {
@@ -202,6 +202,7 @@ Test(runtime, engine_identifies_itself)
     cr_assert_not_null(rt->info.api_version);
     cr_assert(rt->local);
     const char *ep = getenv("CLEANRUN_TEST_ENDPOINT");
+    cr_assert_not_null(ep);
     bool podman = strstr(ep, "podman") != NULL;
     cr_assert_str_eq(rt->desc->name, podman ? "podman" : "docker");
     cr_assert_str_eq(rt->info.engine, podman ? "Podman Engine" : "Docker Engine");
@@ -298,8 +299,8 @@ Test(runtime, exec_exit_codes)
 Test(runtime, exec_argv_is_exact_and_streams_are_separate)
 {
     char *id = start_sleeper(NULL, NULL, NULL);
-    static const char *const argv[] = {"sh", "-c", "printf '%s|' \"$@\"; echo oops >&2",
-                                       "argv0", "a b", "$HOME", "'q'", "", NULL};
+    static const char *const argv[] = {
+        "sh", "-c", "printf '%s|' \"$@\"; echo oops >&2", "argv0", "a b", "$HOME", "'q'", "", NULL};
     struct cln_exec_result r = run(id, argv, 0);
     cr_assert_eq(r.exit_code, 0);
     cr_assert_str_eq(r.out.data.data, "a b|$HOME|'q'||");
@@ -309,8 +310,7 @@ Test(runtime, exec_argv_is_exact_and_streams_are_separate)
 
     static const char *const env_argv[] = {"sh", "-c", "echo $GREETING; pwd; id -u", NULL};
     static const char *const env[] = {"GREETING=hello there", NULL};
-    struct cln_exec_config cfg = {
-        .argv = env_argv, .env = env, .workdir = "/tmp", .user = "65534"};
+    struct cln_exec_config cfg = {.argv = env_argv, .env = env, .workdir = "/tmp", .user = "65534"};
     cleanup_error struct cln_error *err = NULL;
     die_on(rt->desc->ops->exec(rt->ctx, id, &cfg, &r, &err), err, "exec");
     cr_assert_str_eq(r.out.data.data, "hello there\n/tmp\n65534\n");
@@ -336,9 +336,9 @@ Test(runtime, exec_output_beyond_the_cap_is_counted_not_kept)
      * ASan's quarantine keeps the buffer's earlier generations alive and
      * adds shadow memory, so it gets a looser (still far below 50 MB) bound. */
 #if defined(__SANITIZE_ADDRESS__)
-    const long limit_kb = 36 * 1024;
+    const long limit_kb = 36L * 1024;
 #else
-    const long limit_kb = 24 * 1024;
+    const long limit_kb = 24L * 1024;
 #endif
     long grew_kb = after.ru_maxrss - before.ru_maxrss;
     cr_assert_lt(grew_kb, limit_kb, "peak RSS grew by %ld KiB", grew_kb);
@@ -361,8 +361,8 @@ Test(runtime, a_hung_exec_is_killed_at_its_deadline)
     cr_assert_str_eq(r.kill_method, "host-signal");
     cln_exec_result_done(&r);
     /* The process is gone from the container (and the container still runs). */
-    static const char *const ps[] = {"sh", "-c", "ps -o pid,args | grep -v grep | grep 'sleep 1000'",
-                                     NULL};
+    static const char *const ps[] = {"sh", "-c",
+                                     "ps -o pid,args | grep -v grep | grep 'sleep 1000'", NULL};
     r = run(id, ps, 5000);
     cr_assert_eq(r.exit_code, 1, "still there: %s", r.out.data.data ? r.out.data.data : "");
     cln_exec_result_done(&r);
@@ -375,8 +375,8 @@ Test(runtime, a_hung_exec_is_killed_at_its_deadline)
     cr_assert_eq(r.status, CLN_EXEC_TIMEOUT);
     cr_assert_lt(took, 2000, "returned after %llu ms", (unsigned long long)took);
     cln_exec_result_done(&r);
-    static const char *const ps2[] = {"sh", "-c", "ps -o args | grep -v grep | grep 'sleep 100[12]'",
-                                      NULL};
+    static const char *const ps2[] = {"sh", "-c",
+                                      "ps -o args | grep -v grep | grep 'sleep 100[12]'", NULL};
     r = run(id, ps2, 5000);
     cr_assert_eq(r.exit_code, 1, "still there: %s", r.out.data.data ? r.out.data.data : "");
     cln_exec_result_done(&r);
@@ -433,12 +433,12 @@ Test(runtime, copy_files_in_and_out)
 
     struct cln_buf content = CLN_BUF_INIT;
     bool found = false;
-    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf/app.conf", &content, &found, &err),
-           err, "copy out");
+    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf/app.conf", &content, &found, &err), err,
+           "copy out");
     cr_assert(found);
     cr_assert_str_eq(content.data, "key=value\n");
-    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf/blob.bin", &content, &found, &err),
-           err, "copy out");
+    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf/blob.bin", &content, &found, &err), err,
+           "copy out");
     cr_assert_eq(content.len, sizeof(bin));
     cr_assert_eq(memcmp(content.data, bin, sizeof(bin)), 0);
     die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/absent", &content, &found, &err), err,
@@ -467,7 +467,8 @@ Test(runtime, image_build_from_memory_and_in_band_errors)
 {
     char tag[96];
     snprintf(tag, sizeof(tag), "localhost/cleanrun/it-build:%s", run_id);
-    struct cln_file files[] = {{.path = "data/hello.txt", .data = "hello from the build\n", .len = 21}};
+    struct cln_file files[] = {
+        {.path = "data/hello.txt", .data = "hello from the build\n", .len = 21}};
     char dockerfile[256];
     snprintf(dockerfile, sizeof(dockerfile),
              "FROM %s\nCOPY data/hello.txt /hello.txt\nRUN test -s /hello.txt\n", IMAGE);
@@ -652,4 +653,50 @@ Test(discovery, no_engine_is_a_clear_error_naming_every_place_tried)
     cfg.runtime = "dokcer";
     cr_assert_lt(cln_runtime_open(&cfg, &r, &err), 0);
     cr_assert(strstr(err->msg, "unknown runtime 'dokcer'"), "%s", err->msg);
+}
+
+struct worker {
+    const char *id;
+    int n;
+    int ok;
+};
+
+static void *exec_worker(void *ud)
+{
+    struct worker *w = ud;
+    for (int i = 0; i < w->n; i++) {
+        char arg[32];
+        snprintf(arg, sizeof(arg), "w%p-%d", (void *)w, i);
+        const char *argv[] = {"echo", arg, NULL};
+        struct cln_exec_config cfg = {.argv = argv, .timeout_ms = 20000};
+        struct cln_exec_result r;
+        struct cln_error *err = NULL;
+        if (rt->desc->ops->exec(rt->ctx, w->id, &cfg, &r, &err) == 0) {
+            char want[40];
+            snprintf(want, sizeof(want), "%s\n", arg);
+            if (r.exit_code == 0 && r.out.data.data && strcmp(r.out.data.data, want) == 0)
+                w->ok++;
+            cln_exec_result_done(&r);
+        }
+        cln_error_free(err); /* counted as not ok */
+    }
+    return NULL;
+}
+
+Test(runtime, one_runtime_serves_concurrent_workers)
+{
+    char *id = start_sleeper(NULL, NULL, NULL);
+    enum { THREADS = 4, EACH = 10 };
+    pthread_t t[THREADS];
+    struct worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){.id = id, .n = EACH};
+        pthread_create(&t[i], NULL, exec_worker, &w[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(t[i], NULL);
+        cr_assert_eq(w[i].ok, EACH, "worker %d: %d of %d execs right", i, w[i].ok, EACH);
+    }
+    destroy(id);
+    assert_nothing_left();
 }

@@ -1,4 +1,4 @@
-#include "archive.h"
+#include "tar.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -99,12 +99,10 @@ int cln_tar_build(const struct cln_file *files, size_t n, struct cln_buf *out,
         archive_entry_set_perm(e, files[i].mode ? files[i].mode & 07777 : 0644);
         archive_entry_set_size(e, (la_int64_t)files[i].len);
         archive_entry_set_mtime(e, time(NULL), 0);
-        if (archive_write_header(a, e) != ARCHIVE_OK) {
+        if (archive_write_header(a, e) != ARCHIVE_OK ||
+            (files[i].len &&
+             archive_write_data(a, files[i].data, files[i].len) != (la_ssize_t)files[i].len))
             r = tar_fail(a, err, p);
-        } else if (files[i].len &&
-                   archive_write_data(a, files[i].data, files[i].len) != (la_ssize_t)files[i].len) {
-            r = tar_fail(a, err, p);
-        }
         archive_entry_free(e);
     }
     if (r == 0 && archive_write_close(a) != ARCHIVE_OK)
