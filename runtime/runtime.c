@@ -225,7 +225,7 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
     bool want_docker = !name || strcmp(name, "docker") == 0;
     bool want_podman = !name || strcmp(name, "podman") == 0;
 
-    struct candidate cands[8];
+    struct candidate cands[8] = {{0}};
     size_t nc = 0;
     if (cfg && cfg->endpoint) {
         add_candidate(cands, &nc, cln_xstrdup(cfg->endpoint), name, "--host");

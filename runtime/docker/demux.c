@@ -9,7 +9,7 @@ void cln_capture_add(struct cln_capture *c, const char *data, size_t len, size_t
     size_t keep = len < room ? len : room;
     if (keep)
         cln_buf_append(&c->data, data, keep);
-    if (keep < len)
+    if (len > room)
         c->truncated = true;
 }
 
