@@ -218,8 +218,22 @@ fuzz: depcheck $(FUZZ_DIR)/fuzz-toml
 $(REL)/bench-toml: bench/bench-toml.c $(REL)/libcleanrun.a
 	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
 
-bench: depcheck $(REL)/bench-toml
+$(REL)/bench-runtime: bench/bench-runtime.c $(REL)/libcleanrun.a
+	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+
+$(REL)/floor-client: bench/floor-client.c
+	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) -o $@ $^
+
+$(REL)/measure: bench/measure.c
+	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) -o $@ $^
+
+BENCH_RUNS ?= 5
+
+bench: deps
+	@bash .ci/setup docker
+	@$(MAKE) --no-print-directory -j$(NPROC) $(REL)/bench-toml $(REL)/bench-runtime $(REL)/floor-client $(REL)/measure
 	@bash bench/toml-speed.sh $(REL)/bench-toml
+	@python3 bench/runtime-bench.py $(REL) $(BENCH_RUNS)
 
 # ---- lint ----
 
