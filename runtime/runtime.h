@@ -26,7 +26,6 @@ struct cln_error;
 #define CLN_LABEL_OWNER_BOOT "io.cleanrun.owner-boot"
 #define CLN_LABEL_TEST "io.cleanrun.test"
 #define CLN_LABEL_VERSION "io.cleanrun.version"
-#define CLN_LABEL_ROLE "io.cleanrun.role"
 
 struct cln_kv {
     const char *key;
