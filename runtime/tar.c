@@ -64,7 +64,7 @@ static int add_parents(struct archive *a, const char *path, char ***seen, size_t
     return 0;
 }
 
-int cln_tar_build(const struct cln_file *files, size_t n, struct cln_buf *out,
+int cln_tar_build(const struct cln_file *files, size_t n, bool with_dirs, struct cln_buf *out,
                   struct cln_error **err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -90,9 +90,11 @@ int cln_tar_build(const struct cln_file *files, size_t n, struct cln_buf *out,
         const char *p = files[i].path;
         while (*p == '/')
             p++;
-        r = add_parents(a, p, &seen, &nseen, &cap, err);
-        if (r < 0)
-            break;
+        if (with_dirs) {
+            r = add_parents(a, p, &seen, &nseen, &cap, err);
+            if (r < 0)
+                break;
+        }
         struct archive_entry *e = archive_entry_new();
         archive_entry_set_pathname(e, p);
         archive_entry_set_filetype(e, AE_IFREG);

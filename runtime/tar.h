@@ -11,9 +11,11 @@
 struct cln_error;
 
 /* Write a ustar/pax archive of the files into out.  Paths are made relative
- * (leading '/' dropped); parent directories get entries of their own (0755).
- * A path with a ".." component is refused. */
-int cln_tar_build(const struct cln_file *files, size_t n, struct cln_buf *out,
+ * (leading '/' dropped).  With with_dirs, parent directories get entries of
+ * their own (0755); without, the extractor creates missing parents and
+ * leaves existing ones as they are (copy-in into "/": an entry for "tmp/"
+ * would reset /tmp's mode).  A path with a ".." component is refused. */
+int cln_tar_build(const struct cln_file *files, size_t n, bool with_dirs, struct cln_buf *out,
                   struct cln_error **err);
 
 /* Read the first regular file of an archive into content (cleared first). */

@@ -17,6 +17,9 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"run", cln_cmd_run, "run the tests in spec files", false},
+    {"validate", cln_cmd_validate, "check spec files without running anything", false},
+    {"list", cln_cmd_list, "list tests and steps after matrix expansion", false},
     {"toml-decode", cln_cmd_toml_decode,
      "read TOML on stdin, print toml-test tagged JSON (for the conformance suite)", true},
 };
@@ -26,7 +29,11 @@ static void usage(FILE *f)
     fprintf(f, "usage: cleanrun [--version] [--help] COMMAND [ARGS...]\n\n"
                "cleanrun runs test specs inside containers and proves that nothing ran\n"
                "on the host.\n\n");
-    fprintf(f, "Developer commands:\n");
+    fprintf(f, "Commands:\n");
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!commands[i].developer)
+            fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\nDeveloper commands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (commands[i].developer)
             fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);

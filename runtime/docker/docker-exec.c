@@ -386,7 +386,7 @@ int cln_docker_copy_in(void *ctx, const char *id, const char *dir, const struct 
     if (r < 0)
         return r;
     struct cln_buf tar = CLN_BUF_INIT;
-    r = cln_tar_build(files, n, &tar, err);
+    r = cln_tar_build(files, n, false, &tar, err);
     if (r < 0)
         return cln_error_wrap(err, "copy files into container %.12s", id);
     struct cln_buf path = CLN_BUF_INIT;

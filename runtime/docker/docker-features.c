@@ -284,7 +284,7 @@ static int build(void *ctx, const struct cln_build_request *breq, cln_progress_f
     for (size_t i = 0; i < breq->nfiles; i++)
         files[i + 1] = breq->files[i];
     struct cln_buf tar = CLN_BUF_INIT;
-    int r = cln_tar_build(files, n, &tar, err);
+    int r = cln_tar_build(files, n, true, &tar, err);
     free(files);
     if (r < 0)
         return cln_error_wrap(err, "build %s", breq->tag);

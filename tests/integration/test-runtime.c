@@ -445,6 +445,15 @@ Test(runtime, copy_files_in_and_out)
            "copy out absent");
     cr_assert_not(found);
     cln_buf_done(&content);
+    /* into "/": missing parents are created, existing ones keep their mode */
+    struct cln_file deep = {.path = "/srv/www/index.html", .data = "x", .len = 1};
+    die_on(rt->desc->ops->copy_in(rt->ctx, id, "/", &deep, 1, &err), err, "copy into /");
+    static const char *const stat_argv[] = {"sh", "-c", "stat -c %a /tmp; cat /srv/www/index.html",
+                                            NULL};
+    r = run(id, stat_argv, 5000);
+    cr_assert_str_eq(r.out.data.data, "1777\nx", "stderr: %s",
+                     r.err.data.data ? r.err.data.data : "");
+    cln_exec_result_done(&r);
     /* copy into a missing directory is an error with the engine's word */
     cr_assert_lt(rt->desc->ops->copy_in(rt->ctx, id, "/no/such/dir", files, 1, &err), 0);
     cr_assert_eq(err->code, CLN_E_NOT_FOUND);

@@ -308,7 +308,7 @@ Test(archive, tar_lists_with_tar_t_and_reads_back)
     };
     struct cln_buf tar = CLN_BUF_INIT;
     cleanup_error struct cln_error *err = NULL;
-    cr_assert_eq(cln_tar_build(files, 3, &tar, &err), 0);
+    cr_assert_eq(cln_tar_build(files, 3, true, &tar, &err), 0);
     char path[] = "/tmp/cleanrun-tar-XXXXXX";
     int fd = mkstemp(path);
     cr_assert_eq(write(fd, tar.data, tar.len), (ssize_t)tar.len);
@@ -334,7 +334,7 @@ Test(archive, tar_lists_with_tar_t_and_reads_back)
     cln_buf_done(&content);
     cln_buf_done(&tar);
     struct cln_file bad = {.path = "a/../../etc/passwd", .data = "", .len = 0};
-    cr_assert_lt(cln_tar_build(&bad, 1, &tar, &err), 0);
+    cr_assert_lt(cln_tar_build(&bad, 1, true, &tar, &err), 0);
     cr_assert(strstr(err->msg, "invalid file path"), "%s", err->msg);
 }
 

@@ -1,0 +1,647 @@
+/* cleanrun run | validate | list (docs/cli.md). */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <errno.h>
+#include <getopt.h>
+#include <pcre2.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "harness/runner.h"
+#include "harness/spec.h"
+#include "runtime/base/buf.h"
+#include "runtime/base/duration.h"
+#include "runtime/base/error.h"
+#include "runtime/base/xalloc.h"
+
+#ifndef CLN_VERSION
+#define CLN_VERSION "0.0.0-unknown"
+#endif
+
+struct opts {
+    int jobs;
+    bool fail_fast;
+    const char *filter;
+    const char **tags;
+    size_t ntags;
+    unsigned shard_i, shard_n;
+    uint64_t timeout_ms;
+    const char *runtime, *host;
+    int verbose;
+    bool quiet;
+    bool color;
+    char **paths;
+    size_t npaths;
+};
+
+static void print_usage(const char *cmd, FILE *f)
+{
+    fprintf(f, "usage: cleanrun %s [OPTIONS] [PATH...]\n\n", cmd);
+    if (strcmp(cmd, "run") == 0)
+        fprintf(f, "Run the tests in the spec files (PATH: files, or directories searched for\n"
+                   "*.cleanrun.toml; default: the current directory).\n\n");
+    else if (strcmp(cmd, "validate") == 0)
+        fprintf(f, "Check spec files without running anything: the same loader as 'run'.\n\n");
+    else
+        fprintf(f, "List the tests and their steps, after matrix expansion and selection.\n\n");
+    fprintf(f, "Selection:\n"
+               "  --filter REGEX     only tests whose name matches (PCRE2)\n"
+               "  --tag TAG          only tests with this tag (repeatable: any of them)\n"
+               "  --shard I/N        only shard I of N (1-based; stable by test name)\n");
+    if (strcmp(cmd, "run") == 0)
+        fprintf(f, "Running:\n"
+                   "  -j, --jobs N       tests in parallel (default: the number of cores)\n"
+                   "  --fail-fast        start no more tests after one fails\n"
+                   "  --timeout DUR      limit for the whole run (e.g. 10m)\n"
+                   "  --runtime NAME     docker or podman (default: $CLEANRUN_RUNTIME, else "
+                   "discover)\n"
+                   "  --host URL         the engine's address, e.g. unix:///run/podman/podman.sock\n"
+                   "Output:\n"
+                   "  -v, --verbose      stream step output\n"
+                   "  -q, --quiet        only failures and the summary\n"
+                   "  --no-color         no colour (also: NO_COLOR set)\n");
+    fprintf(f, "\nExit status: 0 all passed, 1 a test failed, 2 usage or spec error, 3 "
+               "infrastructure error.\n");
+}
+
+static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
+{
+    static const struct option longopts[] = {
+        {"jobs", required_argument, NULL, 'j'},   {"fail-fast", no_argument, NULL, 'F'},
+        {"filter", required_argument, NULL, 'f'}, {"tag", required_argument, NULL, 't'},
+        {"shard", required_argument, NULL, 's'},  {"timeout", required_argument, NULL, 'T'},
+        {"runtime", required_argument, NULL, 'r'}, {"host", required_argument, NULL, 'H'},
+        {"verbose", no_argument, NULL, 'v'},      {"quiet", no_argument, NULL, 'q'},
+        {"no-color", no_argument, NULL, 'C'},     {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    bool is_run = strcmp(cmd, "run") == 0;
+    o->color = isatty(STDOUT_FILENO) && !getenv("NO_COLOR");
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "+j:vqh", longopts, NULL)) != -1) {
+        char *end = NULL;
+        if (!is_run && (c == 'j' || c == 'F' || c == 'T' || c == 'r' || c == 'H' || c == 'v' ||
+                        c == 'q' || c == 'C')) {
+            fprintf(stderr, "cleanrun %s: %s is an option of 'run'\n", cmd, argv[optind - 1]);
+            return -1;
+        }
+        switch (c) {
+        case 'j': {
+            errno = 0;
+            long j = strtol(optarg, &end, 10);
+            if (errno || *end || j < 1 || j > 256) {
+                fprintf(stderr, "cleanrun %s: -j needs a number from 1 to 256, not \"%s\"\n",
+                        cmd, optarg);
+                return -1;
+            }
+            o->jobs = (int)j;
+            break;
+        }
+        case 'F':
+            o->fail_fast = true;
+            break;
+        case 'f': {
+            int code;
+            PCRE2_SIZE off;
+            pcre2_code *re = pcre2_compile((PCRE2_SPTR)optarg, PCRE2_ZERO_TERMINATED, 0, &code,
+                                           &off, NULL);
+            if (!re) {
+                PCRE2_UCHAR m[200];
+                pcre2_get_error_message(code, m, sizeof(m));
+                fprintf(stderr, "cleanrun %s: --filter \"%s\": %s at offset %zu\n", cmd, optarg,
+                        (char *)m, (size_t)off);
+                return -1;
+            }
+            pcre2_code_free(re);
+            o->filter = optarg;
+            break;
+        }
+        case 't':
+            o->tags = cln_xrealloc(o->tags, (o->ntags + 1) * sizeof(char *));
+            o->tags[o->ntags++] = optarg;
+            break;
+        case 's':
+            if (sscanf(optarg, "%u/%u", &o->shard_i, &o->shard_n) != 2 || o->shard_n == 0 ||
+                o->shard_i == 0 || o->shard_i > o->shard_n) {
+                fprintf(stderr, "cleanrun %s: --shard needs I/N with 1 <= I <= N, not \"%s\"\n",
+                        cmd, optarg);
+                return -1;
+            }
+            break;
+        case 'T': {
+            struct cln_error *e = NULL;
+            if (cln_duration_parse(optarg, &o->timeout_ms, &e) < 0) {
+                fprintf(stderr, "cleanrun %s: --timeout: %s\n", cmd, e->msg);
+                cln_error_free(e);
+                return -1;
+            }
+            break;
+        }
+        case 'r':
+            o->runtime = optarg;
+            break;
+        case 'H':
+            o->host = optarg;
+            break;
+        case 'v':
+            o->verbose++;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'C':
+            o->color = false;
+            break;
+        case 'h':
+            print_usage(cmd, stdout);
+            return 1;
+        default:
+            fprintf(stderr, "cleanrun %s: unknown option %s (see 'cleanrun %s --help')\n", cmd,
+                    argv[optind - 1], cmd);
+            return -1;
+        }
+    }
+    o->paths = argv + optind;
+    o->npaths = (size_t)(argc - optind);
+    return 0;
+}
+
+/* Print a chain of spec errors, one per line, oldest first. */
+static void print_spec_errors(const struct cln_error *e)
+{
+    size_t n = 0;
+    for (const struct cln_error *l = e; l; l = l->cause)
+        n++;
+    const struct cln_error **v = cln_xcalloc(n, sizeof(*v));
+    size_t i = n;
+    for (const struct cln_error *l = e; l; l = l->cause)
+        v[--i] = l;
+    for (i = 0; i < n; i++)
+        fprintf(stderr, "error: %s%s%s\n", v[i]->msg, v[i]->sys_errno ? ": " : "",
+                v[i]->sys_errno ? strerror(v[i]->sys_errno) : "");
+    free(v);
+}
+
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h;
+}
+
+/* Load, then keep only the selected tests (in place). */
+static int load_selected(const struct opts *o, struct cln_spec_set *set)
+{
+    static const char *const dot[] = {"."};
+    const char *const *paths = o->npaths ? (const char *const *)o->paths : dot;
+    size_t np = o->npaths ? o->npaths : 1;
+    struct cln_error *err = NULL;
+    if (cln_spec_load_paths(paths, np, set, &err) < 0) {
+        print_spec_errors(err);
+        cln_error_free(err);
+        return -1;
+    }
+    size_t keep = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        struct cln_spec_test *t = &set->tests[i];
+        bool ok = true;
+        if (o->filter)
+            ok = cln_regex_match(o->filter, t->name, strlen(t->name)) == 1;
+        if (ok && o->ntags) {
+            bool any = false;
+            for (size_t k = 0; k < o->ntags; k++)
+                for (size_t m = 0; m < t->tags.n; m++)
+                    any = any || strcmp(o->tags[k], t->tags.v[m]) == 0;
+            ok = any;
+        }
+        if (ok && o->shard_n)
+            ok = name_hash(t->name) % o->shard_n == o->shard_i - 1;
+        if (ok) {
+            if (keep != i) {
+                struct cln_spec_test tmp = set->tests[keep];
+                set->tests[keep] = *t;
+                *t = tmp;
+            }
+            keep++;
+        }
+    }
+    /* the unselected ones sit past keep: free them through a second set */
+    struct cln_spec_set rest = {.tests = set->tests + keep, .n = set->n - keep};
+    for (size_t i = 0; i < rest.n; i++) {
+        struct cln_spec_set one = {.tests = cln_xcalloc(1, sizeof(struct cln_spec_test)), .n = 1};
+        one.tests[0] = rest.tests[i];
+        cln_spec_set_done(&one);
+    }
+    set->n = keep;
+    /* duplicate test names make results ambiguous */
+    for (size_t i = 0; i < set->n; i++)
+        for (size_t k = i + 1; k < set->n; k++)
+            if (strcmp(set->tests[i].name, set->tests[k].name) == 0) {
+                fprintf(stderr, "error: %s:%u: test name \"%s\" is also used at %s:%u\n",
+                        set->tests[k].file, set->tests[k].line, set->tests[k].name,
+                        set->tests[i].file, set->tests[i].line);
+                return -1;
+            }
+    return 0;
+}
+
+int cln_cmd_validate(int argc, char **argv)
+{
+    struct opts o = {0};
+    int r = parse_opts("validate", argc, argv, &o);
+    if (r != 0) {
+        free(o.tags);
+        return r > 0 ? CLN_EXIT_OK : CLN_EXIT_USAGE;
+    }
+    struct cln_spec_set set = {0};
+    r = load_selected(&o, &set);
+    free(o.tags);
+    if (r < 0) {
+        cln_spec_set_done(&set);
+        return CLN_EXIT_USAGE;
+    }
+    size_t steps = 0;
+    for (size_t i = 0; i < set.n; i++)
+        steps += set.tests[i].nsteps;
+    printf("ok: %zu test%s, %zu step%s\n", set.n, set.n == 1 ? "" : "s", steps,
+           steps == 1 ? "" : "s");
+    cln_spec_set_done(&set);
+    return CLN_EXIT_OK;
+}
+
+static void print_argv(FILE *f, const struct cln_strv *v, bool shell)
+{
+    if (shell && v->n == 3) {
+        fprintf(f, "sh -c '%s'", v->v[2]);
+        return;
+    }
+    fputc('[', f);
+    for (size_t i = 0; i < v->n; i++) {
+        fputc('"', f);
+        for (const char *c = v->v[i]; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                fputc('\\', f);
+            fputc(*c, f);
+        }
+        fputc('"', f);
+        if (i + 1 < v->n)
+            fputs(", ", f);
+    }
+    fputc(']', f);
+}
+
+int cln_cmd_list(int argc, char **argv)
+{
+    struct opts o = {0};
+    int r = parse_opts("list", argc, argv, &o);
+    if (r != 0) {
+        free(o.tags);
+        return r > 0 ? CLN_EXIT_OK : CLN_EXIT_USAGE;
+    }
+    struct cln_spec_set set = {0};
+    r = load_selected(&o, &set);
+    free(o.tags);
+    if (r < 0) {
+        cln_spec_set_done(&set);
+        return CLN_EXIT_USAGE;
+    }
+    for (size_t i = 0; i < set.n; i++) {
+        const struct cln_spec_test *t = &set.tests[i];
+        printf("%s  (%s:%u)", t->name, t->file, t->line);
+        for (size_t k = 0; k < t->tags.n; k++)
+            printf("%s%s", k ? "," : "  tags: ", t->tags.v[k]);
+        printf("\n");
+        for (size_t k = 0; k < t->nservices; k++)
+            printf("  service %s: %s\n", t->services[k].name, t->services[k].image);
+        for (size_t k = 0; k < t->nsteps; k++) {
+            const struct cln_spec_step *s = &t->steps[k];
+            printf("  step %zu \"%s\" in %s %s: ", k + 1, s->name, s->service ? "service" : "image",
+                   s->service ? s->service : s->image);
+            print_argv(stdout, &s->argv, s->shell);
+            printf("\n");
+        }
+    }
+    printf("%zu test%s\n", set.n, set.n == 1 ? "" : "s");
+    cln_spec_set_done(&set);
+    return CLN_EXIT_OK;
+}
+
+/* ---- run ---- */
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+struct printer {
+    const struct opts *o;
+    const struct cln_spec_test *tests;
+    struct cln_test_result *results;
+    size_t n;
+    bool *done;
+    bool *started;
+    size_t next_to_print;
+    size_t running, finished;
+    uint64_t t0;
+    bool tty;
+    pthread_mutex_t lock;
+};
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *col(const struct printer *p, const char *code)
+{
+    return p->o->color ? code : "";
+}
+
+static void print_tail(FILE *f, const char *label, const struct cln_capture *c)
+{
+    if (!c->data.len)
+        return;
+    const char *d = c->data.data;
+    size_t len = c->data.len, lines = 0, start = len;
+    while (start > 0 && lines < 10) {
+        start--;
+        if (d[start] == '\n' && start != len - 1)
+            lines++;
+    }
+    if (start > 0)
+        start++;
+    fprintf(f, "        last %s:\n", label);
+    const char *p = d + start;
+    while (p < d + len) {
+        const char *nl = memchr(p, '\n', (size_t)(d + len - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(d + len - p);
+        fprintf(f, "          | %.*s\n", (int)l, p);
+        p += l + 1;
+    }
+    if (c->truncated)
+        fprintf(f, "          (kept %zu of %llu bytes)\n", c->data.len,
+                (unsigned long long)c->total);
+}
+
+static void print_indented(FILE *f, const char *text, const char *indent)
+{
+    const char *p = text;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        fprintf(f, "%s%.*s\n", indent, (int)l, p);
+        p += l + (nl ? 1 : 0);
+    }
+}
+
+static void print_result(struct printer *p, size_t i)
+{
+    const struct cln_test_result *r = &p->results[i];
+    const struct cln_spec_test *t = &p->tests[i];
+    static const char *const label[] = {"PASS", "FAIL", "ERROR", "TIMEOUT", "SKIP"};
+    static const char *const color[] = {"\033[32m", "\033[31m", "\033[35m", "\033[33m",
+                                        "\033[2m"};
+    if (p->o->quiet && r->status == CLN_ST_PASSED)
+        return;
+    char d[32];
+    printf("%s%-7s%s %s  %s\n", col(p, color[r->status]), label[r->status], col(p, "\033[0m"),
+           t->name, cln_duration_format(r->duration_ms, d, sizeof(d)));
+    if (r->error)
+        printf("        %s\n", r->error);
+    for (size_t k = 0; k < r->nservices; k++)
+        if (r->services[k].error && r->services[k].log_tail && *r->services[k].log_tail) {
+            printf("        last log lines of service %s:\n", r->services[k].service->name);
+            print_indented(stdout, r->services[k].log_tail, "          | ");
+        }
+    for (size_t k = 0; k < r->nteardown_errors; k++)
+        printf("        teardown: %s\n", r->teardown_errors[k]);
+    if (r->status == CLN_ST_PASSED || r->status == CLN_ST_SKIPPED)
+        return;
+    for (size_t k = 0; k < r->nsteps; k++) {
+        const struct cln_step_result *s = &r->steps[k];
+        if (s->status == CLN_ST_PASSED || s->status == CLN_ST_SKIPPED || !s->nattempts)
+            continue;
+        const struct cln_attempt *a = &s->attempts[s->nattempts - 1];
+        printf("      step %zu \"%s\" (%s:%u) %s in %s\n", k + 1, s->step->name, t->file,
+               s->step->line, cln_status_name(s->status), s->where ? s->where : "?");
+        printf("        command: ");
+        print_argv(stdout, s->argv.n ? &s->argv : &s->step->argv, s->step->shell);
+        printf("\n");
+        if (s->nattempts > 1)
+            printf("        attempts: %zu (last shown)\n", s->nattempts);
+        if (a->error)
+            printf("        error: %s\n", a->error);
+        if (a->timed_out) {
+            printf("        timed out after %s and was killed\n",
+                   cln_duration_format(a->duration_ms, d, sizeof(d)));
+        }
+        for (size_t m = 0; m < a->nfailures; m++) {
+            const struct cln_failure *f = &a->failures[m];
+            if (f->diff) {
+                printf("        expected %s (- expected, + actual):\n", f->what);
+                print_indented(stdout, f->diff, "          ");
+            } else if (strchr(f->actual, '\n') || strlen(f->actual) > 60) {
+                printf("        expected %s: %s\n", f->what, f->expected);
+                printf("        actual:\n");
+                print_indented(stdout, f->actual, "          | ");
+            } else {
+                printf("        expected %s: %s, actual: %s\n", f->what, f->expected, f->actual);
+            }
+        }
+        if (!a->error) {
+            printf("        exit code: %d\n", a->exit_code);
+            print_tail(stdout, "stdout lines", &a->out);
+            print_tail(stdout, "stderr lines", &a->err);
+        }
+    }
+    if (r->network_note && p->o->verbose)
+        printf("        note: %s\n", r->network_note);
+}
+
+static void clear_progress(struct printer *p)
+{
+    if (p->tty)
+        fprintf(stderr, "\r\033[K");
+}
+
+static void show_progress(struct printer *p)
+{
+    if (!p->tty || p->o->quiet)
+        return;
+    char d[32];
+    fprintf(stderr, "\r\033[K[%zu/%zu done, %zu running, %s]", p->finished, p->n, p->running,
+            cln_duration_format(mono_ms() - p->t0, d, sizeof(d)));
+    fflush(stderr);
+}
+
+static void ev_started(size_t index, void *ud)
+{
+    struct printer *p = ud;
+    pthread_mutex_lock(&p->lock);
+    p->running++;
+    p->started[index] = true;
+    show_progress(p);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void ev_finished(size_t index, const struct cln_test_result *r, void *ud)
+{
+    struct printer *p = ud;
+    pthread_mutex_lock(&p->lock);
+    (void)r;
+    if (p->started[index])
+        p->running--;
+    p->finished++;
+    p->done[index] = true;
+    clear_progress(p);
+    /* results in the order of the tests, whatever the order they end in */
+    while (p->next_to_print < p->n && p->done[p->next_to_print])
+        print_result(p, p->next_to_print++);
+    fflush(stdout);
+    show_progress(p);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void ev_output(size_t index, const char *step, int stream, const char *data, size_t len,
+                      void *ud)
+{
+    struct printer *p = ud;
+    pthread_mutex_lock(&p->lock);
+    clear_progress(p);
+    const char *s = data;
+    while (s < data + len) {
+        const char *nl = memchr(s, '\n', (size_t)(data + len - s));
+        size_t l = nl ? (size_t)(nl - s) : (size_t)(data + len - s);
+        fprintf(stream == 2 ? stderr : stdout, "  [%s / %s %s] %.*s\n", p->tests[index].name,
+                step, stream == 2 ? "err" : "out", (int)l, s);
+        s += l + 1;
+    }
+    show_progress(p);
+    pthread_mutex_unlock(&p->lock);
+}
+
+static void make_run_id(char *out, size_t size)
+{
+    unsigned char rnd[6] = {0};
+    FILE *f = fopen("/dev/urandom", "re");
+    if (f) {
+        if (fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
+            memset(rnd, 0, sizeof(rnd));
+        fclose(f);
+    }
+    snprintf(out, size, "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
+             rnd[5]);
+}
+
+int cln_cmd_run(int argc, char **argv)
+{
+    struct opts o = {0};
+    int r = parse_opts("run", argc, argv, &o);
+    if (r != 0) {
+        free(o.tags);
+        return r > 0 ? CLN_EXIT_OK : CLN_EXIT_USAGE;
+    }
+    struct cln_spec_set set = {0};
+    if (load_selected(&o, &set) < 0) {
+        free(o.tags);
+        cln_spec_set_done(&set);
+        return CLN_EXIT_USAGE;
+    }
+    if (set.n == 0) {
+        fprintf(stderr, "cleanrun run: no tests selected\n");
+        free(o.tags);
+        cln_spec_set_done(&set);
+        return CLN_EXIT_USAGE;
+    }
+    struct cln_runtime *rt = NULL;
+    struct cln_error *err = NULL;
+    struct cln_runtime_config rc = {.runtime = o.runtime, .endpoint = o.host};
+    if (cln_runtime_open(&rc, &rt, &err) < 0) {
+        cln_cli_print_error(err);
+        cln_error_free(err);
+        free(o.tags);
+        cln_spec_set_done(&set);
+        return err && cln_error_root_code(err) == CLN_E_INVALID ? CLN_EXIT_USAGE : CLN_EXIT_INFRA;
+    }
+    char run_id[16];
+    make_run_id(run_id, sizeof(run_id));
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? (int)cores : 1);
+    if (!o.quiet)
+        printf("cleanrun %s: %zu test%s, runtime %s (%s %s at %s), %d worker%s, run %s\n",
+               CLN_VERSION, set.n, set.n == 1 ? "" : "s", rt->desc->name,
+               rt->info.engine ? rt->info.engine : "?", rt->info.version ? rt->info.version : "?",
+               rt->endpoint, jobs, jobs == 1 ? "" : "s", run_id);
+    fflush(stdout);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    struct cln_test_result *results = cln_xcalloc(set.n, sizeof(*results));
+    struct printer p = {.o = &o, .tests = set.tests, .results = results, .n = set.n,
+                        .done = cln_xcalloc(set.n, sizeof(bool)),
+                        .started = cln_xcalloc(set.n, sizeof(bool)), .t0 = mono_ms(),
+                        .tty = isatty(STDERR_FILENO) != 0};
+    pthread_mutex_init(&p.lock, NULL);
+    struct cln_run_options ro = {
+        .jobs = jobs,
+        .fail_fast = o.fail_fast,
+        .run_timeout_ms = o.timeout_ms,
+        .run_id = run_id,
+        .version = CLN_VERSION,
+        .interrupted = &got_signal,
+        .events = {.test_started = ev_started,
+                   .test_finished = ev_finished,
+                   .step_output = o.verbose ? ev_output : NULL,
+                   .userdata = &p},
+    };
+    cln_run_tests(rt, set.tests, set.n, &ro, results);
+    clear_progress(&p);
+
+    size_t count[5] = {0};
+    for (size_t i = 0; i < set.n; i++)
+        count[results[i].status]++;
+    char d[32];
+    printf("%zu test%s: %zu passed, %zu failed, %zu errors, %zu timed out, %zu skipped (%s)\n",
+           set.n, set.n == 1 ? "" : "s", count[CLN_ST_PASSED], count[CLN_ST_FAILED],
+           count[CLN_ST_ERROR], count[CLN_ST_TIMEOUT], count[CLN_ST_SKIPPED],
+           cln_duration_format(mono_ms() - p.t0, d, sizeof(d)));
+    int code = CLN_EXIT_OK;
+    if (count[CLN_ST_FAILED] || count[CLN_ST_TIMEOUT])
+        code = CLN_EXIT_FAIL;
+    if (count[CLN_ST_ERROR])
+        code = CLN_EXIT_INFRA;
+    if (got_signal) {
+        fprintf(stderr, "cleanrun: interrupted (%s); cleaned up\n",
+                got_signal == SIGINT ? "SIGINT" : "SIGTERM");
+        code = 128 + got_signal;
+    }
+    for (size_t i = 0; i < set.n; i++)
+        cln_test_result_done(&results[i]);
+    free(results);
+    free(p.done);
+    free(p.started);
+    pthread_mutex_destroy(&p.lock);
+    cln_runtime_close(rt);
+    cln_spec_set_done(&set);
+    free(o.tags);
+    return code;
+}

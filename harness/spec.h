@@ -1,0 +1,163 @@
+/* Test specs: the model and the strict loader (docs/spec.md).
+ *
+ * A spec file (NAME.cleanrun.toml) holds one test, or several after matrix
+ * expansion.  The loader checks everything a spec says before anything
+ * runs: unknown keys (with a did-you-mean), types, references between
+ * images, services and steps, dependency cycles, durations and sizes.  Every
+ * error names file:line:col. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/runtime.h"
+
+struct cln_error;
+
+/* A NULL-terminated vector of owned strings. */
+struct cln_strv {
+    char **v;
+    size_t n;
+};
+
+struct cln_spec_file_item {
+    char *path; /* in the container (services) or the build context (images) */
+    char *data;
+    size_t len;
+    uint32_t mode;
+};
+
+struct cln_spec_image {
+    char *name;  /* key under [images] */
+    char *ref;   /* for a reference; for a build, the tag (set when built) */
+    enum cln_pull_policy pull;
+    char *dockerfile; /* NULL unless built */
+    struct cln_spec_file_item *files;
+    size_t nfiles;
+    char hash[17]; /* content hash of a build's inputs */
+};
+
+enum cln_ready_kind {
+    CLN_READY_NONE,
+    CLN_READY_EXEC,
+    CLN_READY_LOG,
+    CLN_READY_TCP,
+};
+
+struct cln_spec_ready {
+    enum cln_ready_kind kind;
+    struct cln_strv exec;
+    char *log_regex;
+    uint16_t tcp_port;
+    uint64_t interval_ms, timeout_ms;
+};
+
+struct cln_spec_service {
+    char *name;
+    char *image;  /* the reference to run (an [images] entry resolved) */
+    int image_idx; /* index in images, or -1 for a literal reference */
+    struct cln_strv command, entrypoint;
+    bool has_command, has_entrypoint;
+    struct cln_labels env;
+    struct cln_spec_file_item *files;
+    size_t nfiles;
+    uint16_t *ports;
+    size_t nports;
+    int64_t memory, nano_cpus, pids;
+    struct cln_strv depends_on;
+    struct cln_strv aliases;
+    struct cln_spec_ready ready;
+    int level; /* start order: 0 first; the same level starts together */
+};
+
+enum cln_exit_expect {
+    CLN_EXIT_EXPECT_LIST,    /* one of codes */
+    CLN_EXIT_EXPECT_NONZERO,
+    CLN_EXIT_EXPECT_ANY,
+};
+
+struct cln_stream_expect {
+    char *equals;
+    struct cln_strv contains, not_contains;
+    char *regex;
+    int empty; /* -1 unset, 0 must not be empty, 1 must be empty */
+};
+
+struct cln_file_expect {
+    char *path;
+    int exists; /* -1 unset, 0 absent, 1 exists */
+    char *equals;
+    char *regex;
+};
+
+struct cln_spec_expect {
+    enum cln_exit_expect exit_kind;
+    int *codes;
+    size_t ncodes;
+    struct cln_stream_expect out, err;
+    struct cln_file_expect *files;
+    size_t nfiles;
+    uint64_t max_duration_ms; /* 0: none */
+};
+
+struct cln_spec_step {
+    char *name;
+    char *service;   /* run in this service, or NULL */
+    char *image;     /* run in a fresh container of this reference, or NULL */
+    int image_idx;
+    bool shell;      /* run was a string: sh -c */
+    struct cln_strv argv;
+    struct cln_labels env;
+    char *workdir, *user;
+    uint64_t timeout_ms;
+    int retries;
+    uint64_t retry_interval_ms;
+    bool continue_on_failure;
+    bool network;    /* ephemeral: join the test network */
+    struct cln_spec_expect expect;
+    uint32_t line;   /* where the step is written */
+};
+
+struct cln_spec_test {
+    char *name;
+    char *file;
+    uint32_t line;
+    char *description;
+    struct cln_strv tags;
+    uint64_t timeout_ms; /* 0: none */
+    struct cln_labels matrix; /* this expansion's values, for reports */
+    struct cln_spec_image *images;
+    size_t nimages;
+    struct cln_spec_service *services;
+    size_t nservices;
+    struct cln_spec_step *steps;
+    size_t nsteps;
+    int max_level;
+};
+
+struct cln_spec_set {
+    struct cln_spec_test *tests;
+    size_t n, cap;
+};
+
+struct cln_load_options {
+    const char *const *host_env_names; /* unused: the allowlist is in the spec */
+};
+
+/* Load one spec file, appending its tests (after matrix expansion). */
+int cln_spec_load_file(const char *path, struct cln_spec_set *set, struct cln_error **err);
+/* Load files and directories (searched for *.cleanrun.toml), in sorted
+ * order.  Every file is loaded even after an error; errors are chained
+ * ("3 specs have errors") with each one's message. */
+int cln_spec_load_paths(const char *const *paths, size_t n, struct cln_spec_set *set,
+                        struct cln_error **err);
+void cln_spec_set_done(struct cln_spec_set *set);
+
+/* The file-name suffix specs must have. */
+#define CLN_SPEC_SUFFIX ".cleanrun.toml"
+
+/* Levenshtein distance, for did-you-mean. */
+size_t cln_edit_distance(const char *a, const char *b);
+
+void cln_strv_done(struct cln_strv *v);
