@@ -73,10 +73,10 @@ char *cln_line_diff(const char *expected, const char *actual)
                 cln_buf_printf(&b, "  %s\n", e[i]);
                 i++;
                 j++;
-            } else if (j < na && (i == ne || T(i, j + 1) >= T(i + 1, j))) {
-                cln_buf_printf(&b, "+ %s\n", a[j++]);
-            } else {
+            } else if (i < ne && (j == na || T(i + 1, j) >= T(i, j + 1))) {
                 cln_buf_printf(&b, "- %s\n", e[i++]);
+            } else {
+                cln_buf_printf(&b, "+ %s\n", a[j++]);
             }
         }
 #undef T

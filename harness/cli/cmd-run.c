@@ -279,21 +279,45 @@ int cln_cmd_validate(int argc, char **argv)
     return CLN_EXIT_OK;
 }
 
+/* A string as a TOML basic string: quotes, backslashes, newlines escaped. */
+static void print_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const char *c = s; *c; c++) {
+        switch (*c) {
+        case '"':
+            fputs("\\\"", f);
+            break;
+        case '\\':
+            fputs("\\\\", f);
+            break;
+        case '\n':
+            fputs("\\n", f);
+            break;
+        case '\t':
+            fputs("\\t", f);
+            break;
+        default:
+            if ((unsigned char)*c < 0x20)
+                fprintf(f, "\\u%04x", (unsigned char)*c);
+            else
+                fputc(*c, f);
+        }
+    }
+    fputc('"', f);
+}
+
+/* The command as the spec wrote it: run = "..." or run = ["...", ...]. */
 static void print_argv(FILE *f, const struct cln_strv *v, bool shell)
 {
     if (shell && v->n == 3) {
-        fprintf(f, "sh -c '%s'", v->v[2]);
+        print_quoted(f, v->v[2]);
+        fputs(" (sh -c)", f);
         return;
     }
     fputc('[', f);
     for (size_t i = 0; i < v->n; i++) {
-        fputc('"', f);
-        for (const char *c = v->v[i]; *c; c++) {
-            if (*c == '"' || *c == '\\')
-                fputc('\\', f);
-            fputc(*c, f);
-        }
-        fputc('"', f);
+        print_quoted(f, v->v[i]);
         if (i + 1 < v->n)
             fputs(", ", f);
     }
