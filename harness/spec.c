@@ -55,16 +55,23 @@ size_t cln_edit_distance(const char *a, const char *b)
     size_t la = strlen(a), lb = strlen(b);
     if (la > 64 || lb > 64)
         return 99;
-    size_t prev[65], cur[65];
+    /* Optimal string alignment: Levenshtein plus adjacent transpositions
+     * ("rnu" is one edit from "run"). */
+    size_t pp[65], prev[65], cur[65];
     for (size_t j = 0; j <= lb; j++)
-        prev[j] = j;
+        prev[j] = pp[j] = j;
     for (size_t i = 1; i <= la; i++) {
         cur[0] = i;
         for (size_t j = 1; j <= lb; j++) {
             size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
             size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            size_t best = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                pp[j - 2] + 1 < best)
+                best = pp[j - 2] + 1;
+            cur[j] = best;
         }
+        memcpy(pp, prev, (lb + 1) * sizeof(size_t));
         memcpy(prev, cur, (lb + 1) * sizeof(size_t));
     }
     return prev[lb];
@@ -907,7 +914,7 @@ static int load_stream_expect(struct loader *L, tv *ex, const char *key, const c
     if (r > 0)
         se->empty = empty;
     if (se->empty == 1 && (se->equals || se->contains.n || se->regex))
-        return err_at(L, e->value->pos, err,
+        return err_at(L, cln_toml_table_find(e->value, "empty")->pos, err,
                       "%s: \"empty = true\" contradicts the other expectations", w);
     return 0;
 }
@@ -1412,8 +1419,14 @@ int cln_spec_load_file(const char *path, struct cln_spec_set *set, struct cln_er
     memset(&L, 0, sizeof(L));
     L.path = path;
     int r = cln_toml_parse_file(path, &L.doc, err);
-    if (r < 0)
-        return r == -CLN_E_PARSE ? -CLN_E_SPEC : r;
+    if (r < 0) {
+        /* a TOML syntax error in a spec is a spec error (exit code 2) */
+        if (r == -CLN_E_PARSE) {
+            (*err)->code = CLN_E_SPEC;
+            return -CLN_E_SPEC;
+        }
+        return r;
+    }
     const char *slash = strrchr(path, '/');
     L.dir = slash ? cln_xstrndup(path, (size_t)(slash - path)) : cln_xstrdup(".");
     tv *root = cln_toml_root(L.doc);
