@@ -48,7 +48,7 @@ RUNTIME_SRC := $(wildcard runtime/base/*.c runtime/*.c runtime/*/*.c)
 HARNESS_SRC := $(filter-out harness/cli/main.c,$(wildcard harness/*.c harness/*/*.c))
 LIB_SRC     := $(sort $(RUNTIME_SRC) $(HARNESS_SRC))
 MAIN_SRC    := harness/cli/main.c
-UNIT_SRC    := $(wildcard tests/unit/*.c)
+UNIT_SRC    := $(wildcard tests/unit/*.c tests/fakes/*.c)
 INTEG_SRC   := $(wildcard tests/integration/*.c)
 FUZZ_SRC    := tests/fuzz/fuzz-toml.c
 

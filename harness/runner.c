@@ -2,6 +2,7 @@
 #include "runner.h"
 
 #include <arpa/inet.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -56,6 +57,21 @@ static char *render(struct cln_error *e)
     char *m = cln_error_render(e);
     cln_error_free(e);
     return m;
+}
+
+/* "prefix: rendered error", consuming e. */
+static char *__attribute__((format(printf, 2, 3))) render_with(struct cln_error *e,
+                                                               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *prefix = cln_xvasprintf(fmt, ap);
+    va_end(ap);
+    char *m = render(e);
+    char *out = cln_xasprintf("%s: %s", prefix, m);
+    free(prefix);
+    free(m);
+    return out;
 }
 
 /* The host's static busybox, copied into fresh containers to keep them
@@ -209,7 +225,7 @@ static int ensure_images(struct test_ctx *c)
         struct cln_error *e = NULL;
         if (!im->dockerfile) {
             if (cln_runtime_ensure_image(rt, im->ref, im->pull, NULL, NULL, &e) < 0) {
-                fail_test(c->r, CLN_ST_ERROR, cln_xasprintf("image %s: %s", im->name, render(e)));
+                fail_test(c->r, CLN_ST_ERROR, render_with(e, "image %s", im->name));
                 return -1;
             }
             continue;
@@ -245,7 +261,7 @@ static int ensure_images(struct test_ctx *c)
         pthread_mutex_unlock(&build_lock);
         if (r < 0) {
             fail_test(c->r, CLN_ST_ERROR,
-                      cln_xasprintf("image %s (build): %s", im->name, render(e)));
+                      render_with(e, "image %s (build)", im->name));
             return -1;
         }
     }
@@ -457,7 +473,7 @@ static void *start_service(void *ud)
     memset(&st, 0, sizeof(st));
     j->rc = -1;
     if (rt->desc->ops->create(rt->ctx, &cfg, &id, &e) < 0) {
-        sr->error = cln_xasprintf("service %s: %s", s->name, render(e));
+        sr->error = render_with(e, "service %s", s->name);
         goto out;
     }
     pthread_mutex_lock(&c->run->lock);
@@ -474,17 +490,17 @@ static void *start_service(void *ud)
         int r = rt->desc->ops->copy_in(rt->ctx, id, "/", files, s->nfiles, &e);
         free(files);
         if (r < 0) {
-            sr->error = cln_xasprintf("service %s: files: %s", s->name, render(e));
+            sr->error = render_with(e, "service %s: files", s->name);
             goto out;
         }
     }
     started = now_ms();
     if (rt->desc->ops->start(rt->ctx, id, &e) < 0) {
-        sr->error = cln_xasprintf("service %s: %s", s->name, render(e));
+        sr->error = render_with(e, "service %s", s->name);
         goto out;
     }
     if (rt->desc->ops->inspect(rt->ctx, id, &st, &e) < 0) {
-        sr->error = cln_xasprintf("service %s: %s", s->name, render(e));
+        sr->error = render_with(e, "service %s", s->name);
         goto out;
     }
     sr->image_id = st.image_id ? cln_xstrdup(st.image_id) : NULL;
@@ -792,7 +808,7 @@ static void run_test(struct run *run, size_t idx)
         char *id = NULL;
         struct cln_error *e = NULL;
         if (cln_network_create(rt, name, &c.labels, false, &id, &e) < 0) {
-            fail_test(r, CLN_ST_ERROR, cln_xasprintf("test network: %s", render(e)));
+            fail_test(r, CLN_ST_ERROR, render_with(e, "test network"));
             goto done;
         }
         free(id);

@@ -124,6 +124,7 @@ Test(spec, discovery_takes_only_spec_files_in_sorted_order)
     cr_assert_lt(cln_spec_load_paths(missing, 1, &set, &err), 0);
     cr_assert_eq(err->sys_errno, ENOENT);
     cln_error_free(err);
+    cln_spec_set_done(&set);
 }
 
 Test(spec, all_errors_of_a_set_are_reported)
@@ -137,6 +138,7 @@ Test(spec, all_errors_of_a_set_are_reported)
     cr_assert_not_null(err->cause);
     cr_assert(strstr(err->cause->msg, "typo-step-key"), "%s", err->cause->msg);
     cln_error_free(err);
+    cln_spec_set_done(&set);
 }
 
 Test(spec, edit_distance)

@@ -1,0 +1,337 @@
+#include "fake-runtime.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "runtime/base/error.h"
+#include "runtime/base/xalloc.h"
+
+struct fake_ctx {
+    struct fake *f;
+};
+
+static void logf_(struct fake *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(struct fake *f, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = cln_xvasprintf(fmt, ap);
+    va_end(ap);
+    pthread_mutex_lock(&f->lock);
+    f->log = cln_xgrow(f->log, &f->cap, f->nlog + 1, sizeof(char *));
+    f->log[f->nlog++] = s;
+    pthread_mutex_unlock(&f->lock);
+}
+
+#define F(ctx) (((struct fake_ctx *)(ctx))->f)
+
+static void f_close(void *ctx)
+{
+    free(ctx);
+}
+static int f_ping(void *ctx, struct cln_error **err)
+{
+    (void)ctx;
+    (void)err;
+    return 0;
+}
+static int f_version(void *ctx, struct cln_engine_info *ret, struct cln_error **err)
+{
+    (void)ctx;
+    (void)err;
+    memset(ret, 0, sizeof(*ret));
+    ret->engine = cln_xstrdup("Fake Engine");
+    ret->version = cln_xstrdup("1");
+    return 0;
+}
+static int f_image_inspect(void *ctx, const char *ref, struct cln_image_info *ret,
+                           struct cln_error **err)
+{
+    (void)err;
+    logf_(F(ctx), "image-inspect %s", ref);
+    memset(ret, 0, sizeof(*ret));
+    ret->id = cln_xstrdup("sha256:fake");
+    return 1;
+}
+static int f_image_pull(void *ctx, const char *ref, cln_progress_fn p, void *ud,
+                        struct cln_error **err)
+{
+    (void)p;
+    (void)ud;
+    (void)err;
+    logf_(F(ctx), "pull %s", ref);
+    return 0;
+}
+static int f_image_remove(void *ctx, const char *ref, bool force, struct cln_error **err)
+{
+    (void)force;
+    (void)err;
+    logf_(F(ctx), "image-remove %s", ref);
+    return 0;
+}
+static int f_create(void *ctx, const struct cln_container_config *cfg, char **ret_id,
+                    struct cln_error **err)
+{
+    struct fake *f = F(ctx);
+    if (strcmp(cfg->image, "fail/create:1") == 0) {
+        logf_(f, "create-failed %s", cfg->image);
+        return cln_error_set(err, CLN_E_BACKEND, 0, "fake: create refused");
+    }
+    pthread_mutex_lock(&f->lock);
+    int id = ++f->next_id;
+    pthread_mutex_unlock(&f->lock);
+    const char *svc = cfg->labels ? cln_labels_get(cfg->labels, "io.cleanrun.service") : NULL;
+    *ret_id = cln_xasprintf("c%d", id);
+    logf_(f, "create c%d %s %s net=%s", id, cfg->image, svc ? svc : "-",
+          cfg->network ? cfg->network : "-");
+    return 0;
+}
+static int f_start(void *ctx, const char *id, struct cln_error **err)
+{
+    logf_(F(ctx), "start %s", id);
+    (void)err;
+    return 0;
+}
+static int f_stop(void *ctx, const char *id, unsigned g, struct cln_error **err)
+{
+    (void)g;
+    (void)err;
+    logf_(F(ctx), "stop %s", id);
+    return 0;
+}
+static int f_kill(void *ctx, const char *id, const char *sig, struct cln_error **err)
+{
+    (void)sig;
+    (void)err;
+    logf_(F(ctx), "kill %s", id);
+    return 0;
+}
+static int f_wait(void *ctx, const char *id, uint64_t t, int *code, struct cln_error **err)
+{
+    (void)t;
+    (void)err;
+    logf_(F(ctx), "wait %s", id);
+    *code = 0;
+    return 0;
+}
+static int f_remove(void *ctx, const char *id, bool force, struct cln_error **err)
+{
+    (void)force;
+    (void)err;
+    logf_(F(ctx), "remove %s", id);
+    return 0;
+}
+static int f_inspect(void *ctx, const char *id, struct cln_container_state *ret,
+                     struct cln_error **err)
+{
+    (void)ctx;
+    (void)err;
+    memset(ret, 0, sizeof(*ret));
+    ret->id = cln_xstrdup(id);
+    ret->running = true;
+    ret->status = cln_xstrdup("running");
+    ret->image_id = cln_xstrdup("sha256:fake");
+    return 0;
+}
+static int f_list(void *ctx, const char *filter, struct cln_container_summary **ret, size_t *n,
+                  struct cln_error **err)
+{
+    (void)ctx;
+    (void)filter;
+    (void)err;
+    *ret = NULL;
+    *n = 0;
+    return 0;
+}
+static int f_logs(void *ctx, const char *id, unsigned tail, size_t cap, struct cln_capture *o,
+                  struct cln_capture *e, struct cln_error **err)
+{
+    (void)ctx;
+    (void)id;
+    (void)tail;
+    (void)cap;
+    (void)err;
+    memset(o, 0, sizeof(*o));
+    memset(e, 0, sizeof(*e));
+    cln_buf_puts(&o->data, "fake log line\n");
+    o->total = o->data.len;
+    return 0;
+}
+
+static void sleep_ms(uint64_t ms)
+{
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int f_exec(void *ctx, const char *id, const struct cln_exec_config *cfg,
+                  struct cln_exec_result *ret, struct cln_error **err)
+{
+    struct fake *f = F(ctx);
+    const char *const *a = cfg->argv;
+    struct cln_exec_result r;
+    memset(&r, 0, sizeof(r));
+    r.exec_id = cln_xstrdup("e1");
+    logf_(f, "exec %s %s", id, a[0]);
+    if (strcmp(a[0], "true") == 0) {
+        r.exit_code = 0;
+    } else if (strcmp(a[0], "false") == 0) {
+        r.exit_code = 1;
+    } else if (strcmp(a[0], "echo") == 0) {
+        for (size_t i = 1; a[i]; i++) {
+            if (i > 1)
+                cln_buf_putc(&r.out.data, ' ');
+            cln_buf_puts(&r.out.data, a[i]);
+        }
+        cln_buf_putc(&r.out.data, '\n');
+        r.out.total = r.out.data.len;
+    } else if (strcmp(a[0], "sleepms") == 0) {
+        uint64_t ms = strtoull(a[1], NULL, 10);
+        if (cfg->timeout_ms && cfg->timeout_ms < ms) {
+            sleep_ms(cfg->timeout_ms);
+            r.status = CLN_EXEC_TIMEOUT;
+            r.exit_code = -1;
+            r.kill_method = "fake";
+            r.duration_ms = cfg->timeout_ms;
+        } else {
+            sleep_ms(ms);
+            r.duration_ms = ms;
+        }
+    } else if (strcmp(a[0], "flaky") == 0) {
+        pthread_mutex_lock(&f->lock);
+        int calls = f->flaky_calls++;
+        pthread_mutex_unlock(&f->lock);
+        r.exit_code = calls < strtol(a[1], NULL, 10) ? 1 : 0;
+    } else if (strcmp(a[0], "explode") == 0) {
+        free(r.exec_id);
+        return cln_error_set(err, CLN_E_TRANSPORT, 0, "fake: the engine went away");
+    } else {
+        r.exit_code = 127;
+    }
+    *ret = r;
+    return 0;
+}
+static int f_copy_in(void *ctx, const char *id, const char *dir, const struct cln_file *files,
+                     size_t n, struct cln_error **err)
+{
+    (void)files;
+    (void)err;
+    logf_(F(ctx), "copy-in %s %s %zu", id, dir, n);
+    return 0;
+}
+static int f_copy_out(void *ctx, const char *id, const char *path, struct cln_buf *content,
+                      bool *found, struct cln_error **err)
+{
+    (void)err;
+    logf_(F(ctx), "copy-out %s %s", id, path);
+    cln_buf_clear(content);
+    *found = strcmp(path, "/present") == 0;
+    if (*found)
+        cln_buf_puts(content, "content\n");
+    return 0;
+}
+
+static const struct cln_runtime_ops fake_ops = {
+    .close = f_close,
+    .ping = f_ping,
+    .version = f_version,
+    .image_inspect = f_image_inspect,
+    .image_pull = f_image_pull,
+    .image_remove = f_image_remove,
+    .create = f_create,
+    .start = f_start,
+    .stop = f_stop,
+    .kill = f_kill,
+    .wait = f_wait,
+    .remove = f_remove,
+    .inspect = f_inspect,
+    .list = f_list,
+    .logs = f_logs,
+    .exec = f_exec,
+    .copy_in = f_copy_in,
+    .copy_out = f_copy_out,
+};
+
+static int n_create(void *ctx, const char *name, const struct cln_labels *l, bool internal,
+                    char **ret_id, struct cln_error **err)
+{
+    (void)l;
+    (void)internal;
+    (void)err;
+    logf_(F(ctx), "network-create %s", name);
+    *ret_id = cln_xstrdup(name);
+    return 0;
+}
+static int n_connect(void *ctx, const char *net, const char *c, const char *const *al,
+                     struct cln_error **err)
+{
+    (void)al;
+    (void)err;
+    logf_(F(ctx), "network-connect %s %s", net, c);
+    return 0;
+}
+static int n_remove(void *ctx, const char *net, struct cln_error **err)
+{
+    (void)err;
+    logf_(F(ctx), "network-remove %s", net);
+    return 0;
+}
+static int n_list(void *ctx, const char *filter, char ***ret, size_t *n, struct cln_error **err)
+{
+    (void)ctx;
+    (void)filter;
+    (void)err;
+    *ret = NULL;
+    *n = 0;
+    return 0;
+}
+static const struct cln_network_ops fake_net = {
+    .create = n_create, .connect = n_connect, .remove = n_remove, .list = n_list};
+
+static const struct cln_runtime_desc fake_desc = {
+    .name = "fake", .ops = &fake_ops, .network = &fake_net};
+static const struct cln_runtime_desc fake_desc_nonet = {.name = "fake-nonet", .ops = &fake_ops};
+
+struct cln_runtime *fake_runtime_new(struct fake *f)
+{
+    pthread_mutex_init(&f->lock, NULL);
+    struct cln_runtime *rt = cln_xcalloc(1, sizeof(*rt));
+    rt->desc = f->no_network ? &fake_desc_nonet : &fake_desc;
+    struct fake_ctx *c = cln_xcalloc(1, sizeof(*c));
+    c->f = f;
+    rt->ctx = c;
+    rt->endpoint = cln_xstrdup("fake://");
+    return rt;
+}
+
+void fake_runtime_free(struct cln_runtime *rt)
+{
+    cln_runtime_close(rt);
+}
+
+void fake_done(struct fake *f)
+{
+    for (size_t i = 0; i < f->nlog; i++)
+        free(f->log[i]);
+    free(f->log);
+    pthread_mutex_destroy(&f->lock);
+}
+
+long fake_find(struct fake *f, const char *prefix, size_t from)
+{
+    for (size_t i = from; i < f->nlog; i++)
+        if (strncmp(f->log[i], prefix, strlen(prefix)) == 0)
+            return (long)i;
+    return -1;
+}
+
+size_t fake_count(struct fake *f, const char *prefix)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < f->nlog; i++)
+        n += strncmp(f->log[i], prefix, strlen(prefix)) == 0;
+    return n;
+}

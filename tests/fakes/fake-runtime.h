@@ -1,0 +1,29 @@
+/* A scripted runtime for unit-testing the runner: every core op and every
+ * manager, recording each call in a log.  Behaviour, by the command a
+ * container or exec runs:
+ *   true / false        exit 0 / 1
+ *   echo ARGS...        stdout "ARGS\n"
+ *   sleepms N           takes N ms (killed at the exec deadline: TIMEOUT)
+ *   flaky K             exit 1 the first K times (counted per fake), then 0
+ * and by image: "fail/create:1" fails create, "fail/start:1" fails start. */
+#pragma once
+
+#include <pthread.h>
+
+#include "runtime/runtime.h"
+
+struct fake {
+    pthread_mutex_t lock;
+    char **log;
+    size_t nlog, cap;
+    int next_id;
+    int flaky_calls;
+    bool no_network; /* build the runtime without the network manager */
+};
+
+struct cln_runtime *fake_runtime_new(struct fake *f);
+void fake_runtime_free(struct cln_runtime *rt);
+void fake_done(struct fake *f);
+/* Index of the first log line starting with prefix at or after from; -1 if none. */
+long fake_find(struct fake *f, const char *prefix, size_t from);
+size_t fake_count(struct fake *f, const char *prefix);

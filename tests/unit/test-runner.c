@@ -1,0 +1,298 @@
+/* Unit tests of the runner against the scripted fake runtime: start order,
+ * teardown on every failure path, parallel scheduling, timeouts, retries,
+ * fail-fast, deterministic result order. */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness/runner.h"
+#include "harness/spec.h"
+#include "runtime/base/error.h"
+#include "tests/fakes/fake-runtime.h"
+
+#define IMG "[images.bb]\nref = \"localhost/fake:1\"\npull = \"never\"\n"
+
+static struct fake fk;
+static struct cln_runtime *rt;
+static struct cln_spec_set set;
+static struct cln_test_result *results;
+static char dir[] = "/tmp/cleanrun-runner-XXXXXX";
+
+static void setup(void)
+{
+    memset(&fk, 0, sizeof(fk));
+    memset(&set, 0, sizeof(set));
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown_fixture(void)
+{
+    for (size_t i = 0; results && i < set.n; i++)
+        cln_test_result_done(&results[i]);
+    free(results);
+    results = NULL;
+    cln_spec_set_done(&set);
+    if (rt)
+        fake_runtime_free(rt);
+    rt = NULL;
+    fake_done(&fk);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    strcpy(dir, "/tmp/cleanrun-runner-XXXXXX"); /* NOLINT: fixed-size literal */
+}
+
+static void add_spec(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s.cleanrun.toml", dir, name);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    struct cln_error *err = NULL;
+    if (cln_spec_load_file(path, &set, &err) < 0) {
+        char *m = cln_error_render(err);
+        cr_assert_fail("spec %s: %s", name, m);
+    }
+}
+
+static uint64_t run_all(int jobs, bool fail_fast, const volatile sig_atomic_t *intr)
+{
+    if (!rt)
+        rt = fake_runtime_new(&fk);
+    results = calloc(set.n, sizeof(*results));
+    struct cln_run_options o = {.jobs = jobs, .fail_fast = fail_fast, .run_id = "r1",
+                                .version = "test", .interrupted = intr};
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    cln_run_tests(rt, set.tests, set.n, &o, results);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    int64_t ms = (int64_t)(b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+    return (uint64_t)ms;
+}
+
+/* Every container created was removed, after its last use, and the network
+ * went last. */
+static void assert_torn_down(void)
+{
+    for (size_t i = 0; i < fk.nlog; i++) {
+        char id[32];
+        if (strncmp(fk.log[i], "create c", 8) != 0 || sscanf(fk.log[i], "create %31s", id) != 1)
+            continue;
+        char rm[48];
+        snprintf(rm, sizeof(rm), "remove %s", id);
+        cr_assert_geq(fake_find(&fk, rm, i), 0, "%s was never removed", id);
+    }
+    size_t nc = fake_count(&fk, "network-create"), nr = fake_count(&fk, "network-remove");
+    cr_assert_eq(nc, nr, "%zu networks created, %zu removed", nc, nr);
+}
+
+TestSuite(runner, .init = setup, .fini = teardown_fixture, .timeout = 30);
+
+Test(runner, services_start_by_level_steps_in_order_teardown_in_reverse)
+{
+    add_spec("a", "[test]\nname = \"order\"\n" IMG
+                  "[services.db]\nimage = \"bb\"\n"
+                  "[services.api]\nimage = \"bb\"\ndepends_on = [\"db\"]\n"
+                  "[services.web]\nimage = \"bb\"\ndepends_on = [\"api\"]\n"
+                  "[[steps]]\nservice = \"web\"\nrun = [\"echo\", \"one\"]\n"
+                  "expect.stdout = \"one\\n\"\n"
+                  "[[steps]]\nservice = \"db\"\nrun = [\"true\"]\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_PASSED, "%s",
+                 results[0].error ? results[0].error : "");
+    long net = fake_find(&fk, "network-create cleanrun-r1-0", 0);
+    long db = fake_find(&fk, "create c1 localhost/fake:1 db", 0);
+    long api = fake_find(&fk, "create c2 localhost/fake:1 api", 0);
+    long web = fake_find(&fk, "create c3 localhost/fake:1 web", 0);
+    cr_assert(net >= 0 && net < db && db < api && api < web, "net %ld db %ld api %ld web %ld",
+              net, db, api, web);
+    cr_assert_gt(fake_find(&fk, "start c1", 0), db);
+    cr_assert_lt(fake_find(&fk, "start c1", 0), api, "db started before api is created");
+    long s1 = fake_find(&fk, "exec c3 echo", 0), s2 = fake_find(&fk, "exec c1 true", 0);
+    cr_assert(s1 > web && s2 > s1);
+    long r3 = fake_find(&fk, "remove c3", 0), r2 = fake_find(&fk, "remove c2", 0),
+         r1 = fake_find(&fk, "remove c1", 0), nr = fake_find(&fk, "network-remove", 0);
+    cr_assert(s2 < r3 && r3 < r2 && r2 < r1 && r1 < nr, "teardown order %ld %ld %ld %ld", r3, r2,
+              r1, nr);
+    cr_assert(strstr(fk.log[web], "net=cleanrun-r1-0"), "%s", fk.log[web]);
+    assert_torn_down();
+}
+
+Test(runner, teardown_when_a_service_cannot_be_created)
+{
+    add_spec("a", "[test]\nname = \"svc-fails\"\n" IMG
+                  "[services.ok]\nimage = \"bb\"\n"
+                  "[services.bad]\nimage = \"fail/create:1\"\ndepends_on = [\"ok\"]\n"
+                  "[[steps]]\nservice = \"ok\"\nrun = [\"true\"]\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_ERROR);
+    cr_assert(strstr(results[0].error, "service bad") && strstr(results[0].error, "create refused"),
+              "%s", results[0].error);
+    cr_assert_eq(fake_count(&fk, "exec"), 0, "no step ran");
+    cr_assert_eq(results[0].steps[0].status, CLN_ST_SKIPPED);
+    assert_torn_down();
+}
+
+Test(runner, teardown_when_readiness_times_out)
+{
+    add_spec("a", "[test]\nname = \"never-ready\"\n" IMG
+                  "[services.slow]\nimage = \"bb\"\n"
+                  "ready = { exec = [\"false\"], interval = \"20ms\", timeout = \"200ms\" }\n"
+                  "[[steps]]\nservice = \"slow\"\nrun = [\"true\"]\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_ERROR);
+    cr_assert(strstr(results[0].error, "not ready after 200ms"), "%s", results[0].error);
+    cr_assert_str_eq(results[0].services[0].log_tail, "fake log line\n");
+    cr_assert_geq(fake_count(&fk, "exec c1 false"), 3, "the probe was retried");
+    assert_torn_down();
+}
+
+Test(runner, teardown_when_a_step_fails_errors_or_the_run_is_interrupted)
+{
+    add_spec("a", "[test]\nname = \"fails\"\n" IMG "[services.s]\nimage = \"bb\"\n"
+                  "[[steps]]\nservice = \"s\"\nrun = [\"false\"]\n"
+                  "[[steps]]\nservice = \"s\"\nrun = [\"true\"]\n");
+    add_spec("b", "[test]\nname = \"errors\"\n" IMG "[services.s]\nimage = \"bb\"\n"
+                  "[[steps]]\nservice = \"s\"\nrun = [\"explode\"]\n");
+    add_spec("c", "[test]\nname = \"ephemeral\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"false\"]\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_FAILED);
+    cr_assert_eq(results[0].steps[1].status, CLN_ST_SKIPPED, "later steps do not run");
+    cr_assert_str_eq(results[0].steps[0].attempts[0].failures[0].what, "exit code");
+    cr_assert_eq(results[1].status, CLN_ST_ERROR);
+    cr_assert(strstr(results[1].steps[0].attempts[0].error, "went away"));
+    cr_assert_eq(results[2].status, CLN_ST_FAILED);
+    assert_torn_down();
+
+    /* interrupted: nothing new starts, what started is torn down */
+    for (size_t i = 0; i < set.n; i++)
+        cln_test_result_done(&results[i]);
+    free(results);
+    results = NULL;
+    static volatile sig_atomic_t intr = 1;
+    run_all(1, false, &intr);
+    for (size_t i = 0; i < set.n; i++)
+        cr_assert_eq(results[i].status, CLN_ST_SKIPPED);
+    assert_torn_down();
+}
+
+Test(runner, continue_on_failure_and_retries)
+{
+    add_spec("a", "[test]\nname = \"retry\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"false\"]\ncontinue_on_failure = true\n"
+                  "[[steps]]\nrun = [\"flaky\", \"2\"]\nretries = 3\nretry_interval = \"10ms\"\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_FAILED, "the first step failed");
+    cr_assert_eq(results[0].steps[1].status, CLN_ST_PASSED);
+    cr_assert_eq(results[0].steps[1].nattempts, 3, "two failures, then a pass");
+    cr_assert_eq(results[0].steps[1].attempts[0].status, CLN_ST_FAILED);
+    assert_torn_down();
+}
+
+Test(runner, step_and_test_timeouts)
+{
+    add_spec("a", "[test]\nname = \"step-timeout\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"sleepms\", \"5000\"]\ntimeout = \"100ms\"\n");
+    add_spec("b", "[test]\nname = \"test-timeout\"\ntimeout = \"300ms\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"sleepms\", \"200\"]\n"
+                  "[[steps]]\nrun = [\"sleepms\", \"5000\"]\n"
+                  "[[steps]]\nrun = [\"true\"]\n");
+    uint64_t ms = run_all(2, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_TIMEOUT);
+    cr_assert(results[0].steps[0].attempts[0].timed_out);
+    cr_assert_eq(results[1].status, CLN_ST_TIMEOUT);
+    cr_assert_eq(results[1].steps[1].status, CLN_ST_TIMEOUT);
+    cr_assert_eq(results[1].steps[2].status, CLN_ST_SKIPPED);
+    cr_assert_lt(ms, 1500, "the deadlines cut the sleeps short (%llu ms)", (unsigned long long)ms);
+    assert_torn_down();
+}
+
+Test(runner, tests_run_in_parallel_and_results_keep_their_order)
+{
+    for (int i = 0; i < 4; i++) {
+        char name[16], text[512];
+        snprintf(name, sizeof(name), "p%d", i);
+        snprintf(text, sizeof(text),
+                 "[test]\nname = \"p%d\"\ndefault_image = \"bb\"\n" IMG
+                 "[[steps]]\nrun = [\"sleepms\", \"%d\"]\n",
+                 i, 400 - i * 100);
+        add_spec(name, text);
+    }
+    uint64_t ms = run_all(4, false, NULL);
+    cr_assert_lt(ms, 900, "4 workers ran 4 tests of <=400 ms in %llu ms", (unsigned long long)ms);
+    for (int i = 0; i < 4; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "p%d", i);
+        cr_assert_str_eq(results[i].test->name, want, "results keep the input order");
+        cr_assert_eq(results[i].status, CLN_ST_PASSED);
+    }
+    assert_torn_down();
+}
+
+Test(runner, one_worker_runs_tests_one_after_another)
+{
+    for (int i = 0; i < 3; i++) {
+        char name[16], text[512];
+        snprintf(name, sizeof(name), "s%d", i);
+        snprintf(text, sizeof(text),
+                 "[test]\nname = \"s%d\"\ndefault_image = \"bb\"\n" IMG
+                 "[[steps]]\nrun = [\"sleepms\", \"200\"]\n",
+                 i);
+        add_spec(name, text);
+    }
+    uint64_t ms = run_all(1, false, NULL);
+    cr_assert_geq(ms, 600, "sequential: %llu ms", (unsigned long long)ms);
+}
+
+Test(runner, fail_fast_starts_nothing_after_a_failure)
+{
+    add_spec("a", "[test]\nname = \"first\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"false\"]\n");
+    add_spec("b", "[test]\nname = \"second\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"true\"]\n");
+    add_spec("c", "[test]\nname = \"third\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"true\"]\n");
+    run_all(1, true, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_FAILED);
+    cr_assert_eq(results[1].status, CLN_ST_SKIPPED);
+    cr_assert_eq(results[2].status, CLN_ST_SKIPPED);
+    cr_assert_eq(fake_count(&fk, "exec"), 1);
+    assert_torn_down();
+}
+
+Test(runner, file_expectations_and_no_network_backend)
+{
+    fk.no_network = true;
+    add_spec("a", "[test]\nname = \"files\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"true\"]\n"
+                  "expect.files = [{ path = \"/present\", equals = \"content\\n\" },"
+                  " { path = \"/absent\", exists = false }]\n"
+                  "[[steps]]\nrun = [\"true\"]\n"
+                  "expect.files = [{ path = \"/absent\" }]\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].steps[0].status, CLN_ST_PASSED);
+    cr_assert_eq(results[0].steps[1].status, CLN_ST_FAILED);
+    cr_assert_str_eq(results[0].steps[1].attempts[0].failures[0].what, "file /absent exists");
+    cr_assert_null(results[0].network);
+    cr_assert(strstr(results[0].network_note, "has no networks"), "%s", results[0].network_note);
+    cr_assert_eq(fake_count(&fk, "network-"), 0);
+    assert_torn_down();
+}
+
+Test(runner, service_facts_are_substituted)
+{
+    add_spec("a", "[test]\nname = \"facts\"\n" IMG
+                  "[services.web]\nimage = \"bb\"\nports = [8080]\n"
+                  "[[steps]]\nservice = \"web\"\n"
+                  "run = [\"echo\", \"${service.web.host}\", \"port=${service.web.port.8080}\"]\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_PASSED);
+    cr_assert_str_eq(results[0].steps[0].argv.v[1], "web");
+    cr_assert_str_eq(results[0].steps[0].argv.v[2], "port=0", "the fake publishes no port");
+}
