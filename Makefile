@@ -157,11 +157,14 @@ PODMAN_EP := unix:///run/podman/podman.sock
 
 # Against the real engines, started by `.ci/setup engines`: Docker and Podman
 # with the release build, Docker again under the sanitizers with leaks checked.
-integration: $(REL)/test-integration $(ASN)/test-integration
+integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun
 	@echo "== integration tests: Docker ($(DOCKER_EP))"
 	CLEANRUN_TEST_ENDPOINT=$(DOCKER_EP) $(REL)/test-integration --jobs $(NPROC)
 	@echo "== integration tests: Podman ($(PODMAN_EP))"
 	CLEANRUN_TEST_ENDPOINT=$(PODMAN_EP) $(REL)/test-integration --jobs $(NPROC)
+	@echo "== end-to-end: cleanrun run/validate/list on Docker, then on Podman"
+	bash tests/e2e/run.sh $(REL)/cleanrun $(DOCKER_EP)
+	bash tests/e2e/run.sh $(REL)/cleanrun $(PODMAN_EP)
 	@echo "== integration tests: Docker, ASan + UBSan, leaks checked"
 	@rm -rf $(ASN)/san-integ && mkdir -p $(ASN)/san-integ
 	CLEANRUN_TEST_ENDPOINT=$(DOCKER_EP) \

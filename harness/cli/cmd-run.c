@@ -605,6 +605,8 @@ int cln_cmd_run(int argc, char **argv)
     make_run_id(run_id, sizeof(run_id));
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? (int)cores : 1);
+    if ((size_t)jobs > set.n)
+        jobs = (int)set.n;
     if (!o.quiet)
         printf("cleanrun %s: %zu test%s, runtime %s (%s %s at %s), %d worker%s, run %s\n",
                CLN_VERSION, set.n, set.n == 1 ? "" : "s", rt->desc->name,

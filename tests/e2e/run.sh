@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# End-to-end tests of the cleanrun command against a real engine: the
+# examples pass, the failing examples fail the right way (exit code and
+# diagnostics), broken specs are refused, selection works, nothing is left
+# behind.  Usage: tests/e2e/run.sh CLEANRUN_BINARY ENDPOINT
+set -uo pipefail
+bin=$1 endpoint=$2
+cd "$(dirname "$0")/../.."
+pass=0 fail=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# check NAME WANT_EXIT CMD... ; then the output (stdout+stderr) is in $out
+check() {
+    local name=$1 want=$2
+    shift 2
+    "$@" >"$out" 2>&1
+    local got=$?
+    if [ "$got" = "$want" ]; then
+        return 0
+    fi
+    echo "FAIL $name: exit $got, want $want"
+    sed 's/^/    | /' "$out" | head -n 40
+    fail=$((fail + 1))
+    return 1
+}
+has() { # NAME TEXT...: every text appears in $out
+    local name=$1
+    shift
+    for t in "$@"; do
+        if ! grep -qF -- "$t" "$out"; then
+            echo "FAIL $name: output lacks: $t"
+            sed 's/^/    | /' "$out" | head -n 40
+            fail=$((fail + 1))
+            return 1
+        fi
+    done
+    echo "ok   $name"
+    pass=$((pass + 1))
+}
+run() { "$bin" run --host "$endpoint" --no-color "$@"; }
+
+check examples-pass 0 run -j 2 specs &&
+    has examples-pass "tests: " "0 failed, 0 errors" "PASS    http-service" "PASS    matrix-compression[codec=lzop]"
+
+check wrong-output 1 run tests/e2e/failing/wrong-output.cleanrun.toml &&
+    has wrong-output "FAIL    wrong-output" 'step 1 "greeting"' "expected stdout equals (- expected, + actual):" "- World" "+ world"
+
+start=$(date +%s)
+check hung-step 1 run tests/e2e/failing/hung-step.cleanrun.toml &&
+    has hung-step "TIMEOUT hung-step" 'step 1 "hangs"' "timed out after 1.0" "0 skipped"
+took=$(($(date +%s) - start))
+if [ "$took" -le 8 ]; then
+    echo "ok   hung-step returned in ${took}s"
+    pass=$((pass + 1))
+else
+    echo "FAIL hung-step took ${took}s"
+    fail=$((fail + 1))
+fi
+
+check missing-file 1 run tests/e2e/failing/missing-file.cleanrun.toml &&
+    has missing-file "expected file /tmp/wanted exists: exists, actual: absent"
+
+check never-ready 3 run tests/e2e/failing/never-ready.cleanrun.toml &&
+    has never-ready "ERROR   never-ready" "service db not ready after 1.000s" "last log lines of service db:" "cannot open config"
+
+check bad-exit 1 run tests/e2e/failing/bad-exit.cleanrun.toml &&
+    has bad-exit "expected exit code: 0, actual: 2" "| about to fail"
+
+check missing-image 3 run tests/e2e/failing/missing-image.cleanrun.toml &&
+    has missing-image 'image ghost: image localhost/cleanrun/no-such-image:1 is not present' 'pull policy is "never"'
+
+check all-failing-together 3 run -j 3 tests/e2e/failing &&
+    has all-failing-together "6 tests: 0 passed, 3 failed, 2 errors, 1 timed out, 0 skipped"
+
+check fail-fast 1 run -j 1 --fail-fast tests/e2e/failing/bad-exit.cleanrun.toml tests/e2e/failing/wrong-output.cleanrun.toml &&
+    has fail-fast "SKIP    wrong-output" "1 failed, 0 errors, 0 timed out, 1 skipped"
+
+check validate-broken 2 "$bin" validate tests/specs/invalid/typo-step-key.cleanrun.toml &&
+    has validate-broken 'tests/specs/invalid/typo-step-key.cleanrun.toml:8:1: unknown key "rnu" in steps[0] (did you mean "run"?)'
+
+check run-broken 2 run tests/specs/invalid/depends-on-cycle.cleanrun.toml &&
+    has run-broken "depends_on forms a cycle among services: a, b"
+
+check validate-examples 0 "$bin" validate specs && has validate-examples "ok: 9 tests"
+
+check list-filter 0 "$bin" list --filter '^matrix' specs &&
+    has list-filter "matrix-compression[codec=gzip]" "3 tests"
+
+check list-tag 0 "$bin" list --tag build --tag retries specs &&
+    has list-tag "built-image" "eventual-consistency" "2 tests"
+
+n1=$("$bin" list --shard 1/2 specs | tail -n1 | cut -d' ' -f1)
+n2=$("$bin" list --shard 2/2 specs | tail -n1 | cut -d' ' -f1)
+if [ $((n1 + n2)) = 9 ] && [ "$n1" -gt 0 ] && [ "$n2" -gt 0 ]; then
+    echo "ok   shards ($n1 + $n2)"
+    pass=$((pass + 1))
+else
+    echo "FAIL shards: $n1 + $n2 != 9"
+    fail=$((fail + 1))
+fi
+
+check no-engine 3 "$bin" run --host unix:///tmp/cleanrun-no-engine.sock specs/ephemeral-tools.cleanrun.toml &&
+    has no-engine "no container engine answered" "/tmp/cleanrun-no-engine.sock" "Start one"
+
+check bad-option 2 "$bin" run --jobs 0 specs && has bad-option "-j needs a number from 1 to 256"
+
+left=$(curl -s --unix-socket "${endpoint#unix://}" \
+    'http://localhost/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.cleanrun.run%22%5D%7D')
+nets=$(curl -s --unix-socket "${endpoint#unix://}" \
+    'http://localhost/v1.41/networks?filters=%7B%22label%22%3A%5B%22io.cleanrun.run%22%5D%7D')
+if [ "$left" = "[]" ] && { [ "$nets" = "[]" ] || [ "$nets" = "null" ]; }; then
+    echo "ok   nothing left behind"
+    pass=$((pass + 1))
+else
+    echo "FAIL left behind: containers $left networks $nets"
+    fail=$((fail + 1))
+fi
+
+echo "e2e ($endpoint): $pass passed, $fail failed"
+[ "$fail" = 0 ]
