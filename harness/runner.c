@@ -682,6 +682,44 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
     return id;
 }
 
+/* stdin for a step: the engine's exec has no stdin here, so the text is
+ * copied into the container and the step runs as
+ *   /.cleanrun/busybox sh -c 'exec "$@" < FILE' cleanrun-stdin ARGV...
+ * The shell execs the step's own argv, unchanged, with FILE as its stdin. */
+static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
+                      const char *id, struct cln_step_result *sr, char **msg)
+{
+    struct cln_runtime *rt = c->run->rt;
+    pthread_once(&keepalive_once, load_keepalive);
+    if (!keepalive.len) {
+        *msg = cln_xstrdup("stdin needs /bin/busybox (busybox-static) on the host");
+        return -1;
+    }
+    char name[64];
+    snprintf(name, sizeof(name), KEEPALIVE_DIR "/stdin-%zu", si);
+    struct cln_file files[] = {
+        {.path = KEEPALIVE_BIN + 1, .data = keepalive.data, .len = keepalive.len, .mode = 0755},
+        {.path = name + 1, .data = s->stdin_text, .len = strlen(s->stdin_text), .mode = 0644},
+    };
+    struct cln_error *e = NULL;
+    if (rt->desc->ops->copy_in(rt->ctx, id, "/", files, 2, &e) < 0) {
+        *msg = render_with(e, "stdin");
+        return -1;
+    }
+    struct cln_strv v = {0};
+    char *script = cln_xasprintf("exec \"$@\" < %s", name);
+    const char *head[] = {KEEPALIVE_BIN, "sh", "-c", script, "cleanrun-stdin"};
+    v.v = cln_xcalloc(sr->argv.n + 6, sizeof(char *));
+    for (size_t i = 0; i < 5; i++)
+        v.v[v.n++] = cln_xstrdup(head[i]);
+    for (size_t i = 0; i < sr->argv.n; i++)
+        v.v[v.n++] = CLN_TAKE(sr->argv.v[i]);
+    free(script);
+    free(sr->argv.v);
+    sr->argv = v;
+    return 0;
+}
+
 static void run_step(struct test_ctx *c, size_t si)
 {
     const struct cln_spec_step *s = &c->t->steps[si];
@@ -718,6 +756,14 @@ static void run_step(struct test_ctx *c, size_t si)
     }
     sr->container_id = id ? cln_xstrdup(id) : NULL;
     env_vector(c, &s->env, &env);
+    if (s->stdin_text && stdin_wrap(c, s, si, id, sr, &msg) < 0) {
+        sr->attempts = cln_xcalloc(1, sizeof(*sr->attempts));
+        sr->nattempts = 1;
+        sr->attempts[0].status = CLN_ST_ERROR;
+        sr->attempts[0].error = msg;
+        sr->status = CLN_ST_ERROR;
+        goto out;
+    }
     for (int attempt = 0; attempt <= s->retries; attempt++) {
         if (attempt) {
             if (interrupted(c) || deadline_passed(c))
@@ -736,6 +782,7 @@ static void run_step(struct test_ctx *c, size_t si)
             .timeout_ms = to,
             .on_output = c->run->opts->events.step_output ? relay_output : NULL,
             .userdata = &relay,
+            .cancel = c->run->opts->interrupted,
         };
         struct cln_exec_result er;
         struct cln_error *e = NULL;
@@ -755,6 +802,12 @@ static void run_step(struct test_ctx *c, size_t si)
         memset(&er.out, 0, sizeof(er.out));
         memset(&er.err, 0, sizeof(er.err));
         cln_exec_result_done(&er);
+        if (a->timed_out && interrupted(c)) {
+            a->status = CLN_ST_ERROR;
+            a->error = cln_xstrdup("interrupted: the step was killed");
+            sr->status = CLN_ST_ERROR;
+            break;
+        }
         cln_check_expectations(&s->expect, a);
         if (!a->timed_out && s->expect.nfiles)
             check_files(c, id, &s->expect, a);

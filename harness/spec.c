@@ -1037,7 +1037,7 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
         int r = want_type(L, st, CLN_TOML_TABLE, where, err);
         if (r == 0)
             r = CHECK_KEYS(L, st, where, err, "name", "service", "image", "run", "env",
-                           "workdir", "user", "timeout", "retries", "retry_interval",
+                           "workdir", "user", "stdin", "timeout", "retries", "retry_interval",
                            "continue_on_failure", "network", "expect");
         if (r < 0)
             return r;
@@ -1123,6 +1123,7 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
         if ((r = get_env(L, st, "env", where, &s->env, err)) < 0 ||
             (r = get_str(L, st, "workdir", where, &s->workdir, err)) < 0 ||
             (r = get_str(L, st, "user", where, &s->user, err)) < 0 ||
+            (r = get_str(L, st, "stdin", where, &s->stdin_text, err)) < 0 ||
             (r = get_duration(L, st, "timeout", where, &s->timeout_ms, err)) < 0 ||
             (r = get_int(L, st, "retries", where, 0, 100, &retries, err)) < 0 ||
             (r = get_duration(L, st, "retry_interval", where, &s->retry_interval_ms, err)) < 0 ||
@@ -1284,6 +1285,7 @@ static void test_done(struct cln_spec_test *t)
         cln_labels_done(&s->env);
         free(s->workdir);
         free(s->user);
+        free(s->stdin_text);
         free(s->expect.codes);
         stream_done(&s->expect.out);
         stream_done(&s->expect.err);

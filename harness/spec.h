@@ -110,6 +110,7 @@ struct cln_spec_step {
     struct cln_strv argv;
     struct cln_labels env;
     char *workdir, *user;
+    char *stdin_text; /* NULL: no stdin */
     uint64_t timeout_ms;
     int retries;
     uint64_t retry_interval_ms;

@@ -12,6 +12,7 @@
  * cln_runtime_labels() (docs/labels.md).  Nothing here prints. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -156,6 +157,10 @@ struct cln_exec_config {
     size_t output_cap;   /* per stream; 0: CLN_DEFAULT_OUTPUT_CAP */
     cln_output_fn on_output;
     void *userdata;
+    /* When *cancel becomes non-zero (a signal handler sets it), the process
+     * is killed as at a deadline and exec returns CLN_EXEC_TIMEOUT within
+     * about 100 ms.  May be NULL. */
+    const volatile sig_atomic_t *cancel;
 };
 #define CLN_DEFAULT_OUTPUT_CAP ((size_t)8 << 20)
 

@@ -85,7 +85,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, "+j:vqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "j:vqh", longopts, NULL)) != -1) {
         char *end = NULL;
         if (!is_run && (c == 'j' || c == 'F' || c == 'T' || c == 'r' || c == 'H' || c == 'v' ||
                         c == 'q' || c == 'C')) {
@@ -469,7 +469,7 @@ static void print_result(struct printer *p, size_t i)
             printf("        attempts: %zu (last shown)\n", s->nattempts);
         if (a->error)
             printf("        error: %s\n", a->error);
-        if (a->timed_out) {
+        if (a->timed_out && !a->error) {
             printf("        timed out after %s and was killed\n",
                    cln_duration_format(a->duration_ms, d, sizeof(d)));
         }

@@ -208,6 +208,7 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
         .timeout_ms = cfg->timeout_ms,
         .on_deadline = exec_deadline,
         .grace_ms = 1000,
+        .cancel = cfg->cancel,
     };
     r = cln_http_do(d->http, &req, &resp, err);
     if (r == 0) {

@@ -314,10 +314,11 @@ static CURLcode perform(struct cln_http *h, struct slot *s, const struct cln_htt
         }
         if (done)
             break;
-        int wait_ms = 1000;
-        if (deadline) {
+        int wait_ms = req->cancel ? 100 : 1000;
+        if (deadline || req->cancel) {
             uint64_t t = now_ms();
-            if (!resp->deadline_passed && t >= deadline) {
+            bool cancelled = req->cancel && *req->cancel;
+            if (!resp->deadline_passed && ((deadline && t >= deadline) || cancelled)) {
                 resp->deadline_passed = true;
                 hard = t + req->grace_ms;
                 if (req->on_deadline)
@@ -329,7 +330,7 @@ static CURLcode perform(struct cln_http *h, struct slot *s, const struct cln_htt
             }
             uint64_t until = resp->deadline_passed ? hard : deadline;
             uint64_t left_ms = until > t ? until - t : 0;
-            if (left_ms < (uint64_t)wait_ms)
+            if (until && left_ms < (uint64_t)wait_ms)
                 wait_ms = (int)left_ms;
         }
         mrc = curl_multi_poll(s->multi, NULL, 0, wait_ms, NULL);

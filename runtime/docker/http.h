@@ -6,6 +6,7 @@
  * callers (worker threads) never share a handle.  Thread-safe. */
 #pragma once
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -48,6 +49,9 @@ struct cln_http_request {
     void (*on_deadline)(void *userdata);
     uint64_t grace_ms;
     const char *want_header; /* capture this response header's value */
+    /* Cancellation: when *cancel becomes non-zero, act as at the deadline
+     * (on_deadline, then grace_ms).  Checked every 100 ms.  May be NULL. */
+    const volatile sig_atomic_t *cancel;
     bool idempotent;         /* may be retried after a reset (GET/HEAD/DELETE are) */
     bool no_retry;           /* fail at once (engine discovery) */
 };
