@@ -369,6 +369,9 @@ static void on_signal(int sig)
     got_signal = sig;
 }
 
+struct printer;
+static void show_progress(struct printer *p);
+
 struct printer {
     const struct opts *o;
     const struct cln_spec_test *tests;
@@ -380,8 +383,26 @@ struct printer {
     size_t running, finished;
     uint64_t t0;
     bool tty;
+    bool finished_all;
     pthread_mutex_t lock;
 };
+
+/* Refresh the progress line twice a second while tests run (TTY only). */
+static void *ticker(void *ud)
+{
+    struct printer *p = ud;
+    for (;;) {
+        struct timespec ts = {0, 500 * 1000000L};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&p->lock);
+        bool stop = p->finished_all;
+        if (!stop)
+            show_progress(p);
+        pthread_mutex_unlock(&p->lock);
+        if (stop)
+            return NULL;
+    }
+}
 
 static uint64_t mono_ms(void)
 {
@@ -639,7 +660,14 @@ int cln_cmd_run(int argc, char **argv)
                    .step_output = o.verbose ? ev_output : NULL,
                    .userdata = &p},
     };
+    pthread_t tick;
+    bool ticking = p.tty && !o.quiet && pthread_create(&tick, NULL, ticker, &p) == 0;
     cln_run_tests(rt, set.tests, set.n, &ro, results);
+    pthread_mutex_lock(&p.lock);
+    p.finished_all = true;
+    pthread_mutex_unlock(&p.lock);
+    if (ticking)
+        pthread_join(tick, NULL);
     clear_progress(&p);
 
     size_t count[5] = {0};
