@@ -18,8 +18,8 @@ int cln_regex_match(const char *pattern, const char *subject, size_t len)
     if (!re)
         return -1;
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
-    int rc = pcre2_match(re, (PCRE2_SPTR)(subject ? subject : ""), subject ? len : 0, 0, 0, md,
-                         NULL);
+    int rc =
+        pcre2_match(re, (PCRE2_SPTR)(subject ? subject : ""), subject ? len : 0, 0, 0, md, NULL);
     pcre2_match_data_free(md);
     pcre2_code_free(re);
     return rc >= 0 ? 1 : 0;
@@ -92,8 +92,8 @@ char *cln_line_diff(const char *expected, const char *actual)
     size_t le = expected ? strlen(expected) : 0, la = actual ? strlen(actual) : 0;
     bool nle = le && expected[le - 1] == '\n', nla = la && actual[la - 1] == '\n';
     if (nle != nla)
-        cln_buf_printf(&b, "(%s ends with a newline, %s does not)\n",
-                       nle ? "expected" : "actual", nle ? "actual" : "expected");
+        cln_buf_printf(&b, "(%s ends with a newline, %s does not)\n", nle ? "expected" : "actual",
+                       nle ? "actual" : "expected");
     for (size_t i = 0; i < ne; i++)
         free(e[i]);
     for (size_t i = 0; i < na; i++)
@@ -137,8 +137,8 @@ static void check_stream(const struct cln_stream_expect *x, const char *name,
     if (c->truncated && (x->equals || x->contains.n || x->not_contains.n || x->regex)) {
         snprintf(what, sizeof(what), "%s was checked in full", name);
         char actual[96];
-        snprintf(actual, sizeof(actual), "only the first %zu of %llu bytes were kept",
-                 c->data.len, (unsigned long long)c->total);
+        snprintf(actual, sizeof(actual), "only the first %zu of %llu bytes were kept", c->data.len,
+                 (unsigned long long)c->total);
         add_failure(a, what, "all output kept", actual, NULL);
     }
 }
@@ -164,8 +164,7 @@ void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt 
             ok = ok || x->codes[i] == a->exit_code;
             if (o < sizeof(expected) - 8)
                 o += (size_t)snprintf(expected + o, sizeof(expected) - o, "%s%d",
-                                      i ? (i + 1 == x->ncodes ? " or " : ", ") : "",
-                                      x->codes[i]);
+                                      i ? (i + 1 == x->ncodes ? " or " : ", ") : "", x->codes[i]);
         }
         if (!ok)
             add_failure(a, "exit code", expected, actual, NULL);

@@ -60,8 +60,8 @@ static char *render(struct cln_error *e)
 }
 
 /* "prefix: rendered error", consuming e. */
-static char *__attribute__((format(printf, 2, 3))) render_with(struct cln_error *e,
-                                                               const char *fmt, ...)
+static char *__attribute__((format(printf, 2, 3)))
+render_with(struct cln_error *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -260,8 +260,7 @@ static int ensure_images(struct test_ctx *c)
         }
         pthread_mutex_unlock(&build_lock);
         if (r < 0) {
-            fail_test(c->r, CLN_ST_ERROR,
-                      render_with(e, "image %s (build)", im->name));
+            fail_test(c->r, CLN_ST_ERROR, render_with(e, "image %s (build)", im->name));
             return -1;
         }
     }
@@ -390,8 +389,7 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
             }
         } else if (rd->kind == CLN_READY_LOG) {
             struct cln_capture out, err;
-            if (rt->desc->ops->logs(rt->ctx, sr->container_id, 0, 1 << 20, &out, &err, &e) ==
-                0) {
+            if (rt->desc->ops->logs(rt->ctx, sr->container_id, 0, 1 << 20, &out, &err, &e) == 0) {
                 ok = cln_regex_match(rd->log_regex, out.data.data, out.data.len) == 1 ||
                      cln_regex_match(rd->log_regex, err.data.data, err.data.len) == 1;
                 cln_capture_done(&out);
@@ -415,8 +413,8 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
             int code = st.exit_code;
             cln_container_state_done(&st);
             if (!running) {
-                sr->error = cln_xasprintf("service %s exited (code %d) before it was ready",
-                                          s->name, code);
+                sr->error =
+                    cln_xasprintf("service %s exited (code %d) before it was ready", s->name, code);
                 return -1;
             }
         }
@@ -616,8 +614,8 @@ static void check_files(struct test_ctx *c, const char *id, const struct cln_spe
             snprintf(what, sizeof(what), "file %s equals", f->path);
             a->failures = cln_xrealloc(a->failures, (a->nfailures + 1) * sizeof(*a->failures));
             a->failures[a->nfailures++] =
-                (struct cln_failure){cln_xstrdup(what), cln_xstrdup(f->equals),
-                                     cln_xstrdup(data), cln_line_diff(f->equals, data)};
+                (struct cln_failure){cln_xstrdup(what), cln_xstrdup(f->equals), cln_xstrdup(data),
+                                     cln_line_diff(f->equals, data)};
         }
         if (found && f->regex && cln_regex_match(f->regex, data, content.len) != 1) {
             snprintf(what, sizeof(what), "file %s matches regex", f->path);
@@ -672,8 +670,8 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
     pthread_mutex_lock(&c->run->lock);
     track(c, id);
     pthread_mutex_unlock(&c->run->lock);
-    struct cln_file f = {.path = KEEPALIVE_BIN + 1, .data = keepalive.data, .len = keepalive.len,
-                         .mode = 0755};
+    struct cln_file f = {
+        .path = KEEPALIVE_BIN + 1, .data = keepalive.data, .len = keepalive.len, .mode = 0755};
     if (rt->desc->ops->copy_in(rt->ctx, id, "/", &f, 1, &e) < 0 ||
         rt->desc->ops->start(rt->ctx, id, &e) < 0) {
         *msg = render(e);
@@ -686,8 +684,8 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
  * copied into the container and the step runs as
  *   /.cleanrun/busybox sh -c 'exec "$@" < FILE' cleanrun-stdin ARGV...
  * The shell execs the step's own argv, unchanged, with FILE as its stdin. */
-static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
-                      const char *id, struct cln_step_result *sr, char **msg)
+static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t si, const char *id,
+                      struct cln_step_result *sr, char **msg)
 {
     struct cln_runtime *rt = c->run->rt;
     pthread_once(&keepalive_once, load_keepalive);
@@ -811,8 +809,8 @@ static void run_step(struct test_ctx *c, size_t si)
         cln_check_expectations(&s->expect, a);
         if (!a->timed_out && s->expect.nfiles)
             check_files(c, id, &s->expect, a);
-        a->status = a->timed_out ? CLN_ST_TIMEOUT
-                    : a->error   ? CLN_ST_ERROR
+        a->status = a->timed_out   ? CLN_ST_TIMEOUT
+                    : a->error     ? CLN_ST_ERROR
                     : a->nfailures ? CLN_ST_FAILED
                                    : CLN_ST_PASSED;
         sr->status = a->status;
@@ -891,8 +889,8 @@ static void run_test(struct run *run, size_t idx)
         if (st == CLN_ST_PASSED)
             continue;
         if (st == CLN_ST_TIMEOUT && deadline_passed(&c) && !t->steps[i].timeout_ms)
-            fail_test(r, CLN_ST_TIMEOUT, cln_xasprintf("test timeout reached in step \"%s\"",
-                                                       t->steps[i].name));
+            fail_test(r, CLN_ST_TIMEOUT,
+                      cln_xasprintf("test timeout reached in step \"%s\"", t->steps[i].name));
         else if (r->status == CLN_ST_PASSED)
             r->status = st;
         if (!t->steps[i].continue_on_failure || st == CLN_ST_ERROR)

@@ -25,10 +25,10 @@ enum cln_status {
 const char *cln_status_name(enum cln_status s);
 
 struct cln_failure {
-    char *what;     /* "exit code", "stdout contains", "file /x exists", ... */
+    char *what; /* "exit code", "stdout contains", "file /x exists", ... */
     char *expected;
     char *actual;
-    char *diff;     /* for equals: a line diff; may be NULL */
+    char *diff; /* for equals: a line diff; may be NULL */
 };
 
 struct cln_attempt {
@@ -47,7 +47,7 @@ struct cln_attempt {
 struct cln_step_result {
     const struct cln_spec_step *step;
     enum cln_status status;
-    char *where;        /* "service web" or "image busybox (fresh container)" */
+    char *where; /* "service web" or "image busybox (fresh container)" */
     char *container_id;
     struct cln_strv argv; /* after substitution */
     struct cln_attempt *attempts;
@@ -62,16 +62,16 @@ struct cln_service_result {
     uint16_t *host_ports; /* parallel to service->ports */
     uint64_t ready_ms;    /* from start to ready */
     char *error;
-    char *log_tail;       /* last log lines when it failed */
+    char *log_tail; /* last log lines when it failed */
 };
 
 struct cln_test_result {
     const struct cln_spec_test *test;
     enum cln_status status;
     uint64_t duration_ms;
-    char *error;          /* why the test errored, or NULL */
-    char *network;        /* the private network's name, or NULL */
-    char *network_note;   /* why there is none */
+    char *error;        /* why the test errored, or NULL */
+    char *network;      /* the private network's name, or NULL */
+    char *network_note; /* why there is none */
     struct cln_service_result *services;
     size_t nservices;
     struct cln_step_result *steps;
@@ -91,10 +91,10 @@ struct cln_runner_events {
 };
 
 struct cln_run_options {
-    int jobs;                  /* worker threads; <= 0: the number of cores */
-    bool fail_fast;            /* after a failed test, start no more */
-    uint64_t run_timeout_ms;   /* 0: none */
-    const char *run_id;        /* labels every resource */
+    int jobs;                /* worker threads; <= 0: the number of cores */
+    bool fail_fast;          /* after a failed test, start no more */
+    uint64_t run_timeout_ms; /* 0: none */
+    const char *run_id;      /* labels every resource */
     const char *version;
     const volatile sig_atomic_t *interrupted; /* set by a signal handler; may be NULL */
     struct cln_runner_events events;

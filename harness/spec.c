@@ -122,8 +122,8 @@ static int check_keys(struct loader *L, tv *t, const char *where, const char *co
         struct cln_buf list = CLN_BUF_INIT;
         for (size_t j = 0; j < n; j++)
             cln_buf_printf(&list, "%s%s", j ? ", " : "", allowed[j]);
-        int r = err_at(L, e->pos, err, "unknown key \"%s\" in %s%s; known keys: %s", e->key,
-                       where, hint, list.data);
+        int r = err_at(L, e->pos, err, "unknown key \"%s\" in %s%s; known keys: %s", e->key, where,
+                       hint, list.data);
         cln_buf_done(&list);
         return r;
     }
@@ -291,8 +291,8 @@ static int get_int(struct loader *L, tv *t, const char *key, const char *where, 
     return 1;
 }
 
-static int get_duration(struct loader *L, tv *t, const char *key, const char *where,
-                        uint64_t *ret, struct cln_error **err)
+static int get_duration(struct loader *L, tv *t, const char *key, const char *where, uint64_t *ret,
+                        struct cln_error **err)
 {
     const struct cln_toml_entry *e = cln_toml_table_find(t, key);
     if (!e)
@@ -389,8 +389,8 @@ static int parse_size(const char *s, int64_t *ret)
     static const struct {
         const char *u;
         double m;
-    } units[] = {{"", 1},          {"b", 1},           {"k", 1024},       {"kb", 1024},
-                 {"kib", 1024},    {"m", 1048576},     {"mb", 1048576},   {"mib", 1048576},
+    } units[] = {{"", 1},           {"b", 1},           {"k", 1024},        {"kb", 1024},
+                 {"kib", 1024},     {"m", 1048576},     {"mb", 1048576},    {"mib", 1048576},
                  {"g", 1073741824}, {"gb", 1073741824}, {"gib", 1073741824}};
     char u[8];
     size_t n = strlen(end);
@@ -411,8 +411,8 @@ static int check_regex(struct loader *L, tv *v, const char *re, const char *what
 {
     int code;
     PCRE2_SIZE off;
-    pcre2_code *c = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &code,
-                                  &off, NULL);
+    pcre2_code *c =
+        pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &code, &off, NULL);
     if (c) {
         pcre2_code_free(c);
         return 0;
@@ -474,13 +474,15 @@ static int load_files(struct loader *L, tv *t, const char *where, bool in_contai
             r = get_int(L, f, "mode", fw, 0, 07777, &mode, err);
         if (r >= 0 && !!content == !!source)
             r = err_at(L, f->pos, err, "%s: give exactly one of \"content\" or \"source\"", fw);
-        if (r >= 0 && in_container && path[0] != '/')
+        if (r >= 0 && !path)
+            r = err_at(L, f->pos, err, "%s: \"path\" is required", fw);
+        if (r >= 0 && path && in_container && path[0] != '/')
             r = err_at(L, f->pos, err, "%s: path \"%s\" must be absolute (in the container)", fw,
                        path);
-        if (r >= 0 && !in_container && (path[0] == '/' || strstr(path, "..")))
+        if (r >= 0 && path && !in_container && (path[0] == '/' || strstr(path, "..")))
             r = err_at(L, f->pos, err,
-                       "%s: path \"%s\" must be relative to the build context, without \"..\"",
-                       fw, path);
+                       "%s: path \"%s\" must be relative to the build context, without \"..\"", fw,
+                       path);
         if (r >= 0) {
             struct cln_spec_file_item *it = &items[done++];
             it->path = CLN_TAKE(path);
@@ -488,10 +490,9 @@ static int load_files(struct loader *L, tv *t, const char *where, bool in_contai
             if (content) {
                 it->len = strlen(content);
                 it->data = CLN_TAKE(content);
-            } else {
+            } else if (source) {
                 cleanup_free char *full =
-                    source[0] == '/' ? cln_xstrdup(source)
-                                     : cln_xasprintf("%s/%s", L->dir, source);
+                    source[0] == '/' ? cln_xstrdup(source) : cln_xasprintf("%s/%s", L->dir, source);
                 struct cln_buf b = CLN_BUF_INIT;
                 uint32_t m = 0644;
                 int rr = read_host_file(full, &b, &m);
@@ -539,8 +540,7 @@ static void build_hash(struct cln_spec_image *im)
     snprintf(im->hash, sizeof(im->hash), "%016llx", (unsigned long long)h);
 }
 
-static int load_images(struct loader *L, tv *root, struct cln_spec_test *t,
-                       struct cln_error **err)
+static int load_images(struct loader *L, tv *root, struct cln_spec_test *t, struct cln_error **err)
 {
     tv *imgs = NULL;
     int r = cln_toml_get_table(L->doc, root, "images", &imgs, err);
@@ -731,8 +731,7 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
         if (r < 0)
             return r;
         for (const char *c = e->key; *c; c++)
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' ||
-                  *c == '_'))
+            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
                 return err_at(L, e->pos, err,
                               "service name \"%s\": use lower-case letters, digits, '-' and "
                               "'_' (it is a host name on the test network)",
@@ -770,8 +769,8 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
             for (size_t j = 0; j < np; j++) {
                 tv *p = cln_toml_array_at(pe->value, j);
                 if (p->type != CLN_TOML_INTEGER || p->u.integer < 1 || p->u.integer > 65535)
-                    return err_at(L, p->pos, err,
-                                  "%s.ports[%zu] must be a port number (1-65535)", where, j);
+                    return err_at(L, p->pos, err, "%s.ports[%zu] must be a port number (1-65535)",
+                                  where, j);
                 s->ports[s->nports++] = (uint16_t)p->u.integer;
             }
         }
@@ -779,7 +778,7 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
         if ((r = get_str(L, e->value, "memory", where, &mem, err)) < 0)
             return r;
         if (mem) {
-            r = parse_size(mem, &s->memory) < 0 || s->memory < 4 * 1048576
+            r = parse_size(mem, &s->memory) < 0 || s->memory < 4L * 1048576
                     ? err_at(L, cln_toml_table_find(e->value, "memory")->value->pos, err,
                              "%s.memory: \"%s\" is not a size of at least 4MiB (e.g. \"64MiB\", "
                              "\"1GiB\")",
@@ -823,8 +822,8 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
                 const char *sg = suggest(d, names, nn);
                 return err_at(L, cln_toml_array_at(dv, j)->pos, err,
                               "services.%s.depends_on: no service \"%s\"%s%s%s",
-                              t->services[i].name, d, sg ? " (did you mean \"" : "",
-                              sg ? sg : "", sg ? "\"?)" : "");
+                              t->services[i].name, d, sg ? " (did you mean \"" : "", sg ? sg : "",
+                              sg ? "\"?)" : "");
             }
             if (strcmp(d, t->services[i].name) == 0)
                 return err_at(L, cln_toml_array_at(dv, j)->pos, err,
@@ -877,8 +876,7 @@ static int load_stream_expect(struct loader *L, tv *ex, const char *key, const c
         return interp(L, e->value, w, &se->equals, err);
     int r = want_type(L, e->value, CLN_TOML_TABLE, w, err);
     if (r == 0)
-        r = CHECK_KEYS(L, e->value, w, err, "equals", "contains", "not_contains", "regex",
-                       "empty");
+        r = CHECK_KEYS(L, e->value, w, err, "equals", "contains", "not_contains", "regex", "empty");
     if (r < 0)
         return r;
     bool empty = false;
@@ -906,8 +904,7 @@ static int load_stream_expect(struct loader *L, tv *ex, const char *key, const c
     if ((r = get_str(L, e->value, "regex", w, &se->regex, err)) < 0)
         return r;
     if (se->regex &&
-        (r = check_regex(L, cln_toml_table_find(e->value, "regex")->value, se->regex, w, err)) <
-            0)
+        (r = check_regex(L, cln_toml_table_find(e->value, "regex")->value, se->regex, w, err)) < 0)
         return r;
     if ((r = get_bool(L, e->value, "empty", w, &empty, err)) < 0)
         return r;
@@ -933,8 +930,7 @@ static int load_expect(struct loader *L, tv *step, const char *where, struct cln
     snprintf(w, sizeof(w), "%s.expect", where);
     int r = want_type(L, e->value, CLN_TOML_TABLE, w, err);
     if (r == 0)
-        r = CHECK_KEYS(L, e->value, w, err, "exit", "stdout", "stderr", "files",
-                       "max_duration");
+        r = CHECK_KEYS(L, e->value, w, err, "exit", "stdout", "stderr", "files", "max_duration");
     if (r < 0)
         return r;
     const struct cln_toml_entry *ex = cln_toml_table_find(e->value, "exit");
@@ -952,8 +948,8 @@ static int load_expect(struct loader *L, tv *step, const char *where, struct cln
             for (size_t i = 0; i < x->ncodes; i++) {
                 tv *c = cln_toml_array_at(v, i);
                 if (c->type != CLN_TOML_INTEGER || c->u.integer < 0 || c->u.integer > 255)
-                    return err_at(L, c->pos, err, "%s.exit[%zu] must be an exit code (0-255)",
-                                  w, i);
+                    return err_at(L, c->pos, err, "%s.exit[%zu] must be an exit code (0-255)", w,
+                                  i);
                 x->codes[i] = (int)c->u.integer;
             }
         } else {
@@ -998,9 +994,8 @@ static int load_expect(struct loader *L, tv *step, const char *where, struct cln
             if ((r = get_str(L, f, "equals", iw, &fx->equals, err)) < 0 ||
                 (r = get_str(L, f, "regex", iw, &fx->regex, err)) < 0)
                 return r;
-            if (fx->regex &&
-                (r = check_regex(L, cln_toml_table_find(f, "regex")->value, fx->regex, iw,
-                                 err)) < 0)
+            if (fx->regex && (r = check_regex(L, cln_toml_table_find(f, "regex")->value, fx->regex,
+                                              iw, err)) < 0)
                 return r;
             if (fx->exists == 0 && (fx->equals || fx->regex))
                 return err_at(L, f->pos, err,
@@ -1036,8 +1031,8 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
         snprintf(where, sizeof(where), "steps[%zu]", i);
         int r = want_type(L, st, CLN_TOML_TABLE, where, err);
         if (r == 0)
-            r = CHECK_KEYS(L, st, where, err, "name", "service", "image", "run", "env",
-                           "workdir", "user", "stdin", "timeout", "retries", "retry_interval",
+            r = CHECK_KEYS(L, st, where, err, "name", "service", "image", "run", "env", "workdir",
+                           "user", "stdin", "timeout", "retries", "retry_interval",
                            "continue_on_failure", "network", "expect");
         if (r < 0)
             return r;
@@ -1090,8 +1085,7 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             }
         } else {
             const struct cln_toml_entry *iv = cln_toml_table_find(st, "image");
-            r = resolve_image(L, t, iv ? iv->value : st, img, where, &s->image, &s->image_idx,
-                              err);
+            r = resolve_image(L, t, iv ? iv->value : st, img, where, &s->image, &s->image_idx, err);
             free(img);
             if (r < 0)
                 return r;
@@ -1127,8 +1121,7 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             (r = get_duration(L, st, "timeout", where, &s->timeout_ms, err)) < 0 ||
             (r = get_int(L, st, "retries", where, 0, 100, &retries, err)) < 0 ||
             (r = get_duration(L, st, "retry_interval", where, &s->retry_interval_ms, err)) < 0 ||
-            (r = get_bool(L, st, "continue_on_failure", where, &s->continue_on_failure, err)) <
-                0 ||
+            (r = get_bool(L, st, "continue_on_failure", where, &s->continue_on_failure, err)) < 0 ||
             (r = get_bool(L, st, "network", where, &s->network, err)) < 0)
             return r;
         s->retries = (int)retries;
@@ -1168,12 +1161,10 @@ static int load_test(struct loader *L, tv *root, struct cln_spec_test *t, struct
     if ((r = get_str(L, test, "name", "test", &name, err)) < 0)
         return r;
     if (r == 0)
-        return err_at(L, cln_toml_table_find(root, "test")->pos, err,
-                      "[test] needs a \"name\"");
+        return err_at(L, cln_toml_table_find(root, "test")->pos, err, "[test] needs a \"name\"");
     if (!*name) {
         free(name);
-        return err_at(L, cln_toml_table_find(test, "name")->value->pos, err,
-                      "test.name is empty");
+        return err_at(L, cln_toml_table_find(test, "name")->value->pos, err, "test.name is empty");
     }
     if (L->matrix.len) {
         struct cln_buf b = CLN_BUF_INIT;
@@ -1367,8 +1358,8 @@ static int expand_matrix(struct loader *L, tv *root, struct cln_spec_set *set,
             tv *v = cln_toml_array_at(e->value, j);
             if (v->type != CLN_TOML_STRING && v->type != CLN_TOML_INTEGER &&
                 v->type != CLN_TOML_BOOL)
-                return err_at(L, v->pos, err, "%s[%zu] must be a string, integer or boolean",
-                              what, j);
+                return err_at(L, v->pos, err, "%s[%zu] must be a string, integer or boolean", what,
+                              j);
         }
         total *= n;
         if (total > 1000)

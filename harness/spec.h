@@ -29,8 +29,8 @@ struct cln_spec_file_item {
 };
 
 struct cln_spec_image {
-    char *name;  /* key under [images] */
-    char *ref;   /* for a reference; for a build, the tag (set when built) */
+    char *name; /* key under [images] */
+    char *ref;  /* for a reference; for a build, the tag (set when built) */
     enum cln_pull_policy pull;
     char *dockerfile; /* NULL unless built */
     struct cln_spec_file_item *files;
@@ -55,7 +55,7 @@ struct cln_spec_ready {
 
 struct cln_spec_service {
     char *name;
-    char *image;  /* the reference to run (an [images] entry resolved) */
+    char *image;   /* the reference to run (an [images] entry resolved) */
     int image_idx; /* index in images, or -1 for a literal reference */
     struct cln_strv command, entrypoint;
     bool has_command, has_entrypoint;
@@ -72,7 +72,7 @@ struct cln_spec_service {
 };
 
 enum cln_exit_expect {
-    CLN_EXIT_EXPECT_LIST,    /* one of codes */
+    CLN_EXIT_EXPECT_LIST, /* one of codes */
     CLN_EXIT_EXPECT_NONZERO,
     CLN_EXIT_EXPECT_ANY,
 };
@@ -103,10 +103,10 @@ struct cln_spec_expect {
 
 struct cln_spec_step {
     char *name;
-    char *service;   /* run in this service, or NULL */
-    char *image;     /* run in a fresh container of this reference, or NULL */
+    char *service; /* run in this service, or NULL */
+    char *image;   /* run in a fresh container of this reference, or NULL */
     int image_idx;
-    bool shell;      /* run was a string: sh -c */
+    bool shell; /* run was a string: sh -c */
     struct cln_strv argv;
     struct cln_labels env;
     char *workdir, *user;
@@ -115,9 +115,9 @@ struct cln_spec_step {
     int retries;
     uint64_t retry_interval_ms;
     bool continue_on_failure;
-    bool network;    /* ephemeral: join the test network */
+    bool network; /* ephemeral: join the test network */
     struct cln_spec_expect expect;
-    uint32_t line;   /* where the step is written */
+    uint32_t line; /* where the step is written */
 };
 
 struct cln_spec_test {
@@ -126,7 +126,7 @@ struct cln_spec_test {
     uint32_t line;
     char *description;
     struct cln_strv tags;
-    uint64_t timeout_ms; /* 0: none */
+    uint64_t timeout_ms;      /* 0: none */
     struct cln_labels matrix; /* this expansion's values, for reports */
     struct cln_spec_image *images;
     size_t nimages;

@@ -54,17 +54,18 @@ static void print_usage(const char *cmd, FILE *f)
                "  --tag TAG          only tests with this tag (repeatable: any of them)\n"
                "  --shard I/N        only shard I of N (1-based; stable by test name)\n");
     if (strcmp(cmd, "run") == 0)
-        fprintf(f, "Running:\n"
-                   "  -j, --jobs N       tests in parallel (default: the number of cores)\n"
-                   "  --fail-fast        start no more tests after one fails\n"
-                   "  --timeout DUR      limit for the whole run (e.g. 10m)\n"
-                   "  --runtime NAME     docker or podman (default: $CLEANRUN_RUNTIME, else "
-                   "discover)\n"
-                   "  --host URL         the engine's address, e.g. unix:///run/podman/podman.sock\n"
-                   "Output:\n"
-                   "  -v, --verbose      stream step output\n"
-                   "  -q, --quiet        only failures and the summary\n"
-                   "  --no-color         no colour (also: NO_COLOR set)\n");
+        fprintf(f,
+                "Running:\n"
+                "  -j, --jobs N       tests in parallel (default: the number of cores)\n"
+                "  --fail-fast        start no more tests after one fails\n"
+                "  --timeout DUR      limit for the whole run (e.g. 10m)\n"
+                "  --runtime NAME     docker or podman (default: $CLEANRUN_RUNTIME, else "
+                "discover)\n"
+                "  --host URL         the engine's address, e.g. unix:///run/podman/podman.sock\n"
+                "Output:\n"
+                "  -v, --verbose      stream step output\n"
+                "  -q, --quiet        only failures and the summary\n"
+                "  --no-color         no colour (also: NO_COLOR set)\n");
     fprintf(f, "\nExit status: 0 all passed, 1 a test failed, 2 usage or spec error, 3 "
                "infrastructure error.\n");
 }
@@ -72,12 +73,18 @@ static void print_usage(const char *cmd, FILE *f)
 static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
 {
     static const struct option longopts[] = {
-        {"jobs", required_argument, NULL, 'j'},   {"fail-fast", no_argument, NULL, 'F'},
-        {"filter", required_argument, NULL, 'f'}, {"tag", required_argument, NULL, 't'},
-        {"shard", required_argument, NULL, 's'},  {"timeout", required_argument, NULL, 'T'},
-        {"runtime", required_argument, NULL, 'r'}, {"host", required_argument, NULL, 'H'},
-        {"verbose", no_argument, NULL, 'v'},      {"quiet", no_argument, NULL, 'q'},
-        {"no-color", no_argument, NULL, 'C'},     {"help", no_argument, NULL, 'h'},
+        {"jobs", required_argument, NULL, 'j'},
+        {"fail-fast", no_argument, NULL, 'F'},
+        {"filter", required_argument, NULL, 'f'},
+        {"tag", required_argument, NULL, 't'},
+        {"shard", required_argument, NULL, 's'},
+        {"timeout", required_argument, NULL, 'T'},
+        {"runtime", required_argument, NULL, 'r'},
+        {"host", required_argument, NULL, 'H'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"no-color", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     bool is_run = strcmp(cmd, "run") == 0;
@@ -97,8 +104,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             errno = 0;
             long j = strtol(optarg, &end, 10);
             if (errno || *end || j < 1 || j > 256) {
-                fprintf(stderr, "cleanrun %s: -j needs a number from 1 to 256, not \"%s\"\n",
-                        cmd, optarg);
+                fprintf(stderr, "cleanrun %s: -j needs a number from 1 to 256, not \"%s\"\n", cmd,
+                        optarg);
                 return -1;
             }
             o->jobs = (int)j;
@@ -110,8 +117,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         case 'f': {
             int code;
             PCRE2_SIZE off;
-            pcre2_code *re = pcre2_compile((PCRE2_SPTR)optarg, PCRE2_ZERO_TERMINATED, 0, &code,
-                                           &off, NULL);
+            pcre2_code *re =
+                pcre2_compile((PCRE2_SPTR)optarg, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
             if (!re) {
                 PCRE2_UCHAR m[200];
                 pcre2_get_error_message(code, m, sizeof(m));
@@ -179,7 +186,7 @@ static void print_spec_errors(const struct cln_error *e)
     size_t n = 0;
     for (const struct cln_error *l = e; l; l = l->cause)
         n++;
-    const struct cln_error **v = cln_xcalloc(n, sizeof(*v));
+    const struct cln_error **v = cln_xcalloc(n, sizeof(struct cln_error *));
     size_t i = n;
     for (const struct cln_error *l = e; l; l = l->cause)
         v[--i] = l;
@@ -458,8 +465,7 @@ static void print_result(struct printer *p, size_t i)
     const struct cln_test_result *r = &p->results[i];
     const struct cln_spec_test *t = &p->tests[i];
     static const char *const label[] = {"PASS", "FAIL", "ERROR", "TIMEOUT", "SKIP"};
-    static const char *const color[] = {"\033[32m", "\033[31m", "\033[35m", "\033[33m",
-                                        "\033[2m"};
+    static const char *const color[] = {"\033[32m", "\033[31m", "\033[35m", "\033[33m", "\033[2m"};
     if (p->o->quiet && r->status == CLN_ST_PASSED)
         return;
     char d[32];
@@ -571,8 +577,8 @@ static void ev_output(size_t index, const char *step, int stream, const char *da
     while (s < data + len) {
         const char *nl = memchr(s, '\n', (size_t)(data + len - s));
         size_t l = nl ? (size_t)(nl - s) : (size_t)(data + len - s);
-        fprintf(stream == 2 ? stderr : stdout, "  [%s / %s %s] %.*s\n", p->tests[index].name,
-                step, stream == 2 ? "err" : "out", (int)l, s);
+        fprintf(stream == 2 ? stderr : stdout, "  [%s / %s %s] %.*s\n", p->tests[index].name, step,
+                stream == 2 ? "err" : "out", (int)l, s);
         s += l + 1;
     }
     show_progress(p);
@@ -588,8 +594,7 @@ static void make_run_id(char *out, size_t size)
             memset(rnd, 0, sizeof(rnd));
         fclose(f);
     }
-    snprintf(out, size, "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4],
-             rnd[5]);
+    snprintf(out, size, "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 }
 
 int cln_cmd_run(int argc, char **argv)
@@ -643,9 +648,13 @@ int cln_cmd_run(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
 
     struct cln_test_result *results = cln_xcalloc(set.n, sizeof(*results));
-    struct printer p = {.o = &o, .tests = set.tests, .results = results, .n = set.n,
+    struct printer p = {.o = &o,
+                        .tests = set.tests,
+                        .results = results,
+                        .n = set.n,
                         .done = cln_xcalloc(set.n, sizeof(bool)),
-                        .started = cln_xcalloc(set.n, sizeof(bool)), .t0 = mono_ms(),
+                        .started = cln_xcalloc(set.n, sizeof(bool)),
+                        .t0 = mono_ms(),
                         .tty = isatty(STDERR_FILENO) != 0};
     pthread_mutex_init(&p.lock, NULL);
     struct cln_run_options ro = {

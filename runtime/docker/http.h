@@ -52,8 +52,8 @@ struct cln_http_request {
     /* Cancellation: when *cancel becomes non-zero, act as at the deadline
      * (on_deadline, then grace_ms).  Checked every 100 ms.  May be NULL. */
     const volatile sig_atomic_t *cancel;
-    bool idempotent;         /* may be retried after a reset (GET/HEAD/DELETE are) */
-    bool no_retry;           /* fail at once (engine discovery) */
+    bool idempotent; /* may be retried after a reset (GET/HEAD/DELETE are) */
+    bool no_retry;   /* fail at once (engine discovery) */
 };
 
 struct cln_http_response {

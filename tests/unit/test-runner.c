@@ -43,7 +43,7 @@ static void teardown_fixture(void)
     char cmd[128];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     cr_assert_eq(system(cmd), 0);
-    strcpy(dir, "/tmp/cleanrun-runner-XXXXXX"); /* NOLINT: fixed-size literal */
+    snprintf(dir, sizeof(dir), "/tmp/cleanrun-runner-XXXXXX");
 }
 
 static void add_spec(const char *name, const char *text)
@@ -64,9 +64,12 @@ static uint64_t run_all(int jobs, bool fail_fast, const volatile sig_atomic_t *i
 {
     if (!rt)
         rt = fake_runtime_new(&fk);
-    results = calloc(set.n, sizeof(*results));
-    struct cln_run_options o = {.jobs = jobs, .fail_fast = fail_fast, .run_id = "r1",
-                                .version = "test", .interrupted = intr};
+    results = calloc(set.n ? set.n : 1, sizeof(*results));
+    struct cln_run_options o = {.jobs = jobs,
+                                .fail_fast = fail_fast,
+                                .run_id = "r1",
+                                .version = "test",
+                                .interrupted = intr};
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
     cln_run_tests(rt, set.tests, set.n, &o, results);
@@ -95,22 +98,20 @@ TestSuite(runner, .init = setup, .fini = teardown_fixture, .timeout = 30);
 
 Test(runner, services_start_by_level_steps_in_order_teardown_in_reverse)
 {
-    add_spec("a", "[test]\nname = \"order\"\n" IMG
-                  "[services.db]\nimage = \"bb\"\n"
+    add_spec("a", "[test]\nname = \"order\"\n" IMG "[services.db]\nimage = \"bb\"\n"
                   "[services.api]\nimage = \"bb\"\ndepends_on = [\"db\"]\n"
                   "[services.web]\nimage = \"bb\"\ndepends_on = [\"api\"]\n"
                   "[[steps]]\nservice = \"web\"\nrun = [\"echo\", \"one\"]\n"
                   "expect.stdout = \"one\\n\"\n"
                   "[[steps]]\nservice = \"db\"\nrun = [\"true\"]\n");
     run_all(1, false, NULL);
-    cr_assert_eq(results[0].status, CLN_ST_PASSED, "%s",
-                 results[0].error ? results[0].error : "");
+    cr_assert_eq(results[0].status, CLN_ST_PASSED, "%s", results[0].error ? results[0].error : "");
     long net = fake_find(&fk, "network-create cleanrun-r1-0", 0);
     long db = fake_find(&fk, "create c1 localhost/fake:1 db", 0);
     long api = fake_find(&fk, "create c2 localhost/fake:1 api", 0);
     long web = fake_find(&fk, "create c3 localhost/fake:1 web", 0);
-    cr_assert(net >= 0 && net < db && db < api && api < web, "net %ld db %ld api %ld web %ld",
-              net, db, api, web);
+    cr_assert(net >= 0 && net < db && db < api && api < web, "net %ld db %ld api %ld web %ld", net,
+              db, api, web);
     cr_assert_gt(fake_find(&fk, "start c1", 0), db);
     cr_assert_lt(fake_find(&fk, "start c1", 0), api, "db started before api is created");
     long s1 = fake_find(&fk, "exec c3 echo", 0), s2 = fake_find(&fk, "exec c1 true", 0);
@@ -125,8 +126,7 @@ Test(runner, services_start_by_level_steps_in_order_teardown_in_reverse)
 
 Test(runner, teardown_when_a_service_cannot_be_created)
 {
-    add_spec("a", "[test]\nname = \"svc-fails\"\n" IMG
-                  "[services.ok]\nimage = \"bb\"\n"
+    add_spec("a", "[test]\nname = \"svc-fails\"\n" IMG "[services.ok]\nimage = \"bb\"\n"
                   "[services.bad]\nimage = \"fail/create:1\"\ndepends_on = [\"ok\"]\n"
                   "[[steps]]\nservice = \"ok\"\nrun = [\"true\"]\n");
     run_all(1, false, NULL);
@@ -140,8 +140,7 @@ Test(runner, teardown_when_a_service_cannot_be_created)
 
 Test(runner, teardown_when_readiness_times_out)
 {
-    add_spec("a", "[test]\nname = \"never-ready\"\n" IMG
-                  "[services.slow]\nimage = \"bb\"\n"
+    add_spec("a", "[test]\nname = \"never-ready\"\n" IMG "[services.slow]\nimage = \"bb\"\n"
                   "ready = { exec = [\"false\"], interval = \"20ms\", timeout = \"200ms\" }\n"
                   "[[steps]]\nservice = \"slow\"\nrun = [\"true\"]\n");
     run_all(1, false, NULL);
@@ -199,10 +198,11 @@ Test(runner, step_and_test_timeouts)
 {
     add_spec("a", "[test]\nname = \"step-timeout\"\ndefault_image = \"bb\"\n" IMG
                   "[[steps]]\nrun = [\"sleepms\", \"5000\"]\ntimeout = \"100ms\"\n");
-    add_spec("b", "[test]\nname = \"test-timeout\"\ntimeout = \"300ms\"\ndefault_image = \"bb\"\n" IMG
-                  "[[steps]]\nrun = [\"sleepms\", \"200\"]\n"
-                  "[[steps]]\nrun = [\"sleepms\", \"5000\"]\n"
-                  "[[steps]]\nrun = [\"true\"]\n");
+    add_spec("b",
+             "[test]\nname = \"test-timeout\"\ntimeout = \"300ms\"\ndefault_image = \"bb\"\n" IMG
+             "[[steps]]\nrun = [\"sleepms\", \"200\"]\n"
+             "[[steps]]\nrun = [\"sleepms\", \"5000\"]\n"
+             "[[steps]]\nrun = [\"true\"]\n");
     uint64_t ms = run_all(2, false, NULL);
     cr_assert_eq(results[0].status, CLN_ST_TIMEOUT);
     cr_assert(results[0].steps[0].attempts[0].timed_out);
@@ -287,10 +287,10 @@ Test(runner, file_expectations_and_no_network_backend)
 
 Test(runner, service_facts_are_substituted)
 {
-    add_spec("a", "[test]\nname = \"facts\"\n" IMG
-                  "[services.web]\nimage = \"bb\"\nports = [8080]\n"
-                  "[[steps]]\nservice = \"web\"\n"
-                  "run = [\"echo\", \"${service.web.host}\", \"port=${service.web.port.8080}\"]\n");
+    add_spec("a",
+             "[test]\nname = \"facts\"\n" IMG "[services.web]\nimage = \"bb\"\nports = [8080]\n"
+             "[[steps]]\nservice = \"web\"\n"
+             "run = [\"echo\", \"${service.web.host}\", \"port=${service.web.port.8080}\"]\n");
     run_all(1, false, NULL);
     cr_assert_eq(results[0].status, CLN_ST_PASSED);
     cr_assert_str_eq(results[0].steps[0].argv.v[1], "web");

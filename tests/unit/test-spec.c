@@ -47,8 +47,8 @@ Test(spec, every_broken_spec_is_rejected_at_its_position)
             bad++;
             if (ro < sizeof(report) - 1)
                 ro += (size_t)snprintf(report + ro, sizeof(report) - ro,
-                                       "\n%s: want %u:%u \"%s\"\n    got %s", de->d_name, line,
-                                       col, fragment, err->msg);
+                                       "\n%s: want %u:%u \"%s\"\n    got %s", de->d_name, line, col,
+                                       fragment, err->msg);
         }
         cr_assert_eq(set.n, 0);
         cln_error_free(err);
@@ -86,15 +86,17 @@ Test(spec, the_examples_load)
         for (size_t k = 0; k < t->nimages; k++)
             if (t->images[k].dockerfile) {
                 build = true;
-                cr_assert(strncmp(t->images[k].ref, "localhost/cleanrun/spec-tool:", 29) == 0,
-                          "%s", t->images[k].ref);
+                cr_assert(strncmp(t->images[k].ref, "localhost/cleanrun/spec-tool:", 29) == 0, "%s",
+                          t->images[k].ref);
             }
         if (strcmp(t->name, "depends-on") == 0) {
             depends = true;
             cr_assert_eq(t->max_level, 2);
             for (size_t k = 0; k < t->nservices; k++) {
                 const struct cln_spec_service *s = &t->services[k];
-                int want = strcmp(s->name, "store") == 0 ? 0 : strcmp(s->name, "mirror") == 0 ? 1 : 2;
+                int want = strcmp(s->name, "store") == 0    ? 0
+                           : strcmp(s->name, "mirror") == 0 ? 1
+                                                            : 2;
                 cr_assert_eq(s->level, want, "%s at level %d", s->name, s->level);
             }
         }
