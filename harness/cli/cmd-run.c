@@ -622,10 +622,12 @@ int cln_cmd_run(int argc, char **argv)
     struct cln_runtime_config rc = {.runtime = o.runtime, .endpoint = o.host};
     if (cln_runtime_open(&rc, &rt, &err) < 0) {
         cln_cli_print_error(err);
+        enum cln_errcode ec = cln_error_root_code(err);
+        int code = ec == CLN_E_INVALID || ec == CLN_E_UNSUPPORTED ? CLN_EXIT_USAGE : CLN_EXIT_INFRA;
         cln_error_free(err);
         free(o.tags);
         cln_spec_set_done(&set);
-        return err && cln_error_root_code(err) == CLN_E_INVALID ? CLN_EXIT_USAGE : CLN_EXIT_INFRA;
+        return code;
     }
     char run_id[16];
     make_run_id(run_id, sizeof(run_id));

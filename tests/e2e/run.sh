@@ -103,6 +103,9 @@ fi
 check no-engine 3 "$bin" run --host unix:///tmp/cleanrun-no-engine.sock specs/ephemeral-tools.cleanrun.toml &&
     has no-engine "no container engine answered" "/tmp/cleanrun-no-engine.sock" "Start one"
 
+check unknown-runtime 2 "$bin" run --runtime dokcer specs && has unknown-runtime "unknown runtime 'dokcer' (known: docker, podman, apple)"
+check apple-runtime 2 "$bin" run --runtime apple specs && has apple-runtime "runtime 'apple' is not built into this cleanrun"
+
 check bad-option 2 "$bin" run --jobs 0 specs && has bad-option "-j needs a number from 1 to 256"
 
 left=$(curl -s --unix-socket "${endpoint#unix://}" \
@@ -117,5 +120,6 @@ else
     fail=$((fail + 1))
 fi
 
-echo "e2e ($endpoint): $pass passed, $fail failed"
+echo "e2e on $endpoint with $bin:"
+echo "e2e: $pass passed, $fail failed"
 [ "$fail" = 0 ]
