@@ -359,9 +359,21 @@ static int tcp_ready(uint16_t port)
             err == 0)
             ok = 1;
     }
+    /* A published port is accepted by the engine's proxy even before the
+     * service listens; the proxy then closes at once.  So: connected, and
+     * neither closed nor reset within 150 ms (or the server spoke first). */
+    if (ok) {
+        struct pollfd pfd = {.fd = s, .events = POLLIN};
+        int pr = poll(&pfd, 1, 150);
+        if (pr > 0) {
+            char c;
+            ssize_t n = recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+            ok = n > 0;
+        } else {
+            ok = pr == 0;
+        }
+    }
     close(s);
-    /* A published port accepts at the proxy before the service listens:
-     * require that the connection is not reset at once. */
     return ok;
 }
 

@@ -43,6 +43,9 @@ run() { "$bin" run --host "$endpoint" --no-color "$@"; }
 check examples-pass 0 run -j 2 specs &&
     has examples-pass "tests: " "0 failed, 0 errors" "PASS    http-service" "PASS    matrix-compression[codec=lzop]"
 
+check tcp-readiness 0 run tests/e2e/passing/tcp-readiness.cleanrun.toml &&
+    has tcp-readiness "PASS    tcp-readiness"
+
 check wrong-output 1 run tests/e2e/failing/wrong-output.cleanrun.toml &&
     has wrong-output "FAIL    wrong-output" 'step 1 "greeting"' "expected stdout equals (- expected, + actual):" "- World" "+ world"
 
