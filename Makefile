@@ -177,6 +177,32 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    bash tests/e2e/run.sh $(ASN)/cleanrun $(DOCKER_EP)
 
+unit: $(REL)/test-unit
+	@echo "== unit tests (release build)"
+	$(REL)/test-unit --jobs $(NPROC)
+
+# LeakSanitizer reports only when a Criterion worker exits, and Criterion
+# does not fail the test for it: send every sanitizer report to files and
+# fail when any file appears.
+unit-asan: $(ASN)/test-unit
+	@echo "== unit tests (ASan + UBSan, leaks checked)"
+	@rm -rf $(ASN)/san && mkdir -p $(ASN)/san
+	ASAN_OPTIONS=detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$(CURDIR)/$(ASN)/san/asan \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASN)/san/ubsan \
+	    $(ASN)/test-unit --jobs $(NPROC)
+	@if ls $(ASN)/san/* >/dev/null 2>&1; then \
+	    echo "sanitizer reports:"; cat $(ASN)/san/*; exit 1; fi
+	@echo "sanitizers: no reports"
+
+conformance: $(REL)/cleanrun
+	@echo "== TOML 1.0 conformance (release build)"
+	$(SHARED)/tools/toml-conformance -j $(NPROC) --dir $(SHARED)/toml-test $(REL)/cleanrun toml-decode
+
+conformance-asan: $(ASN)/cleanrun
+	@echo "== TOML 1.0 conformance (ASan + UBSan build)"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(SHARED)/tools/toml-conformance -j $(NPROC) --dir $(SHARED)/toml-test $(ASN)/cleanrun toml-decode
+
 # ---- fuzzing ----
 
 FUZZ_DIR := build/fuzz
