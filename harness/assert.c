@@ -25,8 +25,8 @@ int cln_regex_match(const char *pattern, const char *subject, size_t len)
     return rc >= 0 ? 1 : 0;
 }
 
-static void add_failure(struct cln_attempt *a, const char *what, const char *expected,
-                        const char *actual, char *diff)
+void cln_attempt_add_failure(struct cln_attempt *a, const char *what, const char *expected,
+                             const char *actual, char *diff)
 {
     a->failures = cln_xrealloc(a->failures, (a->nfailures + 1) * sizeof(*a->failures));
     struct cln_failure *f = &a->failures[a->nfailures++];
@@ -110,36 +110,36 @@ static void check_stream(const struct cln_stream_expect *x, const char *name,
     char what[64];
     if (x->equals && (c->data.len != strlen(x->equals) || strcmp(data, x->equals) != 0)) {
         snprintf(what, sizeof(what), "%s equals", name);
-        add_failure(a, what, x->equals, data, cln_line_diff(x->equals, data));
+        cln_attempt_add_failure(a, what, x->equals, data, cln_line_diff(x->equals, data));
     }
     for (size_t i = 0; i < x->contains.n; i++)
         if (!memmem(data, c->data.len, x->contains.v[i], strlen(x->contains.v[i]))) {
             snprintf(what, sizeof(what), "%s contains", name);
-            add_failure(a, what, x->contains.v[i], data, NULL);
+            cln_attempt_add_failure(a, what, x->contains.v[i], data, NULL);
         }
     for (size_t i = 0; i < x->not_contains.n; i++)
         if (memmem(data, c->data.len, x->not_contains.v[i], strlen(x->not_contains.v[i]))) {
             snprintf(what, sizeof(what), "%s does not contain", name);
-            add_failure(a, what, x->not_contains.v[i], data, NULL);
+            cln_attempt_add_failure(a, what, x->not_contains.v[i], data, NULL);
         }
     if (x->regex && cln_regex_match(x->regex, data, c->data.len) != 1) {
         snprintf(what, sizeof(what), "%s matches regex", name);
-        add_failure(a, what, x->regex, data, NULL);
+        cln_attempt_add_failure(a, what, x->regex, data, NULL);
     }
     if (x->empty == 1 && c->total != 0) {
         snprintf(what, sizeof(what), "%s is empty", name);
-        add_failure(a, what, "(nothing)", data, NULL);
+        cln_attempt_add_failure(a, what, "(nothing)", data, NULL);
     }
     if (x->empty == 0 && c->total == 0) {
         snprintf(what, sizeof(what), "%s is not empty", name);
-        add_failure(a, what, "(some output)", "(nothing)", NULL);
+        cln_attempt_add_failure(a, what, "(some output)", "(nothing)", NULL);
     }
     if (c->truncated && (x->equals || x->contains.n || x->not_contains.n || x->regex)) {
         snprintf(what, sizeof(what), "%s was checked in full", name);
         char actual[96];
         snprintf(actual, sizeof(actual), "only the first %zu of %llu bytes were kept", c->data.len,
                  (unsigned long long)c->total);
-        add_failure(a, what, "all output kept", actual, NULL);
+        cln_attempt_add_failure(a, what, "all output kept", actual, NULL);
     }
 }
 
@@ -154,7 +154,7 @@ void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt 
         break;
     case CLN_EXIT_EXPECT_NONZERO:
         if (a->exit_code == 0)
-            add_failure(a, "exit code", "non-zero", actual, NULL);
+            cln_attempt_add_failure(a, "exit code", "non-zero", actual, NULL);
         break;
     case CLN_EXIT_EXPECT_LIST: {
         bool ok = false;
@@ -167,7 +167,7 @@ void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt 
                                       i ? (i + 1 == x->ncodes ? " or " : ", ") : "", x->codes[i]);
         }
         if (!ok)
-            add_failure(a, "exit code", expected, actual, NULL);
+            cln_attempt_add_failure(a, "exit code", expected, actual, NULL);
         break;
     }
     }
@@ -177,6 +177,6 @@ void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt 
         snprintf(expected, sizeof(expected), "at most %llu ms",
                  (unsigned long long)x->max_duration_ms);
         snprintf(actual, sizeof(actual), "%llu ms", (unsigned long long)a->duration_ms);
-        add_failure(a, "duration", expected, actual, NULL);
+        cln_attempt_add_failure(a, "duration", expected, actual, NULL);
     }
 }

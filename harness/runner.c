@@ -608,38 +608,25 @@ static void check_files(struct test_ctx *c, const char *id, const struct cln_spe
             continue;
         }
         char what[300];
-        struct cln_failure fl = {0};
-        (void)fl;
+        const char *data = content.data ? content.data : "";
         if (f->exists == 1 && !found) {
             snprintf(what, sizeof(what), "file %s exists", f->path);
-            a->failures = cln_xrealloc(a->failures, (a->nfailures + 1) * sizeof(*a->failures));
-            a->failures[a->nfailures++] = (struct cln_failure){
-                cln_xstrdup(what), cln_xstrdup("exists"), cln_xstrdup("absent"), NULL};
+            cln_attempt_add_failure(a, what, "exists", "absent", NULL);
         } else if (f->exists == 0 && found) {
             snprintf(what, sizeof(what), "file %s is absent", f->path);
-            a->failures = cln_xrealloc(a->failures, (a->nfailures + 1) * sizeof(*a->failures));
-            a->failures[a->nfailures++] = (struct cln_failure){
-                cln_xstrdup(what), cln_xstrdup("absent"), cln_xstrdup("exists"), NULL};
+            cln_attempt_add_failure(a, what, "absent", "exists", NULL);
         }
-        const char *data = content.data ? content.data : "";
         if (found && f->equals && strcmp(data, f->equals) != 0) {
             snprintf(what, sizeof(what), "file %s equals", f->path);
-            a->failures = cln_xrealloc(a->failures, (a->nfailures + 1) * sizeof(*a->failures));
-            a->failures[a->nfailures++] =
-                (struct cln_failure){cln_xstrdup(what), cln_xstrdup(f->equals), cln_xstrdup(data),
-                                     cln_line_diff(f->equals, data)};
+            cln_attempt_add_failure(a, what, f->equals, data, cln_line_diff(f->equals, data));
         }
         if (found && f->regex && cln_regex_match(f->regex, data, content.len) != 1) {
             snprintf(what, sizeof(what), "file %s matches regex", f->path);
-            a->failures = cln_xrealloc(a->failures, (a->nfailures + 1) * sizeof(*a->failures));
-            a->failures[a->nfailures++] = (struct cln_failure){
-                cln_xstrdup(what), cln_xstrdup(f->regex), cln_xstrdup(data), NULL};
+            cln_attempt_add_failure(a, what, f->regex, data, NULL);
         }
         if (!found && (f->equals || f->regex) && f->exists != 1) {
             snprintf(what, sizeof(what), "file %s exists", f->path);
-            a->failures = cln_xrealloc(a->failures, (a->nfailures + 1) * sizeof(*a->failures));
-            a->failures[a->nfailures++] = (struct cln_failure){
-                cln_xstrdup(what), cln_xstrdup("exists"), cln_xstrdup("absent"), NULL};
+            cln_attempt_add_failure(a, what, "exists", "absent", NULL);
         }
         cln_buf_done(&content);
     }

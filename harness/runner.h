@@ -109,6 +109,9 @@ void cln_test_result_done(struct cln_test_result *r);
 /* Evaluate a step's expectations on an attempt (files excepted); appends
  * failures. */
 void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt *a);
+/* Append a failure to an attempt (strings copied; diff owned). */
+void cln_attempt_add_failure(struct cln_attempt *a, const char *what, const char *expected,
+                             const char *actual, char *diff);
 /* A readable line diff of expected vs actual. */
 char *cln_line_diff(const char *expected, const char *actual);
 /* Does subject match the PCRE2 pattern (multiline)?  -1 on a bad pattern. */

@@ -473,6 +473,8 @@ static void print_result(struct printer *p, size_t i)
            t->name, cln_duration_format(r->duration_ms, d, sizeof(d)));
     if (r->error)
         printf("        %s\n", r->error);
+    if (r->network_note)
+        printf("        note: %s\n", r->network_note);
     for (size_t k = 0; k < r->nservices; k++)
         if (r->services[k].error && r->services[k].log_tail && *r->services[k].log_tail) {
             printf("        last log lines of service %s:\n", r->services[k].service->name);
@@ -519,8 +521,6 @@ static void print_result(struct printer *p, size_t i)
             print_tail(stdout, "stderr lines", &a->err);
         }
     }
-    if (r->network_note && p->o->verbose)
-        printf("        note: %s\n", r->network_note);
 }
 
 static void clear_progress(struct printer *p)
