@@ -20,7 +20,7 @@ SHARED     ?= ../shared
 FUZZ_TIME  ?= 60
 NPROC      := $(shell nproc 2>/dev/null || echo 2)
 
-PKGS       := libcurl libcjson libarchive libpcre2-8
+PKGS       := libcurl libcjson libarchive libpcre2-8 libseccomp
 TEST_PKGS  := criterion
 
 CSTD       := -std=gnu11

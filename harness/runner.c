@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -91,6 +92,113 @@ static void load_keepalive(void)
     while ((n = read(fd, tmp, sizeof(tmp))) > 0)
         cln_buf_append(&keepalive, tmp, (size_t)n);
     close(fd);
+}
+
+/* ---- isolation evidence ---- */
+
+/* Observe a running container: its main process's namespaces (every exec
+ * joins them: runc and crun setns(2) into the init process's namespaces),
+ * its cgroup, and a random canary written by a process exec'd in it, then
+ * looked for under /proc/PID/root and on the host.  has_keepalive: the
+ * static busybox is already at KEEPALIVE_BIN. */
+static void observe_container(struct cln_runtime *rt, const char *id, bool has_keepalive,
+                              const struct cln_spec_privs *privs, struct cln_evidence *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->local = rt->local;
+    ev->container_id = cln_xstrdup(id);
+    ev->request = (struct cln_isolation_request){
+        .host_network = privs && privs->host_network,
+        .host_pid = privs && privs->host_pid,
+        .privileged = privs && privs->privileged,
+        .host_mounts = privs && privs->nmounts,
+    };
+    ev->method = "none";
+    struct cln_container_state st;
+    struct cln_error *e = NULL;
+    if (rt->desc->ops->inspect(rt->ctx, id, &st, &e) < 0) {
+        ev->canary_note = render_with(e, "inspect");
+        cln_evidence_judge(ev);
+        return;
+    }
+    ev->container_name = st.name ? cln_xstrdup(st.name) : NULL;
+    ev->image_id = st.image_id ? cln_xstrdup(st.image_id) : NULL;
+    int pid = st.running ? st.pid : 0;
+    cln_container_state_done(&st);
+    if (!ev->local || pid <= 0) {
+        cln_evidence_judge(ev);
+        return;
+    }
+    ev->observed_pid = pid;
+    ev->observed_start = cln_proc_start_time(pid);
+    ev->method = "container-init";
+    cln_ns_read(pid, &ev->ns);
+    cln_ns_read(0, &ev->host_ns);
+    ev->cgroup = cln_proc_cgroup(pid);
+
+    unsigned char rnd[8] = {0};
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        memset(rnd, 0x5a, sizeof(rnd));
+    char token[40];
+    snprintf(token, sizeof(token), "cleanrun-canary-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    ev->canary_path = cln_xasprintf(KEEPALIVE_DIR "/%s", token);
+    ev->canary = CLN_CANARY_FAILED;
+    pthread_once(&keepalive_once, load_keepalive);
+    if (!has_keepalive) {
+        struct cln_file f = {
+            .path = KEEPALIVE_BIN + 1, .data = keepalive.data, .len = keepalive.len, .mode = 0755};
+        if (!keepalive.len) {
+            ev->canary_note = cln_xstrdup("no /bin/busybox on the host to write it with");
+            cln_evidence_judge(ev);
+            return;
+        }
+        if (rt->desc->ops->copy_in(rt->ctx, id, "/", &f, 1, &e) < 0) {
+            ev->canary_note = render(e);
+            cln_evidence_judge(ev);
+            return;
+        }
+    }
+    const char *argv[] = {KEEPALIVE_BIN, "sh", "-c", "printf %s \"$1\" > \"$2\"", "canary", token,
+                          ev->canary_path, NULL};
+    struct cln_exec_config ec = {.argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
+    struct cln_exec_result er;
+    if (rt->desc->ops->exec(rt->ctx, id, &ec, &er, &e) < 0) {
+        ev->canary_note = render(e);
+    } else {
+        if (er.status != CLN_EXEC_EXITED || er.exit_code != 0)
+            ev->canary_note = cln_xasprintf("the writer exited %d: %.*s", er.exit_code,
+                                            (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
+                                            er.err.data.data ? er.err.data.data : "");
+        else
+            cln_canary_check(ev, token);
+        cln_exec_result_done(&er);
+    }
+    cln_evidence_judge(ev);
+}
+
+/* The step's evidence: its container's, with the exec's own facts, and
+ * the observed process checked again after the step. */
+static void step_evidence(const struct cln_evidence *base, const struct cln_attempt *a,
+                          struct cln_evidence *ev)
+{
+    cln_evidence_copy(ev, base);
+    if (a) {
+        free(ev->exec_id);
+        ev->exec_id = a->exec_id ? cln_xstrdup(a->exec_id) : NULL;
+        ev->exec_host_pid = a->host_pid;
+    }
+    if (ev->observed_pid && ev->observed_start &&
+        cln_proc_start_time(ev->observed_pid) == ev->observed_start) {
+        struct cln_ns_set now;
+        if (cln_ns_read(ev->observed_pid, &now) == 0 &&
+            memcmp(&now, &ev->ns, sizeof(now)) != 0) {
+            ev->verdict = CLN_VERDICT_VIOLATED;
+            free(ev->reason);
+            ev->reason = cln_xasprintf("the namespaces of pid %d changed during the step",
+                                       ev->observed_pid);
+        }
+    }
 }
 
 /* ---- per-test state ---- */
@@ -441,6 +549,17 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
     }
 }
 
+static struct cln_mount *host_mounts(const struct cln_spec_privs *p)
+{
+    struct cln_mount *m = cln_xcalloc(p->nmounts ? p->nmounts : 1, sizeof(*m));
+    for (size_t i = 0; i < p->nmounts; i++)
+        m[i] = (struct cln_mount){.type = CLN_MOUNT_BIND,
+                                  .source = p->mounts[i].source,
+                                  .target = p->mounts[i].target,
+                                  .read_only = p->mounts[i].read_only};
+    return m;
+}
+
 static void *start_service(void *ud)
 {
     struct svc_job *j = ud;
@@ -462,6 +581,7 @@ static void *start_service(void *ud)
     for (size_t i = 0; i < c->labels.len; i++)
         cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
     cln_labels_set(&labels, "io.cleanrun.service", s->name);
+    struct cln_mount *mounts = host_mounts(&s->privs);
     struct cln_container_config cfg = {
         .image = s->image,
         .cmd = s->has_command ? (const char *const *)s->command.v : NULL,
@@ -470,13 +590,19 @@ static void *start_service(void *ud)
         .labels = &labels,
         .ports = ports,
         .nports = s->nports,
-        .memory_bytes = s->memory,
+        .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
         .nano_cpus = s->nano_cpus,
-        .pids_limit = s->pids,
-        .network = c->r->network ? c->r->network : NULL,
-        .network_aliases = c->r->network ? aliases : NULL,
+        .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
+        .network = s->privs.host_network ? "host" : c->r->network ? c->r->network : NULL,
+        .network_aliases = c->r->network && !s->privs.host_network ? aliases : NULL,
         .no_new_privileges = true,
+        .privileged = s->privs.privileged,
+        .pid_host = s->privs.host_pid,
+        .mounts = mounts,
+        .nmounts = s->privs.nmounts,
     };
+    if (s->privs.host_network)
+        cfg.nports = 0; /* the service's ports are the host's */
     char *id = NULL;
     uint64_t started = 0;
     struct cln_container_state st;
@@ -519,9 +645,14 @@ static void *start_service(void *ud)
         for (size_t k = 0; k < st.nports; k++)
             if (st.ports[k].container_port == s->ports[i])
                 sr->host_ports[i] = st.ports[k].host_port;
+    for (size_t i = 0; i < s->nports && s->privs.host_network; i++)
+        sr->host_ports[i] = s->ports[i];
     cln_container_state_done(&st);
-    if (await_ready(c, sr, started) == 0)
+    if (await_ready(c, sr, started) == 0) {
         j->rc = 0;
+        observe_container(rt, id, false, &s->privs, &sr->evidence);
+        sr->observed = true;
+    }
 out:
     if (j->rc < 0 && sr->container_id) {
         struct cln_capture out, err;
@@ -543,6 +674,7 @@ out:
     free_vector(env);
     free(ports);
     free(aliases);
+    free(mounts);
     cln_labels_done(&labels);
     return NULL;
 }
@@ -634,7 +766,8 @@ static void check_files(struct test_ctx *c, const char *id, const struct cln_spe
 
 /* A fresh container for an ephemeral step, kept alive by the keepalive
  * binary; returns its id or NULL with *msg set. */
-static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, char **msg)
+static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, char **msg,
+                             struct cln_evidence *ev, bool *observed)
 {
     struct cln_runtime *rt = c->run->rt;
     pthread_once(&keepalive_once, load_keepalive);
@@ -649,19 +782,29 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
     for (size_t i = 0; i < c->labels.len; i++)
         cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
     cln_labels_set(&labels, "io.cleanrun.step", s->name);
+    struct cln_mount *mounts = host_mounts(&s->privs);
     struct cln_container_config cfg = {
         .image = s->image,
         .entrypoint = entry,
         .cmd = empty,
         .labels = &labels,
-        .network = s->network && c->r->network ? c->r->network : "none",
+        .network = s->privs.host_network           ? "host"
+                   : s->network && c->r->network ? c->r->network
+                                                 : "none",
         .no_new_privileges = true,
         .init = false,
+        .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
+        .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
+        .privileged = s->privs.privileged,
+        .pid_host = s->privs.host_pid,
+        .mounts = mounts,
+        .nmounts = s->privs.nmounts,
     };
     char *id = NULL;
     struct cln_error *e = NULL;
     int r = rt->desc->ops->create(rt->ctx, &cfg, &id, &e);
     cln_labels_done(&labels);
+    free(mounts);
     if (r < 0) {
         *msg = render(e);
         return NULL;
@@ -676,6 +819,8 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
         *msg = render(e);
         return id; /* tracked: teardown removes it */
     }
+    observe_container(rt, id, true, &s->privs, ev);
+    *observed = true;
     return id;
 }
 
@@ -734,13 +879,20 @@ static void run_step(struct test_ctx *c, size_t si)
     char *fresh = NULL;
     char **env = NULL;
     struct out_relay relay = {.c = c, .step = s->name};
+    struct cln_evidence base;
+    bool observed = false;
+    memset(&base, 0, sizeof(base));
     if (s->service) {
         const struct cln_service_result *svc = find_service(c, s->service);
         sr->where = cln_xasprintf("service %s", s->service);
         id = svc ? svc->container_id : NULL;
+        if (svc && svc->observed) {
+            cln_evidence_copy(&base, &svc->evidence);
+            observed = true;
+        }
     } else {
         sr->where = cln_xasprintf("image %s (fresh container)", s->image);
-        fresh = fresh_container(c, s, &msg);
+        fresh = fresh_container(c, s, &msg, &base, &observed);
         id = fresh;
         if (msg) {
             sr->attempts = cln_xcalloc(1, sizeof(*sr->attempts));
@@ -817,6 +969,12 @@ static void run_step(struct test_ctx *c, size_t si)
             break;
     }
 out:
+    if (observed) {
+        step_evidence(&base, sr->nattempts ? &sr->attempts[sr->nattempts - 1] : NULL,
+                      &sr->evidence);
+        sr->observed = true;
+    }
+    cln_evidence_done(&base);
     free_vector(env);
     if (fresh) {
         pthread_mutex_lock(&c->run->lock);
@@ -896,6 +1054,13 @@ static void run_test(struct run *run, size_t idx)
             break;
     }
 done:
+    r->verdict = CLN_VERDICT_ISOLATED;
+    for (size_t i = 0; i < t->nsteps; i++)
+        if (r->steps[i].observed) {
+            r->any_observed = true;
+            if (r->steps[i].evidence.verdict > r->verdict)
+                r->verdict = r->steps[i].evidence.verdict;
+        }
     teardown(&c);
     if (r->nteardown_errors && r->status == CLN_ST_PASSED) {
         r->status = CLN_ST_ERROR;
@@ -994,6 +1159,7 @@ void cln_test_result_done(struct cln_test_result *r)
         free(r->services[i].host_ports);
         free(r->services[i].error);
         free(r->services[i].log_tail);
+        cln_evidence_done(&r->services[i].evidence);
     }
     free(r->services);
     for (size_t i = 0; i < r->nsteps; i++) {
@@ -1004,6 +1170,7 @@ void cln_test_result_done(struct cln_test_result *r)
         for (size_t k = 0; k < s->nattempts; k++)
             attempt_done(&s->attempts[k]);
         free(s->attempts);
+        cln_evidence_done(&s->evidence);
     }
     free(r->steps);
     for (size_t i = 0; i < r->nteardown_errors; i++)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "isolation.h"
 #include "runtime/runtime.h"
 #include "spec.h"
 
@@ -53,6 +54,8 @@ struct cln_step_result {
     struct cln_attempt *attempts;
     size_t nattempts;
     uint64_t duration_ms;
+    bool observed;                /* evidence was gathered (the step ran) */
+    struct cln_evidence evidence; /* where and how it ran, and the verdict */
 };
 
 struct cln_service_result {
@@ -63,6 +66,8 @@ struct cln_service_result {
     uint64_t ready_ms;    /* from start to ready */
     char *error;
     char *log_tail; /* last log lines when it failed */
+    bool observed;
+    struct cln_evidence evidence; /* of the service's container */
 };
 
 struct cln_test_result {
@@ -78,6 +83,8 @@ struct cln_test_result {
     size_t nsteps;
     char **teardown_errors;
     size_t nteardown_errors;
+    enum cln_verdict verdict; /* the worst of its steps' */
+    bool any_observed;
 };
 
 struct cln_runner_events {

@@ -710,6 +710,170 @@ static int load_ready(struct loader *L, tv *svc, const char *where, struct cln_s
     return 0;
 }
 
+/* ---- privileges: beyond the hermetic defaults ---- */
+
+const char *cln_allow_flag(enum cln_allow a)
+{
+    switch (a) {
+    case CLN_ALLOW_PRIVILEGED:
+        return "--allow-privileged";
+    case CLN_ALLOW_HOST_NETWORK:
+        return "--allow-host-network";
+    case CLN_ALLOW_HOST_PID:
+        return "--allow-host-pid";
+    case CLN_ALLOW_HOST_MOUNTS:
+        return "--allow-host-mounts";
+    case CLN_ALLOW_ENGINE_SOCKET:
+        return "--allow-engine-socket";
+    }
+    return "?";
+}
+
+static void add_use(struct cln_spec_test *t, enum cln_allow what, struct cln_toml_pos pos,
+                    char *desc)
+{
+    t->uses = cln_xrealloc(t->uses, (t->nuses + 1) * sizeof(*t->uses));
+    t->uses[t->nuses++] =
+        (struct cln_spec_priv_use){.what = what, .line = pos.line, .col = pos.col, .desc = desc};
+}
+
+/* The engines' sockets: mounting one (or a directory holding one) hands
+ * the container the engine, which is the host. */
+static bool is_engine_socket_path(const char *source)
+{
+    static const char *const socks[] = {"/var/run/docker.sock", "/run/docker.sock",
+                                        "/run/podman/podman.sock",
+                                        "/var/run/podman/podman.sock",
+                                        "/run/containerd/containerd.sock"};
+    size_t sl = strlen(source);
+    while (sl > 1 && source[sl - 1] == '/')
+        sl--;
+    for (size_t i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
+        /* the socket itself, or a directory above it ("/" and "/run" too) */
+        if (strncmp(socks[i], source, sl) == 0 &&
+            (socks[i][sl] == '\0' || socks[i][sl] == '/' || sl == 1))
+            return true;
+    }
+    struct stat st;
+    return stat(source, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* privileged, host_network, host_pid, mounts: in a service or a fresh-container step. */
+static int load_privs(struct loader *L, tv *tbl, const char *where, struct cln_spec_privs *p,
+                      struct cln_spec_test *t, struct cln_error **err)
+{
+    static const struct {
+        const char *key;
+        enum cln_allow what;
+    } flags[] = {{"privileged", CLN_ALLOW_PRIVILEGED},
+                 {"host_network", CLN_ALLOW_HOST_NETWORK},
+                 {"host_pid", CLN_ALLOW_HOST_PID}};
+    bool *dst[] = {&p->privileged, &p->host_network, &p->host_pid};
+    for (size_t i = 0; i < 3; i++) {
+        int r = get_bool(L, tbl, flags[i].key, where, dst[i], err);
+        if (r < 0)
+            return r;
+        if (*dst[i])
+            add_use(t, flags[i].what, cln_toml_table_find(tbl, flags[i].key)->pos,
+                    cln_xasprintf("%s.%s = true", where, flags[i].key));
+    }
+    const struct cln_toml_entry *me = cln_toml_table_find(tbl, "mounts");
+    if (!me)
+        return 0;
+    char what[200];
+    snprintf(what, sizeof(what), "%s.mounts", where);
+    int r = want_type(L, me->value, CLN_TOML_ARRAY, what, err);
+    if (r < 0)
+        return r;
+    size_t n = cln_toml_array_len(me->value);
+    p->mounts = cln_xcalloc(n ? n : 1, sizeof(*p->mounts));
+    for (size_t i = 0; i < n; i++) {
+        tv *m = cln_toml_array_at(me->value, i);
+        char mw[260];
+        snprintf(mw, sizeof(mw), "%s[%zu]", what, i);
+        r = want_type(L, m, CLN_TOML_TABLE, mw, err);
+        if (r == 0)
+            r = CHECK_KEYS(L, m, mw, err, "source", "target", "read_only");
+        if (r < 0)
+            return r;
+        struct cln_spec_mount *sm = &p->mounts[p->nmounts++];
+        if ((r = get_str(L, m, "source", mw, &sm->source, err)) < 0 ||
+            (r = get_str(L, m, "target", mw, &sm->target, err)) < 0 ||
+            (r = get_bool(L, m, "read_only", mw, &sm->read_only, err)) < 0)
+            return r;
+        if (!sm->source || !sm->target)
+            return err_at(L, m->pos, err, "%s: \"source\" (a host path) and \"target\" are required",
+                          mw);
+        if (sm->source[0] != '/')
+            return err_at(L, cln_toml_table_find(m, "source")->value->pos, err,
+                          "%s.source must be an absolute host path, not \"%s\"", mw, sm->source);
+        if (sm->target[0] != '/')
+            return err_at(L, cln_toml_table_find(m, "target")->value->pos, err,
+                          "%s.target must be an absolute path in the container, not \"%s\"", mw,
+                          sm->target);
+        struct cln_toml_pos pos = cln_toml_table_find(m, "source")->value->pos;
+        add_use(t, CLN_ALLOW_HOST_MOUNTS, pos,
+                cln_xasprintf("%s mounts the host's %s", mw, sm->source));
+        if (is_engine_socket_path(sm->source))
+            add_use(t, CLN_ALLOW_ENGINE_SOCKET, pos,
+                    cln_xasprintf("%s hands the container an engine socket (%s)", mw, sm->source));
+    }
+    return 0;
+}
+
+static void privs_done(struct cln_spec_privs *p)
+{
+    for (size_t i = 0; i < p->nmounts; i++) {
+        free(p->mounts[i].source);
+        free(p->mounts[i].target);
+    }
+    free(p->mounts);
+}
+
+int cln_spec_check_allowed(const struct cln_spec_set *set, unsigned allowed,
+                           struct cln_error **err)
+{
+    int bad = 0;
+    for (size_t i = 0; i < set->n; i++) {
+        const struct cln_spec_test *t = &set->tests[i];
+        /* matrix expansions repeat a file's uses: report each place once */
+        bool seen_file = false;
+        for (size_t k = 0; k < i && !seen_file; k++)
+            seen_file = strcmp(set->tests[k].file, t->file) == 0 && set->tests[k].nuses;
+        if (seen_file)
+            continue;
+        for (size_t u = 0; u < t->nuses; u++) {
+            if (allowed & t->uses[u].what)
+                continue;
+            cln_error_set(err, CLN_E_SPEC, 0,
+                          "%s:%u:%u: %s needs %s on the command line (cleanrun keeps "
+                          "containers hermetic unless the run allows it)",
+                          t->file, t->uses[u].line, t->uses[u].col, t->uses[u].desc,
+                          cln_allow_flag(t->uses[u].what));
+            bad++;
+        }
+    }
+    return bad ? -1 : 0;
+}
+
+/* memory = "64MiB" at where; *ret untouched when absent. */
+static int get_memory(struct loader *L, tv *tbl, const char *where, int64_t *ret,
+                      struct cln_error **err)
+{
+    char *mem = NULL;
+    int r = get_str(L, tbl, "memory", where, &mem, err);
+    if (r <= 0)
+        return r;
+    r = parse_size(mem, ret) < 0 || *ret < 4L * 1048576
+            ? err_at(L, cln_toml_table_find(tbl, "memory")->value->pos, err,
+                     "%s.memory: \"%s\" is not a size of at least 4MiB (e.g. \"64MiB\", "
+                     "\"1GiB\")",
+                     where, mem)
+            : 1;
+    free(mem);
+    return r;
+}
+
 static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
                          struct cln_error **err)
 {
@@ -727,7 +891,7 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
         if (r == 0)
             r = CHECK_KEYS(L, e->value, where, err, "image", "command", "entrypoint", "env",
                            "files", "ports", "memory", "cpus", "pids", "depends_on", "aliases",
-                           "ready");
+                           "ready", "privileged", "host_network", "host_pid", "mounts");
         if (r < 0)
             return r;
         for (const char *c = e->key; *c; c++)
@@ -774,20 +938,9 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
                 s->ports[s->nports++] = (uint16_t)p->u.integer;
             }
         }
-        char *mem = NULL;
-        if ((r = get_str(L, e->value, "memory", where, &mem, err)) < 0)
+        if ((r = get_memory(L, e->value, where, &s->memory, err)) < 0 ||
+            (r = load_privs(L, e->value, where, &s->privs, t, err)) < 0)
             return r;
-        if (mem) {
-            r = parse_size(mem, &s->memory) < 0 || s->memory < 4L * 1048576
-                    ? err_at(L, cln_toml_table_find(e->value, "memory")->value->pos, err,
-                             "%s.memory: \"%s\" is not a size of at least 4MiB (e.g. \"64MiB\", "
-                             "\"1GiB\")",
-                             where, mem)
-                    : 0;
-            free(mem);
-            if (r < 0)
-                return r;
-        }
         const struct cln_toml_entry *ce = cln_toml_table_find(e->value, "cpus");
         if (ce) {
             double cpus = ce->value->type == CLN_TOML_FLOAT     ? ce->value->u.flt
@@ -1033,7 +1186,8 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
         if (r == 0)
             r = CHECK_KEYS(L, st, where, err, "name", "service", "image", "run", "env", "workdir",
                            "user", "stdin", "timeout", "retries", "retry_interval",
-                           "continue_on_failure", "network", "expect");
+                           "continue_on_failure", "network", "memory", "pids", "privileged",
+                           "host_network", "host_pid", "mounts", "expect");
         if (r < 0)
             return r;
         struct cln_spec_step *s = &t->steps[t->nsteps++];
@@ -1125,10 +1279,22 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             (r = get_bool(L, st, "network", where, &s->network, err)) < 0)
             return r;
         s->retries = (int)retries;
-        if (s->service && cln_toml_table_find(st, "network"))
-            return err_at(L, cln_toml_table_find(st, "network")->pos, err,
-                          "%s.network only applies to steps in a fresh container (\"image\"); "
-                          "service steps are on the test network",
+        static const char *const fresh_only[] = {"network",      "memory",   "pids", "privileged",
+                                                 "host_network", "host_pid", "mounts"};
+        for (size_t k = 0; s->service && k < sizeof(fresh_only) / sizeof(fresh_only[0]); k++)
+            if (cln_toml_table_find(st, fresh_only[k]))
+                return err_at(L, cln_toml_table_find(st, fresh_only[k])->pos, err,
+                              "%s.%s only applies to steps in a fresh container (\"image\"); a "
+                              "service step runs in the service's container (set it on the "
+                              "service)",
+                              where, fresh_only[k]);
+        if ((r = get_memory(L, st, where, &s->memory, err)) < 0 ||
+            (r = get_int(L, st, "pids", where, 1, 1 << 22, &s->pids, err)) < 0 ||
+            (r = load_privs(L, st, where, &s->privs, t, err)) < 0)
+            return r;
+        if (s->network && s->privs.host_network)
+            return err_at(L, cln_toml_table_find(st, "host_network")->pos, err,
+                          "%s: network (the test network) and host_network exclude each other",
                           where);
         if (!retries && cln_toml_table_find(st, "retry_interval"))
             return err_at(L, cln_toml_table_find(st, "retry_interval")->pos, err,
@@ -1265,6 +1431,7 @@ static void test_done(struct cln_spec_test *t)
         cln_strv_done(&s->aliases);
         cln_strv_done(&s->ready.exec);
         free(s->ready.log_regex);
+        privs_done(&s->privs);
     }
     free(t->services);
     for (size_t i = 0; i < t->nsteps; i++) {
@@ -1286,8 +1453,12 @@ static void test_done(struct cln_spec_test *t)
             free(s->expect.files[j].regex);
         }
         free(s->expect.files);
+        privs_done(&s->privs);
     }
     free(t->steps);
+    for (size_t i = 0; i < t->nuses; i++)
+        free(t->uses[i].desc);
+    free(t->uses);
     memset(t, 0, sizeof(*t));
 }
 

@@ -53,6 +53,41 @@ struct cln_spec_ready {
     uint64_t interval_ms, timeout_ms;
 };
 
+/* What a container may do beyond the hermetic defaults; each needs the
+ * spec to ask AND the run to allow it (cln_spec_check_allowed). */
+enum cln_allow {
+    CLN_ALLOW_PRIVILEGED = 1u << 0,    /* --allow-privileged */
+    CLN_ALLOW_HOST_NETWORK = 1u << 1,  /* --allow-host-network */
+    CLN_ALLOW_HOST_PID = 1u << 2,      /* --allow-host-pid */
+    CLN_ALLOW_HOST_MOUNTS = 1u << 3,   /* --allow-host-mounts */
+    CLN_ALLOW_ENGINE_SOCKET = 1u << 4, /* --allow-engine-socket */
+};
+/* "--allow-privileged" for CLN_ALLOW_PRIVILEGED, ... */
+const char *cln_allow_flag(enum cln_allow a);
+
+struct cln_spec_mount {
+    char *source; /* absolute host path */
+    char *target;
+    bool read_only;
+};
+
+struct cln_spec_privs {
+    bool privileged, host_network, host_pid;
+    struct cln_spec_mount *mounts;
+    size_t nmounts;
+};
+
+/* Where a spec asked for something that needs a flag. */
+struct cln_spec_priv_use {
+    enum cln_allow what;
+    uint32_t line, col;
+    char *desc; /* e.g. "services.web.host_network = true" */
+};
+
+/* Default limits of every container cleanrun starts (docs/spec.md). */
+#define CLN_DEFAULT_MEMORY ((int64_t)512 << 20)
+#define CLN_DEFAULT_PIDS 512
+
 struct cln_spec_service {
     char *name;
     char *image;   /* the reference to run (an [images] entry resolved) */
@@ -68,6 +103,7 @@ struct cln_spec_service {
     struct cln_strv depends_on;
     struct cln_strv aliases;
     struct cln_spec_ready ready;
+    struct cln_spec_privs privs;
     int level; /* start order: 0 first; the same level starts together */
 };
 
@@ -116,6 +152,8 @@ struct cln_spec_step {
     uint64_t retry_interval_ms;
     bool continue_on_failure;
     bool network; /* ephemeral: join the test network */
+    int64_t memory, pids; /* ephemeral: limits (defaults when 0) */
+    struct cln_spec_privs privs; /* ephemeral */
     struct cln_spec_expect expect;
     uint32_t line; /* where the step is written */
 };
@@ -135,6 +173,8 @@ struct cln_spec_test {
     struct cln_spec_step *steps;
     size_t nsteps;
     int max_level;
+    struct cln_spec_priv_use *uses; /* what needs a flag, for cln_spec_check_allowed */
+    size_t nuses;
 };
 
 struct cln_spec_set {
@@ -154,6 +194,11 @@ int cln_spec_load_file(const char *path, struct cln_spec_set *set, struct cln_er
 int cln_spec_load_paths(const char *const *paths, size_t n, struct cln_spec_set *set,
                         struct cln_error **err);
 void cln_spec_set_done(struct cln_spec_set *set);
+
+/* Refuse every use of a privilege that allowed (enum cln_allow bits) does
+ * not grant: one error per use, each with file:line:col and the flag. */
+int cln_spec_check_allowed(const struct cln_spec_set *set, unsigned allowed,
+                           struct cln_error **err);
 
 /* The file-name suffix specs must have. */
 #define CLN_SPEC_SUFFIX ".cleanrun.toml"

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/proc.h"
 #include "base/cleanup.h"
 #include "base/error.h"
 #include "base/xalloc.h"
@@ -99,9 +100,11 @@ static void read_boot_id(char *out, size_t size)
 void cln_runtime_labels(struct cln_labels *l, const char *run_id, const char *version,
                         const char *test)
 {
-    char pid[24], boot[64];
+    char pid[24], boot[64], start[32];
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
     read_boot_id(boot, sizeof(boot));
+    snprintf(start, sizeof(start), "%llu", (unsigned long long)cln_proc_start_time(0));
+    cln_labels_set(l, CLN_LABEL_OWNER_START, start);
     cln_labels_set(l, CLN_LABEL_RUN, run_id);
     cln_labels_set(l, CLN_LABEL_OWNER_PID, pid);
     cln_labels_set(l, CLN_LABEL_OWNER_BOOT, boot);
@@ -172,6 +175,15 @@ void cln_engine_info_done(struct cln_engine_info *i)
     free(i->arch);
     free(i->kernel);
     memset(i, 0, sizeof(*i));
+}
+
+void cln_resources_free(struct cln_resource *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(r[i].name);
+        cln_labels_done(&r[i].labels);
+    }
+    free(r);
 }
 
 void cln_strv_free(char **v, size_t n)
@@ -365,12 +377,12 @@ int cln_network_remove(struct cln_runtime *rt, const char *network, struct cln_e
     return rt->desc->network->remove(rt->ctx, network, err);
 }
 
-int cln_network_list(struct cln_runtime *rt, const char *label_filter, char ***ret_names,
+int cln_network_list(struct cln_runtime *rt, const char *label_filter, struct cln_resource **ret,
                      size_t *ret_n, struct cln_error **err)
 {
     if (!rt->desc->network)
         return unsupported(rt, err, "list networks");
-    return rt->desc->network->list(rt->ctx, label_filter, ret_names, ret_n, err);
+    return rt->desc->network->list(rt->ctx, label_filter, ret, ret_n, err);
 }
 
 int cln_volume_create(struct cln_runtime *rt, const char *name, const struct cln_labels *labels,
@@ -388,12 +400,12 @@ int cln_volume_remove(struct cln_runtime *rt, const char *name, bool force, stru
     return rt->desc->volume->remove(rt->ctx, name, force, err);
 }
 
-int cln_volume_list(struct cln_runtime *rt, const char *label_filter, char ***ret_names,
+int cln_volume_list(struct cln_runtime *rt, const char *label_filter, struct cln_resource **ret,
                     size_t *ret_n, struct cln_error **err)
 {
     if (!rt->desc->volume)
         return unsupported(rt, err, "list volumes");
-    return rt->desc->volume->list(rt->ctx, label_filter, ret_names, ret_n, err);
+    return rt->desc->volume->list(rt->ctx, label_filter, ret, ret_n, err);
 }
 
 int cln_build_image(struct cln_runtime *rt, const struct cln_build_request *req,

@@ -25,6 +25,7 @@ struct cln_error;
 #define CLN_LABEL_RUN "io.cleanrun.run"
 #define CLN_LABEL_OWNER_PID "io.cleanrun.owner-pid"
 #define CLN_LABEL_OWNER_BOOT "io.cleanrun.owner-boot"
+#define CLN_LABEL_OWNER_START "io.cleanrun.owner-start"
 #define CLN_LABEL_TEST "io.cleanrun.test"
 #define CLN_LABEL_VERSION "io.cleanrun.version"
 
@@ -41,7 +42,7 @@ struct cln_labels {
 void cln_labels_set(struct cln_labels *l, const char *key, const char *value);
 const char *cln_labels_get(const struct cln_labels *l, const char *key);
 void cln_labels_done(struct cln_labels *l);
-/* The ownership labels: run id, owner pid and boot id, cleanrun version, and
+/* The ownership labels: run id, owner pid, boot id and start time, cleanrun version, and
  * the test name when not NULL. */
 void cln_runtime_labels(struct cln_labels *l, const char *run_id, const char *version,
                         const char *test);
@@ -96,6 +97,7 @@ struct cln_container_config {
     bool read_only_rootfs;
     bool no_new_privileges;
     bool privileged;
+    bool pid_host; /* share the host's pid namespace */
     const char *const *cap_add;  /* NULL-terminated */
     const char *const *cap_drop; /* NULL-terminated */
     const char *const *extra_hosts;
@@ -246,14 +248,21 @@ struct cln_runtime_ops {
 
 /* ---- optional feature managers ---- */
 
+/* A named engine resource (network, volume) and its labels. */
+struct cln_resource {
+    char *name;
+    struct cln_labels labels;
+};
+void cln_resources_free(struct cln_resource *r, size_t n);
+
 struct cln_network_ops {
     int (*create)(void *ctx, const char *name, const struct cln_labels *labels, bool internal,
                   char **ret_id, struct cln_error **err);
     int (*connect)(void *ctx, const char *network, const char *container,
                    const char *const *aliases, struct cln_error **err);
     int (*remove)(void *ctx, const char *network, struct cln_error **err);
-    /* names of networks carrying the label filter */
-    int (*list)(void *ctx, const char *label_filter, char ***ret_names, size_t *ret_n,
+    /* networks carrying the label filter */
+    int (*list)(void *ctx, const char *label_filter, struct cln_resource **ret, size_t *ret_n,
                 struct cln_error **err);
 };
 
@@ -261,7 +270,7 @@ struct cln_volume_ops {
     int (*create)(void *ctx, const char *name, const struct cln_labels *labels, char **ret_name,
                   struct cln_error **err);
     int (*remove)(void *ctx, const char *name, bool force, struct cln_error **err);
-    int (*list)(void *ctx, const char *label_filter, char ***ret_names, size_t *ret_n,
+    int (*list)(void *ctx, const char *label_filter, struct cln_resource **ret, size_t *ret_n,
                 struct cln_error **err);
 };
 
@@ -330,12 +339,12 @@ int cln_network_create(struct cln_runtime *rt, const char *name, const struct cl
 int cln_network_connect(struct cln_runtime *rt, const char *network, const char *container,
                         const char *const *aliases, struct cln_error **err);
 int cln_network_remove(struct cln_runtime *rt, const char *network, struct cln_error **err);
-int cln_network_list(struct cln_runtime *rt, const char *label_filter, char ***ret_names,
+int cln_network_list(struct cln_runtime *rt, const char *label_filter, struct cln_resource **ret,
                      size_t *ret_n, struct cln_error **err);
 int cln_volume_create(struct cln_runtime *rt, const char *name, const struct cln_labels *labels,
                       char **ret_name, struct cln_error **err);
 int cln_volume_remove(struct cln_runtime *rt, const char *name, bool force, struct cln_error **err);
-int cln_volume_list(struct cln_runtime *rt, const char *label_filter, char ***ret_names,
+int cln_volume_list(struct cln_runtime *rt, const char *label_filter, struct cln_resource **ret,
                     size_t *ret_n, struct cln_error **err);
 int cln_build_image(struct cln_runtime *rt, const struct cln_build_request *req,
                     cln_progress_fn progress, void *userdata, char **ret_image_id,

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "harness/cleanup.h"
+#include "harness/isolation.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "runtime/base/buf.h"
@@ -33,6 +35,8 @@ struct opts {
     uint64_t timeout_ms;
     const char *runtime, *host;
     int verbose;
+    unsigned allow; /* enum cln_allow bits */
+    bool no_gc, no_lockout;
     bool quiet;
     bool color;
     char **paths;
@@ -49,6 +53,12 @@ static void print_usage(const char *cmd, FILE *f)
         fprintf(f, "Check spec files without running anything: the same loader as 'run'.\n\n");
     else
         fprintf(f, "List the tests and their steps, after matrix expansion and selection.\n\n");
+    fprintf(f, "Privileges (a spec that asks for one is refused without its flag):\n"
+               "  --allow-privileged   privileged = true\n"
+               "  --allow-host-network host_network = true\n"
+               "  --allow-host-pid     host_pid = true\n"
+               "  --allow-host-mounts  mounts = [{ source = HOST_PATH, ... }]\n"
+               "  --allow-engine-socket a mount that hands a container an engine socket\n");
     fprintf(f, "Selection:\n"
                "  --filter REGEX     only tests whose name matches (PCRE2)\n"
                "  --tag TAG          only tests with this tag (repeatable: any of them)\n"
@@ -62,12 +72,15 @@ static void print_usage(const char *cmd, FILE *f)
                 "  --runtime NAME     docker or podman (default: $CLEANRUN_RUNTIME, else "
                 "discover)\n"
                 "  --host URL         the engine's address, e.g. unix:///run/podman/podman.sock\n"
+                "  --no-gc            do not remove what dead runs left before starting\n"
+                "  --no-lockout       do not install the host-exec lockout (not recommended)\n"
                 "Output:\n"
                 "  -v, --verbose      stream step output\n"
                 "  -q, --quiet        only failures and the summary\n"
                 "  --no-color         no colour (also: NO_COLOR set)\n");
     fprintf(f, "\nExit status: 0 all passed, 1 a test failed, 2 usage or spec error, 3 "
-               "infrastructure error.\n");
+               "infrastructure error\n(or a leak), 4 an isolation violation, 130/143 "
+               "interrupted.\n");
 }
 
 static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
@@ -85,6 +98,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         {"quiet", no_argument, NULL, 'q'},
         {"no-color", no_argument, NULL, 'C'},
         {"help", no_argument, NULL, 'h'},
+        {"allow-privileged", no_argument, NULL, 1000 + CLN_ALLOW_PRIVILEGED},
+        {"allow-host-network", no_argument, NULL, 1000 + CLN_ALLOW_HOST_NETWORK},
+        {"allow-host-pid", no_argument, NULL, 1000 + CLN_ALLOW_HOST_PID},
+        {"allow-host-mounts", no_argument, NULL, 1000 + CLN_ALLOW_HOST_MOUNTS},
+        {"allow-engine-socket", no_argument, NULL, 1000 + CLN_ALLOW_ENGINE_SOCKET},
+        {"no-gc", no_argument, NULL, 'G'},
+        {"no-lockout", no_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
     bool is_run = strcmp(cmd, "run") == 0;
@@ -94,8 +114,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
     int c;
     while ((c = getopt_long(argc, argv, "j:vqh", longopts, NULL)) != -1) {
         char *end = NULL;
+        if (c > 1000) {
+            o->allow |= (unsigned)(c - 1000);
+            continue;
+        }
         if (!is_run && (c == 'j' || c == 'F' || c == 'T' || c == 'r' || c == 'H' || c == 'v' ||
-                        c == 'q' || c == 'C')) {
+                        c == 'q' || c == 'C' || c == 'G' || c == 'L')) {
             fprintf(stderr, "cleanrun %s: %s is an option of 'run'\n", cmd, argv[optind - 1]);
             return -1;
         }
@@ -165,6 +189,12 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             break;
         case 'C':
             o->color = false;
+            break;
+        case 'G':
+            o->no_gc = true;
+            break;
+        case 'L':
+            o->no_lockout = true;
             break;
         case 'h':
             print_usage(cmd, stdout);
@@ -250,6 +280,11 @@ static int load_selected(const struct opts *o, struct cln_spec_set *set)
         cln_spec_set_done(&one);
     }
     set->n = keep;
+    if (cln_spec_check_allowed(set, o->allow, &err) < 0) {
+        print_spec_errors(err);
+        cln_error_free(err);
+        return -1;
+    }
     /* duplicate test names make results ambiguous */
     for (size_t i = 0; i < set->n; i++)
         for (size_t k = i + 1; k < set->n; k++)
@@ -369,11 +404,55 @@ int cln_cmd_list(int argc, char **argv)
 
 /* ---- run ---- */
 
+/* Signals: SIGINT and SIGTERM are blocked in every thread and taken by one
+ * thread with sigwaitinfo(), so that a second SIGINT can do real work: the
+ * first stops scheduling and kills the running steps (the runner tears down
+ * as usual); the second removes everything the run created at once and
+ * exits 130. */
 static volatile sig_atomic_t got_signal;
 
-static void on_signal(int sig)
+struct sig_ctx {
+    struct cln_runtime *rt;
+    const char *run_id;
+    pthread_t thread;
+};
+
+static void *signal_thread(void *ud)
 {
-    got_signal = sig;
+    struct sig_ctx *sc = ud;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGUSR2);
+    for (;;) {
+        int sig = sigwaitinfo(&set, NULL);
+        if (sig < 0)
+            continue;
+        if (sig == SIGUSR2)
+            return NULL; /* the run is over */
+        if (!got_signal) {
+            got_signal = sig;
+            fprintf(stderr, "\ncleanrun: %s: stopping and cleaning up (SIGINT again to force "
+                            "removal now)\n",
+                    sig == SIGINT ? "SIGINT" : "SIGTERM");
+            continue;
+        }
+        if (sig != SIGINT)
+            continue;
+        size_t removed[3] = {0};
+        struct cln_error *e = NULL;
+        int r = cln_remove_run(sc->rt, sc->run_id, removed, &e);
+        fprintf(stderr, "cleanrun: second SIGINT: removed %zu containers, %zu networks, %zu "
+                        "volumes of run %s\n",
+                removed[0], removed[1], removed[2], sc->run_id);
+        if (r < 0) {
+            cln_cli_print_error(e);
+            cln_error_free(e);
+        }
+        fflush(NULL);
+        _exit(130);
+    }
 }
 
 struct printer;
@@ -482,6 +561,12 @@ static void print_result(struct printer *p, size_t i)
         }
     for (size_t k = 0; k < r->nteardown_errors; k++)
         printf("        teardown: %s\n", r->teardown_errors[k]);
+    for (size_t k = 0; k < r->nsteps; k++) {
+        const struct cln_evidence *ev = &r->steps[k].evidence;
+        if (r->steps[k].observed && ev->verdict != CLN_VERDICT_ISOLATED)
+            printf("        isolation %s: step %zu \"%s\": %s\n", cln_verdict_name(ev->verdict),
+                   k + 1, r->steps[k].step->name, ev->reason ? ev->reason : "?");
+    }
     if (r->status == CLN_ST_PASSED || r->status == CLN_ST_SKIPPED)
         return;
     for (size_t k = 0; k < r->nsteps; k++) {
@@ -640,14 +725,58 @@ int cln_cmd_run(int argc, char **argv)
                CLN_VERSION, set.n, set.n == 1 ? "" : "s", rt->desc->name,
                rt->info.engine ? rt->info.engine : "?", rt->info.version ? rt->info.version : "?",
                rt->endpoint, jobs, jobs == 1 ? "" : "s", run_id);
-    fflush(stdout);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    /* what dead runs left behind */
+    if (!o.no_gc) {
+        struct cln_gc_report gr;
+        if (cln_gc(rt, &gr, &err) < 0) {
+            fprintf(stderr, "cleanrun: warning: ");
+            cln_cli_print_error(err);
+            cln_error_free(err);
+            err = NULL;
+        } else {
+            if (gr.runs && !o.quiet)
+                printf("gc: removed %zu containers, %zu networks, %zu volumes of %zu dead "
+                       "run%s\n",
+                       gr.containers, gr.networks, gr.volumes, gr.runs, gr.runs == 1 ? "" : "s");
+            for (size_t i = 0; i < gr.nerrors; i++)
+                fprintf(stderr, "cleanrun: gc: %s\n", gr.errors[i]);
+            cln_gc_report_done(&gr);
+        }
+    }
+
+    /* Block the signals in every thread from here on; one thread takes them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    struct sig_ctx sc = {.rt = rt, .run_id = run_id};
+    bool sig_thread = pthread_create(&sc.thread, NULL, signal_thread, &sc) == 0;
+
+    /* The host-exec lockout: from here on nothing starts a host process. */
+    struct cln_lockout lockout = {0};
+    if (o.no_lockout) {
+        lockout.method = cln_xstrdup("off: --no-lockout");
+    } else if (rt->desc->host_programs) {
+        struct cln_buf b = CLN_BUF_INIT;
+        cln_buf_printf(&b, "not installed: runtime %s runs host programs (", rt->desc->name);
+        for (size_t i = 0; rt->desc->host_programs[i]; i++)
+            cln_buf_printf(&b, "%s%s", i ? ", " : "", rt->desc->host_programs[i]);
+        cln_buf_puts(&b, "); every one it starts is recorded");
+        lockout.method = cln_buf_steal(&b);
+    } else if (cln_lockout_install(&lockout, &err) < 0) {
+        char *m = cln_error_render(err);
+        lockout.method = cln_xasprintf("not installed: %s", m);
+        free(m);
+        cln_error_free(err);
+        err = NULL;
+    }
+    if (!o.quiet)
+        printf("host-exec lockout: %s%s\n", lockout.in_force ? "in force, " : "",
+               lockout.method);
+    fflush(stdout);
 
     struct cln_test_result *results = cln_xcalloc(set.n, sizeof(*results));
     struct printer p = {.o = &o,
@@ -681,9 +810,41 @@ int cln_cmd_run(int argc, char **argv)
         pthread_join(tick, NULL);
     clear_progress(&p);
 
-    size_t count[5] = {0};
-    for (size_t i = 0; i < set.n; i++)
+    /* The leak audit: nothing of this run may be left. */
+    struct cln_leak_audit audit;
+    if (cln_audit_run(rt, run_id, &audit, &err) < 0) {
+        audit.error = cln_error_render(err);
+        cln_error_free(err);
+        err = NULL;
+        printf("leak audit: could not run: %s\n", audit.error);
+    } else if (audit.n) {
+        printf("leak audit: %zu resource%s of run %s left behind:\n", audit.n,
+               audit.n == 1 ? "" : "s", run_id);
+        for (size_t i = 0; i < audit.n; i++)
+            printf("  %s %s%s%s%s\n", audit.items[i].kind, audit.items[i].name,
+                   audit.items[i].test ? " (test " : "",
+                   audit.items[i].test ? audit.items[i].test : "", audit.items[i].test ? ")" : "");
+        size_t removed[3] = {0};
+        if (cln_remove_run(rt, run_id, removed, &err) < 0) {
+            cln_cli_print_error(err);
+            cln_error_free(err);
+            err = NULL;
+        }
+        audit.removed = removed[0] + removed[1] + removed[2];
+        printf("leak audit: removed %zu of them now\n", audit.removed);
+    }
+
+    size_t count[5] = {0}, verdicts[3] = {0};
+    for (size_t i = 0; i < set.n; i++) {
         count[results[i].status]++;
+        for (size_t k = 0; k < results[i].nsteps; k++)
+            if (results[i].steps[k].observed)
+                verdicts[results[i].steps[k].evidence.verdict]++;
+    }
+    if (!o.quiet || verdicts[CLN_VERDICT_VIOLATED])
+        printf("isolation: %zu step%s isolated, %zu unverified, %zu violated\n",
+               verdicts[CLN_VERDICT_ISOLATED], verdicts[CLN_VERDICT_ISOLATED] == 1 ? "" : "s",
+               verdicts[CLN_VERDICT_UNVERIFIED], verdicts[CLN_VERDICT_VIOLATED]);
     char d[32];
     printf("%zu test%s: %zu passed, %zu failed, %zu errors, %zu timed out, %zu skipped (%s)\n",
            set.n, set.n == 1 ? "" : "s", count[CLN_ST_PASSED], count[CLN_ST_FAILED],
@@ -692,13 +853,22 @@ int cln_cmd_run(int argc, char **argv)
     int code = CLN_EXIT_OK;
     if (count[CLN_ST_FAILED] || count[CLN_ST_TIMEOUT])
         code = CLN_EXIT_FAIL;
-    if (count[CLN_ST_ERROR])
+    if (count[CLN_ST_ERROR] || audit.n || audit.error)
         code = CLN_EXIT_INFRA;
+    if (verdicts[CLN_VERDICT_VIOLATED])
+        code = CLN_EXIT_ISOLATION;
     if (got_signal) {
         fprintf(stderr, "cleanrun: interrupted (%s); cleaned up\n",
                 got_signal == SIGINT ? "SIGINT" : "SIGTERM");
         code = 128 + got_signal;
     }
+    fflush(NULL);
+    if (sig_thread) {
+        pthread_kill(sc.thread, SIGUSR2);
+        pthread_join(sc.thread, NULL);
+    }
+    cln_leak_audit_done(&audit);
+    cln_lockout_done(&lockout);
     for (size_t i = 0; i < set.n; i++)
         cln_test_result_done(&results[i]);
     free(results);

@@ -88,9 +88,10 @@ static cJSON *labels_json(const struct cln_labels *l)
     return o;
 }
 
-/* GET a list and collect one string field of each element. */
-static int list_names(struct docker *d, const char *path, const char *array_key, const char *field,
-                      const char *what, char ***ret, size_t *ret_n, struct cln_error **err)
+/* GET a list and collect each element's Name and Labels. */
+static int list_resources(struct docker *d, const char *path, const char *array_key,
+                          const char *what, struct cln_resource **ret, size_t *ret_n,
+                          struct cln_error **err)
 {
     struct cln_http_response resp;
     int r = cln_docker_call(d, "GET", path, NULL, what, &resp, err);
@@ -98,16 +99,19 @@ static int list_names(struct docker *d, const char *path, const char *array_key,
         return r;
     cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
     const cJSON *arr = array_key ? cJSON_GetObjectItemCaseSensitive(j, array_key) : j;
-    char **v = NULL;
+    struct cln_resource *v = NULL;
     size_t n = 0, cap = 0;
     const cJSON *it;
     cJSON_ArrayForEach(it, arr)
     {
-        const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, field);
+        const cJSON *f = cJSON_GetObjectItemCaseSensitive(it, "Name");
         if (!cJSON_IsString(f))
             continue;
         v = cln_xgrow(v, &cap, n + 1, sizeof(*v));
-        v[n++] = cln_xstrdup(f->valuestring);
+        memset(&v[n], 0, sizeof(v[n]));
+        v[n].name = cln_xstrdup(f->valuestring);
+        cln_docker_labels_from_json(cJSON_GetObjectItemCaseSensitive(it, "Labels"), &v[n].labels);
+        n++;
     }
     cJSON_Delete(j);
     cln_http_response_done(&resp);
@@ -182,14 +186,14 @@ static int network_remove(void *ctx, const char *network, struct cln_error **err
     return r;
 }
 
-static int network_list(void *ctx, const char *label_filter, char ***ret_names, size_t *ret_n,
-                        struct cln_error **err)
+static int network_list(void *ctx, const char *label_filter, struct cln_resource **ret,
+                        size_t *ret_n, struct cln_error **err)
 {
     struct cln_buf path = CLN_BUF_INIT;
     cln_buf_puts(&path, "/networks");
     if (label_filter)
         cln_docker_label_filter(&path, '?', label_filter);
-    int r = list_names(ctx, path.data, NULL, "Name", "list networks", ret_names, ret_n, err);
+    int r = list_resources(ctx, path.data, NULL, "list networks", ret, ret_n, err);
     cln_buf_done(&path);
     return r;
 }
@@ -243,14 +247,14 @@ static int volume_remove(void *ctx, const char *name, bool force, struct cln_err
     return r;
 }
 
-static int volume_list(void *ctx, const char *label_filter, char ***ret_names, size_t *ret_n,
-                       struct cln_error **err)
+static int volume_list(void *ctx, const char *label_filter, struct cln_resource **ret,
+                       size_t *ret_n, struct cln_error **err)
 {
     struct cln_buf path = CLN_BUF_INIT;
     cln_buf_puts(&path, "/volumes");
     if (label_filter)
         cln_docker_label_filter(&path, '?', label_filter);
-    int r = list_names(ctx, path.data, "Volumes", "Name", "list volumes", ret_names, ret_n, err);
+    int r = list_resources(ctx, path.data, "Volumes", "list volumes", ret, ret_n, err);
     cln_buf_done(&path);
     return r;
 }

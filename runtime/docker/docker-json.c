@@ -96,6 +96,8 @@ cJSON *cln_docker_create_body(const struct cln_container_config *cfg)
         cJSON_AddBoolToObject(hc, "ReadonlyRootfs", true);
     if (cfg->privileged)
         cJSON_AddBoolToObject(hc, "Privileged", true);
+    if (cfg->pid_host)
+        cJSON_AddStringToObject(hc, "PidMode", "host");
     if (cfg->no_new_privileges) {
         cJSON *so = cJSON_AddArrayToObject(hc, "SecurityOpt");
         cJSON_AddItemToArray(so, cJSON_CreateString("no-new-privileges"));

@@ -120,15 +120,15 @@ static void remove_all(void)
         cln_container_summaries_free(s, n);
     }
     cln_error_free(err);
-    char **names = NULL;
+    struct cln_resource *nets = NULL;
     err = NULL;
-    if (cln_network_list(rt, filter, &names, &n, &err) == 0) {
+    if (cln_network_list(rt, filter, &nets, &n, &err) == 0) {
         for (size_t i = 0; i < n; i++) {
             struct cln_error *e = NULL;
-            cln_network_remove(rt, names[i], &e);
+            cln_network_remove(rt, nets[i].name, &e);
             cln_error_free(e);
         }
-        cln_strv_free(names, n);
+        cln_resources_free(nets, n);
     }
     cln_error_free(err);
 }
@@ -153,9 +153,9 @@ static void assert_nothing_left(void)
     die_on(rt->desc->ops->list(rt->ctx, filter, &s, &n, &err), err, "list");
     cln_container_summaries_free(s, n);
     cr_assert_eq(n, 0, "%zu container(s) left with %s", n, filter);
-    char **names = NULL;
-    die_on(cln_network_list(rt, filter, &names, &n, &err), err, "list networks");
-    cln_strv_free(names, n);
+    struct cln_resource *nets = NULL;
+    die_on(cln_network_list(rt, filter, &nets, &n, &err), err, "list networks");
+    cln_resources_free(nets, n);
     cr_assert_eq(n, 0, "%zu network(s) left", n);
 }
 

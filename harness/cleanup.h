@@ -1,0 +1,59 @@
+/* Cleanup that survives crashes (docs/cli.md: gc, ps; the leak audit).
+ *
+ * Everything cleanrun creates carries its run's labels (docs/labels.md),
+ * among them the owner's pid, boot id and start time.  From those alone,
+ * with no helper process and no state on disk, a later cleanrun can tell
+ * whose owner is gone and remove what it left. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "runtime/runtime.h"
+
+struct cln_error;
+
+/* Something still carrying a run's label. */
+struct cln_leak {
+    const char *kind; /* "container", "network", "volume" (static) */
+    char *name;       /* container id, network or volume name */
+    char *test;       /* the test label, or NULL */
+};
+
+struct cln_leak_audit {
+    bool done; /* the audit ran */
+    struct cln_leak *items;
+    size_t n;
+    char *error; /* the audit itself failed, or NULL */
+    size_t removed; /* leaks removed after they were recorded */
+};
+void cln_leak_audit_done(struct cln_leak_audit *a);
+
+/* List what still carries run_id's label (containers, networks, volumes). */
+int cln_audit_run(struct cln_runtime *rt, const char *run_id, struct cln_leak_audit *ret,
+                  struct cln_error **err);
+/* Force-remove everything carrying run_id's label, containers first;
+ * ret_removed[0..2] are incremented per container, network, volume. */
+int cln_remove_run(struct cln_runtime *rt, const char *run_id, size_t ret_removed[3],
+                   struct cln_error **err);
+
+enum cln_owner_state {
+    CLN_OWNER_ALIVE,   /* the owner process still runs */
+    CLN_OWNER_GONE,    /* its pid is free, or taken by a later process, or the machine rebooted */
+    CLN_OWNER_UNKNOWN, /* no owner labels, or another machine's (a remote engine) */
+};
+const char *cln_owner_state_name(enum cln_owner_state s);
+/* Judge from a resource's labels; local: the engine shares this kernel. */
+enum cln_owner_state cln_owner_state(const struct cln_labels *labels, bool local);
+
+struct cln_gc_report {
+    size_t runs; /* dead runs found */
+    size_t containers, networks, volumes;
+    char **errors; /* removals that failed, rendered */
+    size_t nerrors;
+};
+void cln_gc_report_done(struct cln_gc_report *r);
+
+/* Remove the resources of every run whose owner is gone.  Runs with a live
+ * or unknown owner are never touched. */
+int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error **err);

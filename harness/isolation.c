@@ -1,0 +1,317 @@
+/* Isolation evidence and the host-exec lockout. */
+#include "isolation.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <seccomp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "runtime/base/buf.h"
+#include "runtime/base/cleanup.h"
+#include "runtime/base/error.h"
+#include "runtime/base/xalloc.h"
+
+const char *const cln_ns_names[CLN_NS_COUNT] = {"mnt", "pid", "net", "uts", "ipc", "cgroup", "user"};
+
+int cln_ns_read(int pid, struct cln_ns_set *ret)
+{
+    memset(ret, 0, sizeof(*ret));
+    int any = 0, last_errno = 0;
+    for (int i = 0; i < CLN_NS_COUNT; i++) {
+        char path[64];
+        if (pid > 0)
+            snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, cln_ns_names[i]);
+        else
+            snprintf(path, sizeof(path), "/proc/self/ns/%s", cln_ns_names[i]);
+        struct stat st;
+        if (stat(path, &st) == 0) {
+            ret->ino[i] = (uint64_t)st.st_ino;
+            any = 1;
+        } else {
+            last_errno = errno;
+        }
+    }
+    if (!any) {
+        errno = last_errno ? last_errno : ENOENT;
+        return -1;
+    }
+    return 0;
+}
+
+static char *read_small(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return NULL;
+    struct cln_buf b = CLN_BUF_INIT;
+    char tmp[4096];
+    ssize_t n;
+    while ((n = read(fd, tmp, sizeof(tmp))) > 0 && b.len < (1u << 20))
+        cln_buf_append(&b, tmp, (size_t)n);
+    close(fd);
+    if (!b.data)
+        cln_buf_puts(&b, "");
+    return cln_buf_steal(&b);
+}
+
+char *cln_proc_cgroup(int pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
+    cleanup_free char *s = read_small(path);
+    if (!s)
+        return NULL;
+    /* "ID:controllers:path" lines: prefer the memory controller's (cgroup
+     * v1), else the unified one ("0::path"). */
+    char *best = NULL;
+    for (char *line = s; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        char *c1 = strchr(line, ':');
+        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (c2) {
+            size_t cl = (size_t)(c2 - c1 - 1);
+            bool memory = false;
+            for (char *t = c1 + 1; t < c2;) {
+                char *comma = memchr(t, ',', (size_t)(c2 - t));
+                size_t l = comma ? (size_t)(comma - t) : (size_t)(c2 - t);
+                memory = memory || (l == 6 && strncmp(t, "memory", 6) == 0);
+                t += l + 1;
+            }
+            if (memory || (cl == 0 && !best)) {
+                free(best);
+                best = cln_xstrdup(c2 + 1);
+                if (memory)
+                    break;
+            }
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    return best;
+}
+
+const char *cln_verdict_name(enum cln_verdict v)
+{
+    switch (v) {
+    case CLN_VERDICT_ISOLATED:
+        return "isolated";
+    case CLN_VERDICT_UNVERIFIED:
+        return "unverified";
+    case CLN_VERDICT_VIOLATED:
+        return "violated";
+    }
+    return "?";
+}
+
+const char *cln_canary_state_name(enum cln_canary_state s)
+{
+    switch (s) {
+    case CLN_CANARY_NOT_RUN:
+        return "not-run";
+    case CLN_CANARY_FAILED:
+        return "failed";
+    case CLN_CANARY_PROVEN:
+        return "proven";
+    case CLN_CANARY_MISSING:
+        return "missing";
+    case CLN_CANARY_ON_HOST:
+        return "on-host";
+    }
+    return "?";
+}
+
+void cln_evidence_done(struct cln_evidence *e)
+{
+    free(e->container_id);
+    free(e->container_name);
+    free(e->image_id);
+    free(e->exec_id);
+    free(e->cgroup);
+    free(e->canary_path);
+    free(e->canary_note);
+    free(e->reason);
+    memset(e, 0, sizeof(*e));
+}
+
+static char *dup0(const char *s)
+{
+    return s ? cln_xstrdup(s) : NULL;
+}
+
+void cln_evidence_copy(struct cln_evidence *dst, const struct cln_evidence *src)
+{
+    *dst = *src;
+    dst->container_id = dup0(src->container_id);
+    dst->container_name = dup0(src->container_name);
+    dst->image_id = dup0(src->image_id);
+    dst->exec_id = dup0(src->exec_id);
+    dst->cgroup = dup0(src->cgroup);
+    dst->canary_path = dup0(src->canary_path);
+    dst->canary_note = dup0(src->canary_note);
+    dst->reason = dup0(src->reason);
+}
+
+void cln_canary_check(struct cln_evidence *e, const char *token)
+{
+    char path[512];
+    snprintf(path, sizeof(path), "/proc/%d/root%s", e->observed_pid, e->canary_path);
+    cleanup_free char *in = read_small(path);
+    size_t tl = strlen(token);
+    bool seen = in && strncmp(in, token, tl) == 0;
+    struct stat st;
+    /* lstat: a dangling link at that path on the host counts too */
+    bool on_host = lstat(e->canary_path, &st) == 0 || errno != ENOENT;
+    if (on_host)
+        e->canary = CLN_CANARY_ON_HOST;
+    else if (!seen)
+        e->canary = CLN_CANARY_MISSING;
+    else
+        e->canary = CLN_CANARY_PROVEN;
+}
+
+static void set_reason(struct cln_evidence *e, enum cln_verdict v, char *reason)
+{
+    /* the worst verdict wins, with the first reason given for it */
+    if (v > e->verdict || (v == e->verdict && !e->reason)) {
+        e->verdict = v;
+        free(e->reason);
+        e->reason = reason;
+    } else {
+        free(reason);
+    }
+}
+
+void cln_evidence_judge(struct cln_evidence *e)
+{
+    e->verdict = CLN_VERDICT_ISOLATED;
+    free(e->reason);
+    e->reason = NULL;
+    if (!e->local) {
+        set_reason(e, CLN_VERDICT_UNVERIFIED,
+                   cln_xstrdup("the engine is not on this machine: its processes cannot be "
+                               "observed from here"));
+        return;
+    }
+    if (!e->observed_pid || !e->ns.ino[CLN_NS_MNT] || !e->host_ns.ino[CLN_NS_MNT]) {
+        set_reason(e, CLN_VERDICT_UNVERIFIED,
+                   e->observed_pid ? cln_xasprintf("the namespaces of pid %d could not be read",
+                                                   e->observed_pid)
+                                   : cln_xstrdup("no container process to observe"));
+        return;
+    }
+    /* mnt, pid, uts and net must differ from the harness's own */
+    static const enum cln_ns required[] = {CLN_NS_MNT, CLN_NS_PID, CLN_NS_UTS, CLN_NS_NET};
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        enum cln_ns n = required[i];
+        if (!e->ns.ino[n] || !e->host_ns.ino[n]) {
+            set_reason(e, CLN_VERDICT_UNVERIFIED,
+                       cln_xasprintf("the %s namespace could not be read", cln_ns_names[n]));
+            continue;
+        }
+        if (e->ns.ino[n] != e->host_ns.ino[n])
+            continue;
+        if (n == CLN_NS_NET && e->request.host_network)
+            set_reason(e, CLN_VERDICT_UNVERIFIED,
+                       cln_xstrdup("shares the host's net namespace, as the spec asked "
+                                   "(host_network, allowed by --allow-host-network)"));
+        else if (n == CLN_NS_PID && e->request.host_pid)
+            set_reason(e, CLN_VERDICT_UNVERIFIED,
+                       cln_xstrdup("shares the host's pid namespace, as the spec asked "
+                                   "(host_pid, allowed by --allow-host-pid)"));
+        else
+            set_reason(e, CLN_VERDICT_VIOLATED,
+                       cln_xasprintf("pid %d is in the host's %s namespace (inode %llu)",
+                                     e->observed_pid, cln_ns_names[n],
+                                     (unsigned long long)e->ns.ino[n]));
+    }
+    switch (e->canary) {
+    case CLN_CANARY_PROVEN:
+        break;
+    case CLN_CANARY_ON_HOST:
+        set_reason(e, CLN_VERDICT_VIOLATED,
+                   cln_xasprintf("the canary written inside the container is on the host at %s",
+                                 e->canary_path));
+        break;
+    case CLN_CANARY_MISSING:
+        set_reason(e, CLN_VERDICT_VIOLATED,
+                   cln_xasprintf("the canary written inside the container is not under the root "
+                                 "of pid %d: that is not the process the steps run beside",
+                                 e->observed_pid));
+        break;
+    case CLN_CANARY_FAILED:
+        set_reason(e, CLN_VERDICT_UNVERIFIED,
+                   cln_xasprintf("the canary could not be written in the container: %s",
+                                 e->canary_note ? e->canary_note : "?"));
+        break;
+    case CLN_CANARY_NOT_RUN:
+        set_reason(e, CLN_VERDICT_UNVERIFIED, cln_xstrdup("no canary was written"));
+        break;
+    }
+    if (e->request.privileged)
+        set_reason(e, CLN_VERDICT_UNVERIFIED,
+                   cln_xstrdup("privileged container, as the spec asked (--allow-privileged): "
+                               "a step can leave its namespaces"));
+    if (e->request.host_mounts)
+        set_reason(e, CLN_VERDICT_UNVERIFIED,
+                   cln_xstrdup("host paths mounted, as the spec asked (--allow-host-mounts): a "
+                               "step can write to the host"));
+    if (e->verdict == CLN_VERDICT_ISOLATED)
+        e->reason = cln_xasprintf("mnt, pid, uts and net namespaces differ from the host's; "
+                                  "canary %s proven absent on the host",
+                                  e->canary_path);
+}
+
+/* ---- lockout ---- */
+
+bool cln_lockout_active(void)
+{
+    cleanup_free char *s = read_small("/proc/self/status");
+    if (!s)
+        return false;
+    const char *nnp = strstr(s, "\nNoNewPrivs:");
+    const char *sc = strstr(s, "\nSeccomp:");
+    return nnp && sc && strtol(nnp + 12, NULL, 10) == 1 && strtol(sc + 9, NULL, 10) == 2;
+}
+
+int cln_lockout_install(struct cln_lockout *ret, struct cln_error **err)
+{
+    memset(ret, 0, sizeof(*ret));
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+        return cln_error_set(err, CLN_E_IO, errno, "host-exec lockout: prctl(PR_SET_NO_NEW_PRIVS)");
+    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
+    if (!ctx)
+        return cln_error_set(err, CLN_E_IO, 0, "host-exec lockout: seccomp_init failed");
+    int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(execve), 0);
+    if (rc == 0)
+        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(execveat), 0);
+    if (rc == 0)
+        rc = seccomp_load(ctx);
+    seccomp_release(ctx);
+    if (rc < 0)
+        return cln_error_set(err, CLN_E_IO, -rc,
+                             "host-exec lockout: installing the seccomp filter failed");
+    if (!cln_lockout_active())
+        return cln_error_set(err, CLN_E_IO, 0,
+                             "host-exec lockout: the filter was loaded but /proc/self/status "
+                             "does not show it");
+    const struct scmp_version *v = seccomp_version();
+    ret->in_force = true;
+    ret->method = cln_xasprintf("seccomp filter (libseccomp %u.%u.%u) on every thread, "
+                                "no_new_privs: execve and execveat fail with EPERM",
+                                v->major, v->minor, v->micro);
+    return 0;
+}
+
+void cln_lockout_done(struct cln_lockout *l)
+{
+    free(l->method);
+    memset(l, 0, sizeof(*l));
+}
