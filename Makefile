@@ -176,6 +176,9 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	@echo "== end-to-end: on Docker, with the ASan + UBSan build (a leak fails it)"
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    bash tests/e2e/run.sh $(ASN)/cleanrun $(DOCKER_EP)
+	@echo "== crash-proof cleanup: SIGINT and SIGKILL at random moments, then gc (Docker: 20 each; Podman: 5 each)"
+	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(DOCKER_EP) 20
+	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(PODMAN_EP) 5
 
 unit: $(REL)/test-unit
 	@echo "== unit tests (release build)"

@@ -14,6 +14,8 @@ int cln_cmd_toml_decode(int argc, char **argv);
 int cln_cmd_run(int argc, char **argv);
 int cln_cmd_validate(int argc, char **argv);
 int cln_cmd_list(int argc, char **argv);
+int cln_cmd_gc(int argc, char **argv);
+int cln_cmd_ps(int argc, char **argv);
 
 /* Print "cleanrun: <rendered error>" on stderr. */
 void cln_cli_print_error(const struct cln_error *err);

@@ -20,6 +20,8 @@ static const struct command commands[] = {
     {"run", cln_cmd_run, "run the tests in spec files", false},
     {"validate", cln_cmd_validate, "check spec files without running anything", false},
     {"list", cln_cmd_list, "list tests and steps after matrix expansion", false},
+    {"ps", cln_cmd_ps, "list the containers cleanrun owns (read-only)", false},
+    {"gc", cln_cmd_gc, "remove what runs whose owner is gone left behind", false},
     {"toml-decode", cln_cmd_toml_decode,
      "read TOML on stdin, print toml-test tagged JSON (for the conformance suite)", true},
 };

@@ -79,6 +79,43 @@ check all-failing-together 3 run -j 3 tests/e2e/failing &&
 check fail-fast 1 run -j 1 --fail-fast tests/e2e/failing/bad-exit.cleanrun.toml tests/e2e/failing/wrong-output.cleanrun.toml &&
     has fail-fast "SKIP    wrong-output" "1 failed, 0 errors, 0 timed out, 1 skipped"
 
+# hermetic by default: privileges need the spec to ask and the run to allow
+check host-network-refused 2 run tests/e2e/privileged/host-network.cleanrun.toml &&
+    has host-network-refused "tests/e2e/privileged/host-network.cleanrun.toml:10:1: services.box.host_network = true needs --allow-host-network" \
+        "tests/e2e/privileged/host-network.cleanrun.toml:21:1: steps[1].host_network = true needs --allow-host-network"
+check host-network-validate 2 "$bin" validate tests/e2e/privileged/host-network.cleanrun.toml &&
+    has host-network-validate "needs --allow-host-network"
+check host-network-allowed 0 run --allow-host-network tests/e2e/privileged/host-network.cleanrun.toml &&
+    has host-network-allowed "PASS    host-network" \
+        'isolation unverified: step 1 "in a host-network service": shares the host'"'"'s net namespace' \
+        'isolation unverified: step 2 "in a fresh host-network container": shares the host'"'"'s net namespace' \
+        "isolation: 0 steps isolated, 2 unverified, 0 violated"
+
+# every step of the examples observed isolated, with the lockout in force
+check examples-isolated 0 run -j 2 specs &&
+    has examples-isolated "host-exec lockout: in force, seccomp filter" "isolation: 25 steps isolated, 0 unverified, 0 violated"
+
+# strace: the only execve of a whole run is cleanrun's own start
+if command -v strace >/dev/null 2>&1; then
+    trace=$(mktemp)
+    # LeakSanitizer cannot work under ptrace: off for this one run
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 check strace-run 0 strace -f -qq -e trace=execve,execveat -o "$trace" "$bin" run --host "$endpoint" --no-color -q -j 2 specs
+    n=$(grep -c 'execve' "$trace")
+    first=$(grep 'execve' "$trace" | head -n1)
+    if [ "$n" = 1 ] && [[ "$first" == *"execve(\"$bin\""* ]]; then
+        echo "ok   strace: exactly one execve, cleanrun's own start"
+        pass=$((pass + 1))
+    else
+        echo "FAIL strace: $n execve/execveat calls:"
+        grep execve "$trace" | head -n 10 | sed 's/^/    | /'
+        fail=$((fail + 1))
+    fi
+    rm -f "$trace"
+else
+    echo "FAIL strace is not installed (.ci/setup deps installs it)"
+    fail=$((fail + 1))
+fi
+
 check validate-broken 2 "$bin" validate tests/specs/invalid/typo-step-key.cleanrun.toml &&
     has validate-broken 'tests/specs/invalid/typo-step-key.cleanrun.toml:8:1: unknown key "rnu" in steps[0] (did you mean "run"?)'
 

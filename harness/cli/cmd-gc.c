@@ -1,0 +1,242 @@
+/* cleanrun gc | ps (docs/cli.md). */
+#include <cjson/cJSON.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "harness/cleanup.h"
+#include "runtime/base/duration.h"
+#include "runtime/base/error.h"
+#include "runtime/base/xalloc.h"
+#include "runtime/runtime.h"
+
+struct conn_opts {
+    const char *runtime, *host;
+};
+
+static int open_runtime(const struct conn_opts *c, struct cln_runtime **rt)
+{
+    struct cln_error *err = NULL;
+    struct cln_runtime_config rc = {.runtime = c->runtime, .endpoint = c->host};
+    if (cln_runtime_open(&rc, rt, &err) == 0)
+        return 0;
+    cln_cli_print_error(err);
+    enum cln_errcode ec = cln_error_root_code(err);
+    cln_error_free(err);
+    return ec == CLN_E_INVALID || ec == CLN_E_UNSUPPORTED ? CLN_EXIT_USAGE : CLN_EXIT_INFRA;
+}
+
+int cln_cmd_gc(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"runtime", required_argument, NULL, 'r'},
+        {"host", required_argument, NULL, 'H'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct conn_opts c = {0};
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'r':
+            c.runtime = optarg;
+            break;
+        case 'H':
+            c.host = optarg;
+            break;
+        case 'h':
+            printf("usage: cleanrun gc [--runtime NAME] [--host URL]\n\n"
+                   "Remove the containers, networks and volumes of cleanrun runs whose owner\n"
+                   "process is gone (killed, crashed, or the machine rebooted).  Runs whose\n"
+                   "owner is alive, or cannot be judged (another machine's), are never touched.\n"
+                   "'cleanrun run' does this first unless given --no-gc.\n");
+            return CLN_EXIT_OK;
+        default:
+            fprintf(stderr, "cleanrun gc: unknown option %s\n", argv[optind - 1]);
+            return CLN_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cleanrun gc: unexpected argument \"%s\"\n", argv[optind]);
+        return CLN_EXIT_USAGE;
+    }
+    struct cln_runtime *rt = NULL;
+    int code = open_runtime(&c, &rt);
+    if (code)
+        return code;
+    struct cln_gc_report r;
+    struct cln_error *err = NULL;
+    if (cln_gc(rt, &r, &err) < 0) {
+        cln_cli_print_error(err);
+        cln_error_free(err);
+        cln_runtime_close(rt);
+        return CLN_EXIT_INFRA;
+    }
+    printf("gc: %zu dead run%s: removed %zu containers, %zu networks, %zu volumes\n", r.runs,
+           r.runs == 1 ? "" : "s", r.containers, r.networks, r.volumes);
+    for (size_t i = 0; i < r.nerrors; i++)
+        fprintf(stderr, "cleanrun gc: %s\n", r.errors[i]);
+    code = r.nerrors ? CLN_EXIT_INFRA : CLN_EXIT_OK;
+    cln_gc_report_done(&r);
+    cln_runtime_close(rt);
+    return code;
+}
+
+/* "Up 3 seconds (healthy)" -> "healthy"; NULL without a health check. */
+static const char *health_of(const char *status, char *buf, size_t size)
+{
+    static const char *const states[] = {"healthy", "unhealthy", "health: starting"};
+    for (size_t i = 0; status && i < 3; i++) {
+        const char *p = strstr(status, states[i]);
+        if (p && p > status && p[-1] == '(') {
+            snprintf(buf, size, "%s", i == 2 ? "starting" : states[i]);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+int cln_cmd_ps(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"runtime", required_argument, NULL, 'r'}, {"host", required_argument, NULL, 'H'},
+        {"image", required_argument, NULL, 'i'},   {"test", required_argument, NULL, 't'},
+        {"state", required_argument, NULL, 's'},   {"name", required_argument, NULL, 'n'},
+        {"run", required_argument, NULL, 'R'},     {"format", required_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
+    };
+    struct conn_opts c = {0};
+    const char *image = NULL, *test = NULL, *state = NULL, *name = NULL, *run = NULL;
+    bool json = false;
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'r':
+            c.runtime = optarg;
+            break;
+        case 'H':
+            c.host = optarg;
+            break;
+        case 'i':
+            image = optarg;
+            break;
+        case 't':
+            test = optarg;
+            break;
+        case 's':
+            state = optarg;
+            break;
+        case 'n':
+            name = optarg;
+            break;
+        case 'R':
+            run = optarg;
+            break;
+        case 'f':
+            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0) {
+                fprintf(stderr, "cleanrun ps: --format is table or json, not \"%s\"\n", optarg);
+                return CLN_EXIT_USAGE;
+            }
+            json = strcmp(optarg, "json") == 0;
+            break;
+        case 'h':
+            printf("usage: cleanrun ps [OPTIONS]\n\n"
+                   "List the containers cleanrun owns (running or not), read-only.\n\n"
+                   "  --image IMAGE     only this image\n"
+                   "  --test NAME       only this test's\n"
+                   "  --state STATE     only in this state (running, exited, created, ...)\n"
+                   "  --name PATTERN    only names matching the shell pattern\n"
+                   "  --run ID          only this run's\n"
+                   "  --format FORMAT   table (default) or json\n"
+                   "  --runtime NAME, --host URL   which engine\n");
+            return CLN_EXIT_OK;
+        default:
+            fprintf(stderr, "cleanrun ps: unknown option %s\n", argv[optind - 1]);
+            return CLN_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cleanrun ps: unexpected argument \"%s\"\n", argv[optind]);
+        return CLN_EXIT_USAGE;
+    }
+    struct cln_runtime *rt = NULL;
+    int code = open_runtime(&c, &rt);
+    if (code)
+        return code;
+    char filter[128];
+    if (run)
+        snprintf(filter, sizeof(filter), CLN_LABEL_RUN "=%s", run);
+    else
+        snprintf(filter, sizeof(filter), CLN_LABEL_RUN);
+    struct cln_container_summary *cs = NULL;
+    size_t n = 0;
+    struct cln_error *err = NULL;
+    if (rt->desc->ops->list(rt->ctx, filter, &cs, &n, &err) < 0) {
+        cln_cli_print_error(err);
+        cln_error_free(err);
+        cln_runtime_close(rt);
+        return CLN_EXIT_INFRA;
+    }
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    if (!json)
+        printf("%-12s  %-14s  %-12s  %-24s  %-8s  %-9s  %-8s  %s\n", "CONTAINER", "RUN", "OWNER",
+               "TEST", "STATE", "HEALTH", "AGE", "NAME");
+    time_t now = time(NULL);
+    for (size_t i = 0; i < n; i++) {
+        const struct cln_container_summary *s = &cs[i];
+        const char *t = cln_labels_get(&s->labels, CLN_LABEL_TEST);
+        if ((image && (!s->image || strcmp(s->image, image) != 0)) ||
+            (test && (!t || strcmp(t, test) != 0)) ||
+            (state && (!s->state || strcmp(s->state, state) != 0)) ||
+            (name && (!s->name || fnmatch(name, s->name, 0) != 0)))
+            continue;
+        char hb[32];
+        const char *health = health_of(s->status, hb, sizeof(hb));
+        const char *owner = cln_owner_state_name(cln_owner_state(&s->labels, rt->local));
+        uint64_t age_ms = s->created && now > s->created ? (uint64_t)(now - s->created) * 1000 : 0;
+        const char *rid = cln_labels_get(&s->labels, CLN_LABEL_RUN);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "id", s->id ? s->id : "");
+            cJSON_AddStringToObject(o, "name", s->name ? s->name : "");
+            cJSON_AddStringToObject(o, "image", s->image ? s->image : "");
+            cJSON_AddStringToObject(o, "run", rid ? rid : "");
+            cJSON_AddStringToObject(o, "owner", owner);
+            if (t)
+                cJSON_AddStringToObject(o, "test", t);
+            else
+                cJSON_AddNullToObject(o, "test");
+            cJSON_AddStringToObject(o, "state", s->state ? s->state : "");
+            if (health)
+                cJSON_AddStringToObject(o, "health", health);
+            else
+                cJSON_AddNullToObject(o, "health");
+            cJSON_AddNumberToObject(o, "created", (double)s->created);
+            cJSON_AddNumberToObject(o, "age_s", (double)(age_ms / 1000));
+            cJSON_AddItemToArray(arr, o);
+        } else {
+            char age[32];
+            printf("%-12.12s  %-14s  %-12s  %-24s  %-8s  %-9s  %-8s  %s\n", s->id ? s->id : "",
+                   rid ? rid : "", owner, t ? t : "-", s->state ? s->state : "",
+                   health ? health : "-", cln_duration_format(age_ms, age, sizeof(age)),
+                   s->name ? s->name : "");
+        }
+    }
+    if (json) {
+        char *txt = cJSON_Print(arr);
+        printf("%s\n", txt);
+        free(txt);
+        cJSON_Delete(arr);
+    }
+    cln_container_summaries_free(cs, n);
+    cln_runtime_close(rt);
+    return CLN_EXIT_OK;
+}

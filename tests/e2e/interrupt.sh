@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Crash-proof cleanup, against a real engine:
+#   N runs interrupted by SIGINT at random moments: nothing labelled remains
+#   after each one exits (the run cleans up itself);
+#   N runs killed by SIGKILL at random moments (so nothing of theirs can
+#   clean up), then one `cleanrun gc`: nothing labelled remains.
+# A second SIGINT forces removal at once: checked too.
+# Usage: tests/e2e/interrupt.sh CLEANRUN_BINARY ENDPOINT [N]
+set -uo pipefail
+bin=$1 endpoint=$2 n=${3:-20}
+cd "$(dirname "$0")/../.."
+sock=${endpoint#unix://}
+specs=(specs/http-service.cleanrun.toml specs/depends-on.cleanrun.toml
+    specs/ephemeral-tools.cleanrun.toml specs/slow-start.cleanrun.toml)
+pass=0 fail=0
+
+# everything carrying a cleanrun run label: containers, networks, volumes
+labelled() {
+    local f='filters=%7B%22label%22%3A%5B%22io.cleanrun.run%22%5D%7D' c nw v
+    c=$(curl -s --unix-socket "$sock" "http://localhost/v1.41/containers/json?all=1&$f" | grep -o '"Id":"[0-9a-f]*' | wc -l)
+    nw=$(curl -s --unix-socket "$sock" "http://localhost/v1.41/networks?$f" | grep -o '"Name":"[^"]*' | wc -l)
+    v=$(curl -s --unix-socket "$sock" "http://localhost/v1.41/volumes?$f" | grep -o '"Name":"[^"]*' | wc -l)
+    echo $((c + nw + v))
+}
+# a random delay of 0 to 3.5 s, in ms steps
+rnd_sleep() { sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", (r % 3500) / 1000 }')"; }
+
+if [ "$(labelled)" != 0 ]; then
+    "$bin" gc --host "$endpoint" >/dev/null
+fi
+
+bad=0
+for ((i = 1; i <= n; i++)); do
+    "$bin" run --host "$endpoint" --no-color -q -j 2 --no-gc "${specs[@]}" >/dev/null 2>&1 &
+    pid=$!
+    rnd_sleep
+    kill -INT "$pid" 2>/dev/null
+    wait "$pid"
+    rc=$?
+    left=$(labelled)
+    if [ "$left" != 0 ] || { [ "$rc" != 130 ] && [ "$rc" != 0 ]; }; then
+        echo "FAIL sigint run $i: exit $rc, $left labelled resources left"
+        bad=$((bad + 1))
+        "$bin" gc --host "$endpoint" >/dev/null
+    fi
+done
+if [ $bad = 0 ]; then
+    echo "ok   $n runs interrupted by SIGINT at random moments: nothing left"
+    pass=$((pass + 1))
+else
+    fail=$((fail + 1))
+fi
+
+# a second SIGINT: forced removal at once, exit 130
+"$bin" run --host "$endpoint" --no-color -q -j 2 --no-gc "${specs[@]}" >/tmp/cleanrun-int2.$$ 2>&1 &
+pid=$!
+sleep 1.5
+kill -INT "$pid"
+sleep 0.05
+kill -INT "$pid" 2>/dev/null
+wait "$pid"
+rc=$?
+left=$(labelled)
+if [ "$rc" = 130 ] && [ "$left" = 0 ] && grep -q "second SIGINT: removed" /tmp/cleanrun-int2.$$; then
+    echo "ok   second SIGINT: forced removal, exit 130, nothing left"
+    pass=$((pass + 1))
+else
+    echo "FAIL second SIGINT: exit $rc, $left left"
+    sed 's/^/    | /' /tmp/cleanrun-int2.$$ | tail -n 5
+    fail=$((fail + 1))
+    "$bin" gc --host "$endpoint" >/dev/null
+fi
+rm -f /tmp/cleanrun-int2.$$
+
+leftover_runs=0
+for ((i = 1; i <= n; i++)); do
+    "$bin" run --host "$endpoint" --no-color -q -j 2 --no-gc "${specs[@]}" >/dev/null 2>&1 &
+    pid=$!
+    rnd_sleep
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    [ "$(labelled)" != 0 ] && leftover_runs=$((leftover_runs + 1))
+done
+before=$(labelled)
+out=$("$bin" gc --host "$endpoint")
+after=$(labelled)
+if [ "$after" = 0 ] && [ "$before" -gt 0 ]; then
+    echo "ok   $n runs killed by SIGKILL ($before labelled resources left, $out): nothing remains"
+    pass=$((pass + 1))
+else
+    echo "FAIL SIGKILL then gc: $before before, $after after ($out)"
+    fail=$((fail + 1))
+fi
+# gc never touches a live run
+"$bin" run --host "$endpoint" --no-color -q -j 1 --no-gc specs/slow-start.cleanrun.toml >/dev/null 2>&1 &
+pid=$!
+sleep 1
+mid=$(labelled)
+"$bin" gc --host "$endpoint" >/dev/null
+still=$(labelled)
+wait "$pid"
+rc=$?
+if [ "$mid" -gt 0 ] && [ "$still" = "$mid" ] && [ "$rc" = 0 ]; then
+    echo "ok   gc leaves a live run alone ($mid resources kept; the run passed)"
+    pass=$((pass + 1))
+else
+    echo "FAIL gc and a live run: $mid before gc, $still after, run exit $rc"
+    fail=$((fail + 1))
+fi
+
+echo "interrupt e2e on $endpoint: $pass passed, $fail failed"
+[ "$fail" = 0 ]

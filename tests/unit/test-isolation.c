@@ -1,0 +1,362 @@
+/* Unit tests of isolation evidence, the host-exec lockout, owner judgement
+ * for gc, and the privilege flags.  Criterion runs each test in its own
+ * process, so a test may install the lockout on itself. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "harness/cleanup.h"
+#include "harness/isolation.h"
+#include "harness/spec.h"
+#include "runtime/base/error.h"
+#include "runtime/base/xalloc.h"
+
+/* ---- the lockout ---- */
+
+Test(lockout, execve_is_allowed_before)
+{
+    char a0[] = "no-such-program";
+    char *const argv[] = {a0, NULL};
+    errno = 0;
+    cr_assert_eq(execve("/nonexistent/cleanrun-no-such-program", argv, NULL), -1);
+    cr_assert_eq(errno, ENOENT, "before the lockout a missing program is ENOENT, got %s",
+                 strerror(errno));
+    cr_assert_not(cln_lockout_active());
+}
+
+Test(lockout, execve_fails_with_eperm_after)
+{
+    struct cln_lockout l;
+    struct cln_error *err = NULL;
+    int r = cln_lockout_install(&l, &err);
+    cr_assert_eq(r, 0, "install: %s", err ? err->msg : "?");
+    cr_assert(l.in_force);
+    cr_assert(strstr(l.method, "execve"));
+    cr_assert(cln_lockout_active());
+    char a0[] = "true";
+    char *const argv[] = {a0, NULL};
+    /* a program that exists: without the filter this would replace us */
+    errno = 0;
+    cr_assert_eq(execve("/bin/true", argv, NULL), -1);
+    cr_assert_eq(errno, EPERM, "execve: %s", strerror(errno));
+    errno = 0;
+    cr_assert_eq(syscall(SYS_execveat, AT_FDCWD, "/bin/true", argv, NULL, 0), -1);
+    cr_assert_eq(errno, EPERM, "execveat: %s", strerror(errno));
+    cln_lockout_done(&l);
+}
+
+Test(lockout, a_forked_child_inherits_it)
+{
+    struct cln_lockout l;
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_lockout_install(&l, &err), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        char a0[] = "sh", a1[] = "-c", a2[] = "exit 0";
+        char *const argv[] = {a0, a1, a2, NULL};
+        execv("/bin/sh", argv);
+        _exit(errno == EPERM ? 42 : 43);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st));
+    cr_assert_eq(WEXITSTATUS(st), 42, "the child's exec was not refused with EPERM");
+    cln_lockout_done(&l);
+}
+
+static void *try_exec(void *ud)
+{
+    (void)ud;
+    char a0[] = "true";
+    char *const argv[] = {a0, NULL};
+    execve("/bin/true", argv, NULL);
+    return (void *)(intptr_t)errno;
+}
+
+Test(lockout, threads_started_before_are_covered)
+{
+    /* TSYNC: a thread that exists when the filter is loaded gets it too */
+    pthread_t th;
+    pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&m);
+    struct cln_lockout l;
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_lockout_install(&l, &err), 0);
+    cr_assert_eq(pthread_create(&th, NULL, try_exec, NULL), 0);
+    void *ret = NULL;
+    pthread_join(th, &ret);
+    cr_assert_eq((intptr_t)ret, EPERM);
+    pthread_mutex_unlock(&m);
+    cln_lockout_done(&l);
+}
+
+/* ---- namespaces and the verdict ---- */
+
+Test(isolation, own_namespaces_read_the_same_by_pid_and_self)
+{
+    struct cln_ns_set a, b;
+    cr_assert_eq(cln_ns_read(0, &a), 0);
+    cr_assert_eq(cln_ns_read(getpid(), &b), 0);
+    for (int i = 0; i < CLN_NS_COUNT; i++)
+        cr_assert_eq(a.ino[i], b.ino[i], "%s", cln_ns_names[i]);
+    cr_assert_neq(a.ino[CLN_NS_MNT], 0);
+    cr_assert_eq(cln_ns_read(999999999, &b), -1);
+}
+
+static struct cln_evidence isolated_evidence(void)
+{
+    struct cln_evidence e;
+    memset(&e, 0, sizeof(e));
+    e.local = true;
+    e.observed_pid = 4242;
+    for (int i = 0; i < CLN_NS_COUNT; i++) {
+        e.host_ns.ino[i] = 4026531835u + (uint64_t)i;
+        e.ns.ino[i] = 4026532000u + (uint64_t)i;
+    }
+    e.canary = CLN_CANARY_PROVEN;
+    e.canary_path = cln_xstrdup("/.cleanrun/cleanrun-canary-00");
+    return e;
+}
+
+Test(isolation, distinct_namespaces_and_a_proven_canary_are_isolated)
+{
+    struct cln_evidence e = isolated_evidence();
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_ISOLATED, "%s", e.reason);
+    cln_evidence_done(&e);
+}
+
+Test(isolation, each_shared_required_namespace_is_a_violation)
+{
+    enum cln_ns req[] = {CLN_NS_MNT, CLN_NS_PID, CLN_NS_UTS, CLN_NS_NET};
+    for (size_t i = 0; i < 4; i++) {
+        struct cln_evidence e = isolated_evidence();
+        e.ns.ino[req[i]] = e.host_ns.ino[req[i]];
+        cln_evidence_judge(&e);
+        cr_assert_eq(e.verdict, CLN_VERDICT_VIOLATED, "%s shared", cln_ns_names[req[i]]);
+        cr_assert(strstr(e.reason, cln_ns_names[req[i]]), "%s", e.reason);
+        cln_evidence_done(&e);
+    }
+    /* ipc shared is not one of the required ones */
+    struct cln_evidence e = isolated_evidence();
+    e.ns.ino[CLN_NS_IPC] = e.host_ns.ino[CLN_NS_IPC];
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_ISOLATED);
+    cln_evidence_done(&e);
+}
+
+Test(isolation, host_network_by_request_is_unverified_not_violated)
+{
+    struct cln_evidence e = isolated_evidence();
+    e.ns.ino[CLN_NS_NET] = e.host_ns.ino[CLN_NS_NET];
+    e.request.host_network = true;
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_UNVERIFIED);
+    cr_assert(strstr(e.reason, "host's net namespace"), "%s", e.reason);
+    /* but a shared mnt namespace is still a violation */
+    e.ns.ino[CLN_NS_MNT] = e.host_ns.ino[CLN_NS_MNT];
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_VIOLATED);
+    cln_evidence_done(&e);
+}
+
+Test(isolation, canary_states)
+{
+    struct {
+        enum cln_canary_state c;
+        enum cln_verdict v;
+    } cases[] = {{CLN_CANARY_ON_HOST, CLN_VERDICT_VIOLATED},
+                 {CLN_CANARY_MISSING, CLN_VERDICT_VIOLATED},
+                 {CLN_CANARY_FAILED, CLN_VERDICT_UNVERIFIED},
+                 {CLN_CANARY_NOT_RUN, CLN_VERDICT_UNVERIFIED}};
+    for (size_t i = 0; i < 4; i++) {
+        struct cln_evidence e = isolated_evidence();
+        e.canary = cases[i].c;
+        cln_evidence_judge(&e);
+        cr_assert_eq(e.verdict, cases[i].v, "canary %s", cln_canary_state_name(cases[i].c));
+        cln_evidence_done(&e);
+    }
+}
+
+Test(isolation, remote_engine_and_privileges_are_unverified)
+{
+    struct cln_evidence e = isolated_evidence();
+    e.local = false;
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_UNVERIFIED);
+    cr_assert(strstr(e.reason, "not on this machine"), "%s", e.reason);
+    cln_evidence_done(&e);
+    e = isolated_evidence();
+    e.request.privileged = true;
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_UNVERIFIED);
+    cln_evidence_done(&e);
+    e = isolated_evidence();
+    e.request.host_mounts = true;
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_UNVERIFIED);
+    cln_evidence_done(&e);
+}
+
+Test(isolation, observing_the_harness_itself_is_a_violation)
+{
+    /* Point the observation at this very process, as a lying engine might:
+     * its namespaces are the host's and the canary is on the host. */
+    char dir[] = "/tmp/cleanrun-canary-test-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    struct cln_evidence e;
+    memset(&e, 0, sizeof(e));
+    e.local = true;
+    e.observed_pid = getpid();
+    cr_assert_eq(cln_ns_read(getpid(), &e.ns), 0);
+    cr_assert_eq(cln_ns_read(0, &e.host_ns), 0);
+    e.canary_path = cln_xasprintf("%s/canary", dir);
+    FILE *f = fopen(e.canary_path, "w");
+    fputs("tok", f);
+    fclose(f);
+    cln_canary_check(&e, "tok");
+    cr_assert_eq(e.canary, CLN_CANARY_ON_HOST);
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_VIOLATED);
+    unlink(e.canary_path);
+    rmdir(dir);
+    cln_evidence_done(&e);
+}
+
+Test(isolation, cgroup_path_of_self)
+{
+    char *cg = cln_proc_cgroup(getpid());
+    cr_assert_not_null(cg);
+    cr_assert_eq(cg[0], '/', "%s", cg);
+    free(cg);
+}
+
+/* ---- owners, for gc ---- */
+
+static void owner_labels(struct cln_labels *l, long pid, const char *boot, const char *start)
+{
+    char p[32];
+    snprintf(p, sizeof(p), "%ld", pid);
+    cln_labels_set(l, CLN_LABEL_RUN, "r1");
+    cln_labels_set(l, CLN_LABEL_OWNER_PID, p);
+    cln_labels_set(l, CLN_LABEL_OWNER_BOOT, boot);
+    if (start)
+        cln_labels_set(l, CLN_LABEL_OWNER_START, start);
+}
+
+static void my_boot(char *out, size_t size)
+{
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(out, (int)size, f));
+    out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
+Test(gc, owner_states)
+{
+    char boot[64];
+    my_boot(boot, sizeof(boot));
+    struct cln_labels l = {0};
+    char start[32];
+    snprintf(start, sizeof(start), "%llu", (unsigned long long)cln_proc_start_time(0));
+    owner_labels(&l, getpid(), boot, start);
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_ALIVE);
+    /* the parent is alive, but with another start time it is a later process */
+    owner_labels(&l, getppid(), boot, "1");
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_GONE);
+    /* a reaped child's pid is free */
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    waitpid(child, NULL, 0);
+    owner_labels(&l, child, boot, NULL);
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_GONE);
+    /* another boot: gone on a local engine, unknown on a remote one */
+    owner_labels(&l, getpid(), "00000000-0000-0000-0000-000000000000", NULL);
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_GONE);
+    cr_assert_eq(cln_owner_state(&l, false), CLN_OWNER_UNKNOWN);
+    cln_labels_done(&l);
+    /* no owner labels: never judged */
+    cln_labels_set(&l, CLN_LABEL_RUN, "r2");
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_UNKNOWN);
+    cln_labels_done(&l);
+}
+
+/* ---- privilege flags ---- */
+
+static void write_spec(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(privileges, each_needs_its_flag_with_the_position)
+{
+    char dir[] = "/tmp/cleanrun-privs-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof(path), "%s/p.cleanrun.toml", dir);
+    write_spec(path, "[test]\nname = \"p\"\n"
+                     "[services.web]\nimage = \"localhost/cleanrun/busybox:1\"\n"
+                     "host_network = true\n"
+                     "privileged = true\n"
+                     "mounts = [{ source = \"/var/run/docker.sock\", target = \"/s\" }]\n"
+                     "[[steps]]\nimage = \"localhost/cleanrun/busybox:1\"\nrun = [\"true\"]\n"
+                     "host_pid = true\n");
+    struct cln_spec_set set = {0};
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_spec_load_file(path, &set, &err), 0, "%s", err ? err->msg : "");
+    cr_assert_eq(cln_spec_check_allowed(&set, 0, &err), -1);
+    char *m = cln_error_render(err);
+    static const char *const want[] = {
+        ":5:1: services.web.host_network = true needs --allow-host-network",
+        ":6:1: services.web.privileged = true needs --allow-privileged",
+        ":7:22: services.web.mounts[0] mounts the host's /var/run/docker.sock needs "
+        "--allow-host-mounts",
+        ":7:22: services.web.mounts[0] hands the container an engine socket "
+        "(/var/run/docker.sock) needs --allow-engine-socket",
+        ":11:1: steps[0].host_pid = true needs --allow-host-pid"};
+    for (size_t i = 0; i < 5; i++)
+        cr_assert(strstr(m, want[i]), "missing \"%s\" in: %s", want[i], m);
+    free(m);
+    cln_error_free(err);
+    err = NULL;
+    /* each flag lifts exactly its own refusal */
+    cr_assert_eq(cln_spec_check_allowed(&set,
+                                        CLN_ALLOW_HOST_NETWORK | CLN_ALLOW_PRIVILEGED |
+                                            CLN_ALLOW_HOST_MOUNTS | CLN_ALLOW_HOST_PID,
+                                        &err),
+                 -1);
+    m = cln_error_render(err);
+    cr_assert(strstr(m, "--allow-engine-socket"));
+    cr_assert_null(strstr(m, "--allow-host-network"), "%s", m);
+    free(m);
+    cln_error_free(err);
+    err = NULL;
+    cr_assert_eq(cln_spec_check_allowed(&set, 0x1f, &err), 0);
+    cln_spec_set_done(&set);
+    unlink(path);
+    rmdir(dir);
+}
+
+Test(privileges, a_plain_spec_needs_no_flag)
+{
+    struct cln_spec_set set = {0};
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_spec_load_file("specs/http-service.cleanrun.toml", &set, &err), 0);
+    cr_assert_eq(cln_spec_check_allowed(&set, 0, &err), 0);
+    cln_spec_set_done(&set);
+}
