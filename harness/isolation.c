@@ -96,6 +96,24 @@ char *cln_proc_cgroup(int pid)
     return best;
 }
 
+int64_t cln_cgroup_oom_kills(const char *cgroup)
+{
+    if (!cgroup)
+        return -1;
+    static const char *const files[][2] = {{"/sys/fs/cgroup/memory", "/memory.oom_control"},
+                                           {"/sys/fs/cgroup", "/memory.events"},
+                                           {"/sys/fs/cgroup/unified", "/memory.events"}};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[600];
+        snprintf(path, sizeof(path), "%s%s%s", files[i][0], cgroup, files[i][1]);
+        cleanup_free char *s = read_small(path);
+        const char *k = s ? strstr(s, "oom_kill ") : NULL;
+        if (k && (k == s || k[-1] == '\n'))
+            return strtoll(k + 9, NULL, 10);
+    }
+    return -1;
+}
+
 const char *cln_verdict_name(enum cln_verdict v)
 {
     switch (v) {

@@ -41,6 +41,10 @@ struct cln_ns_set {
 int cln_ns_read(int pid, struct cln_ns_set *ret);
 /* pid's cgroup path (the unified or the memory hierarchy's), or NULL. */
 char *cln_proc_cgroup(int pid);
+/* How many processes the kernel's OOM killer has killed in this cgroup
+ * (cgroup v1 memory.oom_control or v2 memory.events "oom_kill"); -1 when
+ * it cannot be read. */
+int64_t cln_cgroup_oom_kills(const char *cgroup);
 
 enum cln_verdict {
     CLN_VERDICT_ISOLATED,

@@ -935,6 +935,7 @@ static void run_step(struct test_ctx *c, size_t si)
         };
         struct cln_exec_result er;
         struct cln_error *e = NULL;
+        int64_t ooms = observed ? cln_cgroup_oom_kills(base.cgroup) : -1;
         if (rt->desc->ops->exec(rt->ctx, id, &ec, &er, &e) < 0) {
             a->status = CLN_ST_ERROR;
             a->error = render(e);
@@ -956,6 +957,14 @@ static void run_step(struct test_ctx *c, size_t si)
             a->error = cln_xstrdup("interrupted: the step was killed");
             sr->status = CLN_ST_ERROR;
             break;
+        }
+        if (ooms >= 0 && cln_cgroup_oom_kills(base.cgroup) > ooms) {
+            a->oom_killed = true;
+            char lim[64];
+            int64_t m = s->service ? find_service(c, s->service)->service->memory : s->memory;
+            snprintf(lim, sizeof(lim), "within the limit (%lld MiB)",
+                     (long long)((m ? m : CLN_DEFAULT_MEMORY) >> 20));
+            cln_attempt_add_failure(a, "memory", lim, "killed by the kernel's OOM killer", NULL);
         }
         cln_check_expectations(&s->expect, a);
         if (!a->timed_out && s->expect.nfiles)

@@ -36,6 +36,7 @@ struct cln_attempt {
     enum cln_status status;
     int exit_code;
     bool timed_out;
+    bool oom_killed; /* the kernel's OOM killer killed a process in the container meanwhile */
     uint64_t duration_ms;
     struct cln_capture out, err;
     char *exec_id;
