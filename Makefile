@@ -20,7 +20,7 @@ SHARED     ?= ../shared
 FUZZ_TIME  ?= 60
 NPROC      := $(shell nproc 2>/dev/null || echo 2)
 
-PKGS       := libcurl libcjson libarchive libpcre2-8 libseccomp
+PKGS       := libcurl libcjson libarchive libpcre2-8 libseccomp libxml-2.0 yaml-0.1
 TEST_PKGS  := criterion
 
 CSTD       := -std=gnu11
@@ -176,6 +176,10 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	@echo "== end-to-end: on Docker, with the ASan + UBSan build (a leak fails it)"
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    bash tests/e2e/run.sh $(ASN)/cleanrun $(DOCKER_EP)
+	@echo "== reports: JSON schema, xmllint + xml.etree, prove + TAP::Parser (Docker, ASan build; Podman)"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    SHARED=$(SHARED) bash tests/e2e/reports.sh $(ASN)/cleanrun $(DOCKER_EP)
+	SHARED=$(SHARED) bash tests/e2e/reports.sh $(REL)/cleanrun $(PODMAN_EP)
 	@echo "== crash-proof cleanup: SIGINT and SIGKILL at random moments, then gc (Docker: 20 each; Podman: 5 each)"
 	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(DOCKER_EP) 20
 	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(PODMAN_EP) 5

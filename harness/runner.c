@@ -640,6 +640,13 @@ static void *start_service(void *ud)
         goto out;
     }
     sr->image_id = st.image_id ? cln_xstrdup(st.image_id) : NULL;
+    struct cln_image_info ii;
+    if (rt->desc->ops->image_inspect(rt->ctx, s->image, &ii, &e) == 1) {
+        sr->image_digest = ii.digest ? cln_xstrdup(ii.digest) : NULL;
+        cln_image_info_done(&ii);
+    }
+    cln_error_free(e); /* the digest is a courtesy to the reader */
+    e = NULL;
     sr->host_ports = cln_xcalloc(s->nports ? s->nports : 1, sizeof(uint16_t));
     for (size_t i = 0; i < s->nports; i++)
         for (size_t k = 0; k < st.nports; k++)
@@ -1002,6 +1009,9 @@ static void run_test(struct run *run, size_t idx)
     struct cln_test_result *r = &run->results[idx];
     struct test_ctx c = {.run = run, .index = idx, .t = t, .r = r};
     uint64_t t0 = now_ms();
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    r->started_unix_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
     r->test = t;
     r->status = CLN_ST_PASSED;
     if (t->timeout_ms)
@@ -1165,6 +1175,7 @@ void cln_test_result_done(struct cln_test_result *r)
     for (size_t i = 0; i < r->nservices; i++) {
         free(r->services[i].container_id);
         free(r->services[i].image_id);
+        free(r->services[i].image_digest);
         free(r->services[i].host_ports);
         free(r->services[i].error);
         free(r->services[i].log_tail);

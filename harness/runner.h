@@ -63,6 +63,7 @@ struct cln_service_result {
     const struct cln_spec_service *service;
     char *container_id;
     char *image_id;
+    char *image_digest;   /* a registry digest, or NULL (local builds have none) */
     uint16_t *host_ports; /* parallel to service->ports */
     uint64_t ready_ms;    /* from start to ready */
     char *error;
@@ -74,6 +75,7 @@ struct cln_service_result {
 struct cln_test_result {
     const struct cln_spec_test *test;
     enum cln_status status;
+    int64_t started_unix_ms; /* wall clock */
     uint64_t duration_ms;
     char *error;        /* why the test errored, or NULL */
     char *network;      /* the private network's name, or NULL */

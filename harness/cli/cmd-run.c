@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "harness/cleanup.h"
 #include "harness/isolation.h"
+#include "harness/report.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "runtime/base/buf.h"
@@ -36,6 +37,13 @@ struct opts {
     const char *runtime, *host;
     int verbose;
     unsigned allow; /* enum cln_allow bits */
+    enum { FMT_HUMAN, FMT_JSON, FMT_TAP } format;
+    struct report_req {
+        int fmt; /* FMT_JSON, FMT_TAP, or 3: junit */
+        const char *path;
+    } reports[8];
+    size_t nreports;
+    const char *shard;
     bool no_gc, no_lockout;
     bool quiet;
     bool color;
@@ -77,7 +85,10 @@ static void print_usage(const char *cmd, FILE *f)
                 "Output:\n"
                 "  -v, --verbose      stream step output\n"
                 "  -q, --quiet        only failures and the summary\n"
-                "  --no-color         no colour (also: NO_COLOR set)\n");
+                "  --no-color         no colour (also: NO_COLOR set)\n"
+                "  --format FMT       stdout: human (default), json or tap; with json or tap\n"
+                "                     the human output goes to stderr\n"
+                "  --report FMT=FILE  also write a report: json, junit or tap (repeatable)\n");
     fprintf(f, "\nExit status: 0 all passed, 1 a test failed, 2 usage or spec error, 3 "
                "infrastructure error\n(or a leak), 4 an isolation violation, 130/143 "
                "interrupted.\n");
@@ -104,6 +115,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         {"allow-host-mounts", no_argument, NULL, 1000 + CLN_ALLOW_HOST_MOUNTS},
         {"allow-engine-socket", no_argument, NULL, 1000 + CLN_ALLOW_ENGINE_SOCKET},
         {"no-gc", no_argument, NULL, 'G'},
+        {"report", required_argument, NULL, 'R'},
+        {"format", required_argument, NULL, 'O'},
         {"no-lockout", no_argument, NULL, 'L'},
         {NULL, 0, NULL, 0},
     };
@@ -119,7 +132,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             continue;
         }
         if (!is_run && (c == 'j' || c == 'F' || c == 'T' || c == 'r' || c == 'H' || c == 'v' ||
-                        c == 'q' || c == 'C' || c == 'G' || c == 'L')) {
+                        c == 'q' || c == 'C' || c == 'G' || c == 'L' || c == 'R' || c == 'O')) {
             fprintf(stderr, "cleanrun %s: %s is an option of 'run'\n", cmd, argv[optind - 1]);
             return -1;
         }
@@ -159,6 +172,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             o->tags[o->ntags++] = optarg;
             break;
         case 's':
+            o->shard = optarg;
             if (sscanf(optarg, "%u/%u", &o->shard_i, &o->shard_n) != 2 || o->shard_n == 0 ||
                 o->shard_i == 0 || o->shard_i > o->shard_n) {
                 fprintf(stderr, "cleanrun %s: --shard needs I/N with 1 <= I <= N, not \"%s\"\n",
@@ -193,6 +207,41 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         case 'G':
             o->no_gc = true;
             break;
+        case 'O':
+            if (strcmp(optarg, "human") == 0)
+                o->format = FMT_HUMAN;
+            else if (strcmp(optarg, "json") == 0)
+                o->format = FMT_JSON;
+            else if (strcmp(optarg, "tap") == 0)
+                o->format = FMT_TAP;
+            else {
+                fprintf(stderr, "cleanrun %s: --format is human, json or tap, not \"%s\"\n", cmd,
+                        optarg);
+                return -1;
+            }
+            break;
+        case 'R': {
+            const char *eq = strchr(optarg, '=');
+            size_t kl = eq ? (size_t)(eq - optarg) : 0;
+            int fmt = !eq                                      ? -1
+                      : kl == 4 && strncmp(optarg, "json", 4) == 0  ? FMT_JSON
+                      : kl == 3 && strncmp(optarg, "tap", 3) == 0   ? FMT_TAP
+                      : kl == 5 && strncmp(optarg, "junit", 5) == 0 ? 3
+                                                                    : -1;
+            if (fmt < 0 || !eq[1]) {
+                fprintf(stderr,
+                        "cleanrun %s: --report takes FORMAT=FILE with FORMAT json, junit or tap, "
+                        "not \"%s\"\n",
+                        cmd, optarg);
+                return -1;
+            }
+            if (o->nreports == sizeof(o->reports) / sizeof(o->reports[0])) {
+                fprintf(stderr, "cleanrun %s: at most 8 --report options\n", cmd);
+                return -1;
+            }
+            o->reports[o->nreports++] = (struct report_req){.fmt = fmt, .path = eq + 1};
+            break;
+        }
         case 'L':
             o->no_lockout = true;
             break;
@@ -404,6 +453,10 @@ int cln_cmd_list(int argc, char **argv)
 
 /* ---- run ---- */
 
+/* Where the human output goes: stdout, or stderr when --format puts a
+ * report on stdout. */
+static FILE *hout;
+
 /* Signals: SIGINT and SIGTERM are blocked in every thread and taken by one
  * thread with sigwaitinfo(), so that a second SIGINT can do real work: the
  * first stops scheduling and kills the running steps (the runner tears down
@@ -548,23 +601,23 @@ static void print_result(struct printer *p, size_t i)
     if (p->o->quiet && r->status == CLN_ST_PASSED)
         return;
     char d[32];
-    printf("%s%-7s%s %s  %s\n", col(p, color[r->status]), label[r->status], col(p, "\033[0m"),
+    fprintf(hout, "%s%-7s%s %s  %s\n", col(p, color[r->status]), label[r->status], col(p, "\033[0m"),
            t->name, cln_duration_format(r->duration_ms, d, sizeof(d)));
     if (r->error)
-        printf("        %s\n", r->error);
+        fprintf(hout, "        %s\n", r->error);
     if (r->network_note)
-        printf("        note: %s\n", r->network_note);
+        fprintf(hout, "        note: %s\n", r->network_note);
     for (size_t k = 0; k < r->nservices; k++)
         if (r->services[k].error && r->services[k].log_tail && *r->services[k].log_tail) {
-            printf("        last log lines of service %s:\n", r->services[k].service->name);
-            print_indented(stdout, r->services[k].log_tail, "          | ");
+            fprintf(hout, "        last log lines of service %s:\n", r->services[k].service->name);
+            print_indented(hout, r->services[k].log_tail, "          | ");
         }
     for (size_t k = 0; k < r->nteardown_errors; k++)
-        printf("        teardown: %s\n", r->teardown_errors[k]);
+        fprintf(hout, "        teardown: %s\n", r->teardown_errors[k]);
     for (size_t k = 0; k < r->nsteps; k++) {
         const struct cln_evidence *ev = &r->steps[k].evidence;
         if (r->steps[k].observed && ev->verdict != CLN_VERDICT_ISOLATED)
-            printf("        isolation %s: step %zu \"%s\": %s\n", cln_verdict_name(ev->verdict),
+            fprintf(hout, "        isolation %s: step %zu \"%s\": %s\n", cln_verdict_name(ev->verdict),
                    k + 1, r->steps[k].step->name, ev->reason ? ev->reason : "?");
     }
     if (r->status == CLN_ST_PASSED || r->status == CLN_ST_SKIPPED)
@@ -574,36 +627,36 @@ static void print_result(struct printer *p, size_t i)
         if (s->status == CLN_ST_PASSED || s->status == CLN_ST_SKIPPED || !s->nattempts)
             continue;
         const struct cln_attempt *a = &s->attempts[s->nattempts - 1];
-        printf("      step %zu \"%s\" (%s:%u) %s in %s\n", k + 1, s->step->name, t->file,
+        fprintf(hout, "      step %zu \"%s\" (%s:%u) %s in %s\n", k + 1, s->step->name, t->file,
                s->step->line, cln_status_name(s->status), s->where ? s->where : "?");
-        printf("        command: ");
-        print_argv(stdout, s->argv.n ? &s->argv : &s->step->argv, s->step->shell);
-        printf("\n");
+        fprintf(hout, "        command: ");
+        print_argv(hout, s->argv.n ? &s->argv : &s->step->argv, s->step->shell);
+        fprintf(hout, "\n");
         if (s->nattempts > 1)
-            printf("        attempts: %zu (last shown)\n", s->nattempts);
+            fprintf(hout, "        attempts: %zu (last shown)\n", s->nattempts);
         if (a->error)
-            printf("        error: %s\n", a->error);
+            fprintf(hout, "        error: %s\n", a->error);
         if (a->timed_out && !a->error) {
-            printf("        timed out after %s and was killed\n",
+            fprintf(hout, "        timed out after %s and was killed\n",
                    cln_duration_format(a->duration_ms, d, sizeof(d)));
         }
         for (size_t m = 0; m < a->nfailures; m++) {
             const struct cln_failure *f = &a->failures[m];
             if (f->diff) {
-                printf("        expected %s (- expected, + actual):\n", f->what);
-                print_indented(stdout, f->diff, "          ");
+                fprintf(hout, "        expected %s (- expected, + actual):\n", f->what);
+                print_indented(hout, f->diff, "          ");
             } else if (strchr(f->actual, '\n') || strlen(f->actual) > 60) {
-                printf("        expected %s: %s\n", f->what, f->expected);
-                printf("        actual:\n");
-                print_indented(stdout, f->actual, "          | ");
+                fprintf(hout, "        expected %s: %s\n", f->what, f->expected);
+                fprintf(hout, "        actual:\n");
+                print_indented(hout, f->actual, "          | ");
             } else {
-                printf("        expected %s: %s, actual: %s\n", f->what, f->expected, f->actual);
+                fprintf(hout, "        expected %s: %s, actual: %s\n", f->what, f->expected, f->actual);
             }
         }
         if (!a->error) {
-            printf("        exit code: %d\n", a->exit_code);
-            print_tail(stdout, "stdout lines", &a->out);
-            print_tail(stdout, "stderr lines", &a->err);
+            fprintf(hout, "        exit code: %d\n", a->exit_code);
+            print_tail(hout, "stdout lines", &a->out);
+            print_tail(hout, "stderr lines", &a->err);
         }
     }
 }
@@ -647,7 +700,7 @@ static void ev_finished(size_t index, const struct cln_test_result *r, void *ud)
     /* results in the order of the tests, whatever the order they end in */
     while (p->next_to_print < p->n && p->done[p->next_to_print])
         print_result(p, p->next_to_print++);
-    fflush(stdout);
+    fflush(hout);
     show_progress(p);
     pthread_mutex_unlock(&p->lock);
 }
@@ -662,7 +715,7 @@ static void ev_output(size_t index, const char *step, int stream, const char *da
     while (s < data + len) {
         const char *nl = memchr(s, '\n', (size_t)(data + len - s));
         size_t l = nl ? (size_t)(nl - s) : (size_t)(data + len - s);
-        fprintf(stream == 2 ? stderr : stdout, "  [%s / %s %s] %.*s\n", p->tests[index].name, step,
+        fprintf(stream == 2 ? stderr : hout, "  [%s / %s %s] %.*s\n", p->tests[index].name, step,
                 stream == 2 ? "err" : "out", (int)l, s);
         s += l + 1;
     }
@@ -690,6 +743,7 @@ int cln_cmd_run(int argc, char **argv)
         free(o.tags);
         return r > 0 ? CLN_EXIT_OK : CLN_EXIT_USAGE;
     }
+    hout = o.format == FMT_HUMAN ? stdout : stderr;
     struct cln_spec_set set = {0};
     if (load_selected(&o, &set) < 0) {
         free(o.tags);
@@ -720,8 +774,10 @@ int cln_cmd_run(int argc, char **argv)
     int jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? (int)cores : 1);
     if ((size_t)jobs > set.n)
         jobs = (int)set.n;
+    struct timespec wall0;
+    clock_gettime(CLOCK_REALTIME, &wall0);
     if (!o.quiet)
-        printf("cleanrun %s: %zu test%s, runtime %s (%s %s at %s), %d worker%s, run %s\n",
+        fprintf(hout, "cleanrun %s: %zu test%s, runtime %s (%s %s at %s), %d worker%s, run %s\n",
                CLN_VERSION, set.n, set.n == 1 ? "" : "s", rt->desc->name,
                rt->info.engine ? rt->info.engine : "?", rt->info.version ? rt->info.version : "?",
                rt->endpoint, jobs, jobs == 1 ? "" : "s", run_id);
@@ -736,7 +792,7 @@ int cln_cmd_run(int argc, char **argv)
             err = NULL;
         } else {
             if (gr.runs && !o.quiet)
-                printf("gc: removed %zu containers, %zu networks, %zu volumes of %zu dead "
+                fprintf(hout, "gc: removed %zu containers, %zu networks, %zu volumes of %zu dead "
                        "run%s\n",
                        gr.containers, gr.networks, gr.volumes, gr.runs, gr.runs == 1 ? "" : "s");
             for (size_t i = 0; i < gr.nerrors; i++)
@@ -774,9 +830,9 @@ int cln_cmd_run(int argc, char **argv)
         err = NULL;
     }
     if (!o.quiet)
-        printf("host-exec lockout: %s%s\n", lockout.in_force ? "in force, " : "",
+        fprintf(hout, "host-exec lockout: %s%s\n", lockout.in_force ? "in force, " : "",
                lockout.method);
-    fflush(stdout);
+    fflush(hout);
 
     struct cln_test_result *results = cln_xcalloc(set.n, sizeof(*results));
     struct printer p = {.o = &o,
@@ -816,12 +872,12 @@ int cln_cmd_run(int argc, char **argv)
         audit.error = cln_error_render(err);
         cln_error_free(err);
         err = NULL;
-        printf("leak audit: could not run: %s\n", audit.error);
+        fprintf(hout, "leak audit: could not run: %s\n", audit.error);
     } else if (audit.n) {
-        printf("leak audit: %zu resource%s of run %s left behind:\n", audit.n,
+        fprintf(hout, "leak audit: %zu resource%s of run %s left behind:\n", audit.n,
                audit.n == 1 ? "" : "s", run_id);
         for (size_t i = 0; i < audit.n; i++)
-            printf("  %s %s%s%s%s\n", audit.items[i].kind, audit.items[i].name,
+            fprintf(hout, "  %s %s%s%s%s\n", audit.items[i].kind, audit.items[i].name,
                    audit.items[i].test ? " (test " : "",
                    audit.items[i].test ? audit.items[i].test : "", audit.items[i].test ? ")" : "");
         size_t removed[3] = {0};
@@ -831,7 +887,7 @@ int cln_cmd_run(int argc, char **argv)
             err = NULL;
         }
         audit.removed = removed[0] + removed[1] + removed[2];
-        printf("leak audit: removed %zu of them now\n", audit.removed);
+        fprintf(hout, "leak audit: removed %zu of them now\n", audit.removed);
     }
 
     size_t count[5] = {0}, verdicts[3] = {0};
@@ -842,11 +898,11 @@ int cln_cmd_run(int argc, char **argv)
                 verdicts[results[i].steps[k].evidence.verdict]++;
     }
     if (!o.quiet || verdicts[CLN_VERDICT_VIOLATED])
-        printf("isolation: %zu step%s isolated, %zu unverified, %zu violated\n",
+        fprintf(hout, "isolation: %zu step%s isolated, %zu unverified, %zu violated\n",
                verdicts[CLN_VERDICT_ISOLATED], verdicts[CLN_VERDICT_ISOLATED] == 1 ? "" : "s",
                verdicts[CLN_VERDICT_UNVERIFIED], verdicts[CLN_VERDICT_VIOLATED]);
     char d[32];
-    printf("%zu test%s: %zu passed, %zu failed, %zu errors, %zu timed out, %zu skipped (%s)\n",
+    fprintf(hout, "%zu test%s: %zu passed, %zu failed, %zu errors, %zu timed out, %zu skipped (%s)\n",
            set.n, set.n == 1 ? "" : "s", count[CLN_ST_PASSED], count[CLN_ST_FAILED],
            count[CLN_ST_ERROR], count[CLN_ST_TIMEOUT], count[CLN_ST_SKIPPED],
            cln_duration_format(mono_ms() - p.t0, d, sizeof(d)));
@@ -862,6 +918,60 @@ int cln_cmd_run(int argc, char **argv)
                 got_signal == SIGINT ? "SIGINT" : "SIGTERM");
         code = 128 + got_signal;
     }
+
+    /* Reports: the same run in every format; an interrupted run writes what
+     * it has, marked partial.  Exit codes never depend on them, except that
+     * a report that cannot be written is an infrastructure error. */
+    struct timespec wall1;
+    clock_gettime(CLOCK_REALTIME, &wall1);
+    struct cln_report_input ri = {
+        .run_id = run_id,
+        .version = CLN_VERSION,
+        .rt = rt,
+        .start_unix_ms = (int64_t)wall0.tv_sec * 1000 + wall0.tv_nsec / 1000000,
+        .end_unix_ms = (int64_t)wall1.tv_sec * 1000 + wall1.tv_nsec / 1000000,
+        .duration_ms = mono_ms() - p.t0,
+        .jobs = jobs,
+        .fail_fast = o.fail_fast,
+        .gc = !o.no_gc,
+        .filter = o.filter,
+        .tags = o.tags,
+        .ntags = o.ntags,
+        .shard = o.shard,
+        .timeout_ms = o.timeout_ms,
+        .allow = o.allow,
+        .lockout = &lockout,
+        .audit = &audit,
+        .partial = got_signal != 0,
+        .partial_reason = got_signal == SIGINT    ? "interrupted by SIGINT"
+                          : got_signal == SIGTERM ? "interrupted by SIGTERM"
+                                                  : NULL,
+        .exit_code = code,
+        .tests = set.tests,
+        .results = results,
+        .done = p.done,
+        .n = set.n,
+    };
+    bool report_failed = false;
+    for (size_t i = 0; i < o.nreports; i++) {
+        char *doc = o.reports[i].fmt == FMT_JSON  ? cln_report_json(&ri)
+                    : o.reports[i].fmt == FMT_TAP ? cln_report_tap(&ri)
+                                                  : cln_report_junit(&ri);
+        if (cln_report_write_file(o.reports[i].path, doc, &err) < 0) {
+            cln_cli_print_error(err);
+            cln_error_free(err);
+            err = NULL;
+            report_failed = true;
+        }
+        free(doc);
+    }
+    if (o.format != FMT_HUMAN) {
+        char *doc = o.format == FMT_JSON ? cln_report_json(&ri) : cln_report_tap(&ri);
+        fputs(doc, stdout);
+        free(doc);
+    }
+    if (report_failed && code == CLN_EXIT_OK)
+        code = CLN_EXIT_INFRA;
     fflush(NULL);
     if (sig_thread) {
         pthread_kill(sc.thread, SIGUSR2);

@@ -360,3 +360,35 @@ Test(privileges, a_plain_spec_needs_no_flag)
     cr_assert_eq(cln_spec_check_allowed(&set, 0, &err), 0);
     cln_spec_set_done(&set);
 }
+
+/* ---- text for reports ---- */
+
+#include "harness/report.h"
+
+Test(report_text, json_replaces_invalid_utf8_and_nul)
+{
+    static const char in[] = "caf\xc3\xa9 \xff\xfe x\0y";
+    size_t changed = 0;
+    char *out = cln_text_clean(in, sizeof(in) - 1, CLN_TEXT_JSON, &changed);
+    cr_assert_str_eq(out, "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd x\xef\xbf\xbdy");
+    cr_assert_eq(changed, 3);
+    free(out);
+}
+
+Test(report_text, xml_removes_what_xml_1_0_forbids)
+{
+    static const char in[] = "a\x01" "b\x1b[0m\tc\n\xef\xbf\xbe<&>";
+    size_t changed = 0;
+    char *out = cln_text_clean(in, sizeof(in) - 1, CLN_TEXT_XML, &changed);
+    cr_assert_str_eq(out, "ab[0m\tc\n<&>"); /* escaping is the writer's job */
+    cr_assert_eq(changed, 5);
+    free(out);
+}
+
+Test(report_text, yaml_keeps_tab_newline_and_unicode)
+{
+    static const char in[] = "t\tn\nr\r \xe2\x80\xa8 \xc2\x85 \x07 caf\xc3\xa9";
+    char *out = cln_text_clean(in, sizeof(in) - 1, CLN_TEXT_YAML, NULL);
+    cr_assert_str_eq(out, "t\tn\nr\r \xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd caf\xc3\xa9");
+    free(out);
+}
