@@ -176,6 +176,11 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	@echo "== end-to-end: on Docker, with the ASan + UBSan build (a leak fails it)"
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    bash tests/e2e/run.sh $(ASN)/cleanrun $(DOCKER_EP)
+	@echo "== cleanrun self-test: Docker (ASan + UBSan build), Podman; installed; with wrong expectations"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(ASN)/cleanrun self-test --host $(DOCKER_EP)
+	$(REL)/cleanrun self-test --host $(PODMAN_EP)
+	bash tests/e2e/selftest.sh $(REL)/cleanrun $(DOCKER_EP)
 	@echo "== reports: JSON schema, xmllint + xml.etree, prove + TAP::Parser (Docker, ASan build; Podman)"
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    SHARED=$(SHARED) bash tests/e2e/reports.sh $(ASN)/cleanrun $(DOCKER_EP)

@@ -116,6 +116,11 @@ int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, siz
                   const struct cln_run_options *opts, struct cln_test_result *results);
 void cln_test_result_done(struct cln_test_result *r);
 
+/* The exit code of a run (docs/cli.md): 0 all passed, 1 a test failed or
+ * timed out, 3 an error or leaks (wins over 1), 4 an isolation violation
+ * (wins over both).  Interrupts are the caller's. */
+int cln_run_exit_code(const struct cln_test_result *results, size_t n, bool leaks);
+
 /* Evaluate a step's expectations on an attempt (files excepted); appends
  * failures. */
 void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt *a);

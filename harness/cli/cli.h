@@ -16,6 +16,7 @@ int cln_cmd_validate(int argc, char **argv);
 int cln_cmd_list(int argc, char **argv);
 int cln_cmd_gc(int argc, char **argv);
 int cln_cmd_ps(int argc, char **argv);
+int cln_cmd_selftest(int argc, char **argv);
 
 /* Print "cleanrun: <rendered error>" on stderr. */
 void cln_cli_print_error(const struct cln_error *err);

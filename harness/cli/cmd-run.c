@@ -906,13 +906,7 @@ int cln_cmd_run(int argc, char **argv)
            set.n, set.n == 1 ? "" : "s", count[CLN_ST_PASSED], count[CLN_ST_FAILED],
            count[CLN_ST_ERROR], count[CLN_ST_TIMEOUT], count[CLN_ST_SKIPPED],
            cln_duration_format(mono_ms() - p.t0, d, sizeof(d)));
-    int code = CLN_EXIT_OK;
-    if (count[CLN_ST_FAILED] || count[CLN_ST_TIMEOUT])
-        code = CLN_EXIT_FAIL;
-    if (count[CLN_ST_ERROR] || audit.n || audit.error)
-        code = CLN_EXIT_INFRA;
-    if (verdicts[CLN_VERDICT_VIOLATED])
-        code = CLN_EXIT_ISOLATION;
+    int code = cln_run_exit_code(results, set.n, audit.n || audit.error);
     if (got_signal) {
         fprintf(stderr, "cleanrun: interrupted (%s); cleaned up\n",
                 got_signal == SIGINT ? "SIGINT" : "SIGTERM");

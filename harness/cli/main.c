@@ -21,6 +21,8 @@ static const struct command commands[] = {
     {"validate", cln_cmd_validate, "check spec files without running anything", false},
     {"list", cln_cmd_list, "list tests and steps after matrix expansion", false},
     {"ps", cln_cmd_ps, "list the containers cleanrun owns (read-only)", false},
+    {"self-test", cln_cmd_selftest, "check this cleanrun against the engine (selftest/ specs)",
+     false},
     {"gc", cln_cmd_gc, "remove what runs whose owner is gone left behind", false},
     {"toml-decode", cln_cmd_toml_decode,
      "read TOML on stdin, print toml-test tagged JSON (for the conformance suite)", true},
