@@ -136,6 +136,7 @@ demo: deps
 	@bash .ci/setup images
 	@$(MAKE) --no-print-directory -j$(NPROC) $(REL)/cleanrun
 	$(REL)/cleanrun run specs
+	$(REL)/cleanrun self-test
 
 # ---- tests ----
 

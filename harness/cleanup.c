@@ -66,8 +66,8 @@ int cln_audit_run(struct cln_runtime *rt, const char *run_id, struct cln_leak_au
 
 /* Remove one resource, counting it by kind (container, network, volume);
  * the first failure is kept in *first_err. */
-static void remove_one(struct cln_runtime *rt, const char *kind, const char *name, size_t removed[3],
-                       struct cln_error **first_err)
+static void remove_one(struct cln_runtime *rt, const char *kind, const char *name,
+                       size_t removed[3], struct cln_error **first_err)
 {
     struct cln_error *e = NULL;
     int r, k;

@@ -24,7 +24,7 @@ struct cln_leak_audit {
     bool done; /* the audit ran */
     struct cln_leak *items;
     size_t n;
-    char *error; /* the audit itself failed, or NULL */
+    char *error;    /* the audit itself failed, or NULL */
     size_t removed; /* leaks removed after they were recorded */
 };
 void cln_leak_audit_done(struct cln_leak_audit *a);

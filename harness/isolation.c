@@ -16,7 +16,8 @@
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
 
-const char *const cln_ns_names[CLN_NS_COUNT] = {"mnt", "pid", "net", "uts", "ipc", "cgroup", "user"};
+const char *const cln_ns_names[CLN_NS_COUNT] = {"mnt", "pid",    "net", "uts",
+                                                "ipc", "cgroup", "user"};
 
 int cln_ns_read(int pid, struct cln_ns_set *ret)
 {

@@ -62,30 +62,30 @@ struct cln_isolation_request {
 };
 
 enum cln_canary_state {
-    CLN_CANARY_NOT_RUN,  /* no local engine, or no container process */
-    CLN_CANARY_FAILED,   /* could not be written in the container (note says why) */
-    CLN_CANARY_PROVEN,   /* written in the container, seen under its root, absent on the host */
-    CLN_CANARY_MISSING,  /* written, but not under the observed process's root */
-    CLN_CANARY_ON_HOST,  /* written, and found at the same path on the host */
+    CLN_CANARY_NOT_RUN, /* no local engine, or no container process */
+    CLN_CANARY_FAILED,  /* could not be written in the container (note says why) */
+    CLN_CANARY_PROVEN,  /* written in the container, seen under its root, absent on the host */
+    CLN_CANARY_MISSING, /* written, but not under the observed process's root */
+    CLN_CANARY_ON_HOST, /* written, and found at the same path on the host */
 };
 const char *cln_canary_state_name(enum cln_canary_state s);
 
 /* The evidence for one step (or one container, before its steps). */
 struct cln_evidence {
-    bool local;             /* the engine shares this kernel */
-    char *container_id;     /* owned */
-    char *container_name;   /* owned */
-    char *image_id;         /* owned */
-    char *exec_id;          /* owned; the step's exec */
-    int exec_host_pid;      /* the step process's host pid as the engine gave it; 0 unknown */
-    int observed_pid;       /* the process whose namespaces were read */
+    bool local;              /* the engine shares this kernel */
+    char *container_id;      /* owned */
+    char *container_name;    /* owned */
+    char *image_id;          /* owned */
+    char *exec_id;           /* owned; the step's exec */
+    int exec_host_pid;       /* the step process's host pid as the engine gave it; 0 unknown */
+    int observed_pid;        /* the process whose namespaces were read */
     uint64_t observed_start; /* its start time, checked again after the step */
-    const char *method;     /* static: how the namespaces were captured */
+    const char *method;      /* static: how the namespaces were captured */
     struct cln_ns_set ns, host_ns;
-    char *cgroup;           /* owned */
+    char *cgroup; /* owned */
     enum cln_canary_state canary;
-    char *canary_path;      /* owned; in the container, and the same path on the host */
-    char *canary_note;      /* owned; why it failed */
+    char *canary_path; /* owned; in the container, and the same path on the host */
+    char *canary_note; /* owned; why it failed */
     struct cln_isolation_request request;
     enum cln_verdict verdict;
     char *reason; /* owned; why not isolated, or what was shown */

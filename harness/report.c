@@ -247,7 +247,7 @@ static cJSON *jstep(const struct cln_step_result *s, size_t index)
     cJSON_AddItemToObject(o, "failures", jfailures(a));
     cJSON_AddItemToObject(o, "error", jstr(a ? a->error : NULL));
     cJSON *arr = cJSON_AddArrayToObject(o, "attempts");
-    for (size_t i = 0; i < s->nattempts; i++)
+    for (size_t i = 0; s->attempts && i < s->nattempts; i++)
         cJSON_AddItemToArray(arr, jattempt(&s->attempts[i]));
     if (s->observed)
         cJSON_AddItemToObject(o, "isolation", jevidence(&s->evidence));
@@ -272,8 +272,8 @@ static cJSON *jtest(const struct cln_report_input *in, size_t i)
         cJSON_AddItemToObject(m, t->matrix.items[k].key, jstr(t->matrix.items[k].value));
     cJSON_AddStringToObject(o, "status", cln_status_name(done ? r->status : CLN_ST_SKIPPED));
     cJSON_AddBoolToObject(o, "complete", done);
-    char ts[40];
     if (done && r->started_unix_ms) {
+        char ts[40];
         iso_time(r->started_unix_ms, true, ts, sizeof(ts));
         cJSON_AddStringToObject(o, "start", ts);
     } else {
@@ -412,8 +412,8 @@ char *cln_report_json(const struct cln_report_input *in)
 
 static void xattr(xmlTextWriterPtr w, const char *name, const char *value)
 {
-    cleanup_free char *c = cln_text_clean(value ? value : "", value ? strlen(value) : 0,
-                                          CLN_TEXT_XML, NULL);
+    cleanup_free char *c =
+        cln_text_clean(value ? value : "", value ? strlen(value) : 0, CLN_TEXT_XML, NULL);
     xmlTextWriterWriteAttribute(w, BAD_CAST name, BAD_CAST c);
 }
 
@@ -476,8 +476,7 @@ static char *failure_message(const struct cln_attempt *a)
         return cln_xasprintf("timed out after %llu ms", (unsigned long long)a->duration_ms);
     if (a->nfailures)
         return a->nfailures == 1
-                   ? cln_xasprintf("expected %s: %s", a->failures[0].what,
-                                   a->failures[0].expected)
+                   ? cln_xasprintf("expected %s: %s", a->failures[0].what, a->failures[0].expected)
                    : cln_xasprintf("expected %s: %s (and %zu more)", a->failures[0].what,
                                    a->failures[0].expected, a->nfailures - 1);
     return cln_xstrdup("failed");
@@ -490,8 +489,8 @@ static void junit_suite(xmlTextWriterPtr w, const struct cln_report_input *in, s
     const struct cln_test_result *r = &in->results[i];
     bool done = result_done(in, i);
     size_t nf = 0, ne = 0, ns = 0, ncase = t->nsteps;
-    bool setup_case = done && r->error &&
-                      (r->status == CLN_ST_ERROR || r->status == CLN_ST_TIMEOUT);
+    bool setup_case =
+        done && r->error && (r->status == CLN_ST_ERROR || r->status == CLN_ST_TIMEOUT);
     for (size_t k = 0; k < t->nsteps; k++) {
         enum cln_status st = done && k < r->nsteps ? r->steps[k].status : CLN_ST_SKIPPED;
         nf += st == CLN_ST_FAILED || st == CLN_ST_TIMEOUT;
@@ -569,8 +568,9 @@ static void junit_suite(xmlTextWriterPtr w, const struct cln_report_input *in, s
         enum cln_status st = s ? s->status : CLN_ST_SKIPPED;
         if (st == CLN_ST_SKIPPED) {
             xmlTextWriterStartElement(w, BAD_CAST "skipped");
-            xattr(w, "message", done ? "not run: an earlier step failed or the test stopped"
-                                     : "not run: the run was interrupted");
+            xattr(w, "message",
+                  done ? "not run: an earlier step failed or the test stopped"
+                       : "not run: the run was interrupted");
             xmlTextWriterEndElement(w);
         } else if (st != CLN_ST_PASSED && a) {
             bool is_err = st == CLN_ST_ERROR;
@@ -578,10 +578,11 @@ static void junit_suite(xmlTextWriterPtr w, const struct cln_report_input *in, s
             cleanup_free char *msg = failure_message(a);
             cleanup_free char *txt = failure_text(s, a);
             xattr(w, "message", msg);
-            xattr(w, "type", is_err            ? "infrastructure"
-                             : a->timed_out    ? "timeout"
-                             : a->oom_killed   ? "oom"
-                                               : "expectation");
+            xattr(w, "type",
+                  is_err          ? "infrastructure"
+                  : a->timed_out  ? "timeout"
+                  : a->oom_killed ? "oom"
+                                  : "expectation");
             xtext(w, txt, strlen(txt));
             xmlTextWriterEndElement(w);
         }
@@ -640,7 +641,6 @@ char *cln_report_junit(const struct cln_report_input *in)
 
 struct yw {
     yaml_emitter_t em;
-    struct cln_buf *out;
 };
 
 static int yaml_out(void *data, unsigned char *buffer, size_t size)
@@ -654,7 +654,8 @@ static void yscalar(struct yw *y, const char *s, bool quoted)
     yaml_event_t ev;
     cleanup_free char *c = cln_text_clean(s ? s : "", s ? strlen(s) : 0, CLN_TEXT_YAML, NULL);
     yaml_scalar_event_initialize(&ev, NULL, NULL, (yaml_char_t *)c, (int)strlen(c), 1, 1,
-                                 quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE : YAML_PLAIN_SCALAR_STYLE);
+                                 quoted ? YAML_DOUBLE_QUOTED_SCALAR_STYLE
+                                        : YAML_PLAIN_SCALAR_STYLE);
     yaml_emitter_emit(&y->em, &ev);
 }
 
@@ -697,7 +698,7 @@ static void tap_diagnostics(struct cln_buf *b, const struct cln_report_input *in
     const struct cln_spec_test *t = &in->tests[i];
     const struct cln_test_result *r = &in->results[i];
     struct cln_buf doc = CLN_BUF_INIT;
-    struct yw y = {.out = &doc};
+    struct yw y;
     yaml_emitter_initialize(&y.em);
     yaml_emitter_set_output(&y.em, yaml_out, &doc);
     yaml_emitter_set_unicode(&y.em, 1);
@@ -801,8 +802,8 @@ char *cln_report_tap(const struct cln_report_input *in)
         const struct cln_test_result *r = &in->results[i];
         bool done = result_done(in, i);
         enum cln_status st = done ? r->status : CLN_ST_SKIPPED;
-        cln_buf_printf(&b, "%s %zu - ", st == CLN_ST_PASSED || st == CLN_ST_SKIPPED ? "ok" : "not ok",
-                       i + 1);
+        cln_buf_printf(&b, "%s %zu - ",
+                       st == CLN_ST_PASSED || st == CLN_ST_SKIPPED ? "ok" : "not ok", i + 1);
         tap_desc(&b, in->tests[i].name);
         if (st == CLN_ST_SKIPPED)
             cln_buf_puts(&b, done ? " # SKIP not run (fail-fast, the run timeout, or interrupted)"

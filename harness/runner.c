@@ -159,9 +159,10 @@ static void observe_container(struct cln_runtime *rt, const char *id, bool has_k
             return;
         }
     }
-    const char *argv[] = {KEEPALIVE_BIN, "sh", "-c", "printf %s \"$1\" > \"$2\"", "canary", token,
+    const char *argv[] = {KEEPALIVE_BIN,   "sh", "-c", "printf %s \"$1\" > \"$2\"", "canary", token,
                           ev->canary_path, NULL};
-    struct cln_exec_config ec = {.argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
+    struct cln_exec_config ec = {
+        .argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
     struct cln_exec_result er;
     if (rt->desc->ops->exec(rt->ctx, id, &ec, &er, &e) < 0) {
         ev->canary_note = render(e);
@@ -191,12 +192,11 @@ static void step_evidence(const struct cln_evidence *base, const struct cln_atte
     if (ev->observed_pid && ev->observed_start &&
         cln_proc_start_time(ev->observed_pid) == ev->observed_start) {
         struct cln_ns_set now;
-        if (cln_ns_read(ev->observed_pid, &now) == 0 &&
-            memcmp(&now, &ev->ns, sizeof(now)) != 0) {
+        if (cln_ns_read(ev->observed_pid, &now) == 0 && memcmp(&now, &ev->ns, sizeof(now)) != 0) {
             ev->verdict = CLN_VERDICT_VIOLATED;
             free(ev->reason);
-            ev->reason = cln_xasprintf("the namespaces of pid %d changed during the step",
-                                       ev->observed_pid);
+            ev->reason =
+                cln_xasprintf("the namespaces of pid %d changed during the step", ev->observed_pid);
         }
     }
 }
@@ -593,7 +593,9 @@ static void *start_service(void *ud)
         .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
         .nano_cpus = s->nano_cpus,
         .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
-        .network = s->privs.host_network ? "host" : c->r->network ? c->r->network : NULL,
+        .network = s->privs.host_network ? "host"
+                   : c->r->network       ? c->r->network
+                                         : NULL,
         .network_aliases = c->r->network && !s->privs.host_network ? aliases : NULL,
         .no_new_privileges = true,
         .privileged = s->privs.privileged,
@@ -795,7 +797,7 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
         .entrypoint = entry,
         .cmd = empty,
         .labels = &labels,
-        .network = s->privs.host_network           ? "host"
+        .network = s->privs.host_network         ? "host"
                    : s->network && c->r->network ? c->r->network
                                                  : "none",
         .no_new_privileges = true,

@@ -742,8 +742,7 @@ static void add_use(struct cln_spec_test *t, enum cln_allow what, struct cln_tom
 static bool is_engine_socket_path(const char *source)
 {
     static const char *const socks[] = {"/var/run/docker.sock", "/run/docker.sock",
-                                        "/run/podman/podman.sock",
-                                        "/var/run/podman/podman.sock",
+                                        "/run/podman/podman.sock", "/var/run/podman/podman.sock",
                                         "/run/containerd/containerd.sock"};
     size_t sl = strlen(source);
     while (sl > 1 && source[sl - 1] == '/')
@@ -802,8 +801,8 @@ static int load_privs(struct loader *L, tv *tbl, const char *where, struct cln_s
             (r = get_bool(L, m, "read_only", mw, &sm->read_only, err)) < 0)
             return r;
         if (!sm->source || !sm->target)
-            return err_at(L, m->pos, err, "%s: \"source\" (a host path) and \"target\" are required",
-                          mw);
+            return err_at(L, m->pos, err,
+                          "%s: \"source\" (a host path) and \"target\" are required", mw);
         if (sm->source[0] != '/')
             return err_at(L, cln_toml_table_find(m, "source")->value->pos, err,
                           "%s.source must be an absolute host path, not \"%s\"", mw, sm->source);
@@ -830,8 +829,7 @@ static void privs_done(struct cln_spec_privs *p)
     free(p->mounts);
 }
 
-int cln_spec_check_allowed(const struct cln_spec_set *set, unsigned allowed,
-                           struct cln_error **err)
+int cln_spec_check_allowed(const struct cln_spec_set *set, unsigned allowed, struct cln_error **err)
 {
     int bad = 0;
     for (size_t i = 0; i < set->n; i++) {
@@ -862,7 +860,7 @@ static int get_memory(struct loader *L, tv *tbl, const char *where, int64_t *ret
 {
     char *mem = NULL;
     int r = get_str(L, tbl, "memory", where, &mem, err);
-    if (r <= 0)
+    if (r <= 0 || !mem)
         return r;
     r = parse_size(mem, ret) < 0 || *ret < 4L * 1048576
             ? err_at(L, cln_toml_table_find(tbl, "memory")->value->pos, err,
@@ -1279,7 +1277,7 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             (r = get_bool(L, st, "network", where, &s->network, err)) < 0)
             return r;
         s->retries = (int)retries;
-        static const char *const fresh_only[] = {"network",      "memory",   "pids", "privileged",
+        static const char *const fresh_only[] = {"network",      "memory",   "pids",  "privileged",
                                                  "host_network", "host_pid", "mounts"};
         for (size_t k = 0; s->service && k < sizeof(fresh_only) / sizeof(fresh_only[0]); k++)
             if (cln_toml_table_find(st, fresh_only[k]))

@@ -151,8 +151,8 @@ struct cln_spec_step {
     int retries;
     uint64_t retry_interval_ms;
     bool continue_on_failure;
-    bool network; /* ephemeral: join the test network */
-    int64_t memory, pids; /* ephemeral: limits (defaults when 0) */
+    bool network;                /* ephemeral: join the test network */
+    int64_t memory, pids;        /* ephemeral: limits (defaults when 0) */
     struct cln_spec_privs privs; /* ephemeral */
     struct cln_spec_expect expect;
     uint32_t line; /* where the step is written */

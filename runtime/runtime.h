@@ -97,7 +97,7 @@ struct cln_container_config {
     bool read_only_rootfs;
     bool no_new_privileges;
     bool privileged;
-    bool pid_host; /* share the host's pid namespace */
+    bool pid_host;               /* share the host's pid namespace */
     const char *const *cap_add;  /* NULL-terminated */
     const char *const *cap_drop; /* NULL-terminated */
     const char *const *extra_hosts;

@@ -220,7 +220,8 @@ int cln_cmd_ps(int argc, char **argv)
             else
                 cJSON_AddNullToObject(o, "health");
             cJSON_AddNumberToObject(o, "created", (double)s->created);
-            cJSON_AddNumberToObject(o, "age_s", (double)(age_ms / 1000));
+            uint64_t age_s = age_ms / 1000;
+            cJSON_AddNumberToObject(o, "age_s", (double)age_s);
             cJSON_AddItemToArray(arr, o);
         } else {
             char age[32];

@@ -223,7 +223,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         case 'R': {
             const char *eq = strchr(optarg, '=');
             size_t kl = eq ? (size_t)(eq - optarg) : 0;
-            int fmt = !eq                                      ? -1
+            int fmt = !eq                                           ? -1
                       : kl == 4 && strncmp(optarg, "json", 4) == 0  ? FMT_JSON
                       : kl == 3 && strncmp(optarg, "tap", 3) == 0   ? FMT_TAP
                       : kl == 5 && strncmp(optarg, "junit", 5) == 0 ? 3
@@ -486,8 +486,9 @@ static void *signal_thread(void *ud)
             return NULL; /* the run is over */
         if (!got_signal) {
             got_signal = sig;
-            fprintf(stderr, "\ncleanrun: %s: stopping and cleaning up (SIGINT again to force "
-                            "removal now)\n",
+            fprintf(stderr,
+                    "\ncleanrun: %s: stopping and cleaning up (SIGINT again to force "
+                    "removal now)\n",
                     sig == SIGINT ? "SIGINT" : "SIGTERM");
             continue;
         }
@@ -496,8 +497,9 @@ static void *signal_thread(void *ud)
         size_t removed[3] = {0};
         struct cln_error *e = NULL;
         int r = cln_remove_run(sc->rt, sc->run_id, removed, &e);
-        fprintf(stderr, "cleanrun: second SIGINT: removed %zu containers, %zu networks, %zu "
-                        "volumes of run %s\n",
+        fprintf(stderr,
+                "cleanrun: second SIGINT: removed %zu containers, %zu networks, %zu "
+                "volumes of run %s\n",
                 removed[0], removed[1], removed[2], sc->run_id);
         if (r < 0) {
             cln_cli_print_error(e);
@@ -601,8 +603,8 @@ static void print_result(struct printer *p, size_t i)
     if (p->o->quiet && r->status == CLN_ST_PASSED)
         return;
     char d[32];
-    fprintf(hout, "%s%-7s%s %s  %s\n", col(p, color[r->status]), label[r->status], col(p, "\033[0m"),
-           t->name, cln_duration_format(r->duration_ms, d, sizeof(d)));
+    fprintf(hout, "%s%-7s%s %s  %s\n", col(p, color[r->status]), label[r->status],
+            col(p, "\033[0m"), t->name, cln_duration_format(r->duration_ms, d, sizeof(d)));
     if (r->error)
         fprintf(hout, "        %s\n", r->error);
     if (r->network_note)
@@ -617,8 +619,9 @@ static void print_result(struct printer *p, size_t i)
     for (size_t k = 0; k < r->nsteps; k++) {
         const struct cln_evidence *ev = &r->steps[k].evidence;
         if (r->steps[k].observed && ev->verdict != CLN_VERDICT_ISOLATED)
-            fprintf(hout, "        isolation %s: step %zu \"%s\": %s\n", cln_verdict_name(ev->verdict),
-                   k + 1, r->steps[k].step->name, ev->reason ? ev->reason : "?");
+            fprintf(hout, "        isolation %s: step %zu \"%s\": %s\n",
+                    cln_verdict_name(ev->verdict), k + 1, r->steps[k].step->name,
+                    ev->reason ? ev->reason : "?");
     }
     if (r->status == CLN_ST_PASSED || r->status == CLN_ST_SKIPPED)
         return;
@@ -628,7 +631,7 @@ static void print_result(struct printer *p, size_t i)
             continue;
         const struct cln_attempt *a = &s->attempts[s->nattempts - 1];
         fprintf(hout, "      step %zu \"%s\" (%s:%u) %s in %s\n", k + 1, s->step->name, t->file,
-               s->step->line, cln_status_name(s->status), s->where ? s->where : "?");
+                s->step->line, cln_status_name(s->status), s->where ? s->where : "?");
         fprintf(hout, "        command: ");
         print_argv(hout, s->argv.n ? &s->argv : &s->step->argv, s->step->shell);
         fprintf(hout, "\n");
@@ -638,7 +641,7 @@ static void print_result(struct printer *p, size_t i)
             fprintf(hout, "        error: %s\n", a->error);
         if (a->timed_out && !a->error) {
             fprintf(hout, "        timed out after %s and was killed\n",
-                   cln_duration_format(a->duration_ms, d, sizeof(d)));
+                    cln_duration_format(a->duration_ms, d, sizeof(d)));
         }
         for (size_t m = 0; m < a->nfailures; m++) {
             const struct cln_failure *f = &a->failures[m];
@@ -650,7 +653,8 @@ static void print_result(struct printer *p, size_t i)
                 fprintf(hout, "        actual:\n");
                 print_indented(hout, f->actual, "          | ");
             } else {
-                fprintf(hout, "        expected %s: %s, actual: %s\n", f->what, f->expected, f->actual);
+                fprintf(hout, "        expected %s: %s, actual: %s\n", f->what, f->expected,
+                        f->actual);
             }
         }
         if (!a->error) {
@@ -778,9 +782,9 @@ int cln_cmd_run(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &wall0);
     if (!o.quiet)
         fprintf(hout, "cleanrun %s: %zu test%s, runtime %s (%s %s at %s), %d worker%s, run %s\n",
-               CLN_VERSION, set.n, set.n == 1 ? "" : "s", rt->desc->name,
-               rt->info.engine ? rt->info.engine : "?", rt->info.version ? rt->info.version : "?",
-               rt->endpoint, jobs, jobs == 1 ? "" : "s", run_id);
+                CLN_VERSION, set.n, set.n == 1 ? "" : "s", rt->desc->name,
+                rt->info.engine ? rt->info.engine : "?", rt->info.version ? rt->info.version : "?",
+                rt->endpoint, jobs, jobs == 1 ? "" : "s", run_id);
 
     /* what dead runs left behind */
     if (!o.no_gc) {
@@ -792,9 +796,10 @@ int cln_cmd_run(int argc, char **argv)
             err = NULL;
         } else {
             if (gr.runs && !o.quiet)
-                fprintf(hout, "gc: removed %zu containers, %zu networks, %zu volumes of %zu dead "
-                       "run%s\n",
-                       gr.containers, gr.networks, gr.volumes, gr.runs, gr.runs == 1 ? "" : "s");
+                fprintf(hout,
+                        "gc: removed %zu containers, %zu networks, %zu volumes of %zu dead "
+                        "run%s\n",
+                        gr.containers, gr.networks, gr.volumes, gr.runs, gr.runs == 1 ? "" : "s");
             for (size_t i = 0; i < gr.nerrors; i++)
                 fprintf(stderr, "cleanrun: gc: %s\n", gr.errors[i]);
             cln_gc_report_done(&gr);
@@ -831,7 +836,7 @@ int cln_cmd_run(int argc, char **argv)
     }
     if (!o.quiet)
         fprintf(hout, "host-exec lockout: %s%s\n", lockout.in_force ? "in force, " : "",
-               lockout.method);
+                lockout.method);
     fflush(hout);
 
     struct cln_test_result *results = cln_xcalloc(set.n, sizeof(*results));
@@ -875,11 +880,11 @@ int cln_cmd_run(int argc, char **argv)
         fprintf(hout, "leak audit: could not run: %s\n", audit.error);
     } else if (audit.n) {
         fprintf(hout, "leak audit: %zu resource%s of run %s left behind:\n", audit.n,
-               audit.n == 1 ? "" : "s", run_id);
+                audit.n == 1 ? "" : "s", run_id);
         for (size_t i = 0; i < audit.n; i++)
             fprintf(hout, "  %s %s%s%s%s\n", audit.items[i].kind, audit.items[i].name,
-                   audit.items[i].test ? " (test " : "",
-                   audit.items[i].test ? audit.items[i].test : "", audit.items[i].test ? ")" : "");
+                    audit.items[i].test ? " (test " : "",
+                    audit.items[i].test ? audit.items[i].test : "", audit.items[i].test ? ")" : "");
         size_t removed[3] = {0};
         if (cln_remove_run(rt, run_id, removed, &err) < 0) {
             cln_cli_print_error(err);
@@ -899,13 +904,14 @@ int cln_cmd_run(int argc, char **argv)
     }
     if (!o.quiet || verdicts[CLN_VERDICT_VIOLATED])
         fprintf(hout, "isolation: %zu step%s isolated, %zu unverified, %zu violated\n",
-               verdicts[CLN_VERDICT_ISOLATED], verdicts[CLN_VERDICT_ISOLATED] == 1 ? "" : "s",
-               verdicts[CLN_VERDICT_UNVERIFIED], verdicts[CLN_VERDICT_VIOLATED]);
+                verdicts[CLN_VERDICT_ISOLATED], verdicts[CLN_VERDICT_ISOLATED] == 1 ? "" : "s",
+                verdicts[CLN_VERDICT_UNVERIFIED], verdicts[CLN_VERDICT_VIOLATED]);
     char d[32];
-    fprintf(hout, "%zu test%s: %zu passed, %zu failed, %zu errors, %zu timed out, %zu skipped (%s)\n",
-           set.n, set.n == 1 ? "" : "s", count[CLN_ST_PASSED], count[CLN_ST_FAILED],
-           count[CLN_ST_ERROR], count[CLN_ST_TIMEOUT], count[CLN_ST_SKIPPED],
-           cln_duration_format(mono_ms() - p.t0, d, sizeof(d)));
+    fprintf(hout,
+            "%zu test%s: %zu passed, %zu failed, %zu errors, %zu timed out, %zu skipped (%s)\n",
+            set.n, set.n == 1 ? "" : "s", count[CLN_ST_PASSED], count[CLN_ST_FAILED],
+            count[CLN_ST_ERROR], count[CLN_ST_TIMEOUT], count[CLN_ST_SKIPPED],
+            cln_duration_format(mono_ms() - p.t0, d, sizeof(d)));
     int code = cln_run_exit_code(results, set.n, audit.n || audit.error);
     if (got_signal) {
         fprintf(stderr, "cleanrun: interrupted (%s); cleaned up\n",

@@ -78,10 +78,9 @@ static int load_cases(const char *dir, struct cln_toml_doc **ret_doc, struct sca
         cln_toml_free(doc);
         return -1;
     }
-    static const char *const keys[] = {"name",        "spec",        "status",  "exit",
-                                       "verdict",     "failure",     "step_within",
-                                       "process_gone", "oom",        "host_absent",
-                                       "spec_error",  "builtin",     "message"};
+    static const char *const keys[] = {
+        "name",         "spec", "status",      "exit",       "verdict", "failure", "step_within",
+        "process_gone", "oom",  "host_absent", "spec_error", "builtin", "message"};
     size_t n = cln_toml_array_len(arr);
     struct scase *cs = cln_xcalloc(n ? n : 1, sizeof(*cs));
     for (size_t i = 0; i < n && r >= 0; i++) {
@@ -95,8 +94,7 @@ static int load_cases(const char *dir, struct cln_toml_doc **ret_doc, struct sca
             for (size_t j = 0; j < sizeof(keys) / sizeof(keys[0]); j++)
                 known = known || strcmp(e->key, keys[j]) == 0;
             if (!known)
-                r = cln_toml_error_at(doc, e->pos, err, "unknown key \"%s\" in a [[case]]",
-                                      e->key);
+                r = cln_toml_error_at(doc, e->pos, err, "unknown key \"%s\" in a [[case]]", e->key);
         }
         const char *within = NULL;
         if (r >= 0 && ((r = cln_toml_get_string(doc, t, "name", &c->name, err)) < 0 ||
@@ -105,11 +103,9 @@ static int load_cases(const char *dir, struct cln_toml_doc **ret_doc, struct sca
                        (r = cln_toml_get_integer(doc, t, "exit", &c->exit, err)) < 0 ||
                        (r = cln_toml_get_string(doc, t, "verdict", &c->verdict, err)) < 0 ||
                        (r = cln_toml_get_string(doc, t, "step_within", &within, err)) < 0 ||
-                       (r = cln_toml_get_bool(doc, t, "process_gone", &c->process_gone, err)) <
-                           0 ||
+                       (r = cln_toml_get_bool(doc, t, "process_gone", &c->process_gone, err)) < 0 ||
                        (r = cln_toml_get_bool(doc, t, "oom", &c->oom, err)) < 0 ||
-                       (r = cln_toml_get_string(doc, t, "host_absent", &c->host_absent, err)) <
-                           0 ||
+                       (r = cln_toml_get_string(doc, t, "host_absent", &c->host_absent, err)) < 0 ||
                        (r = cln_toml_get_string(doc, t, "spec_error", &c->spec_error, err)) < 0 ||
                        (r = cln_toml_get_string(doc, t, "builtin", &c->builtin, err)) < 0 ||
                        (r = cln_toml_get_string(doc, t, "message", &c->message, err)) < 0))
@@ -167,8 +163,7 @@ static void builtin_lockout(struct scase *c)
 static void builtin_no_engine(struct scase *c)
 {
     char sock[128];
-    snprintf(sock, sizeof(sock), "unix:///nonexistent/cleanrun-selftest-%ld.sock",
-             (long)getpid());
+    snprintf(sock, sizeof(sock), "unix:///nonexistent/cleanrun-selftest-%ld.sock", (long)getpid());
     struct cln_runtime_config rc = {.runtime = "docker", .endpoint = sock};
     struct cln_runtime *rt = NULL;
     struct cln_error *e = NULL;
@@ -307,8 +302,8 @@ static void check_result(struct scase *c, const struct cln_test_result *r)
     }
     if (c->oom) {
         bool any = false;
-        for (size_t k = 0; k < r->nsteps; k++)
-            for (size_t a = 0; a < r->steps[k].nattempts; a++)
+        for (size_t k = 0; r->steps && k < r->nsteps; k++)
+            for (size_t a = 0; r->steps[k].attempts && a < r->steps[k].nattempts; a++)
                 any = any || r->steps[k].attempts[a].oom_killed;
         if (!any)
             fail(c, "no step was reported as killed by the OOM killer");
@@ -357,8 +352,10 @@ static char *find_dir(const char *given)
 int cln_cmd_selftest(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"runtime", required_argument, NULL, 'r'}, {"host", required_argument, NULL, 'H'},
-        {"dir", required_argument, NULL, 'd'},     {"help", no_argument, NULL, 'h'},
+        {"runtime", required_argument, NULL, 'r'},
+        {"host", required_argument, NULL, 'H'},
+        {"dir", required_argument, NULL, 'd'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *runtime = NULL, *host = NULL, *dir = NULL;
@@ -408,8 +405,8 @@ int cln_cmd_selftest(int argc, char **argv)
         cln_toml_free(doc);
         return CLN_EXIT_INFRA;
     }
-    printf("cleanrun %s self-test: %zu cases, runtime %s (%s %s at %s), specs in %s\n",
-           CLN_VERSION, n, rt->desc->name, rt->info.engine ? rt->info.engine : "?",
+    printf("cleanrun %s self-test: %zu cases, runtime %s (%s %s at %s), specs in %s\n", CLN_VERSION,
+           n, rt->desc->name, rt->info.engine ? rt->info.engine : "?",
            rt->info.version ? rt->info.version : "?", rt->endpoint, dir);
     fflush(stdout);
 
@@ -493,8 +490,7 @@ int cln_cmd_selftest(int argc, char **argv)
         }
         char d[32];
         if (c->why) {
-            printf("FAIL %s (%s): %s\n", c->name, cln_duration_format(c->ms, d, sizeof(d)),
-                   c->why);
+            printf("FAIL %s (%s): %s\n", c->name, cln_duration_format(c->ms, d, sizeof(d)), c->why);
             failed++;
         } else {
             printf("ok   %s (%s)\n", c->name, cln_duration_format(c->ms, d, sizeof(d)));

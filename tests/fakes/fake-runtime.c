@@ -279,7 +279,8 @@ static int n_remove(void *ctx, const char *net, struct cln_error **err)
     logf_(F(ctx), "network-remove %s", net);
     return 0;
 }
-static int n_list(void *ctx, const char *filter, struct cln_resource **ret, size_t *n, struct cln_error **err)
+static int n_list(void *ctx, const char *filter, struct cln_resource **ret, size_t *n,
+                  struct cln_error **err)
 {
     (void)ctx;
     (void)filter;

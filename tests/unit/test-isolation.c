@@ -377,7 +377,8 @@ Test(report_text, json_replaces_invalid_utf8_and_nul)
 
 Test(report_text, xml_removes_what_xml_1_0_forbids)
 {
-    static const char in[] = "a\x01" "b\x1b[0m\tc\n\xef\xbf\xbe<&>";
+    static const char in[] = "a\x01"
+                             "b\x1b[0m\tc\n\xef\xbf\xbe<&>";
     size_t changed = 0;
     char *out = cln_text_clean(in, sizeof(in) - 1, CLN_TEXT_XML, &changed);
     cr_assert_str_eq(out, "ab[0m\tc\n<&>"); /* escaping is the writer's job */
