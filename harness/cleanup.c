@@ -126,17 +126,6 @@ const char *cln_owner_state_name(enum cln_owner_state s)
     return "?";
 }
 
-static void boot_id(char *out, size_t size)
-{
-    snprintf(out, size, "unknown");
-    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-    if (!f)
-        return;
-    if (fgets(out, (int)size, f))
-        out[strcspn(out, "\n")] = '\0';
-    fclose(f);
-}
-
 enum cln_owner_state cln_owner_state(const struct cln_labels *labels, bool local)
 {
     const char *pid_s = cln_labels_get(labels, CLN_LABEL_OWNER_PID);
@@ -145,7 +134,7 @@ enum cln_owner_state cln_owner_state(const struct cln_labels *labels, bool local
     if (!pid_s || !boot)
         return CLN_OWNER_UNKNOWN;
     char mine[64];
-    boot_id(mine, sizeof(mine));
+    cln_boot_id(mine, sizeof(mine));
     if (strcmp(boot, mine) != 0)
         /* with a local engine, another boot id is this machine before a
          * reboot; with a remote one it may be another machine */

@@ -365,13 +365,14 @@ char *cln_report_json(const struct cln_report_input *in)
     cJSON_AddBoolToObject(lo, "in_force", in->lockout && in->lockout->in_force);
     cJSON_AddItemToObject(lo, "method", jstr(in->lockout ? in->lockout->method : NULL));
     cJSON *hp = cJSON_AddArrayToObject(run, "host_processes");
-    for (size_t i = 0; i < in->nhost_processes; i++) {
+    for (size_t i = 0; i < in->rt->nprocs; i++) {
+        const struct cln_host_process *pr = &in->rt->procs[i];
         cJSON *p = cJSON_CreateObject();
-        cJSON_AddItemToObject(p, "path", jstr(in->host_processes[i].path));
+        cJSON_AddItemToObject(p, "path", jstr(pr->path));
         size_t n = 0;
-        while (in->host_processes[i].argv && in->host_processes[i].argv[n])
+        while (pr->argv[n])
             n++;
-        cJSON_AddItemToObject(p, "argv", jstrv(in->host_processes[i].argv, n));
+        cJSON_AddItemToObject(p, "argv", jstrv((const char *const *)pr->argv, n));
         cJSON_AddItemToArray(hp, p);
     }
     cJSON *la = cJSON_AddObjectToObject(run, "leak_audit");

@@ -17,12 +17,6 @@ struct cln_error;
 /* Each stream of a step is kept in reports up to this many bytes. */
 #define CLN_REPORT_OUTPUT_CAP ((size_t)64 << 10)
 
-/* A host process the harness started (CLI backends). */
-struct cln_host_process {
-    const char *path;
-    const char *const *argv;
-};
-
 struct cln_report_input {
     const char *run_id;
     const char *version;
@@ -38,9 +32,7 @@ struct cln_report_input {
     const char *shard; /* "I/N" or NULL */
     uint64_t timeout_ms;
     unsigned allow; /* enum cln_allow bits */
-    const struct cln_lockout *lockout;
-    const struct cln_host_process *host_processes;
-    size_t nhost_processes;
+    const struct cln_lockout *lockout; /* host processes: rt->procs */
     const struct cln_leak_audit *audit;
     bool partial;
     const char *partial_reason;

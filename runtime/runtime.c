@@ -86,23 +86,12 @@ void cln_labels_done(struct cln_labels *l)
     memset(l, 0, sizeof(*l));
 }
 
-static void read_boot_id(char *out, size_t size)
-{
-    snprintf(out, size, "unknown");
-    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-    if (!f)
-        return;
-    if (fgets(out, (int)size, f))
-        out[strcspn(out, "\n")] = '\0';
-    fclose(f);
-}
-
 void cln_runtime_labels(struct cln_labels *l, const char *run_id, const char *version,
                         const char *test)
 {
     char pid[24], boot[64], start[32];
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-    read_boot_id(boot, sizeof(boot));
+    cln_boot_id(boot, sizeof(boot));
     snprintf(start, sizeof(start), "%llu", (unsigned long long)cln_proc_start_time(0));
     cln_labels_set(l, CLN_LABEL_OWNER_START, start);
     cln_labels_set(l, CLN_LABEL_RUN, run_id);
@@ -262,6 +251,7 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
     int rc = -CLN_E_TRANSPORT;
     for (size_t i = 0; i < nc; i++) {
         struct cln_runtime *rt = cln_xcalloc(1, sizeof(*rt));
+        pthread_mutex_init(&rt->procs_lock, NULL);
         struct cln_error *e = NULL;
         const char *ep = cands[i].endpoint;
         if (cln_docker_open(ep, rt, &e) < 0) {
@@ -269,6 +259,7 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
             cln_buf_printf(&tried, "\n  %s (%s): %s", ep, cands[i].source, why);
             free(why);
             cln_error_free(e);
+            pthread_mutex_destroy(&rt->procs_lock);
             free(rt);
             continue;
         }
@@ -303,12 +294,35 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
     return rc;
 }
 
+void cln_runtime_record_host_process(struct cln_runtime *rt, const char *path,
+                                     const char *const *argv)
+{
+    size_t n = 0;
+    while (argv && argv[n])
+        n++;
+    char **v = cln_xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        v[i] = cln_xstrdup(argv[i]);
+    pthread_mutex_lock(&rt->procs_lock);
+    rt->procs = cln_xrealloc(rt->procs, (rt->nprocs + 1) * sizeof(*rt->procs));
+    rt->procs[rt->nprocs++] = (struct cln_host_process){.path = cln_xstrdup(path), .argv = v};
+    pthread_mutex_unlock(&rt->procs_lock);
+}
+
 void cln_runtime_close(struct cln_runtime *rt)
 {
     if (!rt)
         return;
     if (rt->desc && rt->desc->ops)
         rt->desc->ops->close(rt->ctx);
+    for (size_t i = 0; i < rt->nprocs; i++) {
+        free(rt->procs[i].path);
+        for (size_t k = 0; rt->procs[i].argv[k]; k++)
+            free(rt->procs[i].argv[k]);
+        free(rt->procs[i].argv);
+    }
+    free(rt->procs);
+    pthread_mutex_destroy(&rt->procs_lock);
     cln_engine_info_done(&rt->info);
     free(rt->endpoint);
     free(rt);

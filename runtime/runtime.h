@@ -12,6 +12,7 @@
  * cln_runtime_labels() (docs/labels.md).  Nothing here prints. */
 #pragma once
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -306,13 +307,29 @@ struct cln_runtime_desc {
     const char *const *host_programs;
 };
 
+/* A host process a backend started (path and argv, owned). */
+struct cln_host_process {
+    char *path;
+    char **argv; /* NULL-terminated */
+};
+
 struct cln_runtime {
     const struct cln_runtime_desc *desc;
     void *ctx;
     char *endpoint; /* where the engine was found, e.g. unix:///var/run/docker.sock */
     bool local;     /* the engine shares this kernel (host pids are meaningful) */
     struct cln_engine_info info;
+    /* every host process the backend started (cln_runtime_record_host_process) */
+    pthread_mutex_t procs_lock;
+    struct cln_host_process *procs;
+    size_t nprocs;
 };
+
+/* A backend that declares host_programs MUST call this for every process it
+ * starts, before starting it; the harness puts the list in its results.
+ * Thread-safe. */
+void cln_runtime_record_host_process(struct cln_runtime *rt, const char *path,
+                                     const char *const *argv);
 
 struct cln_runtime_config {
     const char

@@ -18,18 +18,6 @@ struct conn_opts {
     const char *runtime, *host;
 };
 
-static int open_runtime(const struct conn_opts *c, struct cln_runtime **rt)
-{
-    struct cln_error *err = NULL;
-    struct cln_runtime_config rc = {.runtime = c->runtime, .endpoint = c->host};
-    if (cln_runtime_open(&rc, rt, &err) == 0)
-        return 0;
-    cln_cli_print_error(err);
-    enum cln_errcode ec = cln_error_root_code(err);
-    cln_error_free(err);
-    return ec == CLN_E_INVALID || ec == CLN_E_UNSUPPORTED ? CLN_EXIT_USAGE : CLN_EXIT_INFRA;
-}
-
 int cln_cmd_gc(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -67,7 +55,7 @@ int cln_cmd_gc(int argc, char **argv)
         return CLN_EXIT_USAGE;
     }
     struct cln_runtime *rt = NULL;
-    int code = open_runtime(&c, &rt);
+    int code = cln_cli_open_runtime(c.runtime, c.host, &rt);
     if (code)
         return code;
     struct cln_gc_report r;
@@ -168,7 +156,7 @@ int cln_cmd_ps(int argc, char **argv)
         return CLN_EXIT_USAGE;
     }
     struct cln_runtime *rt = NULL;
-    int code = open_runtime(&c, &rt);
+    int code = cln_cli_open_runtime(c.runtime, c.host, &rt);
     if (code)
         return code;
     char filter[128];

@@ -762,15 +762,11 @@ int cln_cmd_run(int argc, char **argv)
     }
     struct cln_runtime *rt = NULL;
     struct cln_error *err = NULL;
-    struct cln_runtime_config rc = {.runtime = o.runtime, .endpoint = o.host};
-    if (cln_runtime_open(&rc, &rt, &err) < 0) {
-        cln_cli_print_error(err);
-        enum cln_errcode ec = cln_error_root_code(err);
-        int code = ec == CLN_E_INVALID || ec == CLN_E_UNSUPPORTED ? CLN_EXIT_USAGE : CLN_EXIT_INFRA;
-        cln_error_free(err);
+    int open_code = cln_cli_open_runtime(o.runtime, o.host, &rt);
+    if (open_code) {
         free(o.tags);
         cln_spec_set_done(&set);
-        return code;
+        return open_code;
     }
     char run_id[16];
     make_run_id(run_id, sizeof(run_id));

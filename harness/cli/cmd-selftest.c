@@ -172,8 +172,7 @@ static void builtin_no_engine(struct scase *c)
         fail(c, "an engine answered at %s", sock);
         return;
     }
-    enum cln_errcode ec = cln_error_root_code(e);
-    int code = ec == CLN_E_INVALID || ec == CLN_E_UNSUPPORTED ? CLN_EXIT_USAGE : CLN_EXIT_INFRA;
+    int code = cln_cli_open_exit_code(e);
     char *msg = cln_error_render(e);
     cln_error_free(e);
     if (c->exit >= 0 && code != c->exit)
@@ -397,13 +396,11 @@ int cln_cmd_selftest(int argc, char **argv)
         return CLN_EXIT_USAGE;
     }
     struct cln_runtime *rt = NULL;
-    struct cln_runtime_config rc = {.runtime = runtime, .endpoint = host};
-    if (cln_runtime_open(&rc, &rt, &err) < 0) {
-        cln_cli_print_error(err);
-        cln_error_free(err);
+    int code = cln_cli_open_runtime(runtime, host, &rt);
+    if (code) {
         free(cs);
         cln_toml_free(doc);
-        return CLN_EXIT_INFRA;
+        return code;
     }
     printf("cleanrun %s self-test: %zu cases, runtime %s (%s %s at %s), specs in %s\n", CLN_VERSION,
            n, rt->desc->name, rt->info.engine ? rt->info.engine : "?",

@@ -7,6 +7,17 @@
 #include <string.h>
 #include <unistd.h>
 
+void cln_boot_id(char *out, size_t size)
+{
+    snprintf(out, size, "unknown");
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+    if (!f)
+        return;
+    if (fgets(out, (int)size, f))
+        out[strcspn(out, "\n")] = '\0';
+    fclose(f);
+}
+
 uint64_t cln_proc_start_time(int pid)
 {
     char path[64];

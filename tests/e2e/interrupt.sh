@@ -82,6 +82,33 @@ for ((i = 1; i <= n; i++)); do
     [ "$(labelled)" != 0 ] && leftover_runs=$((leftover_runs + 1))
 done
 before=$(labelled)
+# ps sees what the killed runs left, and knows their owners are gone
+"$bin" ps --host "$endpoint" --format json >/tmp/cleanrun-ps.$$ 2>&1
+"$bin" ps --host "$endpoint" --format json --state running --name '*' >/tmp/cleanrun-ps-run.$$ 2>&1
+"$bin" ps --host "$endpoint" --format json --test no-such-test >/tmp/cleanrun-ps-none.$$ 2>&1
+if python3 - /tmp/cleanrun-ps.$$ /tmp/cleanrun-ps-run.$$ /tmp/cleanrun-ps-none.$$ "$sock" <<'PY'; then
+import json, sys, subprocess
+every, running, none = (json.load(open(p)) for p in sys.argv[1:4])
+assert every, "ps lists nothing"
+assert all(c["owner"] == "gone" for c in every), [c["owner"] for c in every]
+assert all(c["run"] and c["state"] and c["id"] for c in every)
+assert {c["id"] for c in running} <= {c["id"] for c in every}
+assert all(c["state"] == "running" for c in running)
+assert none == []
+# the same set as the engine's own label filter
+out = subprocess.run(["curl", "-s", "--unix-socket", sys.argv[4],
+    "http://localhost/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.cleanrun.run%22%5D%7D"],
+    capture_output=True, text=True).stdout
+assert {c["Id"] for c in json.loads(out)} == {c["id"] for c in every}
+PY
+    echo "ok   ps --format json lists the killed runs' containers (owner gone), filters by state, name, test"
+    pass=$((pass + 1))
+else
+    echo "FAIL ps"
+    head -c 600 /tmp/cleanrun-ps.$$
+    fail=$((fail + 1))
+fi
+rm -f /tmp/cleanrun-ps.$$ /tmp/cleanrun-ps-run.$$ /tmp/cleanrun-ps-none.$$
 out=$("$bin" gc --host "$endpoint")
 after=$(labelled)
 if [ "$after" = 0 ] && [ "$before" -gt 0 ]; then

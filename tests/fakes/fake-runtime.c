@@ -300,6 +300,7 @@ struct cln_runtime *fake_runtime_new(struct fake *f)
 {
     pthread_mutex_init(&f->lock, NULL);
     struct cln_runtime *rt = cln_xcalloc(1, sizeof(*rt));
+    pthread_mutex_init(&rt->procs_lock, NULL);
     rt->desc = f->no_network ? &fake_desc_nonet : &fake_desc;
     struct fake_ctx *c = cln_xcalloc(1, sizeof(*c));
     c->f = f;

@@ -393,3 +393,33 @@ Test(report_text, yaml_keeps_tab_newline_and_unicode)
     cr_assert_str_eq(out, "t\tn\nr\r \xef\xbf\xbd \xef\xbf\xbd \xef\xbf\xbd caf\xc3\xa9");
     free(out);
 }
+
+/* ---- host processes a backend started are in the results ---- */
+
+#include <cjson/cJSON.h>
+
+#include "tests/fakes/fake-runtime.h"
+
+Test(report, host_processes_recorded_by_a_backend_are_reported)
+{
+    struct fake f;
+    memset(&f, 0, sizeof(f));
+    struct cln_runtime *rt = fake_runtime_new(&f);
+    static const char *const a1[] = {"container", "run", "--rm", "x", NULL};
+    static const char *const a2[] = {"container", "exec", "c1", "true", NULL};
+    cln_runtime_record_host_process(rt, "/usr/local/bin/container", a1);
+    cln_runtime_record_host_process(rt, "/usr/local/bin/container", a2);
+    struct cln_report_input in = {.run_id = "r", .version = "v", .rt = rt};
+    char *doc = cln_report_json(&in);
+    cJSON *j = cJSON_Parse(doc);
+    cr_assert_not_null(j);
+    const cJSON *hp = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "run"), "host_processes");
+    cr_assert_eq(cJSON_GetArraySize(hp), 2);
+    const cJSON *p1 = cJSON_GetArrayItem(hp, 1);
+    cr_assert_str_eq(cJSON_GetObjectItem(p1, "path")->valuestring, "/usr/local/bin/container");
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(p1, "argv"), 2)->valuestring, "c1");
+    cJSON_Delete(j);
+    free(doc);
+    fake_runtime_free(rt);
+    fake_done(&f);
+}
