@@ -423,3 +423,25 @@ Test(report, host_processes_recorded_by_a_backend_are_reported)
     fake_runtime_free(rt);
     fake_done(&f);
 }
+
+/* ---- exit codes ---- */
+
+Test(exit_code, violation_wins_then_errors_then_failures)
+{
+    struct cln_test_result r[3];
+    memset(r, 0, sizeof(r));
+    r[0].status = CLN_ST_PASSED;
+    r[1].status = CLN_ST_PASSED;
+    r[2].status = CLN_ST_PASSED;
+    cr_assert_eq(cln_run_exit_code(r, 3, false), 0);
+    cr_assert_eq(cln_run_exit_code(r, 3, true), 3, "a leak fails the run");
+    r[1].status = CLN_ST_TIMEOUT;
+    cr_assert_eq(cln_run_exit_code(r, 3, false), 1);
+    r[2].status = CLN_ST_ERROR;
+    cr_assert_eq(cln_run_exit_code(r, 3, false), 3);
+    r[0].any_observed = true;
+    r[0].verdict = CLN_VERDICT_UNVERIFIED;
+    cr_assert_eq(cln_run_exit_code(r, 3, false), 3, "unverified is not a violation");
+    r[0].verdict = CLN_VERDICT_VIOLATED;
+    cr_assert_eq(cln_run_exit_code(r, 3, true), 4, "a violation wins over errors and leaks");
+}
