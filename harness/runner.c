@@ -692,6 +692,10 @@ static int start_services(struct test_ctx *c)
 {
     const struct cln_spec_test *t = c->t;
     for (int level = 0; level <= t->max_level; level++) {
+        if (interrupted(c)) {
+            fail_test(c->r, CLN_ST_ERROR, cln_xstrdup("interrupted"));
+            return -1;
+        }
         struct svc_job jobs[64];
         pthread_t th[64];
         size_t nj = 0;

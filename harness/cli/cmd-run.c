@@ -468,7 +468,30 @@ struct sig_ctx {
     struct cln_runtime *rt;
     const char *run_id;
     pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool finished; /* the run has torn down and audited */
 };
+
+/* Remove everything with the run's label, a few passes at most (each waits
+ * for removals already in progress), until the audit finds nothing. */
+static int sweep_run(struct sig_ctx *sc, size_t removed[3], struct cln_error **err)
+{
+    int r = 0;
+    for (int pass = 0; pass < 5; pass++) {
+        cln_error_free(*err);
+        *err = NULL;
+        r = cln_remove_run(sc->rt, sc->run_id, removed, err);
+        struct cln_leak_audit a;
+        struct cln_error *ae = NULL;
+        bool empty = cln_audit_run(sc->rt, sc->run_id, &a, &ae) == 0 && a.n == 0;
+        cln_leak_audit_done(&a);
+        cln_error_free(ae);
+        if (r == 0 && empty)
+            break;
+    }
+    return r;
+}
 
 static void *signal_thread(void *ud)
 {
@@ -494,13 +517,29 @@ static void *signal_thread(void *ud)
         }
         if (sig != SIGINT)
             continue;
+        /* Remove everything now; then give the run up to 3 s to finish its
+         * own teardown and leak audit (a create request already in flight
+         * lands after any sweep); if it is stuck, sweep again and exit. */
         size_t removed[3] = {0};
         struct cln_error *e = NULL;
-        int r = cln_remove_run(sc->rt, sc->run_id, removed, &e);
+        int r = sweep_run(sc, removed, &e);
         fprintf(stderr,
                 "cleanrun: second SIGINT: removed %zu containers, %zu networks, %zu "
                 "volumes of run %s\n",
                 removed[0], removed[1], removed[2], sc->run_id);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 3;
+        pthread_mutex_lock(&sc->lock);
+        while (!sc->finished && pthread_cond_timedwait(&sc->cond, &sc->lock, &until) == 0)
+            ;
+        bool finished = sc->finished;
+        pthread_mutex_unlock(&sc->lock);
+        if (finished) {
+            cln_error_free(e);
+            return NULL; /* the run ends the normal way, exit 130 */
+        }
+        r = sweep_run(sc, removed, &e);
         if (r < 0) {
             cln_cli_print_error(e);
             cln_error_free(e);
@@ -810,6 +849,8 @@ int cln_cmd_run(int argc, char **argv)
     sigaddset(&sigs, SIGUSR2);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     struct sig_ctx sc = {.rt = rt, .run_id = run_id};
+    pthread_mutex_init(&sc.lock, NULL);
+    pthread_cond_init(&sc.cond, NULL);
     bool sig_thread = pthread_create(&sc.thread, NULL, signal_thread, &sc) == 0;
 
     /* The host-exec lockout: from here on nothing starts a host process. */
@@ -969,10 +1010,16 @@ int cln_cmd_run(int argc, char **argv)
     if (report_failed && code == CLN_EXIT_OK)
         code = CLN_EXIT_INFRA;
     fflush(NULL);
+    pthread_mutex_lock(&sc.lock);
+    sc.finished = true;
+    pthread_cond_broadcast(&sc.cond);
+    pthread_mutex_unlock(&sc.lock);
     if (sig_thread) {
         pthread_kill(sc.thread, SIGUSR2);
         pthread_join(sc.thread, NULL);
     }
+    pthread_mutex_destroy(&sc.lock);
+    pthread_cond_destroy(&sc.cond);
     cln_leak_audit_done(&audit);
     cln_lockout_done(&lockout);
     for (size_t i = 0; i < set.n; i++)

@@ -358,14 +358,46 @@ static int docker_wait(void *ctx, const char *id, uint64_t timeout_ms, int *ret_
     return r;
 }
 
+/* Removing a container another caller is already removing: the engine
+ * answers 409 "removal ... is already in progress"; wait until it is gone
+ * (the engine tells us: wait?condition=removed), at most 30 s. */
+static int await_removal(struct docker *d, const char *id, const char *what, struct cln_error **err)
+{
+    cleanup_free char *path = cln_xasprintf("/containers/%s/wait?condition=removed", id);
+    struct cln_http_response resp;
+    struct cln_http_request req = {
+        .method = "POST", .path = path, .timeout_ms = 30000, .idempotent = true};
+    int r = cln_http_do(d->http, &req, &resp, err);
+    if (r < 0)
+        return cln_error_wrap(err, "%s: wait for the removal in progress", what);
+    if (resp.deadline_passed && resp.aborted)
+        r = cln_error_set(err, CLN_E_TIMEOUT, 0,
+                          "%s: a removal already in progress did not end within 30 s", what);
+    else if (resp.status != 404) /* gone before we asked */
+        r = cln_http_check(d->http, &resp, what, err);
+    cln_http_response_done(&resp);
+    return r;
+}
+
 static int docker_remove(void *ctx, const char *id, bool force, struct cln_error **err)
 {
     struct docker *d = ctx;
     cleanup_free char *path = cln_xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
     char what[64];
     snprintf(what, sizeof(what), "remove container %.12s", id);
-    static const long ok[] = {404};
-    return call_simple(d, "DELETE", path, NULL, what, ok, 1, err);
+    struct cln_http_response resp;
+    struct cln_http_request req = {.method = "DELETE", .path = path};
+    int r = cln_http_do(d->http, &req, &resp, err);
+    if (r < 0)
+        return cln_error_wrap(err, "%s", what);
+    bool in_progress = resp.status == 409 && resp.body.data &&
+                       memmem(resp.body.data, resp.body.len, "in progress", 11);
+    if (resp.status != 404 && !in_progress)
+        r = cln_http_check(d->http, &resp, what, err);
+    cln_http_response_done(&resp);
+    if (in_progress)
+        r = await_removal(d, id, what, err);
+    return r;
 }
 
 static int docker_inspect(void *ctx, const char *id, struct cln_container_state *ret,

@@ -709,3 +709,45 @@ Test(runtime, one_runtime_serves_concurrent_workers)
     destroy(id);
     assert_nothing_left();
 }
+
+struct remover {
+    const char *id;
+    int rc;
+    char *msg;
+};
+
+static void *remove_worker(void *ud)
+{
+    struct remover *r = ud;
+    struct cln_error *e = NULL;
+    r->rc = rt->desc->ops->remove(rt->ctx, r->id, true, &e);
+    r->msg = e ? cln_error_render(e) : NULL;
+    cln_error_free(e);
+    return NULL;
+}
+
+/* Teardown and a forced cleanup may remove the same container at once: each
+ * must succeed once it is gone (the engine's "removal already in progress"
+ * is awaited, not an error). */
+Test(runtime, concurrent_removals_of_one_container_all_succeed)
+{
+    for (int round = 0; round < 3; round++) {
+        char *id = start_sleeper(NULL, NULL, NULL);
+        enum { THREADS = 4 };
+        pthread_t t[THREADS];
+        struct remover w[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            w[i] = (struct remover){.id = id};
+            pthread_create(&t[i], NULL, remove_worker, &w[i]);
+        }
+        for (int i = 0; i < THREADS; i++) {
+            pthread_join(t[i], NULL);
+            cr_assert_eq(w[i].rc, 0, "round %d, remover %d: %s", round, i, w[i].msg);
+        }
+        struct cln_container_state st;
+        cleanup_error struct cln_error *err = NULL;
+        cr_assert_lt(rt->desc->ops->inspect(rt->ctx, id, &st, &err), 0, "still there");
+        free(id);
+    }
+    assert_nothing_left();
+}
