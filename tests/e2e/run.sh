@@ -85,11 +85,28 @@ check host-network-refused 2 run tests/e2e/privileged/host-network.cleanrun.toml
         "tests/e2e/privileged/host-network.cleanrun.toml:21:1: steps[1].host_network = true needs --allow-host-network"
 check host-network-validate 2 "$bin" validate tests/e2e/privileged/host-network.cleanrun.toml &&
     has host-network-validate "needs --allow-host-network"
-check host-network-allowed 0 run --allow-host-network tests/e2e/privileged/host-network.cleanrun.toml &&
+hnjson=$(mktemp)
+check host-network-allowed 0 run --allow-host-network --report json="$hnjson" tests/e2e/privileged/host-network.cleanrun.toml &&
     has host-network-allowed "PASS    host-network" \
         'isolation unverified: step 1 "in a host-network service": shares the host'"'"'s net namespace' \
         'isolation unverified: step 2 "in a fresh host-network container": shares the host'"'"'s net namespace' \
         "isolation: 0 steps isolated, 2 unverified, 0 violated"
+if python3 -c 'import json, sys
+for s in json.load(open(sys.argv[1]))["tests"][0]["steps"]:
+    ev = s["isolation"]
+    ns = ev["namespaces"]
+    assert ev["verdict"] == "unverified" and ev["requested"]["host_network"], ev
+    assert ns["net"]["shared"] and ns["net"]["container"] == ns["net"]["host"], ns["net"]
+    for n in ("mnt", "pid", "uts"):
+        assert not ns[n]["shared"] and ns[n]["container"] != ns[n]["host"], (n, ns[n])
+    assert ev["canary"]["state"] == "proven", ev["canary"]' "$hnjson"; then
+    echo "ok   host-network evidence: net inode is the host's, mnt/pid/uts are not, canary proven"
+    pass=$((pass + 1))
+else
+    echo "FAIL host-network evidence in the JSON report"
+    fail=$((fail + 1))
+fi
+rm -f "$hnjson"
 
 # every step of the examples observed isolated, with the lockout in force
 check examples-isolated 0 run -j 2 specs &&
@@ -115,6 +132,39 @@ else
     echo "FAIL strace is not installed (.ci/setup deps installs it)"
     fail=$((fail + 1))
 fi
+
+# the leak audit: a container carrying the run's label that the run did not
+# remove (made here, from outside, while the run goes on) is listed, removed,
+# recorded in the report, and fails the run with exit 3
+leakout=$(mktemp)
+leakjson=$(mktemp)
+"$bin" run --host "$endpoint" --no-color --report json="$leakjson" specs/slow-start.cleanrun.toml >"$leakout" 2>&1 &
+lpid=$!
+rid=""
+for _ in $(seq 1 100); do
+    rid=$(sed -n 's/.*, run \([0-9a-f]\{12\}\)$/\1/p' "$leakout" | head -n1)
+    [ -n "$rid" ] && break
+    sleep 0.05
+done
+body='{"Image":"localhost/cleanrun/busybox:1","Cmd":["true"],"Labels":{"io.cleanrun.run":"'$rid'","io.cleanrun.test":"made-outside"}}'
+leakid=$(curl -s --unix-socket "${endpoint#unix://}" -H 'Content-Type: application/json' -d "$body" \
+    "http://localhost/v1.41/containers/create" | sed -n 's/.*"Id":"\([0-9a-f]*\)".*/\1/p')
+wait $lpid
+lrc=$?
+cp "$leakout" "$out"
+gone=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "${endpoint#unix://}" "http://localhost/v1.41/containers/$leakid/json")
+if [ -n "$rid" ] && [ -n "$leakid" ] && [ $lrc = 3 ] && [ "$gone" = 404 ] &&
+    python3 -c 'import json, sys
+a = json.load(open(sys.argv[1]))["run"]["leak_audit"]
+assert a["done"] and a["removed"] == 1 and a["leaks"] == [{"kind": "container", "name": sys.argv[2], "test": "made-outside"}], a' \
+        "$leakjson" "$leakid"; then
+    has leak-audit "leak audit: 1 resource of run $rid left behind:" "container $leakid (test made-outside)" "leak audit: removed 1 of them now" "PASS    slow-start"
+else
+    echo "FAIL leak-audit: run $rid, leak ${leakid:-none}, exit $lrc, leak now $gone"
+    sed 's/^/    | /' "$leakout" | tail -n 8
+    fail=$((fail + 1))
+fi
+rm -f "$leakout" "$leakjson"
 
 check validate-broken 2 "$bin" validate tests/specs/invalid/typo-step-key.cleanrun.toml &&
     has validate-broken 'tests/specs/invalid/typo-step-key.cleanrun.toml:8:1: unknown key "rnu" in steps[0] (did you mean "run"?)'
