@@ -62,11 +62,11 @@ static void print_usage(const char *cmd, FILE *f)
     else
         fprintf(f, "List the tests and their steps, after matrix expansion and selection.\n\n");
     fprintf(f, "Privileges (a spec that asks for one is refused without its flag):\n"
-               "  --allow-privileged   privileged = true\n"
-               "  --allow-host-network host_network = true\n"
-               "  --allow-host-pid     host_pid = true\n"
-               "  --allow-host-mounts  mounts = [{ source = HOST_PATH, ... }]\n"
-               "  --allow-engine-socket a mount that hands a container an engine socket\n");
+               "  --allow-privileged     privileged = true\n"
+               "  --allow-host-network   host_network = true\n"
+               "  --allow-host-pid       host_pid = true\n"
+               "  --allow-host-mounts    mounts = [{ source = HOST_PATH, ... }]\n"
+               "  --allow-engine-socket  a mount that hands a container an engine socket\n");
     fprintf(f, "Selection:\n"
                "  --filter REGEX     only tests whose name matches (PCRE2)\n"
                "  --tag TAG          only tests with this tag (repeatable: any of them)\n"
