@@ -31,7 +31,7 @@ struct cln_report_input {
     size_t ntags;
     const char *shard; /* "I/N" or NULL */
     uint64_t timeout_ms;
-    unsigned allow; /* enum cln_allow bits */
+    unsigned allow;                    /* enum cln_allow bits */
     const struct cln_lockout *lockout; /* host processes: rt->procs */
     const struct cln_leak_audit *audit;
     bool partial;
