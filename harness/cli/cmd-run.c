@@ -522,7 +522,7 @@ static void *signal_thread(void *ud)
          * lands after any sweep); if it is stuck, sweep again and exit. */
         size_t removed[3] = {0};
         struct cln_error *e = NULL;
-        int r = sweep_run(sc, removed, &e);
+        sweep_run(sc, removed, &e); /* its error, if any, is the second sweep's to report */
         fprintf(stderr,
                 "cleanrun: second SIGINT: removed %zu containers, %zu networks, %zu "
                 "volumes of run %s\n",
@@ -539,8 +539,7 @@ static void *signal_thread(void *ud)
             cln_error_free(e);
             return NULL; /* the run ends the normal way, exit 130 */
         }
-        r = sweep_run(sc, removed, &e);
-        if (r < 0) {
+        if (sweep_run(sc, removed, &e) < 0) {
             cln_cli_print_error(e);
             cln_error_free(e);
         }
