@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "runner.h"
+#include "text.h"
 #include "runtime/base/buf.h"
 #include "runtime/base/xalloc.h"
 
@@ -103,44 +104,106 @@ char *cln_line_diff(const char *expected, const char *actual)
     return cln_buf_steal(&b);
 }
 
+#define VIS (CLN_VIS_KEEP_NEWLINES | CLN_VIS_MARK_EOL_SPACE | CLN_VIS_KEEP_TABS)
+
+/* Output quoted in a failure: visible, and at most CLN_QUOTE_CAP of it. */
+static char *quote(const struct cln_capture *c)
+{
+    return cln_text_visible(c->data.data, c->data.len, CLN_QUOTE_CAP, VIS);
+}
+
+/* equals: the same length and the same bytes (a NUL is a byte like any
+ * other); the diff is of the visible forms, so that NULs, control
+ * characters and trailing spaces show. */
+static void check_equals(const char *what, const char *want, size_t want_len,
+                         const struct cln_capture *c, struct cln_attempt *a)
+{
+    if (c->data.len == want_len && (!want_len || memcmp(c->data.data, want, want_len) == 0))
+        return;
+    char *ev = cln_text_visible(want, want_len, CLN_QUOTE_CAP, VIS);
+    char *av = quote(c);
+    char w[320];
+    snprintf(w, sizeof(w), "%s equals", what);
+    char *diff = cln_line_diff(ev, av);
+    if (strcmp(ev, av) == 0) {
+        /* the same when made visible, so the bytes beyond the cap differ */
+        free(diff);
+        diff = cln_xasprintf("(the first %zu bytes are equal; the lengths are %zu and %zu)\n",
+                             CLN_QUOTE_CAP, want_len, c->data.len);
+    }
+    cln_attempt_add_failure(a, w, ev, av, diff);
+    free(ev);
+    free(av);
+}
+
+static void check_regex(const char *what, const char *regex, const struct cln_capture *c,
+                        struct cln_attempt *a)
+{
+    if (cln_regex_match(regex, c->data.data, c->data.len) == 1)
+        return;
+    char w[320];
+    snprintf(w, sizeof(w), "%s matches regex", what);
+    char *av = quote(c);
+    cln_attempt_add_failure(a, w, regex, av, NULL);
+    free(av);
+}
+
+static void check_truncated(const char *what, bool checked, const struct cln_capture *c,
+                            struct cln_attempt *a)
+{
+    if (!c->truncated || !checked)
+        return;
+    char w[320], actual[96];
+    snprintf(w, sizeof(w), "%s was checked in full", what);
+    snprintf(actual, sizeof(actual), "only the first %zu of %llu bytes were kept", c->data.len,
+             (unsigned long long)c->total);
+    cln_attempt_add_failure(a, w, "all of it kept", actual, NULL);
+}
+
 static void check_stream(const struct cln_stream_expect *x, const char *name,
                          const struct cln_capture *c, struct cln_attempt *a)
 {
     const char *data = c->data.data ? c->data.data : "";
     char what[64];
-    if (x->equals && (c->data.len != strlen(x->equals) || strcmp(data, x->equals) != 0)) {
-        snprintf(what, sizeof(what), "%s equals", name);
-        cln_attempt_add_failure(a, what, x->equals, data, cln_line_diff(x->equals, data));
-    }
+    if (x->equals)
+        check_equals(name, x->equals, strlen(x->equals), c, a);
     for (size_t i = 0; i < x->contains.n; i++)
         if (!memmem(data, c->data.len, x->contains.v[i], strlen(x->contains.v[i]))) {
             snprintf(what, sizeof(what), "%s contains", name);
-            cln_attempt_add_failure(a, what, x->contains.v[i], data, NULL);
+            char *av = quote(c);
+            cln_attempt_add_failure(a, what, x->contains.v[i], av, NULL);
+            free(av);
         }
     for (size_t i = 0; i < x->not_contains.n; i++)
         if (memmem(data, c->data.len, x->not_contains.v[i], strlen(x->not_contains.v[i]))) {
             snprintf(what, sizeof(what), "%s does not contain", name);
-            cln_attempt_add_failure(a, what, x->not_contains.v[i], data, NULL);
+            char *av = quote(c);
+            cln_attempt_add_failure(a, what, x->not_contains.v[i], av, NULL);
+            free(av);
         }
-    if (x->regex && cln_regex_match(x->regex, data, c->data.len) != 1) {
-        snprintf(what, sizeof(what), "%s matches regex", name);
-        cln_attempt_add_failure(a, what, x->regex, data, NULL);
-    }
+    if (x->regex)
+        check_regex(name, x->regex, c, a);
     if (x->empty == 1 && c->total != 0) {
         snprintf(what, sizeof(what), "%s is empty", name);
-        cln_attempt_add_failure(a, what, "(nothing)", data, NULL);
+        char *av = quote(c);
+        cln_attempt_add_failure(a, what, "(nothing)", av, NULL);
+        free(av);
     }
     if (x->empty == 0 && c->total == 0) {
         snprintf(what, sizeof(what), "%s is not empty", name);
         cln_attempt_add_failure(a, what, "(some output)", "(nothing)", NULL);
     }
-    if (c->truncated && (x->equals || x->contains.n || x->not_contains.n || x->regex)) {
-        snprintf(what, sizeof(what), "%s was checked in full", name);
-        char actual[96];
-        snprintf(actual, sizeof(actual), "only the first %zu of %llu bytes were kept", c->data.len,
-                 (unsigned long long)c->total);
-        cln_attempt_add_failure(a, what, "all output kept", actual, NULL);
-    }
+    check_truncated(name, x->equals || x->contains.n || x->not_contains.n || x->regex, c, a);
+}
+
+void cln_check_content(const char *what, const char *equals, size_t equals_len, const char *regex,
+                       const struct cln_capture *content, struct cln_attempt *a)
+{
+    if (equals)
+        check_equals(what, equals, equals_len, content, a);
+    if (regex)
+        check_regex(what, regex, content, a);
+    check_truncated(what, equals || regex, content, a);
 }
 
 void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt *a)

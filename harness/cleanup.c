@@ -1,6 +1,7 @@
 /* Leak audit, removal by run label, and gc of runs whose owner is gone. */
 #include "cleanup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -126,34 +127,73 @@ const char *cln_owner_state_name(enum cln_owner_state s)
     return "?";
 }
 
+/* Is the process that had pid `pid` in pid namespace `pidns` (as that
+ * namespace numbers it), started at `start`, alive?  Only answerable for a
+ * namespace some process of which is visible here (ours, or one below it):
+ * its members are then found by their innermost pid (NSpid).  -1: the
+ * namespace is not visible (a sibling container's, or gone: no way to
+ * tell), 0: gone, 1: alive. */
+static int owner_alive_in(uint64_t pidns, long pid, uint64_t start)
+{
+    if (pidns == cln_proc_pidns(0)) {
+        if (pid == (long)getpid())
+            return 1;
+        if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+            return 0;
+        uint64_t now = cln_proc_start_time((int)pid);
+        /* the pid was given to a later process */
+        return start && now && now != start ? 0 : 1;
+    }
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    bool visible = false;
+    int alive = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) && alive == 0) {
+        char *end = NULL;
+        long p = strtol(de->d_name, &end, 10);
+        if (p <= 0 || *end || cln_proc_pidns((int)p) != pidns)
+            continue;
+        visible = true;
+        if (cln_proc_inner_pid((int)p) == pid &&
+            (!start || cln_proc_start_time((int)p) == start))
+            alive = 1;
+    }
+    closedir(d);
+    return alive ? 1 : visible ? 0 : -1;
+}
+
 enum cln_owner_state cln_owner_state(const struct cln_labels *labels, bool local)
 {
+    (void)local;
     const char *pid_s = cln_labels_get(labels, CLN_LABEL_OWNER_PID);
     const char *boot = cln_labels_get(labels, CLN_LABEL_OWNER_BOOT);
     const char *start_s = cln_labels_get(labels, CLN_LABEL_OWNER_START);
-    if (!pid_s || !boot)
+    const char *pidns_s = cln_labels_get(labels, CLN_LABEL_OWNER_PIDNS);
+    const char *host = cln_labels_get(labels, CLN_LABEL_OWNER_HOST);
+    /* Labels of an older cleanrun say nothing of the owner's pid
+     * namespace: never judged (docs/labels.md). */
+    if (!pid_s || !boot || !pidns_s || !host)
         return CLN_OWNER_UNKNOWN;
-    char mine[64];
+    char mine[64], machine[64];
     cln_boot_id(mine, sizeof(mine));
+    cln_machine_id(machine, sizeof(machine));
     if (strcmp(boot, mine) != 0)
-        /* with a local engine, another boot id is this machine before a
-         * reboot; with a remote one it may be another machine */
-        return local ? CLN_OWNER_GONE : CLN_OWNER_UNKNOWN;
+        /* another boot: this machine before a reboot (its owner died with
+         * it), or another machine using the same engine (never judged) */
+        return strcmp(host, machine) == 0 && strcmp(host, "unknown") != 0 ? CLN_OWNER_GONE
+                                                                         : CLN_OWNER_UNKNOWN;
     char *end = NULL;
     long pid = strtol(pid_s, &end, 10);
     if (*end || pid <= 0)
         return CLN_OWNER_UNKNOWN;
-    if (pid == (long)getpid())
-        return CLN_OWNER_ALIVE;
-    if (kill((pid_t)pid, 0) < 0 && errno == ESRCH)
-        return CLN_OWNER_GONE;
-    if (start_s) {
-        unsigned long long want = strtoull(start_s, NULL, 10);
-        uint64_t now = cln_proc_start_time((int)pid);
-        if (want && now && now != want)
-            return CLN_OWNER_GONE; /* the pid was given to a later process */
-    }
-    return CLN_OWNER_ALIVE;
+    unsigned long long ns = strtoull(pidns_s, &end, 10);
+    if (*end || !ns)
+        return CLN_OWNER_UNKNOWN;
+    uint64_t start = start_s ? strtoull(start_s, NULL, 10) : 0;
+    int alive = owner_alive_in(ns, pid, start);
+    return alive < 0 ? CLN_OWNER_UNKNOWN : alive ? CLN_OWNER_ALIVE : CLN_OWNER_GONE;
 }
 
 void cln_gc_report_done(struct cln_gc_report *r)
@@ -164,27 +204,39 @@ void cln_gc_report_done(struct cln_gc_report *r)
     memset(r, 0, sizeof(*r));
 }
 
-struct dead_runs {
+/* Every run seen, judged once (all of a run's resources carry the same
+ * owner labels). */
+struct judged_runs {
     char **ids;
+    enum cln_owner_state *state;
     size_t n;
 };
 
-static void note_run(struct dead_runs *d, const struct cln_labels *labels, bool local)
+static void judged_free(struct judged_runs *d)
+{
+    cln_strv_free(d->ids, d->n);
+    free(d->state);
+}
+
+static void note_run(struct judged_runs *d, const struct cln_labels *labels, bool local)
 {
     const char *run = cln_labels_get(labels, CLN_LABEL_RUN);
-    if (!run || cln_owner_state(labels, local) != CLN_OWNER_GONE)
+    if (!run)
         return;
     for (size_t i = 0; i < d->n; i++)
         if (strcmp(d->ids[i], run) == 0)
             return;
     d->ids = cln_xrealloc(d->ids, (d->n + 1) * sizeof(char *));
-    d->ids[d->n++] = cln_xstrdup(run);
+    d->state = cln_xrealloc(d->state, (d->n + 1) * sizeof(*d->state));
+    d->ids[d->n] = cln_xstrdup(run);
+    d->state[d->n] = cln_owner_state(labels, local);
+    d->n++;
 }
 
 int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error **err)
 {
     memset(ret, 0, sizeof(*ret));
-    struct dead_runs dead = {0};
+    struct judged_runs dead = {0};
     struct cln_container_summary *cs = NULL;
     size_t n = 0;
     if (rt->desc->ops->list(rt->ctx, CLN_LABEL_RUN, &cs, &n, err) < 0)
@@ -198,6 +250,7 @@ int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error *
             note_run(&dead, &rs[i].labels, rt->local);
         cln_resources_free(rs, n);
     } else if (rt->desc->network) {
+        judged_free(&dead);
         return cln_error_wrap(err, "gc: list networks");
     }
     if (rt->desc->volume && cln_volume_list(rt, CLN_LABEL_RUN, &rs, &n, err) == 0) {
@@ -205,10 +258,16 @@ int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error *
             note_run(&dead, &rs[i].labels, rt->local);
         cln_resources_free(rs, n);
     } else if (rt->desc->volume) {
+        judged_free(&dead);
         return cln_error_wrap(err, "gc: list volumes");
     }
-    ret->runs = dead.n;
     for (size_t i = 0; i < dead.n; i++) {
+        if (dead.state[i] != CLN_OWNER_GONE) {
+            ret->unknown += dead.state[i] == CLN_OWNER_UNKNOWN;
+            free(dead.ids[i]);
+            continue;
+        }
+        ret->runs++;
         struct cln_error *e = NULL;
         size_t removed[3] = {0};
         if (cln_remove_run(rt, dead.ids[i], removed, &e) < 0) {
@@ -222,5 +281,6 @@ int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error *
         free(dead.ids[i]);
     }
     free(dead.ids);
+    free(dead.state);
     return 0;
 }

@@ -38,16 +38,21 @@ int cln_remove_run(struct cln_runtime *rt, const char *run_id, size_t ret_remove
                    struct cln_error **err);
 
 enum cln_owner_state {
-    CLN_OWNER_ALIVE,   /* the owner process still runs */
-    CLN_OWNER_GONE,    /* its pid is free, or taken by a later process, or the machine rebooted */
-    CLN_OWNER_UNKNOWN, /* no owner labels, or another machine's (a remote engine) */
+    CLN_OWNER_ALIVE, /* the owner process still runs */
+    CLN_OWNER_GONE,  /* its pid is free or taken by a later process, in a pid namespace seen
+                        from here; or this machine rebooted since */
+    CLN_OWNER_UNKNOWN, /* cannot be judged: another machine's, a pid namespace not visible
+                          from here (a sibling container's), or labels without the owner's
+                          pid namespace (an older cleanrun) */
 };
 const char *cln_owner_state_name(enum cln_owner_state s);
-/* Judge from a resource's labels; local: the engine shares this kernel. */
+/* Judge from a resource's labels (docs/labels.md); local is unused: the
+ * labels themselves say where the owner was. */
 enum cln_owner_state cln_owner_state(const struct cln_labels *labels, bool local);
 
 struct cln_gc_report {
-    size_t runs; /* dead runs found */
+    size_t runs;    /* dead runs found */
+    size_t unknown; /* runs left alone: their owner cannot be judged from here */
     size_t containers, networks, volumes;
     char **errors; /* removals that failed, rendered */
     size_t nerrors;

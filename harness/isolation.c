@@ -60,43 +60,6 @@ static char *read_small(const char *path)
     return cln_buf_steal(&b);
 }
 
-char *cln_proc_cgroup(int pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-    cleanup_free char *s = read_small(path);
-    if (!s)
-        return NULL;
-    /* "ID:controllers:path" lines: prefer the memory controller's (cgroup
-     * v1), else the unified one ("0::path"). */
-    char *best = NULL;
-    for (char *line = s; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (c2) {
-            size_t cl = (size_t)(c2 - c1 - 1);
-            bool memory = false;
-            for (char *t = c1 + 1; t < c2;) {
-                char *comma = memchr(t, ',', (size_t)(c2 - t));
-                size_t l = comma ? (size_t)(comma - t) : (size_t)(c2 - t);
-                memory = memory || (l == 6 && strncmp(t, "memory", 6) == 0);
-                t += l + 1;
-            }
-            if (memory || (cl == 0 && !best)) {
-                free(best);
-                best = cln_xstrdup(c2 + 1);
-                if (memory)
-                    break;
-            }
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    return best;
-}
-
 int64_t cln_cgroup_oom_kills(const char *cgroup)
 {
     if (!cgroup)
@@ -113,6 +76,23 @@ int64_t cln_cgroup_oom_kills(const char *cgroup)
             return strtoll(k + 9, NULL, 10);
     }
     return -1;
+}
+
+const char *cln_net_mode_name(enum cln_net_mode m)
+{
+    switch (m) {
+    case CLN_NET_NONE:
+        return "none";
+    case CLN_NET_INTERNAL:
+        return "internal";
+    case CLN_NET_ROUTED:
+        return "routed";
+    case CLN_NET_HOST:
+        return "host";
+    case CLN_NET_UNKNOWN:
+        return "unknown";
+    }
+    return "?";
 }
 
 const char *cln_verdict_name(enum cln_verdict v)
@@ -217,6 +197,14 @@ void cln_evidence_judge(struct cln_evidence *e)
                                "observed from here"));
         return;
     }
+    if (e->observed_pid && !e->pid_proven) {
+        set_reason(e, CLN_VERDICT_UNVERIFIED,
+                   cln_xasprintf("pid %d, which the engine gives for the container, is not in a "
+                                 "cgroup naming the container here (the engine is in another pid "
+                                 "namespace or on another machine): nothing of it can be observed",
+                                 e->observed_pid));
+        return;
+    }
     if (!e->observed_pid || !e->ns.ino[CLN_NS_MNT] || !e->host_ns.ino[CLN_NS_MNT]) {
         set_reason(e, CLN_VERDICT_UNVERIFIED,
                    e->observed_pid ? cln_xasprintf("the namespaces of pid %d could not be read",
@@ -280,6 +268,10 @@ void cln_evidence_judge(struct cln_evidence *e)
         set_reason(e, CLN_VERDICT_UNVERIFIED,
                    cln_xstrdup("host paths mounted, as the spec asked (--allow-host-mounts): a "
                                "step can write to the host"));
+    if (e->request.outbound)
+        set_reason(e, CLN_VERDICT_UNVERIFIED,
+                   cln_xstrdup("a route to the host and beyond, as the spec asked (outbound, "
+                               "allowed by --allow-outbound): a step can reach host services"));
     if (e->verdict == CLN_VERDICT_ISOLATED)
         e->reason = cln_xasprintf("mnt, pid, uts and net namespaces differ from the host's; "
                                   "canary %s proven absent on the host",

@@ -39,8 +39,6 @@ struct cln_ns_set {
 /* Read pid's namespaces (pid 0: this process).  -1 with errno set when
  * /proc/PID/ns cannot be read at all. */
 int cln_ns_read(int pid, struct cln_ns_set *ret);
-/* pid's cgroup path (the unified or the memory hierarchy's), or NULL. */
-char *cln_proc_cgroup(int pid);
 /* How many processes the kernel's OOM killer has killed in this cgroup
  * (cgroup v1 memory.oom_control or v2 memory.events "oom_kill"); -1 when
  * it cannot be read. */
@@ -59,7 +57,18 @@ struct cln_isolation_request {
     bool host_pid;
     bool privileged;
     bool host_mounts;
+    bool outbound; /* a route to the host and beyond (outbound = true, --allow-outbound) */
 };
+
+/* Where a container's network reaches (docs/isolation.md). */
+enum cln_net_mode {
+    CLN_NET_NONE,     /* no network: loopback only */
+    CLN_NET_INTERNAL, /* the test's internal network: its containers only */
+    CLN_NET_ROUTED,   /* a network with a route to the host and beyond */
+    CLN_NET_HOST,     /* the host's network namespace */
+    CLN_NET_UNKNOWN,  /* the runtime's default network (a runtime without networks) */
+};
+const char *cln_net_mode_name(enum cln_net_mode m);
 
 enum cln_canary_state {
     CLN_CANARY_NOT_RUN, /* no local engine, or no container process */
@@ -80,6 +89,13 @@ struct cln_evidence {
     int exec_host_pid;       /* the step process's host pid as the engine gave it; 0 unknown */
     int observed_pid;        /* the process whose namespaces were read */
     uint64_t observed_start; /* its start time, checked again after the step */
+    /* observed_pid is, on this kernel, the container's: its cgroup path
+     * names the container's full id (the engine's word alone is not enough:
+     * an engine in another pid namespace or on another machine names pids
+     * that mean nothing, or another process, here) */
+    bool pid_proven;
+    enum cln_net_mode net_mode;
+    const char *net_reason; /* static: why it has that network */
     const char *method;      /* static: how the namespaces were captured */
     struct cln_ns_set ns, host_ns;
     char *cgroup; /* owned */

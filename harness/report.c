@@ -195,6 +195,11 @@ static cJSON *jevidence(const struct cln_evidence *e)
     cJSON_AddBoolToObject(rq, "host_pid", e->request.host_pid);
     cJSON_AddBoolToObject(rq, "privileged", e->request.privileged);
     cJSON_AddBoolToObject(rq, "host_mounts", e->request.host_mounts);
+    cJSON_AddBoolToObject(rq, "outbound", e->request.outbound);
+    cJSON_AddBoolToObject(o, "pid_proven", e->pid_proven);
+    cJSON *net = cJSON_AddObjectToObject(o, "network");
+    cJSON_AddStringToObject(net, "mode", cln_net_mode_name(e->net_mode));
+    cJSON_AddItemToObject(net, "reason", jstr(e->net_reason));
     return o;
 }
 
@@ -210,6 +215,7 @@ static cJSON *jattempt(const struct cln_attempt *a)
     cJSON_AddBoolToObject(o, "oom_killed", a->oom_killed);
     cJSON_AddNumberToObject(o, "duration_ms", (double)a->duration_ms);
     cJSON_AddItemToObject(o, "exec_id", jstr(a->exec_id));
+    cJSON_AddItemToObject(o, "kill_method", jstr(a->timed_out ? a->kill_method : NULL));
     cJSON_AddItemToObject(o, "error", jstr(a->error));
     cJSON_AddItemToObject(o, "stdout", jcapture(&a->out));
     cJSON_AddItemToObject(o, "stderr", jcapture(&a->err));
@@ -799,6 +805,9 @@ char *cln_report_tap(const struct cln_report_input *in)
                    in->rt->desc->name, in->rt->info.engine ? in->rt->info.engine : "?",
                    in->rt->info.version ? in->rt->info.version : "?",
                    in->partial ? ", PARTIAL: the run was interrupted" : "");
+    cln_buf_printf(&b, "# host-exec lockout: %s%s\n",
+                   in->lockout && in->lockout->in_force ? "in force, " : "",
+                   in->lockout && in->lockout->method ? in->lockout->method : "not installed");
     for (size_t i = 0; i < in->n; i++) {
         const struct cln_test_result *r = &in->results[i];
         bool done = result_done(in, i);
@@ -840,7 +849,11 @@ int cln_report_write_file(const char *path, const char *data, struct cln_error *
         }
         off += (size_t)n;
     }
-    int r = fchmod(fd, 0644) < 0 || fsync(fd) < 0 ? -1 : 0;
+    /* mkstemp makes it 0600: give it what a plain create would (0666 less
+     * the umask) */
+    mode_t um = umask(0);
+    umask(um);
+    int r = fchmod(fd, 0666 & ~um) < 0 || fsync(fd) < 0 ? -1 : 0;
     int e = errno;
     if (close(fd) < 0 && r == 0) {
         r = -1;

@@ -18,6 +18,8 @@
 
 #include "runtime/base/buf.h"
 #include "runtime/base/cleanup.h"
+#include "runtime/base/deadline.h"
+#include "runtime/base/proc.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
@@ -39,12 +41,7 @@ const char *cln_status_name(enum cln_status s)
     return "?";
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#define now_ms cln_now_ms
 
 static void sleep_ms(uint64_t ms)
 {
@@ -96,22 +93,38 @@ static void load_keepalive(void)
 
 /* ---- isolation evidence ---- */
 
+/* Is pid, on this kernel, the init of container id?  Its cgroup path names
+ * the container's full id (Docker: /docker/ID or docker-ID.scope; Podman:
+ * libpod-ID): a pid from an engine in another pid namespace, or on another
+ * machine, is not. */
+static bool pid_is_container(int pid, const char *id)
+{
+    if (pid <= 0 || !id || strlen(id) < 32)
+        return false;
+    cleanup_free char *cg = cln_proc_cgroup(pid);
+    return cg && strstr(cg, id) != NULL;
+}
+
 /* Observe a running container: its main process's namespaces (every exec
  * joins them: runc and crun setns(2) into the init process's namespaces),
  * its cgroup, and a random canary written by a process exec'd in it, then
  * looked for under /proc/PID/root and on the host.  has_keepalive: the
  * static busybox is already at KEEPALIVE_BIN. */
 static void observe_container(struct cln_runtime *rt, const char *id, bool has_keepalive,
-                              const struct cln_spec_privs *privs, struct cln_evidence *ev)
+                              const struct cln_spec_privs *privs, enum cln_net_mode net_mode,
+                              const char *net_reason, struct cln_evidence *ev)
 {
     memset(ev, 0, sizeof(*ev));
     ev->local = rt->local;
     ev->container_id = cln_xstrdup(id);
+    ev->net_mode = net_mode;
+    ev->net_reason = net_reason;
     ev->request = (struct cln_isolation_request){
         .host_network = privs && privs->host_network,
         .host_pid = privs && privs->host_pid,
         .privileged = privs && privs->privileged,
         .host_mounts = privs && privs->nmounts,
+        .outbound = privs && privs->outbound,
     };
     ev->method = "none";
     struct cln_container_state st;
@@ -124,12 +137,18 @@ static void observe_container(struct cln_runtime *rt, const char *id, bool has_k
     ev->container_name = st.name ? cln_xstrdup(st.name) : NULL;
     ev->image_id = st.image_id ? cln_xstrdup(st.image_id) : NULL;
     int pid = st.running ? st.pid : 0;
+    bool proven = pid_is_container(pid, st.id);
     cln_container_state_done(&st);
     if (!ev->local || pid <= 0) {
         cln_evidence_judge(ev);
         return;
     }
     ev->observed_pid = pid;
+    ev->pid_proven = proven;
+    if (!proven) {
+        cln_evidence_judge(ev);
+        return;
+    }
     ev->observed_start = cln_proc_start_time(pid);
     ev->method = "container-init";
     cln_ns_read(pid, &ev->ns);
@@ -189,7 +208,7 @@ static void step_evidence(const struct cln_evidence *base, const struct cln_atte
         ev->exec_id = a->exec_id ? cln_xstrdup(a->exec_id) : NULL;
         ev->exec_host_pid = a->host_pid;
     }
-    if (ev->observed_pid && ev->observed_start &&
+    if (ev->observed_pid && ev->pid_proven && ev->observed_start &&
         cln_proc_start_time(ev->observed_pid) == ev->observed_start) {
         /* A process may unshare(2) on its own; what matters is whether
          * the namespaces it has now are the host's: judge again on them. */
@@ -206,16 +225,33 @@ static void step_evidence(const struct cln_evidence *base, const struct cln_atte
 
 struct run;
 
+/* A name on the test network and its address, for a network on which the
+ * engine resolves no names (cln_network_ops.create's *ret_resolves). */
+struct host_entry {
+    char *name;
+    char *ip;
+    size_t service; /* whose */
+};
+
 struct test_ctx {
     struct run *run;
     size_t index;
     const struct cln_spec_test *t;
     struct cln_test_result *r;
     struct cln_labels labels;
-    uint64_t deadline; /* 0: none */
+    uint64_t deadline;  /* the earlier of the test's and the run's; 0: none */
+    char limit[96];     /* which limit that is, in words */
+    pthread_mutex_t lock; /* containers, the routed network, hosts */
     /* teardown, LIFO */
     char **containers;
     size_t ncontainers, ccap;
+    /* networks */
+    bool resolves;      /* the engine resolves names on the test network */
+    char *routed;       /* the test's routed network, once something needed it */
+    bool routed_failed;
+    struct host_entry *hosts;
+    size_t nhosts, hcap;
+    size_t *svc_hosts_known; /* per service: how many hosts it was created knowing */
 };
 
 struct run {
@@ -235,29 +271,52 @@ static bool interrupted(const struct test_ctx *c)
     return c->run->opts->interrupted && *c->run->opts->interrupted;
 }
 
+/* The limit in force and its description ("the test's timeout (20s)"). */
+static void set_limit(struct test_ctx *c, uint64_t test_deadline)
+{
+    char d[32];
+    uint64_t rd = c->run->run_deadline;
+    if (rd && (!test_deadline || rd < test_deadline)) {
+        c->deadline = rd;
+        snprintf(c->limit, sizeof(c->limit), "the run's --timeout (%s)",
+                 cln_duration_format(c->run->opts->run_timeout_ms, d, sizeof(d)));
+    } else if (test_deadline) {
+        c->deadline = test_deadline;
+        snprintf(c->limit, sizeof(c->limit), "the test's timeout (%s)",
+                 cln_duration_format(c->t->timeout_ms, d, sizeof(d)));
+    } else {
+        c->deadline = 0;
+        c->limit[0] = '\0';
+    }
+}
+
+/* What is left of the limit, capped at want (0: no cap of its own). */
 static uint64_t remaining(const struct test_ctx *c, uint64_t want)
 {
-    uint64_t dl = c->deadline;
-    if (c->run->run_deadline && (!dl || c->run->run_deadline < dl))
-        dl = c->run->run_deadline;
-    if (!dl)
+    if (!c->deadline)
         return want;
     uint64_t now = now_ms();
-    uint64_t left = dl > now ? dl - now : 1;
+    uint64_t left = c->deadline > now ? c->deadline - now : 1;
     return want && want < left ? want : left;
 }
 
 static bool deadline_passed(const struct test_ctx *c)
 {
-    uint64_t now = now_ms();
-    return (c->deadline && now >= c->deadline) ||
-           (c->run->run_deadline && now >= c->run->run_deadline);
+    return c->deadline && now_ms() >= c->deadline;
+}
+
+/* Every engine request of this thread ends by the limit. */
+static void enter_limit(const struct test_ctx *c)
+{
+    cln_deadline_set(c->deadline, c->limit[0] ? c->limit : NULL);
 }
 
 static void track(struct test_ctx *c, const char *id)
 {
+    pthread_mutex_lock(&c->lock);
     c->containers = cln_xgrow(c->containers, &c->ccap, c->ncontainers + 1, sizeof(char *));
     c->containers[c->ncontainers++] = cln_xstrdup(id);
+    pthread_mutex_unlock(&c->lock);
 }
 
 static void teardown_error(struct cln_test_result *r, char *msg)
@@ -270,18 +329,22 @@ static void teardown_error(struct cln_test_result *r, char *msg)
 /* Remove one tracked container now (ephemeral steps). */
 static void untrack_remove(struct test_ctx *c, const char *id)
 {
+    pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->ncontainers; i++) {
         if (strcmp(c->containers[i], id) != 0)
             continue;
-        struct cln_error *e = NULL;
-        if (c->run->rt->desc->ops->remove(c->run->rt->ctx, id, true, &e) < 0)
-            teardown_error(c->r, render(e));
-        free(c->containers[i]);
+        char *mine = c->containers[i];
         memmove(&c->containers[i], &c->containers[i + 1],
                 (c->ncontainers - i - 1) * sizeof(char *));
         c->ncontainers--;
+        pthread_mutex_unlock(&c->lock);
+        struct cln_error *e = NULL;
+        if (c->run->rt->desc->ops->remove(c->run->rt->ctx, mine, true, &e) < 0)
+            teardown_error(c->r, render(e));
+        free(mine);
         return;
     }
+    pthread_mutex_unlock(&c->lock);
 }
 
 static void teardown(struct test_ctx *c)
@@ -296,9 +359,10 @@ static void teardown(struct test_ctx *c)
     }
     free(c->containers);
     c->containers = NULL;
-    if (c->r->network) {
+    const char *nets[] = {c->routed, c->r->network};
+    for (size_t i = 0; i < 2; i++) {
         struct cln_error *e = NULL;
-        if (cln_network_remove(rt, c->r->network, &e) < 0)
+        if (nets[i] && cln_network_remove(rt, nets[i], &e) < 0)
             teardown_error(c->r, render(e));
     }
 }
@@ -313,16 +377,119 @@ static void fail_test(struct cln_test_result *r, enum cln_status st, char *msg)
         free(msg);
 }
 
+/* ---- networks ---- */
+
+/* The test's routed network (a route to the host and beyond), made the
+ * first time a container needs one: a service that publishes ports (an
+ * engine publishes ports only from such a network) or a container the spec
+ * gave outbound = true.  Named to sort before the internal one: Podman's
+ * CNI programs a container's published ports for each of its networks, in
+ * name order, and the first wins. */
+static const char *routed_network(struct test_ctx *c, char **msg)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!c->routed && !c->routed_failed) {
+        char name[96];
+        snprintf(name, sizeof(name), "cleanrun-%s-%zu-egress", c->run->opts->run_id, c->index);
+        char *id = NULL;
+        bool resolves = false;
+        struct cln_error *e = NULL;
+        if (cln_network_create(c->run->rt, name, &c->labels, false, &id, &resolves, &e) < 0) {
+            c->routed_failed = true;
+            *msg = render_with(e, "routed network");
+        } else {
+            c->routed = cln_xstrdup(name);
+        }
+        free(id);
+    } else if (!c->routed) {
+        *msg = cln_xstrdup("the test's routed network could not be created");
+    }
+    const char *r = c->routed;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+/* "NAME:IP" for each name known so far, NULL-terminated; *ret_n the count. */
+static char **hosts_vector(struct test_ctx *c, size_t *ret_n)
+{
+    pthread_mutex_lock(&c->lock);
+    char **v = cln_xcalloc(c->nhosts + 1, sizeof(char *));
+    for (size_t i = 0; i < c->nhosts; i++)
+        v[i] = cln_xasprintf("%s:%s", c->hosts[i].name, c->hosts[i].ip);
+    if (ret_n)
+        *ret_n = c->nhosts;
+    pthread_mutex_unlock(&c->lock);
+    return v;
+}
+
+static void add_hosts(struct test_ctx *c, size_t svc, const char *ip)
+{
+    const struct cln_spec_service *s = &c->t->services[svc];
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i <= s->aliases.n; i++) {
+        c->hosts = cln_xgrow(c->hosts, &c->hcap, c->nhosts + 1, sizeof(*c->hosts));
+        c->hosts[c->nhosts++] = (struct host_entry){
+            .name = cln_xstrdup(i ? s->aliases.v[i - 1] : s->name),
+            .ip = cln_xstrdup(ip),
+            .service = svc};
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void free_vector(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
 /* ---- images ---- */
 
 static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* A built image's tag: its inputs' hash, which covers the resolved id of
+ * every base image (FROM), so that a new base under the same tag makes a
+ * new build.  Set on first use, per test (each test owns its images). */
+static int built_ref(struct test_ctx *c, struct cln_spec_image *im, char **msg)
+{
+    struct cln_runtime *rt = c->run->rt;
+    uint64_t h = strtoull(im->hash, NULL, 16);
+    for (size_t i = 0; i < im->nbases; i++) {
+        const char *base = im->bases[i];
+        if (strcmp(base, "scratch") == 0)
+            continue;
+        struct cln_image_info info;
+        struct cln_error *e = NULL;
+        int r = rt->desc->ops->image_inspect(rt->ctx, base, &info, &e);
+        if (r < 0) {
+            *msg = render_with(e, "image %s: base image %s", im->name, base);
+            return -1;
+        }
+        /* a base that is not here yet is pulled by the build itself: its
+         * name stands in for its id until then */
+        const char *id = r == 1 ? info.id : base;
+        for (const char *p = id; *p; p++) {
+            h ^= (unsigned char)*p;
+            h *= 1099511628211ULL;
+        }
+        if (r == 1)
+            cln_image_info_done(&info);
+    }
+    free(im->ref);
+    im->ref = cln_xasprintf("localhost/cleanrun/spec-%s:%016llx", im->name, (unsigned long long)h);
+    for (char *p = im->ref; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p + 32);
+    return 0;
+}
 
 static int ensure_images(struct test_ctx *c)
 {
     struct cln_runtime *rt = c->run->rt;
     const struct cln_spec_test *t = c->t;
     for (size_t i = 0; i < t->nimages; i++) {
-        const struct cln_spec_image *im = &t->images[i];
+        /* the test owns its spec's images: the built tag is set here */
+        struct cln_spec_image *im = (struct cln_spec_image *)&t->images[i];
         /* only images something uses */
         bool used = false;
         for (size_t k = 0; k < t->nservices; k++)
@@ -338,6 +505,11 @@ static int ensure_images(struct test_ctx *c)
                 return -1;
             }
             continue;
+        }
+        char *msg = NULL;
+        if (built_ref(c, im, &msg) < 0) {
+            fail_test(c->r, CLN_ST_ERROR, msg);
+            return -1;
         }
         /* Built images are named by the hash of their inputs: reuse while
          * they are unchanged.  One build at a time per process. */
@@ -360,7 +532,8 @@ static int ensure_images(struct test_ctx *c)
                                             .files = files,
                                             .nfiles = im->nfiles,
                                             .tag = im->ref,
-                                            .labels = &bl};
+                                            .labels = &bl,
+                                            .network = im->outbound};
             char *id = NULL;
             r = cln_build_image(rt, &req, NULL, NULL, &id, &e);
             free(id);
@@ -371,6 +544,21 @@ static int ensure_images(struct test_ctx *c)
         if (r < 0) {
             fail_test(c->r, CLN_ST_ERROR, render_with(e, "image %s (build)", im->name));
             return -1;
+        }
+    }
+    /* services and steps name the built tags */
+    for (size_t k = 0; k < t->nservices; k++) {
+        struct cln_spec_service *s = (struct cln_spec_service *)&t->services[k];
+        if (s->image_idx >= 0 && t->images[s->image_idx].dockerfile) {
+            free(s->image);
+            s->image = cln_xstrdup(t->images[s->image_idx].ref);
+        }
+    }
+    for (size_t k = 0; k < t->nsteps; k++) {
+        struct cln_spec_step *s = (struct cln_spec_step *)&t->steps[k];
+        if (s->image_idx >= 0 && t->images[s->image_idx].dockerfile) {
+            free(s->image);
+            s->image = cln_xstrdup(t->images[s->image_idx].ref);
         }
     }
     return 0;
@@ -386,7 +574,8 @@ static const struct cln_service_result *find_service(const struct test_ctx *c, c
     return NULL;
 }
 
-/* ${service.NAME.host} -> NAME; ${service.NAME.port.N} -> the host port. */
+/* ${service.NAME.host} -> NAME; ${service.NAME.port.N} -> the host port
+ * (the loader checked that N is one of NAME's ports). */
 static char *substitute(const struct test_ctx *c, const char *s)
 {
     if (!strstr(s, "${service."))
@@ -409,14 +598,11 @@ static char *substitute(const struct test_ctx *c, const char *s)
             cln_buf_puts(&b, ref);
         } else {
             long port = strtol(dot + 6, NULL, 10);
-            bool done = false;
-            for (size_t i = 0; sr && i < sr->service->nports && !done; i++)
+            for (size_t i = 0; sr && i < sr->service->nports; i++)
                 if (sr->service->ports[i] == port && sr->host_ports) {
                     cln_buf_printf(&b, "%u", sr->host_ports[i]);
-                    done = true;
+                    break;
                 }
-            if (!done)
-                cln_buf_printf(&b, "%ld", port);
         }
         free(ref);
         p = end + 1;
@@ -433,13 +619,6 @@ static void env_vector(const struct test_ctx *c, const struct cln_labels *env, c
         free(val);
     }
     *ret = v;
-}
-
-static void free_vector(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
 }
 
 /* ---- services ---- */
@@ -526,6 +705,11 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
             sr->ready_ms = now_ms() - started;
             return 0;
         }
+        const char *gone = cln_runtime_gone(rt);
+        if (gone) {
+            sr->error = cln_xasprintf("service %s: %s", s->name, gone);
+            return -1;
+        }
         /* not ready: is it still running at all? */
         struct cln_container_state st;
         e = NULL;
@@ -561,15 +745,69 @@ static struct cln_mount *host_mounts(const struct cln_spec_privs *p)
     return m;
 }
 
+/* Where a container goes: the network to create it on, and whether it
+ * then joins the internal test network too. */
+struct placement {
+    const char *network; /* for create; NULL: the runtime's default */
+    bool join_internal;  /* connect to the test network after create */
+    enum cln_net_mode mode;
+    const char *reason; /* static */
+};
+
+static int place(struct test_ctx *c, const struct cln_spec_privs *p, bool wants_net, bool ports,
+                 struct placement *ret, char **msg)
+{
+    const char *net = c->r->network;
+    memset(ret, 0, sizeof(*ret));
+    if (p->host_network) {
+        *ret = (struct placement){.network = "host",
+                                  .mode = CLN_NET_HOST,
+                                  .reason = "host_network = true, allowed by "
+                                            "--allow-host-network"};
+        return 0;
+    }
+    if (!net) {
+        *ret = (struct placement){.network = wants_net ? NULL : "none",
+                                  .mode = wants_net ? CLN_NET_UNKNOWN : CLN_NET_NONE,
+                                  .reason = wants_net ? "the runtime has no networks: its default "
+                                                        "network"
+                                                      : "no network"};
+        return 0;
+    }
+    if (p->outbound || ports) {
+        const char *routed = routed_network(c, msg);
+        if (!routed)
+            return -1;
+        *ret = (struct placement){
+            .network = routed,
+            .join_internal = wants_net || ports,
+            .mode = CLN_NET_ROUTED,
+            .reason = p->outbound ? "outbound = true, allowed by --allow-outbound"
+                                  : "it publishes ports, which an engine does only from a "
+                                    "network with a route out"};
+        return 0;
+    }
+    if (wants_net) {
+        *ret = (struct placement){.network = net,
+                                  .mode = CLN_NET_INTERNAL,
+                                  .reason = "the test's internal network: no route to the host "
+                                            "or beyond"};
+        return 0;
+    }
+    *ret = (struct placement){.network = "none", .mode = CLN_NET_NONE, .reason = "no network"};
+    return 0;
+}
+
 static void *start_service(void *ud)
 {
     struct svc_job *j = ud;
     struct test_ctx *c = j->c;
+    enter_limit(c);
     struct cln_service_result *sr = &c->r->services[j->idx];
     const struct cln_spec_service *s = sr->service;
     struct cln_runtime *rt = c->run->rt;
     struct cln_error *e = NULL;
-    char **env = NULL;
+    char **env = NULL, **hosts = NULL;
     env_vector(c, &s->env, &env);
     struct cln_port *ports = cln_xcalloc(s->nports ? s->nports : 1, sizeof(*ports));
     for (size_t i = 0; i < s->nports; i++)
@@ -583,42 +821,49 @@ static void *start_service(void *ud)
         cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
     cln_labels_set(&labels, "io.cleanrun.service", s->name);
     struct cln_mount *mounts = host_mounts(&s->privs);
-    struct cln_container_config cfg = {
+    char *id = NULL;
+    uint64_t started = 0;
+    struct cln_container_state st;
+    memset(&st, 0, sizeof(st));
+    j->rc = -1;
+    struct placement pl;
+    memset(&pl, 0, sizeof(pl));
+    struct cln_container_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    if (place(c, &s->privs, true, s->nports > 0, &pl, &sr->error) < 0)
+        goto out;
+    if (c->r->network && !c->resolves && pl.mode != CLN_NET_HOST)
+        hosts = hosts_vector(c, &c->svc_hosts_known[j->idx]);
+    cfg = (struct cln_container_config){
         .image = s->image,
         .cmd = s->has_command ? (const char *const *)s->command.v : NULL,
         .entrypoint = s->has_entrypoint ? (const char *const *)s->entrypoint.v : NULL,
         .env = (const char *const *)env,
         .labels = &labels,
         .ports = ports,
-        .nports = s->nports,
+        .nports = pl.mode == CLN_NET_HOST ? 0 : s->nports, /* host: the ports are the host's */
         .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
         .nano_cpus = s->nano_cpus,
         .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
-        .network = s->privs.host_network ? "host"
-                   : c->r->network       ? c->r->network
-                                         : NULL,
-        .network_aliases = c->r->network && !s->privs.host_network ? aliases : NULL,
+        .network = pl.network,
+        .network_aliases = pl.mode == CLN_NET_INTERNAL ? aliases : NULL,
         .no_new_privileges = true,
         .privileged = s->privs.privileged,
         .pid_host = s->privs.host_pid,
         .mounts = mounts,
         .nmounts = s->privs.nmounts,
+        .extra_hosts = (const char *const *)hosts,
     };
-    if (s->privs.host_network)
-        cfg.nports = 0; /* the service's ports are the host's */
-    char *id = NULL;
-    uint64_t started = 0;
-    struct cln_container_state st;
-    memset(&st, 0, sizeof(st));
-    j->rc = -1;
     if (rt->desc->ops->create(rt->ctx, &cfg, &id, &e) < 0) {
         sr->error = render_with(e, "service %s", s->name);
         goto out;
     }
-    pthread_mutex_lock(&c->run->lock);
     track(c, id);
-    pthread_mutex_unlock(&c->run->lock);
     sr->container_id = id;
+    if (pl.join_internal && cln_network_connect(rt, c->r->network, id, aliases, &e) < 0) {
+        sr->error = render_with(e, "service %s: join the test network", s->name);
+        goto out;
+    }
     if (s->nfiles) {
         struct cln_file *files = cln_xcalloc(s->nfiles, sizeof(*files));
         for (size_t i = 0; i < s->nfiles; i++)
@@ -643,6 +888,11 @@ static void *start_service(void *ud)
         goto out;
     }
     sr->image_id = st.image_id ? cln_xstrdup(st.image_id) : NULL;
+    if (c->r->network && !c->resolves) {
+        const char *ip = cln_container_state_ip(&st, c->r->network);
+        if (ip)
+            add_hosts(c, j->idx, ip);
+    }
     struct cln_image_info ii;
     if (rt->desc->ops->image_inspect(rt->ctx, s->image, &ii, &e) == 1) {
         sr->image_digest = ii.digest ? cln_xstrdup(ii.digest) : NULL;
@@ -655,16 +905,16 @@ static void *start_service(void *ud)
         for (size_t k = 0; k < st.nports; k++)
             if (st.ports[k].container_port == s->ports[i])
                 sr->host_ports[i] = st.ports[k].host_port;
-    for (size_t i = 0; i < s->nports && s->privs.host_network; i++)
+    for (size_t i = 0; i < s->nports && pl.mode == CLN_NET_HOST; i++)
         sr->host_ports[i] = s->ports[i];
     cln_container_state_done(&st);
     if (await_ready(c, sr, started) == 0) {
         j->rc = 0;
-        observe_container(rt, id, false, &s->privs, &sr->evidence);
+        observe_container(rt, id, false, &s->privs, pl.mode, pl.reason, &sr->evidence);
         sr->observed = true;
     }
 out:
-    if (j->rc < 0 && sr->container_id) {
+    if (j->rc < 0 && sr->container_id && !cln_runtime_gone(rt)) {
         struct cln_capture out, err;
         struct cln_error *le = NULL;
         if (rt->desc->ops->logs(rt->ctx, sr->container_id, 20, 1 << 16, &out, &err, &le) == 0) {
@@ -682,11 +932,82 @@ out:
     if (j->rc < 0 && !sr->error)
         sr->error = cln_xasprintf("service %s: interrupted", s->name);
     free_vector(env);
+    free_vector(hosts);
     free(ports);
     free(aliases);
     free(mounts);
     cln_labels_done(&labels);
+    cln_deadline_set(0, NULL);
     return NULL;
+}
+
+/* Services of one level start together, at most this many at a time. */
+#define SERVICE_WORKERS 16
+
+struct level_queue {
+    struct svc_job *jobs;
+    size_t n, next;
+    pthread_mutex_t lock;
+};
+
+static void *level_worker(void *ud)
+{
+    struct level_queue *q = ud;
+    for (;;) {
+        pthread_mutex_lock(&q->lock);
+        size_t i = q->next < q->n ? q->next++ : q->n;
+        pthread_mutex_unlock(&q->lock);
+        if (i >= q->n)
+            return NULL;
+        start_service(&q->jobs[i]);
+    }
+}
+
+/* On a network where the engine resolves no names, each service was
+ * created knowing the services started before it; now that all are up,
+ * tell each the rest (its /etc/hosts, through the keepalive busybox). */
+static int complete_hosts(struct test_ctx *c)
+{
+    struct cln_runtime *rt = c->run->rt;
+    for (size_t i = 0; i < c->r->nservices; i++) {
+        struct cln_service_result *sr = &c->r->services[i];
+        if (!sr->container_id || !sr->observed || sr->evidence.net_mode == CLN_NET_HOST)
+            continue;
+        struct cln_buf lines = CLN_BUF_INIT;
+        for (size_t k = c->svc_hosts_known[i]; k < c->nhosts; k++)
+            if (c->hosts[k].service != i)
+                cln_buf_printf(&lines, "%s\t%s\n", c->hosts[k].ip, c->hosts[k].name);
+        if (!lines.len) {
+            cln_buf_done(&lines);
+            continue;
+        }
+        const char *argv[] = {KEEPALIVE_BIN, "sh", "-c", "printf %s \"$1\" >> /etc/hosts",
+                              "cleanrun-hosts", lines.data, NULL};
+        struct cln_exec_config ec = {
+            .argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
+        struct cln_exec_result er;
+        struct cln_error *e = NULL;
+        int r = rt->desc->ops->exec(rt->ctx, sr->container_id, &ec, &er, &e);
+        cln_buf_done(&lines);
+        if (r < 0) {
+            fail_test(c->r, CLN_ST_ERROR,
+                      render_with(e, "service %s: write the test's host names",
+                                  sr->service->name));
+            return -1;
+        }
+        bool ok = er.status == CLN_EXEC_EXITED && er.exit_code == 0;
+        if (!ok)
+            fail_test(c->r, CLN_ST_ERROR,
+                      cln_xasprintf("service %s: writing the test's host names to /etc/hosts "
+                                    "failed (exit %d): %.*s",
+                                    sr->service->name, er.exit_code,
+                                    (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
+                                    er.err.data.data ? er.err.data.data : ""));
+        cln_exec_result_done(&er);
+        if (!ok)
+            return -1;
+    }
+    return 0;
 }
 
 static int start_services(struct test_ctx *c)
@@ -697,27 +1018,35 @@ static int start_services(struct test_ctx *c)
             fail_test(c->r, CLN_ST_ERROR, cln_xstrdup("interrupted"));
             return -1;
         }
-        struct svc_job jobs[64];
-        pthread_t th[64];
-        size_t nj = 0;
-        for (size_t i = 0; i < t->nservices && nj < 64; i++)
+        struct level_queue q = {.jobs = cln_xcalloc(t->nservices ? t->nservices : 1,
+                                                    sizeof(struct svc_job))};
+        pthread_mutex_init(&q.lock, NULL);
+        for (size_t i = 0; i < t->nservices; i++)
             if (t->services[i].level == level)
-                jobs[nj++] = (struct svc_job){.c = c, .idx = i};
-        for (size_t i = 0; i < nj; i++)
-            if (pthread_create(&th[i], NULL, start_service, &jobs[i]) != 0) {
-                start_service(&jobs[i]);
-                th[i] = 0;
-            }
-        for (size_t i = 0; i < nj; i++)
-            if (th[i])
-                pthread_join(th[i], NULL);
-        for (size_t i = 0; i < nj; i++)
-            if (jobs[i].rc < 0) {
-                struct cln_service_result *sr = &c->r->services[jobs[i].idx];
+                q.jobs[q.n++] = (struct svc_job){.c = c, .idx = i};
+        size_t nw = q.n < SERVICE_WORKERS ? q.n : SERVICE_WORKERS, started = 0;
+        pthread_t th[SERVICE_WORKERS];
+        for (size_t i = 0; i + 1 < nw; i++)
+            if (pthread_create(&th[started], NULL, level_worker, &q) == 0)
+                started++;
+        level_worker(&q); /* this thread works too */
+        for (size_t i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        enter_limit(c); /* start_service cleared this thread's limit */
+        pthread_mutex_destroy(&q.lock);
+        int rc = 0;
+        for (size_t i = 0; i < q.n && rc == 0; i++)
+            if (q.jobs[i].rc < 0) {
+                struct cln_service_result *sr = &c->r->services[q.jobs[i].idx];
                 fail_test(c->r, CLN_ST_ERROR, cln_xstrdup(sr->error));
-                return -1;
+                rc = -1;
             }
+        free(q.jobs);
+        if (rc < 0)
+            return -1;
     }
+    if (c->r->network && !c->resolves && c->nhosts)
+        return complete_hosts(c);
     return 0;
 }
 
@@ -736,46 +1065,196 @@ static void relay_output(int stream, const char *data, size_t len, void *ud)
         ev->step_output(o->c->index, o->step, stream, data, len, ev->userdata);
 }
 
+static void attempt_error(struct cln_attempt *a, char *msg)
+{
+    if (!a->error)
+        a->error = msg;
+    else
+        free(msg);
+}
+
+/* What each path of the expectations is, by lstat(2) inside the container
+ * (one exec of the keepalive busybox for all of them): the same answer on
+ * every engine, which their archive APIs do not give (Podman's follows
+ * symlinks and reports owners it did not record). */
+struct file_stat {
+    bool exists;
+    enum cln_file_type type;
+    unsigned mode, uid, gid;
+    char user[64], group[64];
+};
+
+static int stat_files(struct test_ctx *c, const char *id, const struct cln_spec_expect *x,
+                      struct file_stat *ret, struct cln_attempt *a)
+{
+    struct cln_runtime *rt = c->run->rt;
+    const char **argv = cln_xcalloc(x->nfiles + 6, sizeof(char *));
+    size_t n = 0;
+    argv[n++] = KEEPALIVE_BIN;
+    argv[n++] = "sh";
+    argv[n++] = "-c";
+    argv[n++] = "for p; do /.cleanrun/busybox stat -c '%f %a %u %g %U %G' -- \"$p\" "
+                "2>/dev/null || echo missing; done";
+    argv[n++] = "cleanrun-stat";
+    for (size_t i = 0; i < x->nfiles; i++)
+        argv[n++] = x->files[i].path;
+    struct cln_exec_config ec = {
+        .argv = argv, .user = "0", .timeout_ms = remaining(c, 10000), .output_cap = 1 << 16};
+    struct cln_exec_result er;
+    struct cln_error *e = NULL;
+    int r = rt->desc->ops->exec(rt->ctx, id, &ec, &er, &e);
+    free(argv);
+    if (r < 0) {
+        attempt_error(a, render_with(e, "expect.files: look at the files"));
+        return -1;
+    }
+    const char *p = er.out.data.data ? er.out.data.data : "";
+    size_t i = 0;
+    for (; i < x->nfiles && *p; i++) {
+        struct file_stat *fs = &ret[i];
+        memset(fs, 0, sizeof(*fs));
+        unsigned rawmode = 0;
+        char u[64], g[64];
+        if (strncmp(p, "missing", 7) != 0 &&
+            sscanf(p, "%x %o %u %u %63s %63s", &rawmode, &fs->mode, &fs->uid, &fs->gid, u, g) ==
+                6) {
+            fs->exists = true;
+            unsigned fmt = rawmode & 0170000;
+            fs->type = fmt == 0100000   ? CLN_FILE_REGULAR
+                       : fmt == 0040000 ? CLN_FILE_DIRECTORY
+                       : fmt == 0120000 ? CLN_FILE_SYMLINK
+                                        : CLN_FILE_OTHER;
+            snprintf(fs->user, sizeof(fs->user), "%s", strcmp(u, "UNKNOWN") ? u : "");
+            snprintf(fs->group, sizeof(fs->group), "%s", strcmp(g, "UNKNOWN") ? g : "");
+        }
+        const char *nl = strchr(p, '\n');
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    bool ok = er.status == CLN_EXEC_EXITED && er.exit_code == 0 && i == x->nfiles;
+    if (!ok)
+        attempt_error(a, cln_xasprintf("expect.files: looking at the files failed (exit %d): %.*s",
+                                       er.exit_code,
+                                       (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
+                                       er.err.data.data ? er.err.data.data : ""));
+    cln_exec_result_done(&er);
+    return ok ? 0 : -1;
+}
+
+/* Does an owner or group expectation (a name, or a number) hold? */
+static bool id_matches(const char *want, unsigned num, const char *name)
+{
+    char *end = NULL;
+    unsigned long v = strtoul(want, &end, 10);
+    if (*want && end && !*end)
+        return v == num;
+    return name[0] && strcmp(want, name) == 0;
+}
+
+/* The content of path: a symlink's target's, as cat(1) would read it
+ * (Docker's archive gives the link itself; Podman's follows it). */
+static int read_content(struct cln_runtime *rt, const char *id, const char *path,
+                        struct cln_capture *ret, bool *ret_found, struct cln_error **err)
+{
+    cleanup_free char *cur = cln_xstrdup(path);
+    for (int hop = 0; hop < 16; hop++) {
+        struct cln_file_info info;
+        struct cln_capture content;
+        bool found = false;
+        if (rt->desc->ops->copy_out(rt->ctx, id, cur, 0, &info, &content, &found, err) < 0)
+            return -1;
+        if (!found || info.type != CLN_FILE_SYMLINK || !info.link_target) {
+            *ret_found = found && info.type == CLN_FILE_REGULAR;
+            if (*ret_found)
+                *ret = content;
+            else if (found)
+                cln_capture_done(&content);
+            if (found)
+                cln_file_info_done(&info);
+            return 0;
+        }
+        char *next;
+        if (info.link_target[0] == '/') {
+            next = cln_xstrdup(info.link_target);
+        } else {
+            const char *slash = strrchr(cur, '/');
+            next = cln_xasprintf("%.*s/%s", (int)(slash ? slash - cur : 0), cur, info.link_target);
+        }
+        cln_file_info_done(&info);
+        cln_capture_done(&content);
+        free(cur);
+        cur = next;
+    }
+    return cln_error_set(err, CLN_E_INVALID, 0, "%s: too many levels of symbolic links", path);
+}
+
 static void check_files(struct test_ctx *c, const char *id, const struct cln_spec_expect *x,
                         struct cln_attempt *a)
 {
     struct cln_runtime *rt = c->run->rt;
+    struct file_stat *st = cln_xcalloc(x->nfiles, sizeof(*st));
+    if (stat_files(c, id, x, st, a) < 0) {
+        free(st);
+        return;
+    }
     for (size_t i = 0; i < x->nfiles; i++) {
         const struct cln_file_expect *f = &x->files[i];
-        struct cln_buf content = CLN_BUF_INIT;
-        bool found = false;
-        struct cln_error *e = NULL;
-        if (rt->desc->ops->copy_out(rt->ctx, id, f->path, &content, &found, &e) < 0) {
-            if (!a->error)
-                a->error = render(e);
-            else
-                cln_error_free(e);
-            cln_buf_done(&content);
+        const struct file_stat *fs = &st[i];
+        char what[300], exp[64], act[64];
+        if (!fs->exists) {
+            if (f->exists != 0) {
+                snprintf(what, sizeof(what), "file %s exists", f->path);
+                cln_attempt_add_failure(a, what, "exists", "absent", NULL);
+            }
             continue;
         }
-        char what[300];
-        const char *data = content.data ? content.data : "";
-        if (f->exists == 1 && !found) {
-            snprintf(what, sizeof(what), "file %s exists", f->path);
-            cln_attempt_add_failure(a, what, "exists", "absent", NULL);
-        } else if (f->exists == 0 && found) {
+        if (f->exists == 0) {
             snprintf(what, sizeof(what), "file %s is absent", f->path);
-            cln_attempt_add_failure(a, what, "absent", "exists", NULL);
+            snprintf(act, sizeof(act), "exists (%s)", cln_file_type_name(fs->type));
+            cln_attempt_add_failure(a, what, "absent", act, NULL);
+            continue;
         }
-        if (found && f->equals && strcmp(data, f->equals) != 0) {
-            snprintf(what, sizeof(what), "file %s equals", f->path);
-            cln_attempt_add_failure(a, what, f->equals, data, cln_line_diff(f->equals, data));
+        if (f->type >= 0 && fs->type != (enum cln_file_type)f->type) {
+            snprintf(what, sizeof(what), "file %s type", f->path);
+            cln_attempt_add_failure(a, what, cln_file_type_name((enum cln_file_type)f->type),
+                                    cln_file_type_name(fs->type), NULL);
         }
-        if (found && f->regex && cln_regex_match(f->regex, data, content.len) != 1) {
-            snprintf(what, sizeof(what), "file %s matches regex", f->path);
-            cln_attempt_add_failure(a, what, f->regex, data, NULL);
+        if (f->mode >= 0 && fs->mode != (unsigned)f->mode) {
+            snprintf(what, sizeof(what), "file %s mode", f->path);
+            snprintf(exp, sizeof(exp), "0%o", (unsigned)f->mode);
+            snprintf(act, sizeof(act), "0%o", fs->mode);
+            cln_attempt_add_failure(a, what, exp, act, NULL);
         }
-        if (!found && (f->equals || f->regex) && f->exists != 1) {
-            snprintf(what, sizeof(what), "file %s exists", f->path);
-            cln_attempt_add_failure(a, what, "exists", "absent", NULL);
+        if (f->owner && !id_matches(f->owner, fs->uid, fs->user)) {
+            snprintf(what, sizeof(what), "file %s owner", f->path);
+            snprintf(act, sizeof(act), "%s (uid %u)", fs->user[0] ? fs->user : "?", fs->uid);
+            cln_attempt_add_failure(a, what, f->owner, act, NULL);
         }
-        cln_buf_done(&content);
+        if (f->group && !id_matches(f->group, fs->gid, fs->group)) {
+            snprintf(what, sizeof(what), "file %s group", f->path);
+            snprintf(act, sizeof(act), "%s (gid %u)", fs->group[0] ? fs->group : "?", fs->gid);
+            cln_attempt_add_failure(a, what, f->group, act, NULL);
+        }
+        if (!f->equals && !f->regex)
+            continue;
+        struct cln_capture content;
+        memset(&content, 0, sizeof(content));
+        bool found = false;
+        struct cln_error *e = NULL;
+        if (read_content(rt, id, f->path, &content, &found, &e) < 0) {
+            attempt_error(a, render(e));
+            continue;
+        }
+        if (!found) {
+            snprintf(what, sizeof(what), "file %s is a regular file", f->path);
+            cln_attempt_add_failure(a, what, "a regular file (for its content)",
+                                    cln_file_type_name(fs->type), NULL);
+            continue;
+        }
+        snprintf(what, sizeof(what), "file %s", f->path);
+        cln_check_content(what, f->equals, f->equals_len, f->regex, &content, a);
+        cln_capture_done(&content);
     }
+    free(st);
 }
 
 /* A fresh container for an ephemeral step, kept alive by the keepalive
@@ -790,6 +1269,9 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
                            "containers alive for their step");
         return NULL;
     }
+    struct placement pl;
+    if (place(c, &s->privs, s->network, false, &pl, msg) < 0)
+        return NULL;
     static const char *const entry[] = {KEEPALIVE_BIN, "sleep", "2147483647", NULL};
     static const char *const empty[] = {NULL};
     struct cln_labels labels = {0};
@@ -797,14 +1279,16 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
         cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
     cln_labels_set(&labels, "io.cleanrun.step", s->name);
     struct cln_mount *mounts = host_mounts(&s->privs);
+    char **hosts = pl.mode != CLN_NET_NONE && pl.mode != CLN_NET_HOST && c->r->network &&
+                           !c->resolves
+                       ? hosts_vector(c, NULL)
+                       : NULL;
     struct cln_container_config cfg = {
         .image = s->image,
         .entrypoint = entry,
         .cmd = empty,
         .labels = &labels,
-        .network = s->privs.host_network         ? "host"
-                   : s->network && c->r->network ? c->r->network
-                                                 : "none",
+        .network = pl.network,
         .no_new_privileges = true,
         .init = false,
         .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
@@ -813,19 +1297,24 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
         .pid_host = s->privs.host_pid,
         .mounts = mounts,
         .nmounts = s->privs.nmounts,
+        .extra_hosts = (const char *const *)hosts,
     };
     char *id = NULL;
     struct cln_error *e = NULL;
     int r = rt->desc->ops->create(rt->ctx, &cfg, &id, &e);
     cln_labels_done(&labels);
     free(mounts);
+    free_vector(hosts);
     if (r < 0) {
         *msg = render(e);
         return NULL;
     }
-    pthread_mutex_lock(&c->run->lock);
     track(c, id);
-    pthread_mutex_unlock(&c->run->lock);
+    if (pl.join_internal && s->network &&
+        cln_network_connect(rt, c->r->network, id, NULL, &e) < 0) {
+        *msg = render_with(e, "join the test network");
+        return id;
+    }
     struct cln_file f = {
         .path = KEEPALIVE_BIN + 1, .data = keepalive.data, .len = keepalive.len, .mode = 0755};
     if (rt->desc->ops->copy_in(rt->ctx, id, "/", &f, 1, &e) < 0 ||
@@ -833,7 +1322,7 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
         *msg = render(e);
         return id; /* tracked: teardown removes it */
     }
-    observe_container(rt, id, true, &s->privs, ev);
+    observe_container(rt, id, true, &s->privs, pl.mode, pl.reason, ev);
     *observed = true;
     return id;
 }
@@ -841,9 +1330,10 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
 /* stdin for a step: the engine's exec has no stdin here, so the text is
  * copied into the container and the step runs as
  *   /.cleanrun/busybox sh -c 'exec "$@" < FILE' cleanrun-stdin ARGV...
- * The shell execs the step's own argv, unchanged, with FILE as its stdin. */
+ * The shell execs the step's own argv, unchanged, with FILE as its stdin.
+ * *ret_argv gets the wrapped argv; the step's own stays in the result. */
 static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t si, const char *id,
-                      struct cln_step_result *sr, char **msg)
+                      const struct cln_strv *argv, struct cln_strv *ret_argv, char **msg)
 {
     struct cln_runtime *rt = c->run->rt;
     pthread_once(&keepalive_once, load_keepalive);
@@ -865,15 +1355,23 @@ static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t 
     struct cln_strv v = {0};
     char *script = cln_xasprintf("exec \"$@\" < %s", name);
     const char *head[] = {KEEPALIVE_BIN, "sh", "-c", script, "cleanrun-stdin"};
-    v.v = cln_xcalloc(sr->argv.n + 6, sizeof(char *));
+    v.v = cln_xcalloc(argv->n + 6, sizeof(char *));
     for (size_t i = 0; i < 5; i++)
         v.v[v.n++] = cln_xstrdup(head[i]);
-    for (size_t i = 0; i < sr->argv.n; i++)
-        v.v[v.n++] = CLN_TAKE(sr->argv.v[i]);
+    for (size_t i = 0; i < argv->n; i++)
+        v.v[v.n++] = cln_xstrdup(argv->v[i]);
     free(script);
-    free(sr->argv.v);
-    sr->argv = v;
+    *ret_argv = v;
     return 0;
+}
+
+static void step_error(struct cln_step_result *sr, char *msg)
+{
+    sr->attempts = cln_xcalloc(1, sizeof(*sr->attempts));
+    sr->nattempts = 1;
+    sr->attempts[0].status = CLN_ST_ERROR;
+    sr->attempts[0].error = msg;
+    sr->status = CLN_ST_ERROR;
 }
 
 static void run_step(struct test_ctx *c, size_t si)
@@ -892,6 +1390,7 @@ static void run_step(struct test_ctx *c, size_t si)
     const char *id = NULL;
     char *fresh = NULL;
     char **env = NULL;
+    struct cln_strv wrapped = {0};
     struct out_relay relay = {.c = c, .step = s->name};
     struct cln_evidence base;
     bool observed = false;
@@ -909,22 +1408,14 @@ static void run_step(struct test_ctx *c, size_t si)
         fresh = fresh_container(c, s, &msg, &base, &observed);
         id = fresh;
         if (msg) {
-            sr->attempts = cln_xcalloc(1, sizeof(*sr->attempts));
-            sr->nattempts = 1;
-            sr->attempts[0].status = CLN_ST_ERROR;
-            sr->attempts[0].error = msg;
-            sr->status = CLN_ST_ERROR;
+            step_error(sr, msg);
             goto out;
         }
     }
     sr->container_id = id ? cln_xstrdup(id) : NULL;
     env_vector(c, &s->env, &env);
-    if (s->stdin_text && stdin_wrap(c, s, si, id, sr, &msg) < 0) {
-        sr->attempts = cln_xcalloc(1, sizeof(*sr->attempts));
-        sr->nattempts = 1;
-        sr->attempts[0].status = CLN_ST_ERROR;
-        sr->attempts[0].error = msg;
-        sr->status = CLN_ST_ERROR;
+    if (s->stdin_text && stdin_wrap(c, s, si, id, &sr->argv, &wrapped, &msg) < 0) {
+        step_error(sr, msg);
         goto out;
     }
     for (int attempt = 0; attempt <= s->retries; attempt++) {
@@ -938,14 +1429,13 @@ static void run_step(struct test_ctx *c, size_t si)
         memset(a, 0, sizeof(*a));
         uint64_t to = remaining(c, s->timeout_ms);
         struct cln_exec_config ec = {
-            .argv = (const char *const *)sr->argv.v,
+            .argv = (const char *const *)(wrapped.n ? wrapped.v : sr->argv.v),
             .env = (const char *const *)env,
             .workdir = s->workdir,
             .user = s->user,
             .timeout_ms = to,
             .on_output = c->run->opts->events.step_output ? relay_output : NULL,
             .userdata = &relay,
-            .cancel = c->run->opts->interrupted,
         };
         struct cln_exec_result er;
         struct cln_error *e = NULL;
@@ -963,10 +1453,16 @@ static void run_step(struct test_ctx *c, size_t si)
         a->err = er.err;
         a->exec_id = CLN_TAKE(er.exec_id);
         a->host_pid = er.host_pid;
+        a->kill_method = er.kill_method;
         memset(&er.out, 0, sizeof(er.out));
         memset(&er.err, 0, sizeof(er.err));
+        bool was_interrupted = er.interrupted;
         cln_exec_result_done(&er);
-        if (a->timed_out && interrupted(c)) {
+        if (ec.on_output) { /* the end of the step's output: its last partial lines */
+            relay_output(1, NULL, 0, &relay);
+            relay_output(2, NULL, 0, &relay);
+        }
+        if (a->timed_out && (was_interrupted || interrupted(c))) {
             a->status = CLN_ST_ERROR;
             a->error = cln_xstrdup("interrupted: the step was killed");
             sr->status = CLN_ST_ERROR;
@@ -998,11 +1494,10 @@ out:
         sr->observed = true;
     }
     cln_evidence_done(&base);
+    cln_strv_done(&wrapped);
     free_vector(env);
     if (fresh) {
-        pthread_mutex_lock(&c->run->lock);
         untrack_remove(c, fresh);
-        pthread_mutex_unlock(&c->run->lock);
         free(fresh);
     }
     sr->duration_ms = now_ms() - t0;
@@ -1010,22 +1505,44 @@ out:
 
 /* ---- one test ---- */
 
+/* The worst verdict of what was observed: every step's, and every
+ * service's (a service granted a host mount makes its test unverified
+ * even when its steps ran in fresh containers). */
+static void judge_test(struct cln_test_result *r)
+{
+    r->verdict = CLN_VERDICT_ISOLATED;
+    for (size_t i = 0; i < r->nsteps; i++)
+        if (r->steps[i].observed) {
+            r->any_observed = true;
+            if (r->steps[i].evidence.verdict > r->verdict)
+                r->verdict = r->steps[i].evidence.verdict;
+        }
+    for (size_t i = 0; i < r->nservices; i++)
+        if (r->services[i].observed) {
+            r->any_observed = true;
+            if (r->services[i].evidence.verdict > r->verdict)
+                r->verdict = r->services[i].evidence.verdict;
+        }
+}
+
 static void run_test(struct run *run, size_t idx)
 {
     const struct cln_spec_test *t = &run->tests[idx];
     struct cln_test_result *r = &run->results[idx];
     struct test_ctx c = {.run = run, .index = idx, .t = t, .r = r};
+    pthread_mutex_init(&c.lock, NULL);
     uint64_t t0 = now_ms();
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     r->started_unix_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
     r->test = t;
     r->status = CLN_ST_PASSED;
-    if (t->timeout_ms)
-        c.deadline = t0 + t->timeout_ms;
+    set_limit(&c, t->timeout_ms ? t0 + t->timeout_ms : 0);
+    enter_limit(&c);
     cln_runtime_labels(&c.labels, run->opts->run_id, run->opts->version, t->name);
     r->services = cln_xcalloc(t->nservices ? t->nservices : 1, sizeof(*r->services));
     r->nservices = t->nservices;
+    c.svc_hosts_known = cln_xcalloc(t->nservices ? t->nservices : 1, sizeof(size_t));
     for (size_t i = 0; i < t->nservices; i++)
         r->services[i].service = &t->services[i];
     r->steps = cln_xcalloc(t->nsteps, sizeof(*r->steps));
@@ -1038,10 +1555,10 @@ static void run_test(struct run *run, size_t idx)
     struct cln_runtime *rt = run->rt;
     if (cln_runtime_supports(rt, CLN_FEATURE_NETWORK)) {
         char name[96];
-        snprintf(name, sizeof(name), "cleanrun-%s-%zu", run->opts->run_id, idx);
+        snprintf(name, sizeof(name), "cleanrun-%s-%zu-net", run->opts->run_id, idx);
         char *id = NULL;
         struct cln_error *e = NULL;
-        if (cln_network_create(rt, name, &c.labels, false, &id, &e) < 0) {
+        if (cln_network_create(rt, name, &c.labels, true, &id, &c.resolves, &e) < 0) {
             fail_test(r, CLN_ST_ERROR, render_with(e, "test network"));
             goto done;
         }
@@ -1055,16 +1572,20 @@ static void run_test(struct run *run, size_t idx)
     if (ensure_images(&c) < 0 || start_services(&c) < 0)
         goto done;
     for (size_t i = 0; i < t->nsteps; i++) {
+        const char *gone = cln_runtime_gone(rt);
+        if (gone) {
+            fail_test(r, CLN_ST_ERROR,
+                      cln_xasprintf("%s: step \"%s\" and those after it did not run", gone,
+                                    t->steps[i].name));
+            break;
+        }
         if (interrupted(&c)) {
             fail_test(r, CLN_ST_ERROR, cln_xstrdup("interrupted"));
             break;
         }
         if (deadline_passed(&c)) {
-            char d[32];
             fail_test(r, CLN_ST_TIMEOUT,
-                      cln_xasprintf("test timeout (%s) reached before step \"%s\"",
-                                    cln_duration_format(t->timeout_ms, d, sizeof(d)),
-                                    t->steps[i].name));
+                      cln_xasprintf("%s reached before step \"%s\"", c.limit, t->steps[i].name));
             break;
         }
         run_step(&c, i);
@@ -1073,26 +1594,30 @@ static void run_test(struct run *run, size_t idx)
             continue;
         if (st == CLN_ST_TIMEOUT && deadline_passed(&c) && !t->steps[i].timeout_ms)
             fail_test(r, CLN_ST_TIMEOUT,
-                      cln_xasprintf("test timeout reached in step \"%s\"", t->steps[i].name));
+                      cln_xasprintf("%s reached in step \"%s\"", c.limit, t->steps[i].name));
         else if (r->status == CLN_ST_PASSED)
             r->status = st;
         if (!t->steps[i].continue_on_failure || st == CLN_ST_ERROR)
             break;
     }
 done:
-    r->verdict = CLN_VERDICT_ISOLATED;
-    for (size_t i = 0; i < t->nsteps; i++)
-        if (r->steps[i].observed) {
-            r->any_observed = true;
-            if (r->steps[i].evidence.verdict > r->verdict)
-                r->verdict = r->steps[i].evidence.verdict;
-        }
+    judge_test(r);
+    /* teardown is bounded by each request's own limits, not the test's */
+    cln_deadline_set(0, NULL);
     teardown(&c);
     if (r->nteardown_errors && r->status == CLN_ST_PASSED) {
         r->status = CLN_ST_ERROR;
         r->error = cln_xstrdup("teardown failed");
     }
     cln_labels_done(&c.labels);
+    for (size_t i = 0; i < c.nhosts; i++) {
+        free(c.hosts[i].name);
+        free(c.hosts[i].ip);
+    }
+    free(c.hosts);
+    free(c.svc_hosts_known);
+    free(c.routed);
+    pthread_mutex_destroy(&c.lock);
     r->duration_ms = now_ms() - t0;
 }
 
@@ -1111,12 +1636,15 @@ static void *worker(void *ud)
             return NULL;
         }
         run->next++;
-        if (run->stop) {
-            run->results[idx].test = &run->tests[idx];
-            run->results[idx].status = CLN_ST_SKIPPED;
+        const char *gone = cln_runtime_gone(run->rt);
+        if (run->stop || gone) {
+            struct cln_test_result *r = &run->results[idx];
+            r->test = &run->tests[idx];
+            r->status = run->stop ? CLN_ST_SKIPPED : CLN_ST_ERROR;
+            if (!run->stop)
+                r->error = cln_xasprintf("not started: %s", gone);
             if (run->opts->events.test_finished)
-                run->opts->events.test_finished(idx, &run->results[idx],
-                                                run->opts->events.userdata);
+                run->opts->events.test_finished(idx, r, run->opts->events.userdata);
             pthread_mutex_unlock(&run->lock);
             continue;
         }

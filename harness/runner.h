@@ -41,6 +41,7 @@ struct cln_attempt {
     struct cln_capture out, err;
     char *exec_id;
     int host_pid;
+    const char *kill_method; /* on timeout: how the step was killed (static) */
     struct cln_failure *failures;
     size_t nfailures;
     char *error; /* infrastructure error text, or NULL */
@@ -94,7 +95,8 @@ struct cln_runner_events {
     /* Called from worker threads, under the runner's lock. */
     void (*test_started)(size_t index, void *userdata);
     void (*test_finished)(size_t index, const struct cln_test_result *r, void *userdata);
-    /* Step output as it arrives (for -v); may be NULL. */
+    /* Step output as it arrives (for -v), in pieces that are not lines;
+     * data NULL: the attempt's output has ended.  May be NULL. */
     void (*step_output)(size_t index, const char *step, int stream, const char *data, size_t len,
                         void *userdata);
     void *userdata;
@@ -124,6 +126,10 @@ int cln_run_exit_code(const struct cln_test_result *results, size_t n, bool leak
 /* Evaluate a step's expectations on an attempt (files excepted); appends
  * failures. */
 void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt *a);
+/* A file's content against equals (exactly equals_len bytes) and regex;
+ * what names it ("file /x"). */
+void cln_check_content(const char *what, const char *equals, size_t equals_len, const char *regex,
+                       const struct cln_capture *content, struct cln_attempt *a);
 /* Append a failure to an attempt (strings copied; diff owned). */
 void cln_attempt_add_failure(struct cln_attempt *a, const char *what, const char *expected,
                              const char *actual, char *diff);

@@ -10,7 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <ftw.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/base/buf.h"
@@ -26,6 +31,8 @@ struct loader {
     struct cln_toml_doc *doc;
     const char *path;
     char *dir;
+    char *real_dir; /* dir, canonical (realpath) */
+    unsigned allow; /* enum cln_allow bits of the run */
     struct cln_labels vars;
     struct cln_labels matrix;
     struct cln_strv host_env; /* allowlist */
@@ -214,6 +221,36 @@ static int interp(struct loader *L, tv *v, const char *what, char **ret, struct 
                 free(name);
                 cln_buf_done(&b);
                 return r;
+            }
+            if (strncmp(dot, ".port.", 6) == 0) {
+                /* PORT: digits, 1-65535, and one the service publishes */
+                const char *ps = dot + 6;
+                char *pend = NULL;
+                long port = strtol(ps, &pend, 10);
+                bool digits = *ps >= '0' && *ps <= '9' && pend && !*pend;
+                bool listed = false;
+                const struct cln_toml_entry *pe =
+                    se->value->type == CLN_TOML_TABLE ? cln_toml_table_find(se->value, "ports")
+                                                      : NULL;
+                for (size_t k = 0; pe && pe->value->type == CLN_TOML_ARRAY &&
+                                   k < cln_toml_array_len(pe->value);
+                     k++) {
+                    tv *pv = cln_toml_array_at(pe->value, k);
+                    listed = listed || (pv->type == CLN_TOML_INTEGER && pv->u.integer == port);
+                }
+                bool number = digits && port >= 1 && port <= 65535;
+                if (!number || !listed) {
+                    int r = number ? err_at(L, v->pos, err,
+                                            "%s: ${%s}: service \"%s\" does not publish port %ld "
+                                            "(add it to its ports)",
+                                            what, name, svc, port)
+                                   : err_at(L, v->pos, err,
+                                            "%s: ${%s}: \"%s\" is not a port number (1-65535)",
+                                            what, name, ps);
+                    free(name);
+                    cln_buf_done(&b);
+                    return r;
+                }
             }
             keep = true;
         } else {
@@ -425,24 +462,97 @@ static int check_regex(struct loader *L, tv *v, const char *re, const char *what
 
 /* ---- files (images' build contexts and services' files) ---- */
 
-static int read_host_file(const char *path, struct cln_buf *out, uint32_t *mode)
+#define SOURCE_MAX ((size_t)64 << 20) /* a files[].source may be at most this big */
+
+static void add_use(struct cln_spec_test *t, enum cln_allow what, struct cln_toml_pos pos,
+                    char *desc);
+
+/* Open path (canonical) for reading as a regular file, never blocking (a
+ * FIFO) and never through a symlink.  Inside the spec's directory it is
+ * opened beneath that directory (openat2 RESOLVE_BENEATH), so that nothing
+ * swapped in after the check leads out of it. */
+static int open_source(const struct loader *L, const char *real, bool inside)
 {
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
+#ifdef SYS_openat2
+    if (inside) {
+        cleanup_close int dfd = open(L->real_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+            return -1;
+        struct {
+            uint64_t flags, mode, resolve;
+        } how = {.flags = (uint64_t)flags, .resolve = 0x08 /* RESOLVE_BENEATH */ | 0x04 /* NO_SYMLINKS */ | 0x02 /* NO_MAGICLINKS */};
+        int fd = (int)syscall(SYS_openat2, dfd, real + strlen(L->real_dir) + 1, &how, sizeof(how));
+        if (fd >= 0 || errno != ENOSYS)
+            return fd;
+    }
+#endif
+    (void)inside;
+    return open(real, flags);
+}
+
+/* files[].source: a file relative to the spec's directory.  Resolved
+ * (symlinks too) before any check; outside the directory it needs
+ * --allow-host-files (recorded as a use: cln_spec_check_allowed refuses it
+ * with file:line:col), and is not read without it; it must be a regular
+ * file, never a FIFO, a device, a directory or a /proc or /sys file.
+ * Returns 1 when read, 0 when left for the flag's check. */
+static int read_source(struct loader *L, struct cln_spec_test *t, tv *v, const char *what,
+                       const char *source, struct cln_buf *out, uint32_t *mode,
+                       struct cln_error **err)
+{
+    cleanup_free char *joined =
+        source[0] == '/' ? cln_xstrdup(source) : cln_xasprintf("%s/%s", L->dir, source);
+    cleanup_free char *real = realpath(joined, NULL);
+    if (!real)
+        return err_at(L, v->pos, err, "%s \"%s\": %s", what, source, strerror(errno));
+    size_t dl = strlen(L->real_dir);
+    bool inside = strncmp(real, L->real_dir, dl) == 0 && real[dl] == '/';
+    if (!inside && !(L->allow & CLN_ALLOW_HOST_FILES)) {
+        add_use(t, CLN_ALLOW_HOST_FILES, v->pos,
+                cln_xasprintf("%s \"%s\" is the host file %s, outside the spec's directory %s",
+                              what, source, real, L->real_dir));
+        return 0;
+    }
+    cleanup_close int fd = open_source(L, real, inside);
     if (fd < 0)
-        return -errno;
+        return err_at(L, v->pos, err, "%s \"%s\" (%s): %s", what, source, real,
+                      errno == ELOOP || errno == EXDEV
+                          ? "it changed to lead out of the spec's directory"
+                          : strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
-        return -EINVAL;
+    struct statfs sf;
+    if (fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0)
+        return err_at(L, v->pos, err, "%s \"%s\": %s", what, source, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return err_at(L, v->pos, err,
+                      "%s \"%s\" (%s) is not a regular file (a directory, FIFO, socket or "
+                      "device is never copied)",
+                      what, source, real);
+    if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
+        return err_at(L, v->pos, err,
+                      "%s \"%s\" (%s) is in /proc or /sys: the host's state, never a file to "
+                      "copy",
+                      what, source, real);
+    if ((uint64_t)st.st_size > SOURCE_MAX)
+        return err_at(L, v->pos, err, "%s \"%s\" is larger than %zu MiB", what, source,
+                      SOURCE_MAX >> 20);
     *mode = st.st_mode & 0777;
     char tmp[65536];
     ssize_t n;
-    while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+    while ((n = read(fd, tmp, sizeof(tmp))) > 0 && out->len <= SOURCE_MAX)
         cln_buf_append(out, tmp, (size_t)n);
-    return n < 0 ? -errno : 0;
+    if (n < 0)
+        return err_at(L, v->pos, err, "%s \"%s\": %s", what, source, strerror(errno));
+    if (out->len > SOURCE_MAX)
+        return err_at(L, v->pos, err, "%s \"%s\" is larger than %zu MiB", what, source,
+                      SOURCE_MAX >> 20);
+    return 1;
 }
 
-static int load_files(struct loader *L, tv *t, const char *where, bool in_container,
-                      struct cln_spec_file_item **ret, size_t *ret_n, struct cln_error **err)
+static int load_files(struct loader *L, struct cln_spec_test *test, tv *t, const char *where,
+                      bool in_container, struct cln_spec_file_item **ret, size_t *ret_n,
+                      struct cln_error **err)
 {
     const struct cln_toml_entry *e = cln_toml_table_find(t, "files");
     if (!e)
@@ -491,14 +601,14 @@ static int load_files(struct loader *L, tv *t, const char *where, bool in_contai
                 it->len = strlen(content);
                 it->data = CLN_TAKE(content);
             } else if (source) {
-                cleanup_free char *full =
-                    source[0] == '/' ? cln_xstrdup(source) : cln_xasprintf("%s/%s", L->dir, source);
                 struct cln_buf b = CLN_BUF_INIT;
                 uint32_t m = 0644;
-                int rr = read_host_file(full, &b, &m);
+                char sw[300];
+                snprintf(sw, sizeof(sw), "%s.source", fw);
+                int rr = read_source(L, test, cln_toml_table_find(f, "source")->value, sw, source,
+                                     &b, &m, err);
                 if (rr < 0) {
-                    r = err_at(L, f->pos, err, "%s: cannot read source \"%s\": %s", fw, full,
-                               strerror(-rr));
+                    r = rr;
                     cln_buf_done(&b);
                 } else {
                     it->len = b.len;
@@ -540,6 +650,55 @@ static void build_hash(struct cln_spec_image *im)
     snprintf(im->hash, sizeof(im->hash), "%016llx", (unsigned long long)h);
 }
 
+/* The images a Dockerfile builds FROM (not its own stages), for the
+ * build's hash: a new image under the same tag must make a new build. */
+static void dockerfile_bases(struct cln_spec_image *im)
+{
+    char **stages = NULL;
+    size_t nstages = 0;
+    for (const char *p = im->dockerfile; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char line[1024];
+        snprintf(line, sizeof(line), "%.*s", (int)(len < sizeof(line) - 1 ? len : sizeof(line) - 1),
+                 p);
+        p += len + (nl ? 1 : 0);
+        char *w[8];
+        size_t nw = 0;
+        for (char *tok = line; nw < 8;) {
+            while (*tok == ' ' || *tok == '\t' || *tok == '\r')
+                tok++;
+            if (!*tok)
+                break;
+            w[nw++] = tok;
+            while (*tok && *tok != ' ' && *tok != '\t' && *tok != '\r')
+                tok++;
+            if (*tok)
+                *tok++ = '\0';
+        }
+        if (nw < 2 || strcasecmp(w[0], "FROM") != 0)
+            continue;
+        size_t k = 1;
+        while (k < nw && strncmp(w[k], "--", 2) == 0)
+            k++; /* --platform=... */
+        if (k >= nw)
+            continue;
+        bool stage = false;
+        for (size_t i = 0; i < nstages && !stage; i++)
+            stage = strcasecmp(stages[i], w[k]) == 0;
+        if (!stage) {
+            im->bases = cln_xrealloc(im->bases, (im->nbases + 2) * sizeof(char *));
+            im->bases[im->nbases++] = cln_xstrdup(w[k]);
+            im->bases[im->nbases] = NULL;
+        }
+        if (k + 2 < nw && strcasecmp(w[k + 1], "AS") == 0) {
+            stages = cln_xrealloc(stages, (nstages + 1) * sizeof(char *));
+            stages[nstages++] = cln_xstrdup(w[k + 2]);
+        }
+    }
+    cln_strv_free(stages, nstages);
+}
+
 static int load_images(struct loader *L, tv *root, struct cln_spec_test *t, struct cln_error **err)
 {
     tv *imgs = NULL;
@@ -554,7 +713,8 @@ static int load_images(struct loader *L, tv *root, struct cln_spec_test *t, stru
         snprintf(where, sizeof(where), "images.%s", e->key);
         r = want_type(L, e->value, CLN_TOML_TABLE, where, err);
         if (r == 0)
-            r = CHECK_KEYS(L, e->value, where, err, "ref", "pull", "dockerfile", "files");
+            r = CHECK_KEYS(L, e->value, where, err, "ref", "pull", "dockerfile", "files",
+                           "outbound");
         if (r < 0)
             return r;
         struct cln_spec_image *im = &t->images[t->nimages++];
@@ -592,9 +752,21 @@ static int load_images(struct loader *L, tv *root, struct cln_spec_test *t, stru
         if (im->dockerfile && cln_toml_table_find(e->value, "pull"))
             return err_at(L, cln_toml_table_find(e->value, "pull")->pos, err,
                           "%s: \"pull\" only goes with \"ref\"", where);
-        r = load_files(L, e->value, where, false, &im->files, &im->nfiles, err);
+        r = load_files(L, t, e->value, where, false, &im->files, &im->nfiles, err);
         if (r < 0)
             return r;
+        if ((r = get_bool(L, e->value, "outbound", where, &im->outbound, err)) < 0)
+            return r;
+        if (r > 0 && !im->dockerfile)
+            return err_at(L, cln_toml_table_find(e->value, "outbound")->pos, err,
+                          "%s: \"outbound\" only goes with \"dockerfile\" (a build's RUN steps)",
+                          where);
+        if (im->outbound)
+            add_use(t, CLN_ALLOW_OUTBOUND, cln_toml_table_find(e->value, "outbound")->pos,
+                    cln_xasprintf("%s.outbound = true (the build's RUN steps reach the network)",
+                                  where));
+        if (im->dockerfile)
+            dockerfile_bases(im);
         if (im->dockerfile) {
             build_hash(im);
             im->ref = cln_xasprintf("localhost/cleanrun/spec-%s:%s", im->name, im->hash);
@@ -725,6 +897,10 @@ const char *cln_allow_flag(enum cln_allow a)
         return "--allow-host-mounts";
     case CLN_ALLOW_ENGINE_SOCKET:
         return "--allow-engine-socket";
+    case CLN_ALLOW_OUTBOUND:
+        return "--allow-outbound";
+    case CLN_ALLOW_HOST_FILES:
+        return "--allow-host-files";
     }
     return "?";
 }
@@ -739,25 +915,69 @@ static void add_use(struct cln_spec_test *t, enum cln_allow what, struct cln_tom
 
 /* The engines' sockets: mounting one (or a directory holding one) hands
  * the container the engine, which is the host. */
-static bool is_engine_socket_path(const char *source)
+static const char *const engine_sockets[] = {
+    "/var/run/docker.sock",        "/run/docker.sock", "/run/podman/podman.sock",
+    "/var/run/podman/podman.sock", "/run/containerd/containerd.sock",
+    "/run/user",                   "/var/run/user",
+};
+
+/* Is the canonical path p at or above the path q (also canonicalised)? */
+static bool covers(const char *p, const char *q)
 {
-    static const char *const socks[] = {"/var/run/docker.sock", "/run/docker.sock",
-                                        "/run/podman/podman.sock", "/var/run/podman/podman.sock",
-                                        "/run/containerd/containerd.sock"};
-    size_t sl = strlen(source);
-    while (sl > 1 && source[sl - 1] == '/')
-        sl--;
-    for (size_t i = 0; i < sizeof(socks) / sizeof(socks[0]); i++) {
-        /* the socket itself, or a directory above it ("/" and "/run" too) */
-        if (strncmp(socks[i], source, sl) == 0 &&
-            (socks[i][sl] == '\0' || socks[i][sl] == '/' || sl == 1))
-            return true;
-    }
-    struct stat st;
-    return stat(source, &st) == 0 && S_ISSOCK(st.st_mode);
+    cleanup_free char *rq = realpath(q, NULL);
+    const char *t = rq ? rq : q;
+    size_t pl = strlen(p);
+    if (pl == 1 && p[0] == '/')
+        return true;
+    return strncmp(t, p, pl) == 0 && (t[pl] == '\0' || t[pl] == '/');
 }
 
-/* privileged, host_network, host_pid, mounts: in a service or a fresh-container step. */
+/* nftw has no user data: the search's state, per thread. */
+static __thread size_t walk_budget;
+static __thread char walk_found[4096];
+#define WALK_MAX 100000
+
+static int walk_one(const char *fpath, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (walk_budget-- == 0)
+        return 2;
+    if (flag == FTW_F && S_ISSOCK(sb->st_mode)) {
+        snprintf(walk_found, sizeof(walk_found), "%s", fpath);
+        return 1;
+    }
+    return 0;
+}
+
+/* Why a mount of the canonical path src hands the container a socket (an
+ * engine's, or any daemon's: each is a way to the host), or NULL: the
+ * well-known engine sockets at or under it, then every socket in the tree
+ * (symlinks not followed), at most WALK_MAX entries looked at. */
+static char *socket_in_mount(const char *src)
+{
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(engine_sockets); i++)
+        if (covers(src, engine_sockets[i]))
+            return cln_xasprintf("%s, which holds the engine socket %s", src, engine_sockets[i]);
+    struct stat st;
+    if (lstat(src, &st) < 0)
+        return NULL;
+    if (S_ISSOCK(st.st_mode))
+        return cln_xasprintf("%s, a socket", src);
+    if (!S_ISDIR(st.st_mode))
+        return NULL;
+    walk_budget = WALK_MAX;
+    walk_found[0] = '\0';
+    int r = nftw(src, walk_one, 32, FTW_PHYS);
+    if (r == 1)
+        return cln_xasprintf("%s, which holds the socket %s", src, walk_found);
+    if (r == 2)
+        return cln_xasprintf("%s, a tree too large to search for sockets (more than %d entries)",
+                             src, WALK_MAX);
+    return NULL;
+}
+
+/* privileged, host_network, host_pid, outbound, mounts: in a service or a
+ * fresh-container step. */
 static int load_privs(struct loader *L, tv *tbl, const char *where, struct cln_spec_privs *p,
                       struct cln_spec_test *t, struct cln_error **err)
 {
@@ -766,9 +986,10 @@ static int load_privs(struct loader *L, tv *tbl, const char *where, struct cln_s
         enum cln_allow what;
     } flags[] = {{"privileged", CLN_ALLOW_PRIVILEGED},
                  {"host_network", CLN_ALLOW_HOST_NETWORK},
-                 {"host_pid", CLN_ALLOW_HOST_PID}};
-    bool *dst[] = {&p->privileged, &p->host_network, &p->host_pid};
-    for (size_t i = 0; i < 3; i++) {
+                 {"host_pid", CLN_ALLOW_HOST_PID},
+                 {"outbound", CLN_ALLOW_OUTBOUND}};
+    bool *dst[] = {&p->privileged, &p->host_network, &p->host_pid, &p->outbound};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(flags); i++) {
         int r = get_bool(L, tbl, flags[i].key, where, dst[i], err);
         if (r < 0)
             return r;
@@ -776,6 +997,9 @@ static int load_privs(struct loader *L, tv *tbl, const char *where, struct cln_s
             add_use(t, flags[i].what, cln_toml_table_find(tbl, flags[i].key)->pos,
                     cln_xasprintf("%s.%s = true", where, flags[i].key));
     }
+    if (p->outbound && p->host_network)
+        return err_at(L, cln_toml_table_find(tbl, "outbound")->pos, err,
+                      "%s: outbound and host_network exclude each other", where);
     const struct cln_toml_entry *me = cln_toml_table_find(tbl, "mounts");
     if (!me)
         return 0;
@@ -803,19 +1027,32 @@ static int load_privs(struct loader *L, tv *tbl, const char *where, struct cln_s
         if (!sm->source || !sm->target)
             return err_at(L, m->pos, err,
                           "%s: \"source\" (a host path) and \"target\" are required", mw);
+        struct cln_toml_pos pos = cln_toml_table_find(m, "source")->value->pos;
         if (sm->source[0] != '/')
-            return err_at(L, cln_toml_table_find(m, "source")->value->pos, err,
-                          "%s.source must be an absolute host path, not \"%s\"", mw, sm->source);
+            return err_at(L, pos, err, "%s.source must be an absolute host path, not \"%s\"", mw,
+                          sm->source);
         if (sm->target[0] != '/')
             return err_at(L, cln_toml_table_find(m, "target")->value->pos, err,
                           "%s.target must be an absolute path in the container, not \"%s\"", mw,
                           sm->target);
-        struct cln_toml_pos pos = cln_toml_table_find(m, "source")->value->pos;
+        /* Canonical before any check, and what the engine gets: /var/./run,
+         * /proc/1/root or a symlink to /var/run are /run (or /). */
+        char *real = realpath(sm->source, NULL);
+        if (!real)
+            return err_at(L, pos, err, "%s.source \"%s\": %s", mw, sm->source, strerror(errno));
+        if (strcmp(real, sm->source) != 0) {
+            free(sm->source);
+            sm->source = real;
+        } else {
+            free(real);
+        }
         add_use(t, CLN_ALLOW_HOST_MOUNTS, pos,
                 cln_xasprintf("%s mounts the host's %s", mw, sm->source));
-        if (is_engine_socket_path(sm->source))
+        char *sock = socket_in_mount(sm->source);
+        if (sock)
             add_use(t, CLN_ALLOW_ENGINE_SOCKET, pos,
-                    cln_xasprintf("%s hands the container an engine socket (%s)", mw, sm->source));
+                    cln_xasprintf("%s hands the container %s", mw, sock));
+        free(sock);
     }
     return 0;
 }
@@ -889,7 +1126,8 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
         if (r == 0)
             r = CHECK_KEYS(L, e->value, where, err, "image", "command", "entrypoint", "env",
                            "files", "ports", "memory", "cpus", "pids", "depends_on", "aliases",
-                           "ready", "privileged", "host_network", "host_pid", "mounts");
+                           "ready", "privileged", "host_network", "host_pid", "outbound",
+                           "mounts");
         if (r < 0)
             return r;
         for (const char *c = e->key; *c; c++)
@@ -918,7 +1156,7 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
             return r;
         s->has_entrypoint = r > 0;
         if ((r = get_env(L, e->value, "env", where, &s->env, err)) < 0 ||
-            (r = load_files(L, e->value, where, true, &s->files, &s->nfiles, err)) < 0 ||
+            (r = load_files(L, t, e->value, where, true, &s->files, &s->nfiles, err)) < 0 ||
             (r = get_strv(L, e->value, "depends_on", where, &s->depends_on, err)) < 0 ||
             (r = get_strv(L, e->value, "aliases", where, &s->aliases, err)) < 0)
             return r;
@@ -1128,29 +1366,76 @@ static int load_expect(struct loader *L, tv *step, const char *where, struct cln
             snprintf(iw, sizeof(iw), "%s[%zu]", fw, i);
             r = want_type(L, f, CLN_TOML_TABLE, iw, err);
             if (r == 0)
-                r = CHECK_KEYS(L, f, iw, err, "path", "exists", "equals", "regex");
+                r = CHECK_KEYS(L, f, iw, err, "path", "exists", "type", "mode", "owner", "group",
+                               "equals", "regex");
             if (r < 0)
                 return r;
             struct cln_file_expect *fx = &x->files[x->nfiles++];
             fx->exists = -1;
+            fx->type = -1;
+            fx->mode = -1;
             bool exists = true;
             if ((r = get_str(L, f, "path", iw, &fx->path, err)) < 0)
                 return r;
             if (r == 0 || fx->path[0] != '/')
                 return err_at(L, f->pos, err, "%s: an absolute \"path\" is required", iw);
+            if (strcmp(fx->path, "/") != 0 && fx->path[strlen(fx->path) - 1] == '/')
+                return err_at(L, cln_toml_table_find(f, "path")->value->pos, err,
+                              "%s.path \"%s\": no trailing '/' (use type = \"directory\")", iw,
+                              fx->path);
             if ((r = get_bool(L, f, "exists", iw, &exists, err)) < 0)
                 return r;
             if (r > 0)
                 fx->exists = exists;
+            char *type = NULL;
+            if ((r = get_str(L, f, "type", iw, &type, err)) < 0)
+                return r;
+            if (type) {
+                static const char *const types[] = {"file", "directory", "symlink"};
+                for (int k = 0; k < 3; k++)
+                    if (strcmp(type, types[k]) == 0)
+                        fx->type = k == 0 ? CLN_FILE_REGULAR
+                                   : k == 1 ? CLN_FILE_DIRECTORY
+                                            : CLN_FILE_SYMLINK;
+                if (fx->type < 0) {
+                    const char *sg = suggest(type, types, 3);
+                    r = err_at(L, cln_toml_table_find(f, "type")->value->pos, err,
+                               "%s.type \"%s\" is not a type (file, directory, symlink)%s%s%s",
+                               iw, type, sg ? "; did you mean \"" : "", sg ? sg : "",
+                               sg ? "\"?" : "");
+                    free(type);
+                    return r;
+                }
+                free(type);
+            }
+            int64_t mode = -1;
+            if ((r = get_int(L, f, "mode", iw, 0, 07777, &mode, err)) < 0)
+                return r;
+            fx->mode = (int)mode;
+            if ((r = get_str(L, f, "owner", iw, &fx->owner, err)) < 0 ||
+                (r = get_str(L, f, "group", iw, &fx->group, err)) < 0)
+                return r;
+            static const char *const idkeys[] = {"owner", "group"};
+            char *ids[] = {fx->owner, fx->group};
+            for (int k = 0; k < 2; k++)
+                if (ids[k] && (!*ids[k] || strpbrk(ids[k], ": \t\n")))
+                    return err_at(L, cln_toml_table_find(f, idkeys[k])->value->pos, err,
+                                  "%s.%s \"%s\" is not a user or group name or number", iw,
+                                  idkeys[k], ids[k]);
             if ((r = get_str(L, f, "equals", iw, &fx->equals, err)) < 0 ||
                 (r = get_str(L, f, "regex", iw, &fx->regex, err)) < 0)
                 return r;
+            fx->equals_len = fx->equals ? strlen(fx->equals) : 0;
             if (fx->regex && (r = check_regex(L, cln_toml_table_find(f, "regex")->value, fx->regex,
                                               iw, err)) < 0)
                 return r;
-            if (fx->exists == 0 && (fx->equals || fx->regex))
+            bool about = fx->type >= 0 || fx->mode >= 0 || fx->owner || fx->group;
+            if (fx->exists == 0 && (fx->equals || fx->regex || about))
                 return err_at(L, f->pos, err,
-                              "%s: \"exists = false\" contradicts a content expectation", iw);
+                              "%s: \"exists = false\" contradicts the other expectations", iw);
+            if ((fx->equals || fx->regex) && fx->type >= 0 && fx->type != CLN_FILE_REGULAR)
+                return err_at(L, cln_toml_table_find(f, "type")->pos, err,
+                              "%s: a content expectation needs type = \"file\"", iw);
             if (fx->exists == -1 && !fx->equals && !fx->regex)
                 fx->exists = 1;
         }
@@ -1185,7 +1470,7 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             r = CHECK_KEYS(L, st, where, err, "name", "service", "image", "run", "env", "workdir",
                            "user", "stdin", "timeout", "retries", "retry_interval",
                            "continue_on_failure", "network", "memory", "pids", "privileged",
-                           "host_network", "host_pid", "mounts", "expect");
+                           "host_network", "host_pid", "outbound", "mounts", "expect");
         if (r < 0)
             return r;
         struct cln_spec_step *s = &t->steps[t->nsteps++];
@@ -1277,8 +1562,9 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             (r = get_bool(L, st, "network", where, &s->network, err)) < 0)
             return r;
         s->retries = (int)retries;
-        static const char *const fresh_only[] = {"network",      "memory",   "pids",  "privileged",
-                                                 "host_network", "host_pid", "mounts"};
+        static const char *const fresh_only[] = {"network",  "memory",   "pids",
+                                                 "privileged", "host_network", "host_pid",
+                                                 "outbound", "mounts"};
         for (size_t k = 0; s->service && k < sizeof(fresh_only) / sizeof(fresh_only[0]); k++)
             if (cln_toml_table_find(st, fresh_only[k]))
                 return err_at(L, cln_toml_table_find(st, fresh_only[k])->pos, err,
@@ -1384,6 +1670,7 @@ out:
 
 static void image_done(struct cln_spec_image *im)
 {
+    cln_strv_free(im->bases, im->nbases);
     free(im->name);
     free(im->ref);
     free(im->dockerfile);
@@ -1447,6 +1734,8 @@ static void test_done(struct cln_spec_test *t)
         stream_done(&s->expect.err);
         for (size_t j = 0; j < s->expect.nfiles; j++) {
             free(s->expect.files[j].path);
+            free(s->expect.files[j].owner);
+            free(s->expect.files[j].group);
             free(s->expect.files[j].equals);
             free(s->expect.files[j].regex);
         }
@@ -1575,11 +1864,13 @@ static int expand_matrix(struct loader *L, tv *root, struct cln_spec_set *set,
     return 0;
 }
 
-int cln_spec_load_file(const char *path, struct cln_spec_set *set, struct cln_error **err)
+int cln_spec_load_file(const char *path, const struct cln_load_options *opts,
+                       struct cln_spec_set *set, struct cln_error **err)
 {
     struct loader L;
     memset(&L, 0, sizeof(L));
     L.path = path;
+    L.allow = opts ? opts->allow : 0;
     int r = cln_toml_parse_file(path, &L.doc, err);
     if (r < 0) {
         /* a TOML syntax error in a spec is a spec error (exit code 2) */
@@ -1590,7 +1881,11 @@ int cln_spec_load_file(const char *path, struct cln_spec_set *set, struct cln_er
         return r;
     }
     const char *slash = strrchr(path, '/');
-    L.dir = slash ? cln_xstrndup(path, (size_t)(slash - path)) : cln_xstrdup(".");
+    L.dir = slash ? cln_xstrndup(path, (size_t)(slash - path ? slash - path : 1))
+                  : cln_xstrdup(".");
+    L.real_dir = realpath(L.dir, NULL);
+    if (!L.real_dir)
+        L.real_dir = cln_xstrdup(L.dir);
     tv *root = cln_toml_root(L.doc);
     size_t before = set->n;
     r = CHECK_KEYS(&L, root, "the spec (top level)", err, "test", "vars", "matrix", "images",
@@ -1612,6 +1907,7 @@ int cln_spec_load_file(const char *path, struct cln_spec_set *set, struct cln_er
     cln_labels_done(&L.matrix);
     cln_strv_done(&L.host_env);
     free(L.dir);
+    free(L.real_dir);
     cln_toml_free(L.doc);
     return r;
 }
@@ -1653,8 +1949,8 @@ static void find_specs(const char *dir, struct cln_strv *out, int depth)
     closedir(d);
 }
 
-int cln_spec_load_paths(const char *const *paths, size_t n, struct cln_spec_set *set,
-                        struct cln_error **err)
+int cln_spec_load_paths(const char *const *paths, size_t n, const struct cln_load_options *opts,
+                        struct cln_spec_set *set, struct cln_error **err)
 {
     struct cln_strv files = {0};
     struct cln_error *errs = NULL;
@@ -1687,7 +1983,7 @@ int cln_spec_load_paths(const char *const *paths, size_t n, struct cln_spec_set 
     }
     for (size_t i = 0; i < files.n; i++) {
         struct cln_error *e = NULL;
-        if (cln_spec_load_file(files.v[i], set, &e) < 0) {
+        if (cln_spec_load_file(files.v[i], opts, set, &e) < 0) {
             /* chain: newest outermost, so errors render in reverse; keep a list */
             char *m = cln_error_render(e);
             cln_error_free(e);

@@ -35,7 +35,10 @@ struct cln_spec_image {
     char *dockerfile; /* NULL unless built */
     struct cln_spec_file_item *files;
     size_t nfiles;
-    char hash[17]; /* content hash of a build's inputs */
+    char hash[17];   /* content hash of a build's inputs (and of its base images' ids) */
+    bool outbound;   /* RUN steps get a network (outbound = true, --allow-outbound) */
+    char **bases;    /* the FROM images of a build, in order (NULL-terminated) */
+    size_t nbases;
 };
 
 enum cln_ready_kind {
@@ -61,7 +64,10 @@ enum cln_allow {
     CLN_ALLOW_HOST_PID = 1u << 2,      /* --allow-host-pid */
     CLN_ALLOW_HOST_MOUNTS = 1u << 3,   /* --allow-host-mounts */
     CLN_ALLOW_ENGINE_SOCKET = 1u << 4, /* --allow-engine-socket */
+    CLN_ALLOW_OUTBOUND = 1u << 5,      /* --allow-outbound */
+    CLN_ALLOW_HOST_FILES = 1u << 6,    /* --allow-host-files */
 };
+#define CLN_ALLOW_ALL ((1u << 7) - 1)
 /* "--allow-privileged" for CLN_ALLOW_PRIVILEGED, ... */
 const char *cln_allow_flag(enum cln_allow a);
 
@@ -73,6 +79,7 @@ struct cln_spec_mount {
 
 struct cln_spec_privs {
     bool privileged, host_network, host_pid;
+    bool outbound; /* a route to the host and beyond */
     struct cln_spec_mount *mounts;
     size_t nmounts;
 };
@@ -123,7 +130,11 @@ struct cln_stream_expect {
 struct cln_file_expect {
     char *path;
     int exists; /* -1 unset, 0 absent, 1 exists */
+    int type;   /* -1 unset, else enum cln_file_type */
+    int mode;   /* -1 unset, else the permission bits */
+    char *owner, *group; /* a name or a number; NULL unset */
     char *equals;
+    size_t equals_len;
     char *regex;
 };
 
@@ -183,16 +194,22 @@ struct cln_spec_set {
 };
 
 struct cln_load_options {
-    const char *const *host_env_names; /* unused: the allowlist is in the spec */
+    /* enum cln_allow bits of the run: --allow-host-files decides whether a
+     * files[].source outside the spec's directory is read at all (without
+     * it the file is not read and its use is refused by
+     * cln_spec_check_allowed) */
+    unsigned allow;
 };
 
-/* Load one spec file, appending its tests (after matrix expansion). */
-int cln_spec_load_file(const char *path, struct cln_spec_set *set, struct cln_error **err);
+/* Load one spec file, appending its tests (after matrix expansion); opts
+ * may be NULL. */
+int cln_spec_load_file(const char *path, const struct cln_load_options *opts,
+                       struct cln_spec_set *set, struct cln_error **err);
 /* Load files and directories (searched for *.cleanrun.toml), in sorted
  * order.  Every file is loaded even after an error; errors are chained
  * ("3 specs have errors") with each one's message. */
-int cln_spec_load_paths(const char *const *paths, size_t n, struct cln_spec_set *set,
-                        struct cln_error **err);
+int cln_spec_load_paths(const char *const *paths, size_t n, const struct cln_load_options *opts,
+                        struct cln_spec_set *set, struct cln_error **err);
 void cln_spec_set_done(struct cln_spec_set *set);
 
 /* Refuse every use of a privilege that allowed (enum cln_allow bits) does

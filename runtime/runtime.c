@@ -89,14 +89,18 @@ void cln_labels_done(struct cln_labels *l)
 void cln_runtime_labels(struct cln_labels *l, const char *run_id, const char *version,
                         const char *test)
 {
-    char pid[24], boot[64], start[32];
+    char pid[24], boot[64], start[32], pidns[32], host[64];
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
     cln_boot_id(boot, sizeof(boot));
+    cln_machine_id(host, sizeof(host));
     snprintf(start, sizeof(start), "%llu", (unsigned long long)cln_proc_start_time(0));
+    snprintf(pidns, sizeof(pidns), "%llu", (unsigned long long)cln_proc_pidns(0));
     cln_labels_set(l, CLN_LABEL_OWNER_START, start);
     cln_labels_set(l, CLN_LABEL_RUN, run_id);
     cln_labels_set(l, CLN_LABEL_OWNER_PID, pid);
+    cln_labels_set(l, CLN_LABEL_OWNER_PIDNS, pidns);
     cln_labels_set(l, CLN_LABEL_OWNER_BOOT, boot);
+    cln_labels_set(l, CLN_LABEL_OWNER_HOST, host);
     cln_labels_set(l, CLN_LABEL_VERSION, version);
     if (test)
         cln_labels_set(l, CLN_LABEL_TEST, test);
@@ -114,8 +118,44 @@ void cln_container_state_done(struct cln_container_state *s)
     free(s->started_at);
     free(s->finished_at);
     free(s->ports);
+    for (size_t i = 0; i < s->nnetworks; i++) {
+        free(s->networks[i].network);
+        free(s->networks[i].ip);
+    }
+    free(s->networks);
     cln_labels_done(&s->labels);
     memset(s, 0, sizeof(*s));
+}
+
+const char *cln_container_state_ip(const struct cln_container_state *s, const char *network)
+{
+    for (size_t i = 0; i < s->nnetworks; i++)
+        if (strcmp(s->networks[i].network, network) == 0)
+            return s->networks[i].ip;
+    return NULL;
+}
+
+const char *cln_file_type_name(enum cln_file_type t)
+{
+    switch (t) {
+    case CLN_FILE_REGULAR:
+        return "file";
+    case CLN_FILE_DIRECTORY:
+        return "directory";
+    case CLN_FILE_SYMLINK:
+        return "symlink";
+    case CLN_FILE_OTHER:
+        return "other";
+    }
+    return "?";
+}
+
+void cln_file_info_done(struct cln_file_info *i)
+{
+    free(i->uname);
+    free(i->gname);
+    free(i->link_target);
+    memset(i, 0, sizeof(*i));
 }
 
 void cln_container_summaries_free(struct cln_container_summary *s, size_t n)
@@ -186,6 +226,10 @@ void cln_strv_free(char **v, size_t n)
 
 /* ---- discovery ---- */
 
+#define START_HINT                                                                                 \
+    "  Start one, e.g. 'dockerd &' (Docker) or 'podman system service --time=0 "                  \
+    "unix:///run/podman/podman.sock &' (Podman), or point DOCKER_HOST at a running engine"
+
 struct candidate {
     char *endpoint;
     const char *kind; /* "docker", "podman" or NULL (either) */
@@ -226,14 +270,17 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
     bool want_docker = !name || strcmp(name, "docker") == 0;
     bool want_podman = !name || strcmp(name, "podman") == 0;
 
+    /* An engine the user named (--host, $DOCKER_HOST) is the only one
+     * tried: a suite meant for one engine never runs on another. */
     struct candidate cands[8] = {{0}};
     size_t nc = 0;
+    const char *dh = getenv("DOCKER_HOST");
+    const char *named = cfg && cfg->endpoint ? "--host" : dh && *dh ? "$DOCKER_HOST" : NULL;
     if (cfg && cfg->endpoint) {
         add_candidate(cands, &nc, cln_xstrdup(cfg->endpoint), name, "--host");
+    } else if (named) {
+        add_candidate(cands, &nc, cln_xstrdup(dh), name, "$DOCKER_HOST");
     } else {
-        const char *dh = getenv("DOCKER_HOST");
-        if (dh && *dh)
-            add_candidate(cands, &nc, cln_xstrdup(dh), name, "$DOCKER_HOST");
         if (want_docker)
             add_candidate(cands, &nc, cln_xstrdup("unix:///var/run/docker.sock"), "docker",
                           "default Docker socket");
@@ -256,11 +303,19 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
         const char *ep = cands[i].endpoint;
         if (cln_docker_open(ep, rt, &e) < 0) {
             char *why = cln_error_render(e);
-            cln_buf_printf(&tried, "\n  %s (%s): %s", ep, cands[i].source, why);
-            free(why);
             cln_error_free(e);
             pthread_mutex_destroy(&rt->procs_lock);
             free(rt);
+            if (named) {
+                rc = cln_error_set(err, CLN_E_TRANSPORT, 0,
+                                   "no container engine answered: the engine named by %s (%s): "
+                                   "%s (only the engine named is tried)\n" START_HINT,
+                                   named, ep, why);
+                free(why);
+                break;
+            }
+            cln_buf_printf(&tried, "\n  %s (%s): %s", ep, cands[i].source, why);
+            free(why);
             continue;
         }
         bool podman = ((struct docker *)rt->ctx)->podman;
@@ -270,7 +325,15 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
                            cands[i].source, podman ? "Podman" : "Docker", name);
             cln_docker_ops.close(rt->ctx);
             cln_engine_info_done(&rt->info);
+            pthread_mutex_destroy(&rt->procs_lock);
             free(rt);
+            if (named) {
+                rc = cln_error_set(err, CLN_E_TRANSPORT, 0,
+                                   "the engine named by %s (%s) is %s, not the runtime %s asked "
+                                   "for",
+                                   named, ep, podman ? "Podman" : "Docker", name);
+                break;
+            }
             continue;
         }
         rt->desc = podman ? &podman_desc : &docker_desc;
@@ -281,12 +344,9 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
     }
     for (size_t i = 0; i < nc; i++)
         free(cands[i].endpoint);
-    if (rc < 0) {
+    if (rc < 0 && !*err) {
         rc = cln_error_set(err, CLN_E_TRANSPORT, 0,
-                           "no container engine answered%s%s; tried:%s\n"
-                           "  Start one, e.g. 'dockerd &' (Docker) or 'podman system service "
-                           "--time=0 unix:///run/podman/podman.sock &' (Podman), or point "
-                           "DOCKER_HOST at a running engine",
+                           "no container engine answered%s%s; tried:%s\n" START_HINT,
                            name ? " for runtime " : "", name ? name : "",
                            tried.len ? tried.data : " (nothing)");
     }
@@ -368,12 +428,22 @@ static int unsupported(const struct cln_runtime *rt, struct cln_error **err, con
     return cln_error_set(err, CLN_E_UNSUPPORTED, 0, "runtime '%s' cannot %s", rt->desc->name, what);
 }
 
+void cln_runtime_interrupt(struct cln_runtime *rt)
+{
+    rt->desc->ops->interrupt(rt->ctx);
+}
+
+const char *cln_runtime_gone(struct cln_runtime *rt)
+{
+    return rt->desc->ops->gone(rt->ctx);
+}
+
 int cln_network_create(struct cln_runtime *rt, const char *name, const struct cln_labels *labels,
-                       bool internal, char **ret_id, struct cln_error **err)
+                       bool internal, char **ret_id, bool *ret_resolves, struct cln_error **err)
 {
     if (!rt->desc->network)
         return unsupported(rt, err, "create networks");
-    return rt->desc->network->create(rt->ctx, name, labels, internal, ret_id, err);
+    return rt->desc->network->create(rt->ctx, name, labels, internal, ret_id, ret_resolves, err);
 }
 
 int cln_network_connect(struct cln_runtime *rt, const char *network, const char *container,

@@ -27,6 +27,8 @@ struct cln_error;
 #define CLN_LABEL_OWNER_PID "io.cleanrun.owner-pid"
 #define CLN_LABEL_OWNER_BOOT "io.cleanrun.owner-boot"
 #define CLN_LABEL_OWNER_START "io.cleanrun.owner-start"
+#define CLN_LABEL_OWNER_PIDNS "io.cleanrun.owner-pidns"
+#define CLN_LABEL_OWNER_HOST "io.cleanrun.owner-host"
 #define CLN_LABEL_TEST "io.cleanrun.test"
 #define CLN_LABEL_VERSION "io.cleanrun.version"
 
@@ -43,8 +45,8 @@ struct cln_labels {
 void cln_labels_set(struct cln_labels *l, const char *key, const char *value);
 const char *cln_labels_get(const struct cln_labels *l, const char *key);
 void cln_labels_done(struct cln_labels *l);
-/* The ownership labels: run id, owner pid, boot id and start time, cleanrun version, and
- * the test name when not NULL. */
+/* The ownership labels: run id, owner pid, its pid namespace, boot id, machine id and
+ * start time, cleanrun version, and the test name when not NULL. */
 void cln_runtime_labels(struct cln_labels *l, const char *run_id, const char *version,
                         const char *test);
 
@@ -110,6 +112,12 @@ struct cln_port_binding {
     uint16_t host_port;
 };
 
+/* A container's address on one of its networks. */
+struct cln_network_address {
+    char *network;
+    char *ip; /* IPv4, or NULL before the container starts */
+};
+
 struct cln_container_state {
     char *id;
     char *name; /* without the leading '/' */
@@ -123,9 +131,13 @@ struct cln_container_state {
     char *started_at, *finished_at;
     struct cln_port_binding *ports;
     size_t nports;
+    struct cln_network_address *networks;
+    size_t nnetworks;
     struct cln_labels labels;
 };
 void cln_container_state_done(struct cln_container_state *s);
+/* The container's IPv4 address on network, or NULL. */
+const char *cln_container_state_ip(const struct cln_container_state *s, const char *network);
 
 struct cln_container_summary {
     char *id;
@@ -160,17 +172,17 @@ struct cln_exec_config {
     size_t output_cap;   /* per stream; 0: CLN_DEFAULT_OUTPUT_CAP */
     cln_output_fn on_output;
     void *userdata;
-    /* When *cancel becomes non-zero (a signal handler sets it), the process
-     * is killed as at a deadline and exec returns CLN_EXEC_TIMEOUT within
-     * about 100 ms.  May be NULL. */
-    const volatile sig_atomic_t *cancel;
 };
 #define CLN_DEFAULT_OUTPUT_CAP ((size_t)8 << 20)
 
 enum cln_exec_status {
     CLN_EXEC_EXITED,  /* exit_code is the process's */
-    CLN_EXEC_TIMEOUT, /* the deadline passed and the process was killed */
+    CLN_EXEC_TIMEOUT, /* the deadline passed (or an interrupt) and the process was killed */
 };
+/* An exec whose process the engine could not start (a missing argv[0], an
+ * unknown user, a missing workdir) is not a result: exec fails with
+ * CLN_E_INVALID, "could not start the process: CAUSE", the same on every
+ * backend. */
 
 struct cln_exec_result {
     enum cln_exec_status status;
@@ -179,7 +191,11 @@ struct cln_exec_result {
     uint64_t duration_ms;
     char *exec_id;
     int host_pid; /* the process's pid on the host when the engine is local; 0 if unknown */
-    const char *kill_method; /* on timeout: "host-signal" or "container-kill"; static */
+    /* on timeout: "host-signal" (its processes, each proven the step's, were
+     * killed by pidfd) or "container-kill" (the engine killed the container);
+     * static */
+    const char *kill_method;
+    bool interrupted; /* on timeout: an interrupt, not the deadline */
 };
 void cln_exec_result_done(struct cln_exec_result *r);
 
@@ -190,6 +206,25 @@ struct cln_file {
     size_t len;
     uint32_t mode; /* 0: 0644 */
 };
+
+enum cln_file_type {
+    CLN_FILE_REGULAR,
+    CLN_FILE_DIRECTORY,
+    CLN_FILE_SYMLINK,
+    CLN_FILE_OTHER,
+};
+const char *cln_file_type_name(enum cln_file_type t); /* "file", "directory", ... */
+
+/* What a path in a container is. */
+struct cln_file_info {
+    enum cln_file_type type;
+    uint32_t mode; /* permission bits (07777) */
+    uint32_t uid, gid;
+    char *uname, *gname; /* owned; NULL when the archive names none */
+    uint64_t size;
+    char *link_target; /* owned; symlinks */
+};
+void cln_file_info_done(struct cln_file_info *i);
 
 struct cln_image_info {
     char *id;     /* sha256:... */
@@ -242,9 +277,23 @@ struct cln_runtime_ops {
     /* Write files under dir (which must exist) in the container. */
     int (*copy_in)(void *ctx, const char *id, const char *dir, const struct cln_file *files,
                    size_t n, struct cln_error **err);
-    /* Read one regular file; 0 and *ret_found = false when it does not exist. */
-    int (*copy_out)(void *ctx, const char *id, const char *path, struct cln_buf *ret_content,
+    /* What path is (not following a final symlink) and, for a regular file,
+     * its content up to cap bytes (0: CLN_DEFAULT_OUTPUT_CAP) with its total
+     * size, streamed: never more than cap in memory.  0 and *ret_found =
+     * false when it does not exist. */
+    int (*copy_out)(void *ctx, const char *id, const char *path, size_t cap,
+                    struct cln_file_info *ret_info, struct cln_capture *ret_content,
                     bool *ret_found, struct cln_error **err);
+    /* End the requests in flight now, as at their deadlines: a running
+     * exec's process is killed and exec returns CLN_EXEC_TIMEOUT with
+     * interrupted set; other requests fail with CLN_E_INTERRUPTED.
+     * Removals and kills are not interrupted.  Later requests run normally.
+     * Thread-safe; not async-signal-safe. */
+    void (*interrupt)(void *ctx);
+    /* NULL while the engine answers; once it stopped answering, why ("the
+     * engine at unix:///... stopped answering (...)"), valid until close.
+     * Every request fails at once from then on. */
+    const char *(*gone)(void *ctx);
 };
 
 /* ---- optional feature managers ---- */
@@ -257,8 +306,13 @@ struct cln_resource {
 void cln_resources_free(struct cln_resource *r, size_t n);
 
 struct cln_network_ops {
+    /* internal: no route to the host or beyond (containers on it reach each
+     * other only; the engine publishes no ports from it).  *ret_resolves:
+     * whether containers on it resolve each other's names and aliases (an
+     * engine may give internal networks no DNS: the harness then writes
+     * hosts entries itself). */
     int (*create)(void *ctx, const char *name, const struct cln_labels *labels, bool internal,
-                  char **ret_id, struct cln_error **err);
+                  char **ret_id, bool *ret_resolves, struct cln_error **err);
     int (*connect)(void *ctx, const char *network, const char *container,
                    const char *const *aliases, struct cln_error **err);
     int (*remove)(void *ctx, const char *network, struct cln_error **err);
@@ -282,6 +336,7 @@ struct cln_build_request {
     const char *tag; /* e.g. "localhost/cleanrun/x:abc"; required */
     const struct cln_labels *labels;
     bool no_cache;
+    bool network; /* RUN steps get a network (default: none) */
 };
 
 struct cln_build_ops {
@@ -350,9 +405,14 @@ bool cln_runtime_supports(const struct cln_runtime *rt, unsigned features);
 int cln_runtime_ensure_image(struct cln_runtime *rt, const char *ref, enum cln_pull_policy policy,
                              cln_progress_fn progress, void *userdata, struct cln_error **err);
 
+/* Interrupt the requests in flight (ops->interrupt). */
+void cln_runtime_interrupt(struct cln_runtime *rt);
+/* Why the engine is gone, or NULL while it answers (ops->gone). */
+const char *cln_runtime_gone(struct cln_runtime *rt);
+
 /* Feature wrappers: CLN_E_UNSUPPORTED when the manager is NULL. */
 int cln_network_create(struct cln_runtime *rt, const char *name, const struct cln_labels *labels,
-                       bool internal, char **ret_id, struct cln_error **err);
+                       bool internal, char **ret_id, bool *ret_resolves, struct cln_error **err);
 int cln_network_connect(struct cln_runtime *rt, const char *network, const char *container,
                         const char *const *aliases, struct cln_error **err);
 int cln_network_remove(struct cln_runtime *rt, const char *network, struct cln_error **err);

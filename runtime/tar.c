@@ -2,9 +2,14 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/error.h"
 #include "base/xalloc.h"
@@ -154,5 +159,139 @@ out:
     archive_read_free(a);
     if (r == 0)
         *ret_found = found;
+    return r;
+}
+
+/* ---- streaming ---- */
+
+/* libarchive pulls, a download pushes: the pieces go down one end of a
+ * socketpair and a thread reads the other with archive_read_open_fd.  When
+ * the reader has what it needs it closes its end, and the next piece sent
+ * fails with EPIPE (MSG_NOSIGNAL: no SIGPIPE), which ends the transfer. */
+struct cln_tar_stream {
+    int wr, rd;
+    size_t cap;
+    pthread_t thread;
+    /* results, written by the thread */
+    bool found;
+    struct cln_file_info info;
+    struct cln_capture content;
+    char *error;
+    int error_errno;
+};
+
+static void read_entry(struct cln_tar_stream *s, struct archive *a, struct archive_entry *e)
+{
+    s->found = true;
+    mode_t t = archive_entry_filetype(e);
+    s->info.type = t == AE_IFREG   ? CLN_FILE_REGULAR
+                   : t == AE_IFDIR ? CLN_FILE_DIRECTORY
+                   : t == AE_IFLNK ? CLN_FILE_SYMLINK
+                                   : CLN_FILE_OTHER;
+    s->info.mode = (uint32_t)archive_entry_perm(e) & 07777;
+    s->info.uid = (uint32_t)archive_entry_uid(e);
+    s->info.gid = (uint32_t)archive_entry_gid(e);
+    const char *un = archive_entry_uname(e), *gn = archive_entry_gname(e);
+    const char *lt = archive_entry_symlink(e);
+    s->info.uname = un && *un ? cln_xstrdup(un) : NULL;
+    s->info.gname = gn && *gn ? cln_xstrdup(gn) : NULL;
+    s->info.link_target = lt ? cln_xstrdup(lt) : NULL;
+    s->info.size = archive_entry_size_is_set(e) ? (uint64_t)archive_entry_size(e) : 0;
+    if (s->info.type != CLN_FILE_REGULAR)
+        return;
+    s->content.total = s->info.size;
+    char buf[65536];
+    while (s->content.data.len < s->cap) {
+        size_t want = s->cap - s->content.data.len;
+        la_ssize_t n = archive_read_data(a, buf, want < sizeof(buf) ? want : sizeof(buf));
+        if (n < 0) {
+            const char *m = archive_error_string(a);
+            s->error = cln_xasprintf("tar: read data: %s", m ? m : "unknown error");
+            break;
+        }
+        if (n == 0)
+            break;
+        cln_buf_append(&s->content.data, buf, (size_t)n);
+    }
+    s->content.truncated = s->content.total > s->content.data.len;
+}
+
+static void *stream_reader(void *ud)
+{
+    struct cln_tar_stream *s = ud;
+    struct archive *a = archive_read_new();
+    archive_read_support_format_tar(a);
+    archive_read_support_filter_all(a);
+    struct archive_entry *e;
+    if (archive_read_open_fd(a, s->rd, 65536) != ARCHIVE_OK) {
+        s->error = cln_xasprintf("tar: read: %s", archive_error_string(a));
+    } else {
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_OK || r == ARCHIVE_WARN) {
+            read_entry(s, a, e);
+        } else if (r != ARCHIVE_EOF) {
+            const char *m = archive_error_string(a);
+            s->error = cln_xasprintf("tar: read header: %s", m ? m : "unknown error");
+            s->error_errno = archive_errno(a);
+        }
+    }
+    archive_read_free(a);
+    close(s->rd); /* the writer's next send fails: the transfer stops */
+    s->rd = -1;
+    return NULL;
+}
+
+int cln_tar_stream_new(size_t cap, struct cln_tar_stream **ret, struct cln_error **err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return cln_error_set(err, CLN_E_IO, errno, "tar: socketpair");
+    struct cln_tar_stream *s = cln_xcalloc(1, sizeof(*s));
+    s->wr = sv[0];
+    s->rd = sv[1];
+    s->cap = cap;
+    int pr = pthread_create(&s->thread, NULL, stream_reader, s);
+    if (pr != 0) {
+        close(sv[0]);
+        close(sv[1]);
+        free(s);
+        return cln_error_set(err, CLN_E_IO, pr, "tar: start a reader thread");
+    }
+    *ret = s;
+    return 0;
+}
+
+bool cln_tar_stream_feed(struct cln_tar_stream *s, const char *data, size_t len)
+{
+    while (len) {
+        ssize_t n = send(s->wr, data, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false; /* the reader is done (EPIPE) */
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+int cln_tar_stream_finish(struct cln_tar_stream *s, struct cln_file_info *ret_info,
+                          struct cln_capture *ret_content, bool *ret_found,
+                          struct cln_error **err)
+{
+    close(s->wr); /* end of input */
+    pthread_join(s->thread, NULL);
+    int r = 0;
+    if (s->error) {
+        r = cln_error_set(err, CLN_E_PARSE, s->error_errno, "%s", s->error);
+        cln_file_info_done(&s->info);
+        cln_capture_done(&s->content);
+    } else {
+        *ret_found = s->found;
+        *ret_info = s->info;
+        *ret_content = s->content;
+    }
+    free(s->error);
+    free(s);
     return r;
 }

@@ -23,10 +23,12 @@ int cln_cmd_gc(int argc, char **argv)
     static const struct option longopts[] = {
         {"runtime", required_argument, NULL, 'r'},
         {"host", required_argument, NULL, 'H'},
+        {"run", required_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     struct conn_opts c = {0};
+    const char *run = NULL;
     optind = 1;
     opterr = 0;
     int ch;
@@ -38,12 +40,28 @@ int cln_cmd_gc(int argc, char **argv)
         case 'H':
             c.host = optarg;
             break;
+        case 'R':
+            for (const char *p = optarg; *p; p++)
+                if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+                    fprintf(stderr, "cleanrun gc: --run takes a run id (hex digits), not \"%s\"\n",
+                            optarg);
+                    return CLN_EXIT_USAGE;
+                }
+            if (!*optarg) {
+                fprintf(stderr, "cleanrun gc: --run takes a run id\n");
+                return CLN_EXIT_USAGE;
+            }
+            run = optarg;
+            break;
         case 'h':
-            printf("usage: cleanrun gc [--runtime NAME] [--host URL]\n\n"
+            printf("usage: cleanrun gc [--run ID] [--runtime NAME] [--host URL]\n\n"
                    "Remove the containers, networks and volumes of cleanrun runs whose owner\n"
                    "process is gone (killed, crashed, or the machine rebooted).  Runs whose\n"
-                   "owner is alive, or cannot be judged (another machine's), are never touched.\n"
-                   "'cleanrun run' does this first unless given --no-gc.\n");
+                   "owner is alive, or cannot be judged from here (another machine's, or in a\n"
+                   "pid namespace not visible from here), are never touched.\n"
+                   "'cleanrun run' does this first unless given --no-gc.\n\n"
+                   "  --run ID   remove this run's resources, whoever owns them (you say it is\n"
+                   "             dead; 'cleanrun ps' shows run ids and owners)\n");
             return CLN_EXIT_OK;
         default:
             fprintf(stderr, "cleanrun gc: unknown option %s\n", argv[optind - 1]);
@@ -58,8 +76,20 @@ int cln_cmd_gc(int argc, char **argv)
     int code = cln_cli_open_runtime(c.runtime, c.host, &rt);
     if (code)
         return code;
-    struct cln_gc_report r;
     struct cln_error *err = NULL;
+    if (run) {
+        size_t removed[3] = {0};
+        int rc = cln_remove_run(rt, run, removed, &err);
+        printf("gc: run %s: removed %zu containers, %zu networks, %zu volumes\n", run, removed[0],
+               removed[1], removed[2]);
+        if (rc < 0) {
+            cln_cli_print_error(err);
+            cln_error_free(err);
+        }
+        cln_runtime_close(rt);
+        return rc < 0 ? CLN_EXIT_INFRA : CLN_EXIT_OK;
+    }
+    struct cln_gc_report r;
     if (cln_gc(rt, &r, &err) < 0) {
         cln_cli_print_error(err);
         cln_error_free(err);
@@ -68,6 +98,11 @@ int cln_cmd_gc(int argc, char **argv)
     }
     printf("gc: %zu dead run%s: removed %zu containers, %zu networks, %zu volumes\n", r.runs,
            r.runs == 1 ? "" : "s", r.containers, r.networks, r.volumes);
+    if (r.unknown)
+        printf("gc: left %zu run%s alone: the owner cannot be judged from here (another "
+               "machine's, or a pid namespace not visible here); 'cleanrun gc --run ID' removes "
+               "one you know is dead\n",
+               r.unknown, r.unknown == 1 ? "" : "s");
     for (size_t i = 0; i < r.nerrors; i++)
         fprintf(stderr, "cleanrun gc: %s\n", r.errors[i]);
     code = r.nerrors ? CLN_EXIT_INFRA : CLN_EXIT_OK;

@@ -5,6 +5,7 @@
 #include <pcre2.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,10 @@
 #include "harness/report.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
+#include "harness/text.h"
+#include "runtime/base/cleanup.h"
 #include "runtime/base/buf.h"
+#include "runtime/base/deadline.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
@@ -66,7 +70,9 @@ static void print_usage(const char *cmd, FILE *f)
                "  --allow-host-network   host_network = true\n"
                "  --allow-host-pid       host_pid = true\n"
                "  --allow-host-mounts    mounts = [{ source = HOST_PATH, ... }]\n"
-               "  --allow-engine-socket  a mount that hands a container an engine socket\n");
+               "  --allow-engine-socket  a mount that hands a container an engine socket\n"
+               "  --allow-outbound       outbound = true (a route to the host and beyond)\n"
+               "  --allow-host-files     files[].source outside the spec's directory\n");
     fprintf(f, "Selection:\n"
                "  --filter REGEX     only tests whose name matches (PCRE2)\n"
                "  --tag TAG          only tests with this tag (repeatable: any of them)\n"
@@ -114,6 +120,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         {"allow-host-pid", no_argument, NULL, 1000 + CLN_ALLOW_HOST_PID},
         {"allow-host-mounts", no_argument, NULL, 1000 + CLN_ALLOW_HOST_MOUNTS},
         {"allow-engine-socket", no_argument, NULL, 1000 + CLN_ALLOW_ENGINE_SOCKET},
+        {"allow-outbound", no_argument, NULL, 1000 + CLN_ALLOW_OUTBOUND},
+        {"allow-host-files", no_argument, NULL, 1000 + CLN_ALLOW_HOST_FILES},
         {"no-gc", no_argument, NULL, 'G'},
         {"report", required_argument, NULL, 'R'},
         {"format", required_argument, NULL, 'O'},
@@ -292,7 +300,8 @@ static int load_selected(const struct opts *o, struct cln_spec_set *set)
     const char *const *paths = o->npaths ? (const char *const *)o->paths : dot;
     size_t np = o->npaths ? o->npaths : 1;
     struct cln_error *err = NULL;
-    if (cln_spec_load_paths(paths, np, set, &err) < 0) {
+    struct cln_load_options lo = {.allow = o->allow};
+    if (cln_spec_load_paths(paths, np, &lo, set, &err) < 0) {
         print_spec_errors(err);
         cln_error_free(err);
         return -1;
@@ -513,20 +522,26 @@ static void *signal_thread(void *ud)
                     "\ncleanrun: %s: stopping and cleaning up (SIGINT again to force "
                     "removal now)\n",
                     sig == SIGINT ? "SIGINT" : "SIGTERM");
+            /* end what waits on the engine now: running steps are killed,
+             * a build or pull in flight is cancelled */
+            cln_runtime_interrupt(sc->rt);
             continue;
         }
-        if (sig != SIGINT)
-            continue;
-        /* Remove everything now; then give the run up to 3 s to finish its
-         * own teardown and leak audit (a create request already in flight
-         * lands after any sweep); if it is stuck, sweep again and exit. */
+        /* A second signal: remove everything now, each request and the
+         * whole of it bounded (a frozen engine must not hold us); then give
+         * the run up to 3 s to finish its own teardown and leak audit (a
+         * create request already in flight lands after any sweep); if it is
+         * stuck, sweep again and exit. */
+        cln_runtime_interrupt(sc->rt);
         size_t removed[3] = {0};
         struct cln_error *e = NULL;
+        cln_deadline_set(cln_now_ms() + 3000, "the forced removal's 3 s");
         sweep_run(sc, removed, &e); /* its error, if any, is the second sweep's to report */
         fprintf(stderr,
-                "cleanrun: second SIGINT: removed %zu containers, %zu networks, %zu "
+                "cleanrun: second %s: removed %zu containers, %zu networks, %zu "
                 "volumes of run %s\n",
-                removed[0], removed[1], removed[2], sc->run_id);
+                sig == SIGINT ? "SIGINT" : "SIGTERM", removed[0], removed[1], removed[2],
+                sc->run_id);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 3;
@@ -539,12 +554,15 @@ static void *signal_thread(void *ud)
             cln_error_free(e);
             return NULL; /* the run ends the normal way, exit 130 */
         }
+        cln_deadline_set(cln_now_ms() + 3000, "the forced removal's 3 s");
         if (sweep_run(sc, removed, &e) < 0) {
             cln_cli_print_error(e);
-            cln_error_free(e);
+            fprintf(stderr, "cleanrun: what is left of run %s is for 'cleanrun gc'\n",
+                    sc->run_id);
         }
+        cln_error_free(e);
         fflush(NULL);
-        _exit(130);
+        _exit(128 + got_signal);
     }
 }
 
@@ -563,8 +581,32 @@ struct printer {
     uint64_t t0;
     bool tty;
     bool finished_all;
+    struct cln_buf *partial; /* -v: a step's last incomplete line, per test and stream */
     pthread_mutex_t lock;
 };
+
+/* A closed stdout (cleanrun run | head -1) stops the human output, not the
+ * run: SIGPIPE is ignored, and after the first failed write nothing more
+ * is written there; tests, teardown and reports go on. */
+static bool hout_closed;
+
+static void __attribute__((format(printf, 1, 2))) out(const char *fmt, ...)
+{
+    if (hout_closed)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(hout, fmt, ap);
+    va_end(ap);
+    if (ferror(hout))
+        hout_closed = true;
+}
+
+static void flush_out(void)
+{
+    if (!hout_closed && fflush(hout) != 0)
+        hout_closed = true;
+}
 
 /* Refresh the progress line twice a second while tests run (TTY only). */
 static void *ticker(void *ud)
@@ -585,9 +627,7 @@ static void *ticker(void *ud)
 
 static uint64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    return cln_now_ms();
 }
 
 static const char *col(const struct printer *p, const char *code)
@@ -595,7 +635,22 @@ static const char *col(const struct printer *p, const char *code)
     return p->o->color ? code : "";
 }
 
-static void print_tail(FILE *f, const char *label, const struct cln_capture *c)
+/* Lines of text from outside cleanrun (a step's output, an engine's
+ * message), each made visible: nothing reaches the terminal raw. */
+static void print_lines(const char *text, size_t len, const char *indent)
+{
+    cleanup_free char *v = cln_text_visible(text, len, CLN_QUOTE_CAP,
+                                            CLN_VIS_KEEP_NEWLINES | CLN_VIS_KEEP_TABS);
+    const char *p = v;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        out("%s%.*s\n", indent, (int)l, p);
+        p += l + (nl ? 1 : 0);
+    }
+}
+
+static void print_tail(const char *label, const struct cln_capture *c)
 {
     if (!c->data.len)
         return;
@@ -608,28 +663,30 @@ static void print_tail(FILE *f, const char *label, const struct cln_capture *c)
     }
     if (start > 0)
         start++;
-    fprintf(f, "        last %s:\n", label);
-    const char *p = d + start;
-    while (p < d + len) {
-        const char *nl = memchr(p, '\n', (size_t)(d + len - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(d + len - p);
-        fprintf(f, "          | %.*s\n", (int)l, p);
-        p += l + 1;
-    }
+    out("        last %s:\n", label);
+    print_lines(d + start, len - start, "          | ");
     if (c->truncated)
-        fprintf(f, "          (kept %zu of %llu bytes)\n", c->data.len,
-                (unsigned long long)c->total);
+        out("          (kept %zu of %llu bytes)\n", c->data.len, (unsigned long long)c->total);
 }
 
-static void print_indented(FILE *f, const char *text, const char *indent)
+/* One line of outside text, made visible (no line breaks). */
+static char *vis(const char *s)
 {
-    const char *p = text;
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t l = nl ? (size_t)(nl - p) : strlen(p);
-        fprintf(f, "%s%.*s\n", indent, (int)l, p);
-        p += l + (nl ? 1 : 0);
-    }
+    return cln_text_name(s ? s : "");
+}
+
+/* The command as the spec wrote it, made visible. */
+static void print_command(const struct cln_strv *v, bool shell)
+{
+    cleanup_free char *m = NULL;
+    size_t sz = 0;
+    FILE *f = open_memstream(&m, &sz);
+    if (!f)
+        return;
+    print_argv(f, v, shell);
+    fclose(f);
+    cleanup_free char *vm = vis(m);
+    out("        command: %s\n", vm);
 }
 
 static void print_result(struct printer *p, size_t i)
@@ -641,25 +698,38 @@ static void print_result(struct printer *p, size_t i)
     if (p->o->quiet && r->status == CLN_ST_PASSED)
         return;
     char d[32];
-    fprintf(hout, "%s%-7s%s %s  %s\n", col(p, color[r->status]), label[r->status],
-            col(p, "\033[0m"), t->name, cln_duration_format(r->duration_ms, d, sizeof(d)));
+    cleanup_free char *name = vis(t->name);
+    out("%s%-7s%s %s  %s\n", col(p, color[r->status]), label[r->status], col(p, "\033[0m"), name,
+        cln_duration_format(r->duration_ms, d, sizeof(d)));
     if (r->error)
-        fprintf(hout, "        %s\n", r->error);
+        print_lines(r->error, strlen(r->error), "        ");
     if (r->network_note)
-        fprintf(hout, "        note: %s\n", r->network_note);
+        out("        note: %s\n", r->network_note);
     for (size_t k = 0; k < r->nservices; k++)
         if (r->services[k].error && r->services[k].log_tail && *r->services[k].log_tail) {
-            fprintf(hout, "        last log lines of service %s:\n", r->services[k].service->name);
-            print_indented(hout, r->services[k].log_tail, "          | ");
+            out("        last log lines of service %s:\n", r->services[k].service->name);
+            print_lines(r->services[k].log_tail, strlen(r->services[k].log_tail), "          | ");
         }
-    for (size_t k = 0; k < r->nteardown_errors; k++)
-        fprintf(hout, "        teardown: %s\n", r->teardown_errors[k]);
+    for (size_t k = 0; k < r->nteardown_errors; k++) {
+        cleanup_free char *m = vis(r->teardown_errors[k]);
+        out("        teardown: %s\n", m);
+    }
+    for (size_t k = 0; k < r->nservices; k++) {
+        const struct cln_evidence *ev = &r->services[k].evidence;
+        if (r->services[k].observed && ev->verdict != CLN_VERDICT_ISOLATED) {
+            cleanup_free char *why = vis(ev->reason ? ev->reason : "?");
+            out("        isolation %s: service %s: %s\n", cln_verdict_name(ev->verdict),
+                r->services[k].service->name, why);
+        }
+    }
     for (size_t k = 0; k < r->nsteps; k++) {
         const struct cln_evidence *ev = &r->steps[k].evidence;
-        if (r->steps[k].observed && ev->verdict != CLN_VERDICT_ISOLATED)
-            fprintf(hout, "        isolation %s: step %zu \"%s\": %s\n",
-                    cln_verdict_name(ev->verdict), k + 1, r->steps[k].step->name,
-                    ev->reason ? ev->reason : "?");
+        if (r->steps[k].observed && ev->verdict != CLN_VERDICT_ISOLATED) {
+            cleanup_free char *sn = vis(r->steps[k].step->name);
+            cleanup_free char *why = vis(ev->reason ? ev->reason : "?");
+            out("        isolation %s: step %zu \"%s\": %s\n", cln_verdict_name(ev->verdict),
+                k + 1, sn, why);
+        }
     }
     if (r->status == CLN_ST_PASSED || r->status == CLN_ST_SKIPPED)
         return;
@@ -668,37 +738,42 @@ static void print_result(struct printer *p, size_t i)
         if (s->status == CLN_ST_PASSED || s->status == CLN_ST_SKIPPED || !s->nattempts)
             continue;
         const struct cln_attempt *a = &s->attempts[s->nattempts - 1];
-        fprintf(hout, "      step %zu \"%s\" (%s:%u) %s in %s\n", k + 1, s->step->name, t->file,
-                s->step->line, cln_status_name(s->status), s->where ? s->where : "?");
-        fprintf(hout, "        command: ");
-        print_argv(hout, s->argv.n ? &s->argv : &s->step->argv, s->step->shell);
-        fprintf(hout, "\n");
+        cleanup_free char *sn = vis(s->step->name);
+        cleanup_free char *where = vis(s->where ? s->where : "?");
+        out("      step %zu \"%s\" (%s:%u) %s in %s\n", k + 1, sn, t->file, s->step->line,
+            cln_status_name(s->status), where);
+        print_command(s->argv.n ? &s->argv : &s->step->argv, s->step->shell);
         if (s->nattempts > 1)
-            fprintf(hout, "        attempts: %zu (last shown)\n", s->nattempts);
-        if (a->error)
-            fprintf(hout, "        error: %s\n", a->error);
-        if (a->timed_out && !a->error) {
-            fprintf(hout, "        timed out after %s and was killed\n",
-                    cln_duration_format(a->duration_ms, d, sizeof(d)));
+            out("        attempts: %zu (last shown)\n", s->nattempts);
+        if (a->error) {
+            cleanup_free char *m = vis(a->error);
+            out("        error: %s\n", m);
         }
+        if (a->timed_out && !a->error)
+            out("        timed out after %s and was killed (%s)\n",
+                cln_duration_format(a->duration_ms, d, sizeof(d)),
+                a->kill_method ? a->kill_method : "?");
         for (size_t m = 0; m < a->nfailures; m++) {
             const struct cln_failure *f = &a->failures[m];
+            cleanup_free char *fw = vis(f->what);
             if (f->diff) {
-                fprintf(hout, "        expected %s (- expected, + actual):\n", f->what);
-                print_indented(hout, f->diff, "          ");
+                out("        expected %s (- expected, + actual):\n", fw);
+                print_lines(f->diff, strlen(f->diff), "          ");
             } else if (strchr(f->actual, '\n') || strlen(f->actual) > 60) {
-                fprintf(hout, "        expected %s: %s\n", f->what, f->expected);
-                fprintf(hout, "        actual:\n");
-                print_indented(hout, f->actual, "          | ");
+                cleanup_free char *fe = vis(f->expected);
+                out("        expected %s: %s\n", fw, fe);
+                out("        actual:\n");
+                print_lines(f->actual, strlen(f->actual), "          | ");
             } else {
-                fprintf(hout, "        expected %s: %s, actual: %s\n", f->what, f->expected,
-                        f->actual);
+                cleanup_free char *fe = vis(f->expected);
+                cleanup_free char *fa = vis(f->actual);
+                out("        expected %s: %s, actual: %s\n", fw, fe, fa);
             }
         }
         if (!a->error) {
-            fprintf(hout, "        exit code: %d\n", a->exit_code);
-            print_tail(hout, "stdout lines", &a->out);
-            print_tail(hout, "stderr lines", &a->err);
+            out("        exit code: %d\n", a->exit_code);
+            print_tail("stdout lines", &a->out);
+            print_tail("stderr lines", &a->err);
         }
     }
 }
@@ -742,25 +817,44 @@ static void ev_finished(size_t index, const struct cln_test_result *r, void *ud)
     /* results in the order of the tests, whatever the order they end in */
     while (p->next_to_print < p->n && p->done[p->next_to_print])
         print_result(p, p->next_to_print++);
-    fflush(hout);
+    flush_out();
     show_progress(p);
     pthread_mutex_unlock(&p->lock);
 }
 
+/* -v: a step's output, a whole line at a time (the pieces it arrives in
+ * are not lines), each line flushed at once whatever stdout is: a CI log
+ * shows it live.  data == NULL: the step ended; its last partial line. */
 static void ev_output(size_t index, const char *step, int stream, const char *data, size_t len,
                       void *ud)
 {
     struct printer *p = ud;
     pthread_mutex_lock(&p->lock);
     clear_progress(p);
-    const char *s = data;
-    while (s < data + len) {
-        const char *nl = memchr(s, '\n', (size_t)(data + len - s));
-        size_t l = nl ? (size_t)(nl - s) : (size_t)(data + len - s);
-        fprintf(stream == 2 ? stderr : hout, "  [%s / %s %s] %.*s\n", p->tests[index].name, step,
-                stream == 2 ? "err" : "out", (int)l, s);
-        s += l + 1;
+    struct cln_buf *part = &p->partial[index * 2 + (stream == 2)];
+    FILE *f = stream == 2 ? stderr : hout;
+    cleanup_free char *tn = vis(p->tests[index].name);
+    cleanup_free char *sn = vis(step);
+    if (data)
+        cln_buf_append(part, data, len);
+    size_t start = 0;
+    for (size_t i = 0; i < part->len; i++) {
+        if (part->data[i] != '\n' && !(!data && i + 1 == part->len))
+            continue;
+        size_t end = part->data[i] == '\n' ? i : i + 1;
+        cleanup_free char *line = cln_text_visible(part->data + start, end - start, 0,
+                                                   CLN_VIS_KEEP_TABS);
+        if (f == hout)
+            out("  [%s / %s out] %s\n", tn, sn, line);
+        else
+            fprintf(f, "  [%s / %s err] %s\n", tn, sn, line);
+        start = i + 1;
     }
+    cln_buf_consume(part, start);
+    if (f == hout)
+        flush_out();
+    else
+        fflush(f);
     show_progress(p);
     pthread_mutex_unlock(&p->lock);
 }
@@ -815,7 +909,7 @@ int cln_cmd_run(int argc, char **argv)
     struct timespec wall0;
     clock_gettime(CLOCK_REALTIME, &wall0);
     if (!o.quiet)
-        fprintf(hout, "cleanrun %s: %zu test%s, runtime %s (%s %s at %s), %d worker%s, run %s\n",
+        out("cleanrun %s: %zu test%s, runtime %s (%s %s at %s), %d worker%s, run %s\n",
                 CLN_VERSION, set.n, set.n == 1 ? "" : "s", rt->desc->name,
                 rt->info.engine ? rt->info.engine : "?", rt->info.version ? rt->info.version : "?",
                 rt->endpoint, jobs, jobs == 1 ? "" : "s", run_id);
@@ -830,7 +924,7 @@ int cln_cmd_run(int argc, char **argv)
             err = NULL;
         } else {
             if (gr.runs && !o.quiet)
-                fprintf(hout,
+                out(
                         "gc: removed %zu containers, %zu networks, %zu volumes of %zu dead "
                         "run%s\n",
                         gr.containers, gr.networks, gr.volumes, gr.runs, gr.runs == 1 ? "" : "s");
@@ -871,7 +965,7 @@ int cln_cmd_run(int argc, char **argv)
         err = NULL;
     }
     if (!o.quiet)
-        fprintf(hout, "host-exec lockout: %s%s\n", lockout.in_force ? "in force, " : "",
+        out("host-exec lockout: %s%s\n", lockout.in_force ? "in force, " : "",
                 lockout.method);
     fflush(hout);
 
@@ -883,7 +977,8 @@ int cln_cmd_run(int argc, char **argv)
                         .done = cln_xcalloc(set.n, sizeof(bool)),
                         .started = cln_xcalloc(set.n, sizeof(bool)),
                         .t0 = mono_ms(),
-                        .tty = isatty(STDERR_FILENO) != 0};
+                        .tty = isatty(STDERR_FILENO) != 0,
+                        .partial = cln_xcalloc(set.n * 2, sizeof(struct cln_buf))};
     pthread_mutex_init(&p.lock, NULL);
     struct cln_run_options ro = {
         .jobs = jobs,
@@ -913,12 +1008,12 @@ int cln_cmd_run(int argc, char **argv)
         audit.error = cln_error_render(err);
         cln_error_free(err);
         err = NULL;
-        fprintf(hout, "leak audit: could not run: %s\n", audit.error);
+        out("leak audit: could not run: %s\n", audit.error);
     } else if (audit.n) {
-        fprintf(hout, "leak audit: %zu resource%s of run %s left behind:\n", audit.n,
+        out("leak audit: %zu resource%s of run %s left behind:\n", audit.n,
                 audit.n == 1 ? "" : "s", run_id);
         for (size_t i = 0; i < audit.n; i++)
-            fprintf(hout, "  %s %s%s%s%s\n", audit.items[i].kind, audit.items[i].name,
+            out("  %s %s%s%s%s\n", audit.items[i].kind, audit.items[i].name,
                     audit.items[i].test ? " (test " : "",
                     audit.items[i].test ? audit.items[i].test : "", audit.items[i].test ? ")" : "");
         size_t removed[3] = {0};
@@ -928,7 +1023,7 @@ int cln_cmd_run(int argc, char **argv)
             err = NULL;
         }
         audit.removed = removed[0] + removed[1] + removed[2];
-        fprintf(hout, "leak audit: removed %zu of them now\n", audit.removed);
+        out("leak audit: removed %zu of them now\n", audit.removed);
     }
 
     size_t count[5] = {0}, verdicts[3] = {0};
@@ -939,11 +1034,11 @@ int cln_cmd_run(int argc, char **argv)
                 verdicts[results[i].steps[k].evidence.verdict]++;
     }
     if (!o.quiet || verdicts[CLN_VERDICT_VIOLATED])
-        fprintf(hout, "isolation: %zu step%s isolated, %zu unverified, %zu violated\n",
+        out("isolation: %zu step%s isolated, %zu unverified, %zu violated\n",
                 verdicts[CLN_VERDICT_ISOLATED], verdicts[CLN_VERDICT_ISOLATED] == 1 ? "" : "s",
                 verdicts[CLN_VERDICT_UNVERIFIED], verdicts[CLN_VERDICT_VIOLATED]);
     char d[32];
-    fprintf(hout,
+    out(
             "%zu test%s: %zu passed, %zu failed, %zu errors, %zu timed out, %zu skipped (%s)\n",
             set.n, set.n == 1 ? "" : "s", count[CLN_ST_PASSED], count[CLN_ST_FAILED],
             count[CLN_ST_ERROR], count[CLN_ST_TIMEOUT], count[CLN_ST_SKIPPED],
@@ -1003,7 +1098,8 @@ int cln_cmd_run(int argc, char **argv)
     }
     if (o.format != FMT_HUMAN) {
         char *doc = o.format == FMT_JSON ? cln_report_json(&ri) : cln_report_tap(&ri);
-        fputs(doc, stdout);
+        if (!hout_closed || hout != stdout)
+            fputs(doc, stdout);
         free(doc);
     }
     if (report_failed && code == CLN_EXIT_OK)
@@ -1028,6 +1124,9 @@ int cln_cmd_run(int argc, char **argv)
     free(results);
     free(p.done);
     free(p.started);
+    for (size_t i = 0; i < set.n * 2; i++)
+        cln_buf_done(&p.partial[i]);
+    free(p.partial);
     pthread_mutex_destroy(&p.lock);
     cln_runtime_close(rt);
     cln_spec_set_done(&set);

@@ -422,7 +422,10 @@ int cln_cmd_selftest(int argc, char **argv)
         cleanup_free char *path = cln_xasprintf("%s/%s", dir, c->spec);
         size_t before = set.n;
         struct cln_error *e = NULL;
-        int r = cln_spec_load_file(path, &set, &e);
+        /* cleanrun's own specs: they copy the host's static busybox into
+         * the images they build, by design */
+        struct cln_load_options lo = {.allow = CLN_ALLOW_HOST_FILES};
+        int r = cln_spec_load_file(path, &lo, &set, &e);
         if (c->spec_error) {
             char *m = r < 0 ? cln_error_render(e) : NULL;
             char *want = cln_xasprintf("%s%s", path, c->spec_error);

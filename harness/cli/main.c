@@ -1,3 +1,4 @@
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,9 @@ void cln_cli_print_error(const struct cln_error *err)
 
 int main(int argc, char **argv)
 {
+    /* A closed pipe on stdout is an error on a write, not the end of the
+     * run (which still tears down and writes its reports). */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return CLN_EXIT_USAGE;

@@ -1,7 +1,5 @@
 /* Docker Engine API backend: exec with deadlines that kill, logs, files. */
-#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,67 +9,51 @@
 #include "docker-internal.h"
 #include "runtime/tar.h"
 #include "runtime/base/cleanup.h"
+#include "runtime/base/deadline.h"
+#include "runtime/base/proc.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+/* ---- killing a step's processes ---- */
 
-/* ---- killing a process tree on the host ---- */
-
-/* Children of pid from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN). */
-static size_t children_of(int pid, int *out, size_t max)
+/* A container's scope: its init's pid namespace and cgroup, when the init
+ * the engine names is, here, that container's (its cgroup names the
+ * container's full id).  Requests bounded to a few seconds: this runs at a
+ * deadline, and the engine may be why. */
+static bool container_scope(struct docker *d, const char *id, uint64_t min_start,
+                            struct cln_proc_scope *ret, char **ret_cgroup)
 {
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/task", pid);
-    DIR *dir = opendir(path);
-    if (!dir)
-        return 0;
-    size_t n = 0;
-    struct dirent *de;
-    while ((de = readdir(dir)) && n < max) {
-        if (de->d_name[0] == '.')
-            continue;
-        char cpath[300];
-        snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", pid, de->d_name);
-        FILE *f = fopen(cpath, "re");
-        if (!f)
-            continue;
-        long c;
-        while (n < max && fscanf(f, "%ld", &c) == 1)
-            out[n++] = (int)c;
-        fclose(f);
+    cleanup_free char *path = cln_xasprintf("/containers/%s/json", id);
+    struct cln_http_response resp;
+    struct cln_http_request req = {.method = "GET", .path = path, .timeout_ms = 5000};
+    struct cln_error *e = NULL;
+    if (cln_http_do(d->http, &req, &resp, &e) < 0) {
+        cln_error_free(e); /* no scope: the caller kills the container instead */
+        return false;
     }
-    closedir(dir);
-    return n;
-}
-
-int cln_kill_process_tree(int pid)
-{
-    /* Stop the root first so it cannot fork while we walk, then collect the
-     * tree breadth-first, stopping each, and kill everything. */
-    enum { MAX = 4096 };
-    int *all = cln_xmalloc(MAX * sizeof(int));
-    size_t n = 0;
-    if (kill(pid, SIGSTOP) == 0)
-        all[n++] = pid;
-    for (size_t i = 0; i < n && n < MAX; i++) {
-        int kids[256];
-        size_t k = children_of(all[i], kids, 256);
-        for (size_t j = 0; j < k && n < MAX; j++)
-            if (kill(kids[j], SIGSTOP) == 0)
-                all[n++] = kids[j];
+    struct cln_container_state st;
+    bool ok = resp.status == 200 && !resp.deadline_passed &&
+              cln_docker_parse_inspect(resp.body.data, resp.body.len, &st, &e) == 0;
+    cln_error_free(e);
+    cln_http_response_done(&resp);
+    if (!ok)
+        return false;
+    char *cg = st.running && st.pid > 0 ? cln_proc_cgroup(st.pid) : NULL;
+    ok = cg && st.id && strlen(st.id) >= 12 && strstr(cg, st.id) != NULL;
+    if (ok) {
+        *ret = (struct cln_proc_scope){.pidns = cln_proc_pidns(st.pid),
+                                       .cgroup = cg,
+                                       .min_start = min_start,
+                                       .exclude = st.pid};
+        ok = ret->pidns != 0 && cln_proc_start_time(st.pid) != 0;
     }
-    int killed = 0;
-    for (size_t i = 0; i < n; i++)
-        if (kill(all[i], SIGKILL) == 0)
-            killed++;
-    free(all);
-    return killed;
+    cln_container_state_done(&st);
+    if (!ok) {
+        free(cg);
+        return false;
+    }
+    *ret_cgroup = cg;
+    return true;
 }
 
 /* ---- exec ---- */
@@ -81,6 +63,7 @@ struct exec_run {
     const char *container;
     const char *exec_id;
     struct cln_demux demux;
+    uint64_t start_ticks; /* before the exec was started: its processes are younger */
     int host_pid;
     const char *kill_method;
 };
@@ -93,14 +76,25 @@ static bool exec_data(const char *data, size_t len, void *ud)
 }
 
 /* GET /exec/{id}/json: running, exit code (-1 if null), pid. */
-static int exec_inspect(struct docker *d, const char *exec_id, bool *running, int *exit_code,
-                        int *pid, struct cln_error **err)
+static int exec_inspect(struct docker *d, const char *exec_id, uint64_t timeout_ms, bool *running,
+                        int *exit_code, int *pid, struct cln_error **err)
 {
     cleanup_free char *path = cln_xasprintf("/exec/%s/json", exec_id);
     struct cln_http_response resp;
-    int r = cln_docker_call(d, "GET", path, NULL, "inspect exec", &resp, err);
+    struct cln_http_request req = {.method = "GET", .path = path, .timeout_ms = timeout_ms};
+    int r = cln_http_do(d->http, &req, &resp, err);
     if (r < 0)
+        return cln_error_wrap(err, "inspect exec");
+    if (resp.deadline_passed) {
+        cln_http_response_done(&resp);
+        return cln_error_set(err, CLN_E_TIMEOUT, 0, "inspect exec: no answer within %llu ms",
+                             (unsigned long long)timeout_ms);
+    }
+    r = cln_http_check(d->http, &resp, "inspect exec", err);
+    if (r < 0) {
+        cln_http_response_done(&resp);
         return r;
+    }
     cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
     if (!cJSON_IsObject(j)) {
         r = cln_error_set(err, CLN_E_PARSE, 0, "inspect exec: not a JSON object");
@@ -117,29 +111,58 @@ static int exec_inspect(struct docker *d, const char *exec_id, bool *running, in
     return r;
 }
 
-/* The deadline passed: kill the process.  Docker has no call to kill an exec,
- * so with a local engine we signal the process tree by its host pid; with a
- * remote one, or without a pid, we kill the container. */
+/* The deadline passed (or an interrupt): kill the step's processes.
+ * Docker has no call to kill an exec.  With an engine on this kernel, the
+ * processes are killed here, by pidfd, each one first proven to be the
+ * step's: in the container's pid namespace and cgroup (the container's
+ * init excluded), started after the exec.  The engine's pid for the exec
+ * is only a starting point: once that process has exited its pid may be a
+ * host process's, which the proof refuses.  When the exec's own process is
+ * gone, the container's processes younger than the exec are the step's
+ * (its orphans).  Without a proof, the engine kills the container. */
 static void exec_deadline(void *ud)
 {
     struct exec_run *x = ud;
+    /* The thread's deadline may be what passed: these requests have their
+     * own short bounds. */
+    const char *what = NULL;
+    uint64_t saved = cln_deadline_get(&what);
+    char saved_what[160];
+    snprintf(saved_what, sizeof(saved_what), "%s", what ? what : "");
+    cln_deadline_set(0, NULL);
     bool running = false;
     int code = -1, pid = 0;
     struct cln_error *e = NULL;
-    if (exec_inspect(x->d, x->exec_id, &running, &code, &pid, &e) == 0 && pid > 0)
+    if (exec_inspect(x->d, x->exec_id, 5000, &running, &code, &pid, &e) == 0 && pid > 0)
         x->host_pid = pid;
-    cln_error_free(e); /* best effort: the container kill below still applies */
+    cln_error_free(e); /* best effort: without a pid, the orphans or the container */
     e = NULL;
-    if (x->d->local && x->host_pid > 0 && cln_kill_process_tree(x->host_pid) > 0) {
-        x->kill_method = "host-signal";
-        return;
+    struct cln_proc_scope scope;
+    char *cgroup = NULL;
+    if (x->d->local && container_scope(x->d, x->container, x->start_ticks, &scope, &cgroup)) {
+        int root = x->host_pid;
+        int fd = root > 0 ? cln_proc_open_scoped(root, &scope) : -1;
+        if (fd >= 0)
+            close(fd);
+        else
+            root = 0; /* gone, or not the step's: only the orphans */
+        int killed = cln_proc_kill_scoped(root, &scope, root == 0);
+        free(cgroup);
+        if (killed > 0) {
+            x->kill_method = "host-signal";
+            cln_deadline_set(saved, saved_what);
+            return;
+        }
     }
     cleanup_free char *path = cln_xasprintf("/containers/%s/kill?signal=SIGKILL", x->container);
     struct cln_http_response resp;
-    if (cln_docker_call(x->d, "POST", path, NULL, "kill container", &resp, &e) == 0)
+    struct cln_http_request req = {
+        .method = "POST", .path = path, .timeout_ms = 5000, .uninterruptible = true};
+    if (cln_http_do(x->d->http, &req, &resp, &e) == 0)
         cln_http_response_done(&resp);
     cln_error_free(e); /* the stream's end or the grace period settles it */
     x->kill_method = "container-kill";
+    cln_deadline_set(saved, saved_what);
 }
 
 static cJSON *strv_json(const char *const *v)
@@ -150,13 +173,82 @@ static cJSON *strv_json(const char *const *v)
     return a;
 }
 
+/* Strip the layers the engines wrap a process-start failure in, so that the
+ * cause reads the same on Docker and Podman. */
+static char *start_failure_cause(const char *text, size_t len)
+{
+    char *m = cln_xstrndup(text, len);
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == '\r' || m[n - 1] == ' '))
+        m[--n] = '\0';
+    static const char *const prefixes[] = {"Error: ",
+                                           "OCI runtime exec failed: ",
+                                           "runc: ",
+                                           "crun: ",
+                                           "exec failed: ",
+                                           "unable to start container process: "};
+    char *p = m;
+    for (bool again = true; again;) {
+        again = false;
+        for (size_t i = 0; i < CLN_ARRAY_SIZE(prefixes); i++) {
+            size_t pl = strlen(prefixes[i]);
+            if (strncmp(p, prefixes[i], pl) == 0) {
+                p += pl;
+                again = true;
+            }
+        }
+    }
+    static const char *const suffixes[] = {
+        ": unknown", ": OCI runtime attempted to invoke a command that was not found",
+        ": OCI runtime permission denied error"};
+    n = strlen(p);
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(suffixes); i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (n > sl && strcmp(p + n - sl, suffixes[i]) == 0) {
+            p[n - sl] = '\0';
+            n -= sl;
+        }
+    }
+    char *r = cln_xstrdup(p);
+    free(m);
+    return r;
+}
+
+static bool starts_with(const struct cln_buf *b, const char *prefix)
+{
+    size_t pl = strlen(prefix);
+    return b->len >= pl && memcmp(b->data, prefix, pl) == 0;
+}
+
+char *cln_docker_exec_start_failure(int exit_code, const struct cln_capture *out,
+                                    const struct cln_capture *err)
+{
+    if (exit_code != 126 && exit_code != 127 && exit_code != 125)
+        return NULL;
+    /* Docker: the daemon writes the error, one line ending "\r\n", to the
+     * process's stdout. */
+    const struct cln_buf *o = &out->data, *e = &err->data;
+    if (!e->len && o->len > 2 && o->len < 4096 && memcmp(o->data + o->len - 2, "\r\n", 2) == 0 &&
+        !memchr(o->data, '\n', o->len - 1) &&
+        (starts_with(o, "OCI runtime exec failed") || starts_with(o, "unable to find user") ||
+         starts_with(o, "unable to find group") || starts_with(o, "exec failed")))
+        return start_failure_cause(o->data, o->len);
+    /* Podman: conmon writes "Error: runc: exec failed: ..." to stderr. */
+    if (!o->len && starts_with(e, "Error: ") && e->len < 4096 &&
+        (memmem(e->data, e->len, "exec failed", 11) || memmem(e->data, e->len, "OCI runtime", 11))) {
+        size_t l = strcspn(e->data, "\n");
+        return start_failure_cause(e->data, l);
+    }
+    return NULL;
+}
+
 int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg,
                     struct cln_exec_result *ret, struct cln_error **err)
 {
     struct docker *d = ctx;
     if (!cfg->argv || !cfg->argv[0])
         return cln_error_set(err, CLN_E_INVALID, 0, "exec: empty command");
-    uint64_t t0 = now_ms();
+    uint64_t t0 = cln_now_ms();
 
     cleanup_json cJSON *body = cJSON_CreateObject();
     cJSON_AddBoolToObject(body, "AttachStdin", false);
@@ -187,7 +279,8 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
 
     struct cln_exec_result res;
     memset(&res, 0, sizeof(res));
-    struct exec_run x = {.d = d, .container = id, .exec_id = exec_id};
+    struct exec_run x = {
+        .d = d, .container = id, .exec_id = exec_id, .start_ticks = cln_proc_now_ticks()};
     cln_demux_init(&x.demux, &res.out, &res.err, cfg->output_cap);
     x.demux.on_output = cfg->on_output;
     x.demux.userdata = cfg->userdata;
@@ -208,14 +301,23 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
         .timeout_ms = cfg->timeout_ms,
         .on_deadline = exec_deadline,
         .grace_ms = 1000,
-        .cancel = cfg->cancel,
+        .long_running = true,
     };
     r = cln_http_do(d->http, &req, &resp, err);
     if (r == 0) {
         snprintf(what, sizeof(what), "start exec in container %.12s", id);
         r = cln_http_check(d->http, &resp, what, err);
+        /* Podman refuses an unknown user here, with 500 */
+        const struct cln_backend_detail *det = r < 0 ? (*err)->detail : NULL;
+        if (det && det->api_message && strncmp(det->api_message, "unable to find ", 15) == 0) {
+            char *cause = start_failure_cause(det->api_message, strlen(det->api_message));
+            cln_error_free(*err);
+            *err = NULL;
+            r = cln_error_set(err, CLN_E_INVALID, 0, "could not start the process: %s", cause);
+            free(cause);
+        }
     }
-    bool timed_out = resp.deadline_passed;
+    bool timed_out = resp.deadline_passed, interrupted = resp.interrupted;
     cln_http_response_done(&resp);
     if (r < 0) {
         cln_demux_done(&x.demux);
@@ -238,7 +340,7 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
     int code = -1, pid = 0;
     unsigned delay_us = 500;
     for (int i = 0; i < 13; i++) {
-        r = exec_inspect(d, exec_id, &running, &code, &pid, err);
+        r = exec_inspect(d, exec_id, 0, &running, &code, &pid, err);
         if (r < 0 || !running || timed_out)
             break;
         struct timespec ts = {0, (long)delay_us * 1000L};
@@ -256,12 +358,22 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
                              "reports the process running",
                              id);
     }
+    if (!timed_out) {
+        char *cause = cln_docker_exec_start_failure(code, &res.out, &res.err);
+        if (cause) {
+            cln_exec_result_done(&res);
+            r = cln_error_set(err, CLN_E_INVALID, 0, "could not start the process: %s", cause);
+            free(cause);
+            return r;
+        }
+    }
     res.status = timed_out ? CLN_EXEC_TIMEOUT : CLN_EXEC_EXITED;
     res.exit_code = timed_out ? -1 : code;
     res.host_pid = d->local ? (x.host_pid ? x.host_pid : pid) : 0;
     res.kill_method = x.kill_method;
+    res.interrupted = timed_out && interrupted;
     res.exec_id = CLN_TAKE(exec_id);
-    res.duration_ms = now_ms() - t0;
+    res.duration_ms = cln_now_ms() - t0;
     *ret = res;
     return 0;
 }
@@ -415,35 +527,79 @@ int cln_docker_copy_in(void *ctx, const char *id, const char *dir, const struct 
     return r;
 }
 
-int cln_docker_copy_out(void *ctx, const char *id, const char *file, struct cln_buf *ret_content,
+static bool copy_out_data(const char *data, size_t len, void *ud)
+{
+    return cln_tar_stream_feed(ud, data, len);
+}
+
+int cln_docker_copy_out(void *ctx, const char *id, const char *file, size_t cap,
+                        struct cln_file_info *ret_info, struct cln_capture *ret_content,
                         bool *ret_found, struct cln_error **err)
 {
     struct docker *d = ctx;
+    char what[320];
+    snprintf(what, sizeof(what), "copy %s out of container %.12s", file, id);
+    struct cln_tar_stream *ts = NULL;
+    int r = cln_tar_stream_new(cap ? cap : CLN_DEFAULT_OUTPUT_CAP, &ts, err);
+    if (r < 0)
+        return cln_error_wrap(err, "%s", what);
     struct cln_buf path = CLN_BUF_INIT;
     cln_buf_printf(&path, "/containers/%s/archive?path=", id);
     cln_http_escape(&path, file);
     struct cln_http_response resp;
-    struct cln_http_request req = {.method = "GET", .path = path.data};
-    int r = cln_http_do(d->http, &req, &resp, err);
+    /* A 404 answer's body goes through the reader too: harmless, it is not
+     * an archive. */
+    struct cln_http_request req = {
+        .method = "GET", .path = path.data, .on_data = copy_out_data, .userdata = ts};
+    r = cln_http_do(d->http, &req, &resp, err);
     cln_buf_done(&path);
-    char what[320];
-    snprintf(what, sizeof(what), "copy %s out of container %.12s", file, id);
-    if (r < 0)
+    struct cln_file_info info;
+    struct cln_capture content;
+    bool found = false;
+    memset(&info, 0, sizeof(info));
+    memset(&content, 0, sizeof(content));
+    struct cln_error *te = NULL;
+    int tr = cln_tar_stream_finish(ts, &info, &content, &found, &te);
+    if (r < 0) {
+        cln_error_free(te);
+        if (tr == 0) {
+            cln_file_info_done(&info);
+            cln_capture_done(&content);
+        }
         return cln_error_wrap(err, "%s", what);
+    }
     if (resp.status == 404) {
         cln_http_response_done(&resp);
+        cln_error_free(te);
+        if (tr == 0) {
+            cln_file_info_done(&info);
+            cln_capture_done(&content);
+        }
         *ret_found = false;
         return 0;
     }
     r = cln_http_check(d->http, &resp, what, err);
-    if (r == 0) {
-        bool found = false;
-        r = cln_tar_first_file(resp.body.data, resp.body.len, ret_content, &found, err);
-        if (r < 0)
-            r = cln_error_wrap(err, "%s", what);
-        else
-            *ret_found = found;
-    }
     cln_http_response_done(&resp);
-    return r;
+    if (r == 0 && tr < 0) {
+        *err = te;
+        te = NULL;
+        r = cln_error_wrap(err, "%s", what);
+    }
+    cln_error_free(te);
+    if (r < 0) {
+        if (tr == 0) {
+            cln_file_info_done(&info);
+            cln_capture_done(&content);
+        }
+        return r;
+    }
+    if (!found) {
+        cln_file_info_done(&info);
+        cln_capture_done(&content);
+        return cln_error_set(err, CLN_E_PARSE, 0, "%s: the engine sent an empty archive", what);
+    }
+    *ret_info = info;
+    *ret_content = content;
+    *ret_found = true;
+    return 0;
 }

@@ -22,8 +22,12 @@ static void ndjson_line(struct cln_docker_ndjson *s, const char *line, size_t le
     const cJSON *detail = cJSON_GetObjectItemCaseSensitive(j, "errorDetail");
     const cJSON *error = cJSON_GetObjectItemCaseSensitive(j, "error");
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(detail, "message");
-    if (!s->error && (cJSON_IsString(msg) || cJSON_IsString(error)))
-        s->error = cln_xstrdup(cJSON_IsString(msg) ? msg->valuestring : error->valuestring);
+    /* an error body ({"message": ...}) arrives through the same scanner */
+    const cJSON *body_msg = cJSON_GetObjectItemCaseSensitive(j, "message");
+    if (!cJSON_IsString(msg))
+        msg = cJSON_IsString(error) ? error : body_msg;
+    if (!s->error && cJSON_IsString(msg))
+        s->error = cln_xstrdup(msg->valuestring);
     const cJSON *aux = cJSON_GetObjectItemCaseSensitive(j, "aux");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(aux, "ID");
     if (cJSON_IsString(id)) {
@@ -122,8 +126,13 @@ static int list_resources(struct docker *d, const char *path, const char *array_
 
 /* ---- networks ---- */
 
+/* An internal network reaches nothing but its own containers.  Docker's
+ * "Internal" alone still gives the bridge the gateway address, and the host
+ * answers on it (INPUT, not FORWARD, sees that traffic): inhibit_ipv4 leaves
+ * the bridge without an address, so there is nothing to reach.  Podman's
+ * CNI internal networks have no gateway already, and no DNS either. */
 static int network_create(void *ctx, const char *name, const struct cln_labels *labels,
-                          bool internal, char **ret_id, struct cln_error **err)
+                          bool internal, char **ret_id, bool *ret_resolves, struct cln_error **err)
 {
     struct docker *d = ctx;
     cleanup_json cJSON *b = cJSON_CreateObject();
@@ -131,6 +140,10 @@ static int network_create(void *ctx, const char *name, const struct cln_labels *
     cJSON_AddBoolToObject(b, "CheckDuplicate", true);
     cJSON_AddStringToObject(b, "Driver", "bridge");
     cJSON_AddBoolToObject(b, "Internal", internal);
+    if (internal && !d->podman) {
+        cJSON *o = cJSON_AddObjectToObject(b, "Options");
+        cJSON_AddStringToObject(o, "com.docker.network.bridge.inhibit_ipv4", "true");
+    }
     cJSON_AddItemToObject(b, "Labels", labels_json(labels));
     char what[160];
     snprintf(what, sizeof(what), "create network %s", name);
@@ -140,10 +153,12 @@ static int network_create(void *ctx, const char *name, const struct cln_labels *
         return r;
     cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    if (cJSON_IsString(id))
+    if (cJSON_IsString(id)) {
         *ret_id = cln_xstrdup(id->valuestring);
-    else
+        *ret_resolves = !(internal && d->podman);
+    } else {
         r = cln_error_set(err, CLN_E_PARSE, 0, "%s: no Id in the answer", what);
+    }
     cJSON_Delete(j);
     cln_http_response_done(&resp);
     return r;
@@ -176,7 +191,7 @@ static int network_remove(void *ctx, const char *network, struct cln_error **err
     char what[160];
     snprintf(what, sizeof(what), "remove network %s", network);
     struct cln_http_response resp;
-    struct cln_http_request req = {.method = "DELETE", .path = path};
+    struct cln_http_request req = {.method = "DELETE", .path = path, .uninterruptible = true};
     int r = cln_http_do(d->http, &req, &resp, err);
     if (r < 0)
         return cln_error_wrap(err, "%s", what);
@@ -237,7 +252,7 @@ static int volume_remove(void *ctx, const char *name, bool force, struct cln_err
     char what[160];
     snprintf(what, sizeof(what), "remove volume %s", name);
     struct cln_http_response resp;
-    struct cln_http_request req = {.method = "DELETE", .path = path};
+    struct cln_http_request req = {.method = "DELETE", .path = path, .uninterruptible = true};
     int r = cln_http_do(d->http, &req, &resp, err);
     if (r < 0)
         return cln_error_wrap(err, "%s", what);
@@ -298,6 +313,9 @@ static int build(void *ctx, const struct cln_build_request *breq, cln_progress_f
     cln_http_escape(&path, breq->tag);
     if (breq->no_cache)
         cln_buf_puts(&path, "&nocache=1");
+    /* RUN steps see no network unless the spec asked and the run allowed it */
+    if (!breq->network)
+        cln_buf_puts(&path, "&networkmode=none");
     if (breq->labels && breq->labels->len) {
         cJSON *l = labels_json(breq->labels);
         char *s = cJSON_PrintUnformatted(l);
@@ -316,17 +334,21 @@ static int build(void *ctx, const struct cln_build_request *breq, cln_progress_f
         .body_len = tar.len,
         .on_data = cln_docker_ndjson_feed,
         .userdata = &scan,
+        .long_running = true,
     };
     r = cln_http_do(d->http, &req, &resp, err);
     cln_buf_done(&path);
     cln_buf_done(&tar);
     char what[300];
     snprintf(what, sizeof(what), "build image %s", breq->tag);
-    if (r < 0)
-        r = cln_error_wrap(err, "%s", what);
-    else
-        r = cln_http_check(d->http, &resp, what, err);
     cln_docker_ndjson_finish(&scan);
+    if (r < 0) {
+        r = cln_error_wrap(err, "%s", what);
+    } else if (resp.status < 200 || resp.status >= 300) {
+        r = cln_http_check(d->http, &resp, what, err);
+        if (scan.error && !(*err)->detail->api_message)
+            (*err)->detail->api_message = CLN_TAKE(scan.error);
+    }
     /* A 200 is not success: errors come in the stream. */
     if (r == 0 && scan.error) {
         r = cln_error_set(err, CLN_E_BACKEND, 0, "%s", what);

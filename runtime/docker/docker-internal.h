@@ -18,6 +18,9 @@ extern const struct cln_network_ops cln_docker_network_ops;
 extern const struct cln_volume_ops cln_docker_volume_ops;
 extern const struct cln_build_ops cln_docker_build_ops;
 
+/* How long discovery waits for an engine's first answer. */
+#define CLN_DOCKER_OPEN_TIMEOUT_MS 5000
+
 int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_error **err);
 
 /* ---- JSON mapping (docker-json.c) ---- */
@@ -49,12 +52,15 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
                     struct cln_exec_result *ret, struct cln_error **err);
 int cln_docker_copy_in(void *ctx, const char *id, const char *dir, const struct cln_file *files,
                        size_t n, struct cln_error **err);
-int cln_docker_copy_out(void *ctx, const char *id, const char *path, struct cln_buf *ret_content,
+int cln_docker_copy_out(void *ctx, const char *id, const char *path, size_t cap,
+                        struct cln_file_info *ret_info, struct cln_capture *ret_content,
                         bool *ret_found, struct cln_error **err);
 
-/* Kill a host process and all its descendants with SIGKILL; returns how many
- * processes were signalled. */
-int cln_kill_process_tree(int pid);
+/* Did the engine fail to start an exec's process?  From its exit code and
+ * output (Docker writes the OCI runtime's error to stdout with 126, Podman
+ * to stderr with 127): the cause in words, newly allocated, or NULL. */
+char *cln_docker_exec_start_failure(int exit_code, const struct cln_capture *out,
+                                    const struct cln_capture *err);
 
 /* ---- requests (docker.c) ---- */
 

@@ -173,8 +173,24 @@ int cln_docker_parse_inspect(const char *json, size_t len, struct cln_container_
         s.health = dup_str(health, "Status");
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "Config");
     cln_docker_labels_from_json(cJSON_GetObjectItemCaseSensitive(cfg, "Labels"), &s.labels);
-    const cJSON *ports = cJSON_GetObjectItemCaseSensitive(
-        cJSON_GetObjectItemCaseSensitive(j, "NetworkSettings"), "Ports");
+    const cJSON *nsettings = cJSON_GetObjectItemCaseSensitive(j, "NetworkSettings");
+    const cJSON *net;
+    size_t ncap = 0;
+    cJSON_ArrayForEach(net, cJSON_GetObjectItemCaseSensitive(nsettings, "Networks"))
+    {
+        if (!net->string)
+            continue;
+        s.networks = cln_xgrow(s.networks, &ncap, s.nnetworks + 1, sizeof(*s.networks));
+        struct cln_network_address *na = &s.networks[s.nnetworks++];
+        na->network = cln_xstrdup(net->string);
+        char *ip = dup_str(net, "IPAddress");
+        if (ip && !*ip) {
+            free(ip);
+            ip = NULL;
+        }
+        na->ip = ip;
+    }
+    const cJSON *ports = cJSON_GetObjectItemCaseSensitive(nsettings, "Ports");
     const cJSON *p;
     size_t cap = 0;
     cJSON_ArrayForEach(p, ports)

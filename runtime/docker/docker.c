@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include "docker-internal.h"
 #include "runtime/base/cleanup.h"
@@ -31,7 +33,8 @@ int cln_docker_call(struct docker *d, const char *method, const char *path, cons
     return r;
 }
 
-/* A call whose body we do not need; statuses in ok[] count as success too. */
+/* A call whose body we do not need; statuses in ok[] count as success too.
+ * Removals and kills are never interrupted: they are how a run cleans up. */
 static int call_simple(struct docker *d, const char *method, const char *path, const cJSON *body,
                        const char *what, const long *ok, size_t nok, struct cln_error **err)
 {
@@ -43,6 +46,7 @@ static int call_simple(struct docker *d, const char *method, const char *path, c
         .content_type = body ? "application/json" : NULL,
         .body = text,
         .body_len = text ? strlen(text) : 0,
+        .uninterruptible = strcmp(method, "DELETE") == 0 || strstr(path, "/kill") != NULL,
     };
     int r = cln_http_do(d->http, &req, &resp, err);
     cJSON_free(text);
@@ -103,21 +107,71 @@ static int docker_version(void *ctx, struct cln_engine_info *ret, struct cln_err
     return r;
 }
 
+static void docker_interrupt(void *ctx)
+{
+    struct docker *d = ctx;
+    cln_http_interrupt(d->http);
+}
+
+static const char *docker_gone(void *ctx)
+{
+    struct docker *d = ctx;
+    return cln_http_gone(d->http);
+}
+
+/* Is the engine on this kernel, so that the pids it reports may be
+ * looked up in /proc here?  Decided from what the engine says of itself,
+ * not from its address: a unix socket (a TCP endpoint, even 127.0.0.1,
+ * may be a tunnel to another machine), a Linux engine, and the kernel
+ * release it reports being this kernel's.  This is a necessary condition
+ * only: every pid is still proven to be the container's (its cgroup names
+ * the container) before it is used or signalled. */
+static bool engine_is_local(const struct cln_http *h, const struct cln_engine_info *info)
+{
+    if (!cln_http_socket_path(h))
+        return false;
+    struct utsname u;
+    if (uname(&u) < 0)
+        return false;
+    return info->os && strcmp(info->os, "linux") == 0 && info->kernel &&
+           strcmp(info->kernel, u.release) == 0;
+}
+
 int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_error **err)
 {
     const char *tls_verify = getenv("DOCKER_TLS_VERIFY");
     const char *cert_path = getenv("DOCKER_CERT_PATH");
     bool tls = tls_verify && *tls_verify && strcmp(tls_verify, "0") != 0;
-    cleanup_free char *ca = NULL, *cert = NULL, *key = NULL;
-    if (tls && cert_path) {
+    cleanup_free char *ca = NULL, *cert = NULL, *key = NULL, *home_certs = NULL;
+    if (tls) {
+        if (strncmp(endpoint, "unix://", 7) == 0)
+            return cln_error_set(err, CLN_E_INVALID, 0,
+                                 "DOCKER_TLS_VERIFY is set but %s is a unix socket (TLS needs "
+                                 "tcp://HOST:PORT)",
+                                 endpoint);
+        if (!cert_path || !*cert_path) {
+            const char *home = getenv("HOME");
+            home_certs = cln_xasprintf("%s/.docker", home && *home ? home : "");
+            cert_path = home_certs;
+        }
         ca = cln_xasprintf("%s/ca.pem", cert_path);
         cert = cln_xasprintf("%s/cert.pem", cert_path);
         key = cln_xasprintf("%s/key.pem", cert_path);
+        const char *files[] = {ca, cert, key};
+        for (size_t i = 0; i < 3; i++)
+            if (access(files[i], R_OK) < 0)
+                return cln_error_set(err, CLN_E_INVALID, errno,
+                                     "DOCKER_TLS_VERIFY is set but %s cannot be read "
+                                     "(DOCKER_CERT_PATH names the directory of ca.pem, "
+                                     "cert.pem and key.pem)",
+                                     files[i]);
     }
     if (strncmp(endpoint, "unix://", 7) == 0) {
         struct stat st;
         if (stat(endpoint + 7, &st) < 0)
             return cln_error_set(err, CLN_E_TRANSPORT, errno, "%s", endpoint + 7);
+        if (!S_ISSOCK(st.st_mode))
+            return cln_error_set(err, CLN_E_TRANSPORT, 0, "%s is not a socket", endpoint + 7);
     }
     struct cln_http_config hc = {
         .endpoint = endpoint,
@@ -133,12 +187,22 @@ int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_err
         free(d);
         return r;
     }
-    /* Ask the engine which API versions it speaks before using any. */
+    /* Ask the engine which API versions it speaks before using any, with a
+     * short limit: an engine that accepts connections but does not answer
+     * (a frozen daemon) is reported, not waited for. */
     struct cln_http_response resp;
-    struct cln_http_request req = {
-        .method = "GET", .path = "/version", .raw_path = true, .no_retry = true};
-    r = cln_http_do(d->http, &req, &resp, err);
-    if (r == 0)
+    struct cln_http_request req = {.method = "GET",
+                                   .path = "/version",
+                                   .raw_path = true,
+                                   .no_retry = true,
+                                   .timeout_ms = CLN_DOCKER_OPEN_TIMEOUT_MS};
+    bool got = cln_http_do(d->http, &req, &resp, err) == 0;
+    r = got ? 0 : -1;
+    if (got && resp.deadline_passed)
+        r = cln_error_set(err, CLN_E_TRANSPORT, 0,
+                          "it accepts connections but did not answer GET /version within %d s",
+                          CLN_DOCKER_OPEN_TIMEOUT_MS / 1000);
+    else if (got)
         r = cln_http_check(d->http, &resp, "version", err);
     char min_api[16] = "";
     bool podman = false;
@@ -147,13 +211,14 @@ int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_err
     if (r == 0)
         r = cln_docker_parse_version(resp.body.data, resp.body.len, &info, min_api, sizeof(min_api),
                                      &podman, err);
-    cln_http_response_done(&resp);
+    if (got)
+        cln_http_response_done(&resp);
     if (r < 0) {
         docker_close(d);
         return r;
     }
     d->podman = podman;
-    d->local = cln_http_is_local(d->http);
+    d->local = engine_is_local(d->http, &info);
     cln_docker_pick_api(min_api, info.api_version, d->api_version, sizeof(d->api_version));
     char prefix[24];
     snprintf(prefix, sizeof(prefix), "/v%s", d->api_version);
@@ -230,20 +295,26 @@ static int docker_image_pull(void *ctx, const char *ref, cln_progress_fn progres
         .path = path.data,
         .on_data = cln_docker_ndjson_feed,
         .userdata = &scan,
+        .long_running = true,
     };
     int r = cln_http_do(d->http, &req, &resp, err);
     cln_buf_done(&path);
-    if (r == 0)
-        r = cln_http_check(d->http, &resp, "pull image", err);
     cln_docker_ndjson_finish(&scan);
-    if (r == 0 && scan.error) {
+    char what[300];
+    snprintf(what, sizeof(what), "pull image %s", ref);
+    if (r == 0 && (resp.status < 200 || resp.status >= 300)) {
+        /* The body was streamed to the scanner: its message is the reason. */
+        r = cln_http_check(d->http, &resp, what, err);
+        if (scan.error && !(*err)->detail->api_message)
+            (*err)->detail->api_message = CLN_TAKE(scan.error);
+    } else if (r == 0 && scan.error) {
         r = cln_error_set(err, CLN_E_BACKEND, 0, "pull image %s", ref);
         struct cln_backend_detail *det = cln_backend_detail_new(cln_http_backend(d->http));
         det->http_status = resp.status;
         det->api_message = CLN_TAKE(scan.error);
         cln_error_set_detail(*err, det);
     } else if (r < 0) {
-        r = cln_error_wrap(err, "pull image %s", ref);
+        r = cln_error_wrap(err, "%s", what);
     }
     cln_http_response_done(&resp);
     cln_docker_ndjson_done(&scan);
@@ -332,8 +403,11 @@ static int docker_wait(void *ctx, const char *id, uint64_t timeout_ms, int *ret_
     struct docker *d = ctx;
     cleanup_free char *path = cln_xasprintf("/containers/%s/wait?condition=not-running", id);
     struct cln_http_response resp;
-    struct cln_http_request req = {
-        .method = "POST", .path = path, .timeout_ms = timeout_ms, .idempotent = true};
+    struct cln_http_request req = {.method = "POST",
+                                   .path = path,
+                                   .timeout_ms = timeout_ms,
+                                   .idempotent = true,
+                                   .long_running = true};
     int r = cln_http_do(d->http, &req, &resp, err);
     if (r < 0)
         return cln_error_wrap(err, "wait for container %.12s", id);
@@ -365,8 +439,12 @@ static int await_removal(struct docker *d, const char *id, const char *what, str
 {
     cleanup_free char *path = cln_xasprintf("/containers/%s/wait?condition=removed", id);
     struct cln_http_response resp;
-    struct cln_http_request req = {
-        .method = "POST", .path = path, .timeout_ms = 30000, .idempotent = true};
+    struct cln_http_request req = {.method = "POST",
+                                   .path = path,
+                                   .timeout_ms = 30000,
+                                   .idempotent = true,
+                                   .long_running = true,
+                                   .uninterruptible = true};
     int r = cln_http_do(d->http, &req, &resp, err);
     if (r < 0)
         return cln_error_wrap(err, "%s: wait for the removal in progress", what);
@@ -386,7 +464,7 @@ static int docker_remove(void *ctx, const char *id, bool force, struct cln_error
     char what[64];
     snprintf(what, sizeof(what), "remove container %.12s", id);
     struct cln_http_response resp;
-    struct cln_http_request req = {.method = "DELETE", .path = path};
+    struct cln_http_request req = {.method = "DELETE", .path = path, .uninterruptible = true};
     int r = cln_http_do(d->http, &req, &resp, err);
     if (r < 0)
         return cln_error_wrap(err, "%s", what);
@@ -453,4 +531,6 @@ const struct cln_runtime_ops cln_docker_ops = {
     .exec = cln_docker_exec,
     .copy_in = cln_docker_copy_in,
     .copy_out = cln_docker_copy_out,
+    .interrupt = docker_interrupt,
+    .gone = docker_gone,
 };

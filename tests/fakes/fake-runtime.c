@@ -176,7 +176,13 @@ static int f_exec(void *ctx, const char *id, const struct cln_exec_config *cfg,
     memset(&r, 0, sizeof(r));
     r.exec_id = cln_xstrdup("e1");
     logf_(f, "exec %s %s", id, a[0]);
-    if (strcmp(a[0], "true") == 0) {
+    if (strcmp(a[0], "/.cleanrun/busybox") == 0 && a[4] && strcmp(a[4], "cleanrun-stat") == 0) {
+        /* the file expectations' lstat: only /present exists */
+        for (size_t i = 5; a[i]; i++)
+            cln_buf_puts(&r.out.data, strcmp(a[i], "/present") == 0 ? "81a4 644 0 0 root root\n"
+                                                                     : "missing\n");
+        r.out.total = r.out.data.len;
+    } else if (strcmp(a[0], "true") == 0) {
         r.exit_code = 0;
     } else if (strcmp(a[0], "false") == 0) {
         r.exit_code = 1;
@@ -190,14 +196,20 @@ static int f_exec(void *ctx, const char *id, const struct cln_exec_config *cfg,
         r.out.total = r.out.data.len;
     } else if (strcmp(a[0], "sleepms") == 0) {
         uint64_t ms = strtoull(a[1], NULL, 10);
-        if (cfg->timeout_ms && cfg->timeout_ms < ms) {
-            sleep_ms(cfg->timeout_ms);
+        uint64_t limit = cfg->timeout_ms && cfg->timeout_ms < ms ? cfg->timeout_ms : ms;
+        uint64_t slept = 0;
+        /* in 10 ms slices: an interrupt ends it as at a deadline */
+        while (slept < limit && !__atomic_load_n(&f->interrupted, __ATOMIC_ACQUIRE)) {
+            sleep_ms(10);
+            slept += 10;
+        }
+        if (slept < ms) {
             r.status = CLN_EXEC_TIMEOUT;
             r.exit_code = -1;
-            r.kill_method = "fake";
-            r.duration_ms = cfg->timeout_ms;
+            r.kill_method = "container-kill";
+            r.interrupted = __atomic_load_n(&f->interrupted, __ATOMIC_ACQUIRE);
+            r.duration_ms = slept;
         } else {
-            sleep_ms(ms);
             r.duration_ms = ms;
         }
     } else if (strcmp(a[0], "flaky") == 0) {
@@ -222,16 +234,36 @@ static int f_copy_in(void *ctx, const char *id, const char *dir, const struct cl
     logf_(F(ctx), "copy-in %s %s %zu", id, dir, n);
     return 0;
 }
-static int f_copy_out(void *ctx, const char *id, const char *path, struct cln_buf *content,
-                      bool *found, struct cln_error **err)
+/* One file exists: /present, holding "content\n". */
+static int f_copy_out(void *ctx, const char *id, const char *path, size_t cap,
+                      struct cln_file_info *info, struct cln_capture *content, bool *found,
+                      struct cln_error **err)
 {
     (void)err;
+    (void)cap;
     logf_(F(ctx), "copy-out %s %s", id, path);
-    cln_buf_clear(content);
     *found = strcmp(path, "/present") == 0;
-    if (*found)
-        cln_buf_puts(content, "content\n");
+    if (*found) {
+        memset(info, 0, sizeof(*info));
+        memset(content, 0, sizeof(*content));
+        info->type = CLN_FILE_REGULAR;
+        info->mode = 0644;
+        cln_buf_puts(&content->data, "content\n");
+        content->total = content->data.len;
+        info->size = content->total;
+    }
     return 0;
+}
+static void f_interrupt(void *ctx)
+{
+    struct fake *f = F(ctx);
+    __atomic_store_n(&f->interrupted, true, __ATOMIC_RELEASE);
+}
+static const char *f_gone(void *ctx)
+{
+    struct fake *f = F(ctx);
+    return __atomic_load_n(&f->gone, __ATOMIC_ACQUIRE) ? "the fake engine stopped answering"
+                                                        : NULL;
 }
 
 static const struct cln_runtime_ops fake_ops = {
@@ -253,16 +285,18 @@ static const struct cln_runtime_ops fake_ops = {
     .exec = f_exec,
     .copy_in = f_copy_in,
     .copy_out = f_copy_out,
+    .interrupt = f_interrupt,
+    .gone = f_gone,
 };
 
 static int n_create(void *ctx, const char *name, const struct cln_labels *l, bool internal,
-                    char **ret_id, struct cln_error **err)
+                    char **ret_id, bool *ret_resolves, struct cln_error **err)
 {
     (void)l;
-    (void)internal;
     (void)err;
-    logf_(F(ctx), "network-create %s", name);
+    logf_(F(ctx), "network-create %s%s", name, internal ? " internal" : "");
     *ret_id = cln_xstrdup(name);
+    *ret_resolves = true;
     return 0;
 }
 static int n_connect(void *ctx, const char *net, const char *c, const char *const *al,

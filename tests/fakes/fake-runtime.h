@@ -18,7 +18,9 @@ struct fake {
     size_t nlog, cap;
     int next_id;
     int flaky_calls;
-    bool no_network; /* build the runtime without the network manager */
+    bool no_network;  /* build the runtime without the network manager */
+    bool interrupted; /* ops->interrupt was called (atomic) */
+    bool gone;        /* ops->gone says the engine stopped answering (atomic; set by a test) */
 };
 
 struct cln_runtime *fake_runtime_new(struct fake *f);

@@ -54,7 +54,7 @@ static void add_spec(const char *name, const char *text)
     fputs(text, f);
     fclose(f);
     struct cln_error *err = NULL;
-    if (cln_spec_load_file(path, &set, &err) < 0) {
+    if (cln_spec_load_file(path, NULL, &set, &err) < 0) {
         char *m = cln_error_render(err);
         cr_assert_fail("spec %s: %s", name, m);
     }

@@ -38,7 +38,7 @@ Test(spec, every_broken_spec_is_rejected_at_its_position)
         const char *fragment = header + off;
         struct cln_spec_set set = {0};
         struct cln_error *err = NULL;
-        int r = cln_spec_load_file(path, &set, &err);
+        int r = cln_spec_load_file(path, NULL, &set, &err);
         cr_assert_lt(r, 0, "%s was accepted", path);
         cr_assert_eq(err->code, CLN_E_SPEC, "%s", path);
         char prefix[600];
@@ -65,7 +65,7 @@ Test(spec, the_examples_load)
     const char *paths[] = {"specs"};
     struct cln_spec_set set = {0};
     struct cln_error *err = NULL;
-    int r = cln_spec_load_paths(paths, 1, &set, &err);
+    int r = cln_spec_load_paths(paths, 1, NULL, &set, &err);
     if (r < 0) {
         char *m = cln_error_render(err);
         cr_assert_fail("%s", m);
@@ -110,7 +110,7 @@ Test(spec, discovery_takes_only_spec_files_in_sorted_order)
     const char *paths[] = {"tests/specs/discovery"};
     struct cln_spec_set set = {0};
     struct cln_error *err = NULL;
-    cr_assert_eq(cln_spec_load_paths(paths, 1, &set, &err), 0);
+    cr_assert_eq(cln_spec_load_paths(paths, 1, NULL, &set, &err), 0);
     cr_assert_eq(set.n, 2, "Cargo.toml and config.toml are not specs");
     cr_assert_str_eq(set.tests[0].name, "found-nested");
     cr_assert_str_eq(set.tests[1].name, "found-top");
@@ -118,12 +118,12 @@ Test(spec, discovery_takes_only_spec_files_in_sorted_order)
     const char *empty[] = {"tests/specs/discovery/nested/.."};
     (void)empty;
     const char *none[] = {"docs"};
-    cr_assert_lt(cln_spec_load_paths(none, 1, &set, &err), 0);
+    cr_assert_lt(cln_spec_load_paths(none, 1, NULL, &set, &err), 0);
     cr_assert(strstr(err->msg, "no spec files (named *.cleanrun.toml)"), "%s", err->msg);
     cln_error_free(err);
     err = NULL;
     const char *missing[] = {"no/such/dir"};
-    cr_assert_lt(cln_spec_load_paths(missing, 1, &set, &err), 0);
+    cr_assert_lt(cln_spec_load_paths(missing, 1, NULL, &set, &err), 0);
     cr_assert_eq(err->sys_errno, ENOENT);
     cln_error_free(err);
     cln_spec_set_done(&set);
@@ -135,7 +135,7 @@ Test(spec, all_errors_of_a_set_are_reported)
                            INVALID_DIR "/depends-on-cycle.cleanrun.toml"};
     struct cln_spec_set set = {0};
     struct cln_error *err = NULL;
-    cr_assert_lt(cln_spec_load_paths(paths, 2, &set, &err), 0);
+    cr_assert_lt(cln_spec_load_paths(paths, 2, NULL, &set, &err), 0);
     cr_assert(strstr(err->msg, "depends-on-cycle"), "%s", err->msg);
     cr_assert_not_null(err->cause);
     cr_assert(strstr(err->cause->msg, "typo-step-key"), "%s", err->cause->msg);
