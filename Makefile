@@ -186,6 +186,10 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    SHARED=$(SHARED) bash tests/e2e/reports.sh $(ASN)/cleanrun $(DOCKER_EP)
 	SHARED=$(SHARED) bash tests/e2e/reports.sh $(REL)/cleanrun $(PODMAN_EP)
+	@echo "== trust: never harm the host, never hang, never pass what did not run (Docker, ASan build; Podman)"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    bash tests/e2e/trust.sh $(ASN)/cleanrun $(DOCKER_EP)
+	bash tests/e2e/trust.sh $(REL)/cleanrun $(PODMAN_EP)
 	@echo "== crash-proof cleanup: SIGINT and SIGKILL at random moments, then gc (Docker: 20 each; Podman: 5 each)"
 	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(DOCKER_EP) 20
 	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(PODMAN_EP) 5

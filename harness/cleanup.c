@@ -92,25 +92,34 @@ static void remove_one(struct cln_runtime *rt, const char *kind, const char *nam
         cln_error_free(e);
 }
 
+int cln_remove_listed(struct cln_runtime *rt, const struct cln_leak_audit *a,
+                      size_t ret_removed[3], struct cln_error **err)
+{
+    struct cln_error *first = NULL;
+    /* containers first: a network in use cannot be removed */
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->items[i].kind, "container") == 0)
+            remove_one(rt, a->items[i].kind, a->items[i].name, ret_removed, &first);
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->items[i].kind, "container") != 0)
+            remove_one(rt, a->items[i].kind, a->items[i].name, ret_removed, &first);
+    if (first) {
+        *err = first;
+        return -first->code;
+    }
+    return 0;
+}
+
 int cln_remove_run(struct cln_runtime *rt, const char *run_id, size_t ret_removed[3],
                    struct cln_error **err)
 {
     struct cln_leak_audit a;
     if (cln_audit_run(rt, run_id, &a, err) < 0)
         return -1;
-    struct cln_error *first = NULL;
-    /* containers first: a network in use cannot be removed */
-    for (size_t i = 0; i < a.n; i++)
-        if (strcmp(a.items[i].kind, "container") == 0)
-            remove_one(rt, a.items[i].kind, a.items[i].name, ret_removed, &first);
-    for (size_t i = 0; i < a.n; i++)
-        if (strcmp(a.items[i].kind, "container") != 0)
-            remove_one(rt, a.items[i].kind, a.items[i].name, ret_removed, &first);
+    int r = cln_remove_listed(rt, &a, ret_removed, err);
     cln_leak_audit_done(&a);
-    if (first) {
-        *err = first;
+    if (r < 0)
         return cln_error_wrap(err, "removing what run %s left", run_id);
-    }
     return 0;
 }
 

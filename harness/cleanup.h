@@ -32,6 +32,10 @@ void cln_leak_audit_done(struct cln_leak_audit *a);
 /* List what still carries run_id's label (containers, networks, volumes). */
 int cln_audit_run(struct cln_runtime *rt, const char *run_id, struct cln_leak_audit *ret,
                   struct cln_error **err);
+/* Force-remove what an audit listed, containers first; ret_removed as
+ * below. */
+int cln_remove_listed(struct cln_runtime *rt, const struct cln_leak_audit *a,
+                      size_t ret_removed[3], struct cln_error **err);
 /* Force-remove everything carrying run_id's label, containers first;
  * ret_removed[0..2] are incremented per container, network, volume. */
 int cln_remove_run(struct cln_runtime *rt, const char *run_id, size_t ret_removed[3],

@@ -2,6 +2,7 @@
 #include "runner.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -377,6 +378,24 @@ static void fail_test(struct cln_test_result *r, enum cln_status st, char *msg)
         free(msg);
 }
 
+/* A container's name, readable in `docker ps` too: the run, the test (its
+ * number and name) and what it is (a service, a step), within the engines'
+ * rule [a-zA-Z0-9][a-zA-Z0-9_.-]+ (other characters become '-'). */
+static char *container_name(const struct test_ctx *c, const char *what)
+{
+    struct cln_buf b = CLN_BUF_INIT;
+    cln_buf_printf(&b, "cleanrun-%s-%zu-", c->run->opts->run_id, c->index);
+    size_t start = b.len;
+    for (const char *p = c->t->name; *p && b.len - start < 40; p++) {
+        char ch = *p;
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '_' || ch == '.' || ch == '-';
+        cln_buf_putc(&b, ok ? ch : '-');
+    }
+    cln_buf_printf(&b, "-%s", what);
+    return cln_buf_steal(&b);
+}
+
 /* ---- networks ---- */
 
 /* The test's routed network (a route to the host and beyond), made the
@@ -629,6 +648,27 @@ struct svc_job {
     int rc;
 };
 
+/* The last log lines of a service, kept in its result (once). */
+static void keep_log_tail(struct test_ctx *c, struct cln_service_result *sr)
+{
+    if (sr->log_tail || !sr->container_id || cln_runtime_gone(c->run->rt))
+        return;
+    struct cln_capture out, err;
+    struct cln_error *le = NULL;
+    if (c->run->rt->desc->ops->logs(c->run->rt->ctx, sr->container_id, 20, 1 << 16, &out, &err,
+                                    &le) == 0) {
+        struct cln_buf b = CLN_BUF_INIT;
+        if (out.data.len)
+            cln_buf_append(&b, out.data.data, out.data.len);
+        if (err.data.len)
+            cln_buf_append(&b, err.data.data, err.data.len);
+        sr->log_tail = cln_buf_steal(&b);
+        cln_capture_done(&out);
+        cln_capture_done(&err);
+    }
+    cln_error_free(le); /* the logs are a courtesy to the reader */
+}
+
 static int tcp_ready(uint16_t port)
 {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -665,6 +705,113 @@ static int tcp_ready(uint16_t port)
     return ok;
 }
 
+/* Wait up to ms, or until the run is interrupted (the CLI's wake fd). */
+static void pause_ms(const struct test_ctx *c, uint64_t ms)
+{
+    int fd = c->run->opts->wake_fd;
+    if (fd <= 0 || !c->run->opts->interrupted) {
+        sleep_ms(ms);
+        return;
+    }
+    uint64_t until = now_ms() + ms;
+    while (!interrupted(c)) {
+        uint64_t now = now_ms();
+        if (now >= until)
+            return;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        uint64_t left = until - now;
+        (void)poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+    }
+}
+
+static size_t collect_body(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct cln_buf *b = ud;
+    size_t n = size * nmemb;
+    if (b->len < (1u << 20))
+        cln_buf_append(b, data, n);
+    return n;
+}
+
+static bool status_wanted(const struct cln_spec_ready *rd, long status)
+{
+    if (!rd->nstatuses)
+        return status >= 200 && status < 400;
+    for (size_t i = 0; i < rd->nstatuses; i++)
+        if (rd->statuses[i] == status)
+            return true;
+    return false;
+}
+
+/* http readiness through the published port, from here (libcurl). */
+static int http_ready_host(const struct cln_spec_ready *rd, uint16_t host_port, uint64_t timeout_ms,
+                           char **why)
+{
+    CURL *h = curl_easy_init();
+    if (!h)
+        return 0;
+    char url[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", host_port, rd->http_path);
+    struct cln_buf body = CLN_BUF_INIT;
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(timeout_ms ? timeout_ms : 1));
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+    CURLcode rc = curl_easy_perform(h);
+    long status = 0;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_cleanup(h);
+    int ok = rc == CURLE_OK && status_wanted(rd, status) &&
+             (!rd->body_regex || cln_regex_match(rd->body_regex, body.data, body.len) == 1);
+    free(*why);
+    *why = rc != CURLE_OK ? cln_xasprintf("GET %s: %s", url, curl_easy_strerror(rc))
+                          : cln_xasprintf("GET %s: HTTP %ld%s", url, status,
+                                          ok || status_wanted(rd, status) ? ", body not matching"
+                                                                          : "");
+    cln_buf_done(&body);
+    return ok;
+}
+
+/* http readiness from inside the service (its own loopback), with the
+ * keepalive busybox's wget: for a port it does not publish. */
+static int http_ready_inside(struct test_ctx *c, const struct cln_service_result *sr,
+                             uint64_t timeout_ms, char **why)
+{
+    const struct cln_spec_ready *rd = &sr->service->ready;
+    char url[512];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", rd->http_port, rd->http_path);
+    const char *argv[] = {KEEPALIVE_BIN, "wget", "-q", "-S", "-O", "-", url, NULL};
+    struct cln_exec_config ec = {
+        .argv = argv, .user = "0", .timeout_ms = timeout_ms ? timeout_ms : 1, .output_cap = 1 << 20};
+    struct cln_exec_result er;
+    struct cln_error *e = NULL;
+    if (c->run->rt->desc->ops->exec(c->run->rt->ctx, sr->container_id, &ec, &er, &e) < 0) {
+        free(*why);
+        *why = render_with(e, "GET %s", url);
+        return 0;
+    }
+    /* the last status line wget printed ("  HTTP/1.1 200 OK") */
+    long status = 0;
+    for (const char *p = er.err.data.data; p && (p = strstr(p, "HTTP/")); p++) {
+        const char *sp = strchr(p, ' ');
+        if (sp)
+            status = strtol(sp + 1, NULL, 10);
+    }
+    int ok = status_wanted(rd, status) &&
+             (!rd->body_regex ||
+              cln_regex_match(rd->body_regex, er.out.data.data, er.out.data.len) == 1);
+    free(*why);
+    *why = status ? cln_xasprintf("GET %s (inside the service): HTTP %ld%s", url, status,
+                                  ok || status_wanted(rd, status) ? "" : ", body not matching")
+                  : cln_xasprintf("GET %s (inside the service): no answer", url);
+    cln_exec_result_done(&er);
+    return ok;
+}
+
+/* Probe until ready: never sleeping past the deadline, probing once more
+ * at it, and saying how long it really waited. */
 static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64_t started)
 {
     const struct cln_spec_service *s = sr->service;
@@ -673,18 +820,27 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
     if (rd->kind == CLN_READY_NONE)
         return 0;
     uint64_t until = now_ms() + remaining(c, rd->timeout_ms);
+    char *why = NULL; /* the last probe's answer, for the error */
+    int rc = -1;
     for (;;) {
         if (interrupted(c))
-            return -1;
+            break;
+        uint64_t left = until > now_ms() ? until - now_ms() : 1;
         struct cln_error *e = NULL;
         int ok = 0;
         if (rd->kind == CLN_READY_EXEC) {
+            /* each probe gets at least a second, even the one at the deadline */
             struct cln_exec_config ec = {.argv = (const char *const *)rd->exec.v,
-                                         .timeout_ms = rd->interval_ms * 5 + 1000,
+                                         .timeout_ms = remaining(c, left > 1000 ? left : 1000),
                                          .output_cap = 4096};
             struct cln_exec_result er;
             if (rt->desc->ops->exec(rt->ctx, sr->container_id, &ec, &er, &e) == 0) {
                 ok = er.status == CLN_EXEC_EXITED && er.exit_code == 0;
+                free(why);
+                why = cln_xasprintf("the probe %s", er.status == CLN_EXEC_TIMEOUT
+                                                        ? "did not finish"
+                                                        : er.exit_code ? "exited non-zero"
+                                                                       : "exited 0");
                 cln_exec_result_done(&er);
             }
         } else if (rd->kind == CLN_READY_LOG) {
@@ -695,20 +851,44 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
                 cln_capture_done(&out);
                 cln_capture_done(&err);
             }
-        } else {
+        } else if (rd->kind == CLN_READY_TCP) {
             for (size_t i = 0; i < s->nports; i++)
                 if (s->ports[i] == rd->tcp_port && sr->host_ports)
                     ok = tcp_ready(sr->host_ports[i]);
+        } else if (rd->kind == CLN_READY_HTTP) {
+            uint16_t hp = 0;
+            for (size_t i = 0; i < s->nports && sr->host_ports; i++)
+                if (s->ports[i] == rd->http_port)
+                    hp = sr->host_ports[i];
+            uint64_t budget = remaining(c, left > 1000 ? left : 1000);
+            ok = hp ? http_ready_host(rd, hp, budget, &why)
+                    : http_ready_inside(c, sr, budget, &why);
+        } else if (rd->kind == CLN_READY_HEALTH) {
+            struct cln_container_state st;
+            if (rt->desc->ops->inspect(rt->ctx, sr->container_id, &st, &e) == 0) {
+                if (!st.health) {
+                    cln_container_state_done(&st);
+                    sr->error = cln_xasprintf("service %s: ready.healthcheck, but its image (%s) "
+                                              "has no HEALTHCHECK",
+                                              s->name, s->image);
+                    break;
+                }
+                ok = strcmp(st.health, "healthy") == 0;
+                free(why);
+                why = cln_xasprintf("its health check says %s", st.health);
+                cln_container_state_done(&st);
+            }
         }
         cln_error_free(e); /* a failed probe is "not ready yet" */
         if (ok) {
             sr->ready_ms = now_ms() - started;
-            return 0;
+            rc = 0;
+            break;
         }
         const char *gone = cln_runtime_gone(rt);
         if (gone) {
             sr->error = cln_xasprintf("service %s: %s", s->name, gone);
-            return -1;
+            break;
         }
         /* not ready: is it still running at all? */
         struct cln_container_state st;
@@ -720,18 +900,27 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
             if (!running) {
                 sr->error =
                     cln_xasprintf("service %s exited (code %d) before it was ready", s->name, code);
-                return -1;
+                break;
             }
         }
         cln_error_free(e);
-        if (now_ms() + rd->interval_ms > until) {
-            char d[32];
-            sr->error = cln_xasprintf("service %s not ready after %s", s->name,
-                                      cln_duration_format(rd->timeout_ms, d, sizeof(d)));
-            return -1;
+        uint64_t now = now_ms();
+        if (now >= until) {
+            char d[32], lim[32];
+            cln_duration_format(now - started, d, sizeof(d));
+            cln_duration_format(rd->timeout_ms, lim, sizeof(lim));
+            sr->error = deadline_passed(c) && c->deadline < started + rd->timeout_ms
+                            ? cln_xasprintf("service %s not ready after %s: %s reached%s%s",
+                                            s->name, d, c->limit, why ? "; " : "",
+                                            why ? why : "")
+                            : cln_xasprintf("service %s not ready after %s (ready.timeout %s)%s%s",
+                                            s->name, d, lim, why ? "; " : "", why ? why : "");
+            break;
         }
-        sleep_ms(rd->interval_ms);
+        pause_ms(c, rd->interval_ms < until - now ? rd->interval_ms : until - now);
     }
+    free(why);
+    return rc;
 }
 
 static struct cln_mount *host_mounts(const struct cln_spec_privs *p)
@@ -821,8 +1010,9 @@ static void *start_service(void *ud)
         cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
     cln_labels_set(&labels, "io.cleanrun.service", s->name);
     struct cln_mount *mounts = host_mounts(&s->privs);
-    char *id = NULL;
+    char *id = NULL, *cname = NULL;
     uint64_t started = 0;
+    bool has_keepalive = false;
     struct cln_container_state st;
     memset(&st, 0, sizeof(st));
     j->rc = -1;
@@ -834,7 +1024,9 @@ static void *start_service(void *ud)
         goto out;
     if (c->r->network && !c->resolves && pl.mode != CLN_NET_HOST)
         hosts = hosts_vector(c, &c->svc_hosts_known[j->idx]);
+    cname = container_name(c, s->name);
     cfg = (struct cln_container_config){
+        .name = cname,
         .image = s->image,
         .cmd = s->has_command ? (const char *const *)s->command.v : NULL,
         .entrypoint = s->has_entrypoint ? (const char *const *)s->entrypoint.v : NULL,
@@ -864,14 +1056,24 @@ static void *start_service(void *ud)
         sr->error = render_with(e, "service %s: join the test network", s->name);
         goto out;
     }
-    if (s->nfiles) {
-        struct cln_file *files = cln_xcalloc(s->nfiles, sizeof(*files));
+    /* the spec's files and the keepalive busybox (readiness over http
+     * inside it, the canary, /etc/hosts), in one copy before it starts */
+    pthread_once(&keepalive_once, load_keepalive);
+    has_keepalive = keepalive.len > 0;
+    if (s->nfiles || has_keepalive) {
+        struct cln_file *files = cln_xcalloc(s->nfiles + 1, sizeof(*files));
+        size_t nf = 0;
         for (size_t i = 0; i < s->nfiles; i++)
-            files[i] = (struct cln_file){.path = s->files[i].path,
-                                         .data = s->files[i].data,
-                                         .len = s->files[i].len,
-                                         .mode = s->files[i].mode};
-        int r = rt->desc->ops->copy_in(rt->ctx, id, "/", files, s->nfiles, &e);
+            files[nf++] = (struct cln_file){.path = s->files[i].path,
+                                            .data = s->files[i].data,
+                                            .len = s->files[i].len,
+                                            .mode = s->files[i].mode};
+        if (has_keepalive)
+            files[nf++] = (struct cln_file){.path = KEEPALIVE_BIN + 1,
+                                            .data = keepalive.data,
+                                            .len = keepalive.len,
+                                            .mode = 0755};
+        int r = rt->desc->ops->copy_in(rt->ctx, id, "/", files, nf, &e);
         free(files);
         if (r < 0) {
             sr->error = render_with(e, "service %s: files", s->name);
@@ -910,25 +1112,12 @@ static void *start_service(void *ud)
     cln_container_state_done(&st);
     if (await_ready(c, sr, started) == 0) {
         j->rc = 0;
-        observe_container(rt, id, false, &s->privs, pl.mode, pl.reason, &sr->evidence);
+        observe_container(rt, id, has_keepalive, &s->privs, pl.mode, pl.reason, &sr->evidence);
         sr->observed = true;
     }
 out:
-    if (j->rc < 0 && sr->container_id && !cln_runtime_gone(rt)) {
-        struct cln_capture out, err;
-        struct cln_error *le = NULL;
-        if (rt->desc->ops->logs(rt->ctx, sr->container_id, 20, 1 << 16, &out, &err, &le) == 0) {
-            struct cln_buf b = CLN_BUF_INIT;
-            if (out.data.len)
-                cln_buf_append(&b, out.data.data, out.data.len);
-            if (err.data.len)
-                cln_buf_append(&b, err.data.data, err.data.len);
-            sr->log_tail = cln_buf_steal(&b);
-            cln_capture_done(&out);
-            cln_capture_done(&err);
-        }
-        cln_error_free(le); /* the logs are a courtesy to the reader */
-    }
+    if (j->rc < 0)
+        keep_log_tail(c, sr);
     if (j->rc < 0 && !sr->error)
         sr->error = cln_xasprintf("service %s: interrupted", s->name);
     free_vector(env);
@@ -936,6 +1125,7 @@ out:
     free(ports);
     free(aliases);
     free(mounts);
+    free(cname);
     cln_labels_done(&labels);
     cln_deadline_set(0, NULL);
     return NULL;
@@ -1259,8 +1449,8 @@ static void check_files(struct test_ctx *c, const char *id, const struct cln_spe
 
 /* A fresh container for an ephemeral step, kept alive by the keepalive
  * binary; returns its id or NULL with *msg set. */
-static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, char **msg,
-                             struct cln_evidence *ev, bool *observed)
+static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
+                             char **msg, struct cln_evidence *ev, bool *observed)
 {
     struct cln_runtime *rt = c->run->rt;
     pthread_once(&keepalive_once, load_keepalive);
@@ -1283,7 +1473,11 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
                            !c->resolves
                        ? hosts_vector(c, NULL)
                        : NULL;
+    char what[32];
+    snprintf(what, sizeof(what), "step%zu", si + 1);
+    cleanup_free char *cname = container_name(c, what);
     struct cln_container_config cfg = {
+        .name = cname,
         .image = s->image,
         .entrypoint = entry,
         .cmd = empty,
@@ -1365,6 +1559,31 @@ static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t 
     return 0;
 }
 
+/* An exec into a service failed: when the service is no longer running,
+ * that is what to say (not the engine's "container is not running"), with
+ * its exit code and, in its result, its last log lines. */
+static char *service_gone(struct test_ctx *c, const char *name, struct cln_error *e)
+{
+    struct cln_service_result *sr = (struct cln_service_result *)find_service(c, name);
+    struct cln_container_state st;
+    struct cln_error *ie = NULL;
+    if (!sr || !sr->container_id ||
+        c->run->rt->desc->ops->inspect(c->run->rt->ctx, sr->container_id, &st, &ie) < 0) {
+        cln_error_free(ie);
+        return render(e);
+    }
+    bool running = st.running;
+    int code = st.exit_code;
+    bool oom = st.oom_killed;
+    cln_container_state_done(&st);
+    if (running)
+        return render(e);
+    cln_error_free(e);
+    keep_log_tail(c, sr);
+    return cln_xasprintf("service %s exited with code %d%s (its last log lines are below)", name,
+                         code, oom ? ", killed by the OOM killer" : "");
+}
+
 static void step_error(struct cln_step_result *sr, char *msg)
 {
     sr->attempts = cln_xcalloc(1, sizeof(*sr->attempts));
@@ -1405,7 +1624,7 @@ static void run_step(struct test_ctx *c, size_t si)
         }
     } else {
         sr->where = cln_xasprintf("image %s (fresh container)", s->image);
-        fresh = fresh_container(c, s, &msg, &base, &observed);
+        fresh = fresh_container(c, s, si, &msg, &base, &observed);
         id = fresh;
         if (msg) {
             step_error(sr, msg);
@@ -1422,7 +1641,7 @@ static void run_step(struct test_ctx *c, size_t si)
         if (attempt) {
             if (interrupted(c) || deadline_passed(c))
                 break;
-            sleep_ms(remaining(c, s->retry_interval_ms));
+            pause_ms(c, remaining(c, s->retry_interval_ms));
         }
         sr->attempts = cln_xrealloc(sr->attempts, (sr->nattempts + 1) * sizeof(*sr->attempts));
         struct cln_attempt *a = &sr->attempts[sr->nattempts++];
@@ -1442,7 +1661,7 @@ static void run_step(struct test_ctx *c, size_t si)
         int64_t ooms = observed ? cln_cgroup_oom_kills(base.cgroup) : -1;
         if (rt->desc->ops->exec(rt->ctx, id, &ec, &er, &e) < 0) {
             a->status = CLN_ST_ERROR;
-            a->error = render(e);
+            a->error = s->service ? service_gone(c, s->service, e) : render(e);
             sr->status = CLN_ST_ERROR;
             break;
         }
@@ -1496,10 +1715,11 @@ out:
     cln_evidence_done(&base);
     cln_strv_done(&wrapped);
     free_vector(env);
-    if (fresh) {
+    /* --keep-on-failure keeps a failed step's container with the test's */
+    bool keep = c->run->opts->keep_on_failure && sr->status != CLN_ST_PASSED;
+    if (fresh && !keep)
         untrack_remove(c, fresh);
-        free(fresh);
-    }
+    free(fresh);
     sr->duration_ms = now_ms() - t0;
 }
 
@@ -1604,7 +1824,27 @@ done:
     judge_test(r);
     /* teardown is bounded by each request's own limits, not the test's */
     cln_deadline_set(0, NULL);
-    teardown(&c);
+    bool failed = r->status != CLN_ST_PASSED && r->status != CLN_ST_SKIPPED;
+    if (failed) /* what each service said, for whoever reads why */
+        for (size_t i = 0; i < r->nservices; i++)
+            keep_log_tail(&c, &r->services[i]);
+    if (failed && run->opts->keep_on_failure && !interrupted(&c) && !cln_runtime_gone(rt)) {
+        /* left running for inspection: listed, and removed by the next gc
+         * (their owner, this run, is gone by then) */
+        r->kept = c.containers;
+        r->nkept = c.ncontainers;
+        c.containers = NULL;
+        c.ncontainers = 0;
+        const char *nets[] = {c.routed, r->network};
+        for (size_t i = 0; i < 2; i++)
+            if (nets[i]) {
+                r->kept_networks =
+                    cln_xrealloc(r->kept_networks, (r->nkept_networks + 1) * sizeof(char *));
+                r->kept_networks[r->nkept_networks++] = cln_xstrdup(nets[i]);
+            }
+    } else {
+        teardown(&c);
+    }
     if (r->nteardown_errors && r->status == CLN_ST_PASSED) {
         r->status = CLN_ST_ERROR;
         r->error = cln_xstrdup("teardown failed");
@@ -1749,5 +1989,7 @@ void cln_test_result_done(struct cln_test_result *r)
     for (size_t i = 0; i < r->nteardown_errors; i++)
         free(r->teardown_errors[i]);
     free(r->teardown_errors);
+    cln_strv_free(r->kept, r->nkept);
+    cln_strv_free(r->kept_networks, r->nkept_networks);
     memset(r, 0, sizeof(*r));
 }

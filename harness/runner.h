@@ -87,6 +87,9 @@ struct cln_test_result {
     size_t nsteps;
     char **teardown_errors;
     size_t nteardown_errors;
+    /* --keep-on-failure: what was left running for inspection (ids, names) */
+    char **kept, **kept_networks;
+    size_t nkept, nkept_networks;
     enum cln_verdict verdict; /* the worst of its steps' */
     bool any_observed;
 };
@@ -105,10 +108,12 @@ struct cln_runner_events {
 struct cln_run_options {
     int jobs;                /* worker threads; <= 0: the number of cores */
     bool fail_fast;          /* after a failed test, start no more */
+    bool keep_on_failure;    /* leave a failed test's containers running (no teardown) */
     uint64_t run_timeout_ms; /* 0: none */
     const char *run_id;      /* labels every resource */
     const char *version;
     const volatile sig_atomic_t *interrupted; /* set by a signal handler; may be NULL */
+    int wake_fd; /* readable once interrupted (ends the runner's pauses); <= 0: none */
     struct cln_runner_events events;
 };
 

@@ -23,6 +23,7 @@
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
+#include "spec-schema.h"
 #include "toml/toml.h"
 
 typedef const struct cln_toml_value tv;
@@ -353,6 +354,25 @@ static int get_duration(struct loader *L, tv *t, const char *key, const char *wh
     return 1;
 }
 
+/* A duration that is a limit (a timeout, an interval): zero is refused,
+ * it would mean "no limit" or "no pause" by accident; no limit is the key
+ * left out. */
+static int get_limit(struct loader *L, tv *t, const char *key, const char *where, uint64_t *ret,
+                     struct cln_error **err)
+{
+    uint64_t v = 0;
+    int r = get_duration(L, t, key, where, &v, err);
+    if (r <= 0)
+        return r;
+    if (v == 0)
+        return err_at(L, cln_toml_table_find(t, key)->value->pos, err,
+                      "%s.%s is zero: give a positive duration (leave the key out for %s)", where,
+                      key,
+                      strcmp(key, "interval") == 0 ? "the default" : "no limit of its own");
+    *ret = v;
+    return 1;
+}
+
 /* A string array (or, when allow_string, a single string as one item). */
 static int get_strv(struct loader *L, tv *t, const char *key, const char *where,
                     struct cln_strv *ret, struct cln_error **err)
@@ -589,6 +609,9 @@ static int load_files(struct loader *L, struct cln_spec_test *test, tv *t, const
         if (r >= 0 && path && in_container && path[0] != '/')
             r = err_at(L, f->pos, err, "%s: path \"%s\" must be absolute (in the container)", fw,
                        path);
+        if (r >= 0 && path && (!*path || path[strlen(path) - 1] == '/'))
+            r = err_at(L, cln_toml_table_find(f, "path")->value->pos, err,
+                       "%s: path \"%s\" names a directory, not a file", fw, path);
         if (r >= 0 && path && !in_container && (path[0] == '/' || strstr(path, "..")))
             r = err_at(L, f->pos, err,
                        "%s: path \"%s\" must be relative to the build context, without \"..\"", fw,
@@ -640,6 +663,7 @@ static void build_hash(struct cln_spec_image *im)
         h *= 1099511628211ULL;                                                                     \
     }
     MIX(im->dockerfile, strlen(im->dockerfile) + 1);
+    MIX(&im->outbound, sizeof(im->outbound)); /* what RUN could reach changes what it made */
     for (size_t i = 0; i < im->nfiles; i++) {
         MIX(im->files[i].path, strlen(im->files[i].path) + 1);
         MIX(&im->files[i].mode, sizeof(im->files[i].mode));
@@ -812,6 +836,67 @@ static int resolve_image(struct loader *L, struct cln_spec_test *t, tv *v, const
     return 0;
 }
 
+/* ready.http = "http://HOST:PORT/path": HOST is the service itself (its
+ * name, an alias, localhost or 127.0.0.1); PORT one it listens on.  1 when
+ * given, 0 when not. */
+static int load_ready_http(struct loader *L, tv *rt, const char *w, struct cln_spec_service *s,
+                           struct cln_error **err)
+{
+    struct cln_spec_ready *rd = &s->ready;
+    cleanup_free char *url = NULL;
+    int r = get_str(L, rt, "http", w, &url, err);
+    if (r <= 0)
+        return r;
+    tv *v = cln_toml_table_find(rt, "http")->value;
+    if (strncmp(url, "http://", 7) != 0)
+        return err_at(L, v->pos, err,
+                      "%s.http \"%s\": give a URL of the service, http://%s:PORT/path", w, url,
+                      s->name);
+    const char *host = url + 7;
+    size_t hl = strcspn(host, ":/");
+    bool self = (hl == strlen(s->name) && strncmp(host, s->name, hl) == 0) ||
+                (hl == 9 && strncmp(host, "localhost", 9) == 0) ||
+                (hl == 9 && strncmp(host, "127.0.0.1", 9) == 0);
+    for (size_t i = 0; i < s->aliases.n && !self; i++)
+        self = hl == strlen(s->aliases.v[i]) && strncmp(host, s->aliases.v[i], hl) == 0;
+    if (!self)
+        return err_at(L, v->pos, err,
+                      "%s.http \"%s\": the host must be the service itself (%s, an alias or "
+                      "localhost): a service is ready by what it serves",
+                      w, url, s->name);
+    long port = 80;
+    const char *rest = host + hl;
+    if (*rest == ':') {
+        char *end = NULL;
+        port = strtol(rest + 1, &end, 10);
+        if (end == rest + 1 || port < 1 || port > 65535 || (*end && *end != '/'))
+            return err_at(L, v->pos, err, "%s.http \"%s\": the port must be 1-65535", w, url);
+        rest = end;
+    }
+    rd->kind = CLN_READY_HTTP;
+    rd->http_port = (uint16_t)port;
+    rd->http_path = cln_xstrdup(*rest ? rest : "/");
+    const struct cln_toml_entry *st = cln_toml_table_find(rt, "status");
+    if (st) {
+        size_t n = st->value->type == CLN_TOML_ARRAY ? cln_toml_array_len(st->value) : 1;
+        if (n == 0)
+            return err_at(L, st->value->pos, err, "%s.status is empty", w);
+        rd->statuses = cln_xcalloc(n, sizeof(int));
+        for (size_t i = 0; i < n; i++) {
+            tv *c = st->value->type == CLN_TOML_ARRAY ? cln_toml_array_at(st->value, i) : st->value;
+            if (c->type != CLN_TOML_INTEGER || c->u.integer < 100 || c->u.integer > 599)
+                return err_at(L, c->pos, err, "%s.status must be HTTP statuses (100-599)", w);
+            rd->statuses[rd->nstatuses++] = (int)c->u.integer;
+        }
+    }
+    if ((r = get_str(L, rt, "body", w, &rd->body_regex, err)) < 0)
+        return r;
+    if (rd->body_regex &&
+        (r = check_regex(L, cln_toml_table_find(rt, "body")->value, rd->body_regex, w, err)) < 0)
+        return r;
+    return 1;
+}
+
 static int load_ready(struct loader *L, tv *svc, const char *where, struct cln_spec_service *s,
                       struct cln_error **err)
 {
@@ -822,7 +907,8 @@ static int load_ready(struct loader *L, tv *svc, const char *where, struct cln_s
     snprintf(w, sizeof(w), "%s.ready", where);
     int r = want_type(L, e->value, CLN_TOML_TABLE, w, err);
     if (r == 0)
-        r = CHECK_KEYS(L, e->value, w, err, "exec", "log", "tcp", "interval", "timeout");
+        r = CHECK_KEYS(L, e->value, w, err, "exec", "log", "tcp", "http", "status", "body",
+                       "healthcheck", "interval", "timeout");
     if (r < 0)
         return r;
     struct cln_spec_ready *rd = &s->ready;
@@ -871,14 +957,32 @@ static int load_ready(struct loader *L, tv *svc, const char *where, struct cln_s
                           "connects through the published port)",
                           w, (long long)port, where);
     }
-    if (kinds != 1)
-        return err_at(L, e->value->pos, err, "%s: give exactly one of \"exec\", \"log\", \"tcp\"",
-                      w);
-    if ((r = get_duration(L, e->value, "interval", w, &rd->interval_ms, err)) < 0 ||
-        (r = get_duration(L, e->value, "timeout", w, &rd->timeout_ms, err)) < 0)
+    if ((r = load_ready_http(L, e->value, w, s, err)) < 0)
         return r;
-    if (rd->interval_ms == 0)
-        rd->interval_ms = 10;
+    kinds += r;
+    bool health = false;
+    if ((r = get_bool(L, e->value, "healthcheck", w, &health, err)) < 0)
+        return r;
+    if (r > 0 && !health)
+        return err_at(L, cln_toml_table_find(e->value, "healthcheck")->value->pos, err,
+                      "%s.healthcheck = false checks nothing: leave it out", w);
+    if (health) {
+        kinds++;
+        rd->kind = CLN_READY_HEALTH;
+    }
+    if (kinds != 1)
+        return err_at(L, e->value->pos, err,
+                      "%s: give exactly one of \"exec\", \"log\", \"tcp\", \"http\", "
+                      "\"healthcheck\"",
+                      w);
+    static const char *const http_only[] = {"status", "body"};
+    for (size_t i = 0; i < 2; i++)
+        if (rd->kind != CLN_READY_HTTP && cln_toml_table_find(e->value, http_only[i]))
+            return err_at(L, cln_toml_table_find(e->value, http_only[i])->pos, err,
+                          "%s.%s only goes with \"http\"", w, http_only[i]);
+    if ((r = get_limit(L, e->value, "interval", w, &rd->interval_ms, err)) < 0 ||
+        (r = get_limit(L, e->value, "timeout", w, &rd->timeout_ms, err)) < 0)
+        return r;
     return 0;
 }
 
@@ -1109,6 +1213,50 @@ static int get_memory(struct loader *L, tv *tbl, const char *where, int64_t *ret
     return r;
 }
 
+/* A host name on the test network: lower-case letters, digits, '-', '_'. */
+static bool host_name_ok(const char *n)
+{
+    if (!*n)
+        return false;
+    for (const char *c = n; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
+            return false;
+    return true;
+}
+
+/* Aliases: host names, and each name on the test network names one
+ * service. */
+static int check_names(struct loader *L, const struct cln_spec_test *t, struct cln_error **err)
+{
+    for (size_t i = 0; i < t->nservices; i++) {
+        const struct cln_spec_service *s = &t->services[i];
+        const struct cln_toml_entry *se = cln_toml_table_find(L->services_tbl, s->name);
+        const struct cln_toml_entry *ae = cln_toml_table_find(se->value, "aliases");
+        for (size_t j = 0; j < s->aliases.n; j++) {
+            const char *a = s->aliases.v[j];
+            struct cln_toml_pos pos = cln_toml_array_at(ae->value, j)->pos;
+            if (!host_name_ok(a))
+                return err_at(L, pos, err,
+                              "services.%s.aliases[%zu] \"%s\": use lower-case letters, digits, "
+                              "'-' and '_' (it is a host name on the test network)",
+                              s->name, j, a);
+            for (size_t k = 0; k < t->nservices; k++) {
+                if (strcmp(t->services[k].name, a) == 0)
+                    return err_at(L, pos, err,
+                                  "services.%s.aliases[%zu] \"%s\" is the name of service \"%s\"",
+                                  s->name, j, a, t->services[k].name);
+                for (size_t m = 0; m < t->services[k].aliases.n; m++)
+                    if ((k != i || m < j) && strcmp(t->services[k].aliases.v[m], a) == 0)
+                        return err_at(L, pos, err,
+                                      "services.%s.aliases[%zu] \"%s\" is also an alias of "
+                                      "service \"%s\"",
+                                      s->name, j, a, t->services[k].name);
+            }
+        }
+    }
+    return 0;
+}
+
 static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
                          struct cln_error **err)
 {
@@ -1130,12 +1278,11 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
                            "mounts");
         if (r < 0)
             return r;
-        for (const char *c = e->key; *c; c++)
-            if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_'))
-                return err_at(L, e->pos, err,
-                              "service name \"%s\": use lower-case letters, digits, '-' and "
-                              "'_' (it is a host name on the test network)",
-                              e->key);
+        if (!host_name_ok(e->key))
+            return err_at(L, e->pos, err,
+                          "service name \"%s\": use lower-case letters, digits, '-' and "
+                          "'_' (it is a host name on the test network)",
+                          e->key);
         struct cln_spec_service *s = &t->services[t->nservices++];
         s->name = cln_xstrdup(e->key);
         s->image_idx = -1;
@@ -1171,6 +1318,10 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
                 if (p->type != CLN_TOML_INTEGER || p->u.integer < 1 || p->u.integer > 65535)
                     return err_at(L, p->pos, err, "%s.ports[%zu] must be a port number (1-65535)",
                                   where, j);
+                for (size_t k = 0; k < s->nports; k++)
+                    if (s->ports[k] == p->u.integer)
+                        return err_at(L, p->pos, err, "%s.ports[%zu]: port %lld is listed twice",
+                                      where, j, (long long)p->u.integer);
                 s->ports[s->nports++] = (uint16_t)p->u.integer;
             }
         }
@@ -1192,6 +1343,9 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
         if ((r = load_ready(L, e->value, where, s, err)) < 0)
             return r;
     }
+    int nr = check_names(L, t, err);
+    if (nr < 0)
+        return nr;
     /* depends_on: names exist, no cycles; levels give the start order. */
     for (size_t i = 0; i < t->nservices; i++) {
         const struct cln_toml_entry *se = cln_toml_table_find(svcs, t->services[i].name);
@@ -1290,6 +1444,24 @@ static int load_stream_expect(struct loader *L, tv *ex, const char *key, const c
     } else if ((r = get_strv(L, e->value, "not_contains", w, &se->not_contains, err)) < 0) {
         return r;
     }
+    /* an empty list, or an empty string, checks nothing: a mistake */
+    static const char *const lists[] = {"contains", "not_contains"};
+    const struct cln_strv *vals[] = {&se->contains, &se->not_contains};
+    for (size_t k = 0; k < 2; k++) {
+        const struct cln_toml_entry *le = cln_toml_table_find(e->value, lists[k]);
+        if (!le)
+            continue;
+        if (vals[k]->n == 0)
+            return err_at(L, le->value->pos, err, "%s.%s is empty: it would check nothing", w,
+                          lists[k]);
+        for (size_t i = 0; i < vals[k]->n; i++)
+            if (!*vals[k]->v[i])
+                return err_at(L,
+                              le->value->type == CLN_TOML_ARRAY
+                                  ? cln_toml_array_at(le->value, i)->pos
+                                  : le->value->pos,
+                              err, "%s.%s: an empty string would check nothing", w, lists[k]);
+    }
     if ((r = get_str(L, e->value, "regex", w, &se->regex, err)) < 0)
         return r;
     if (se->regex &&
@@ -1350,7 +1522,7 @@ static int load_expect(struct loader *L, tv *step, const char *where, struct cln
     }
     if ((r = load_stream_expect(L, e->value, "stdout", w, &x->out, err)) < 0 ||
         (r = load_stream_expect(L, e->value, "stderr", w, &x->err, err)) < 0 ||
-        (r = get_duration(L, e->value, "max_duration", w, &x->max_duration_ms, err)) < 0)
+        (r = get_limit(L, e->value, "max_duration", w, &x->max_duration_ms, err)) < 0)
         return r;
     const struct cln_toml_entry *fe = cln_toml_table_find(e->value, "files");
     if (fe) {
@@ -1534,6 +1706,10 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             char *cmd = NULL;
             if ((r = interp(L, run->value, "run", &cmd, err)) < 0)
                 return r;
+            if (!cmd[strspn(cmd, " \t\n")]) {
+                free(cmd);
+                return err_at(L, run->value->pos, err, "%s.run: empty command", where);
+            }
             s->shell = true;
             strv_push(&s->argv, cln_xstrdup("sh"));
             strv_push(&s->argv, cln_xstrdup("-c"));
@@ -1555,7 +1731,7 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             (r = get_str(L, st, "workdir", where, &s->workdir, err)) < 0 ||
             (r = get_str(L, st, "user", where, &s->user, err)) < 0 ||
             (r = get_str(L, st, "stdin", where, &s->stdin_text, err)) < 0 ||
-            (r = get_duration(L, st, "timeout", where, &s->timeout_ms, err)) < 0 ||
+            (r = get_limit(L, st, "timeout", where, &s->timeout_ms, err)) < 0 ||
             (r = get_int(L, st, "retries", where, 0, 100, &retries, err)) < 0 ||
             (r = get_duration(L, st, "retry_interval", where, &s->retry_interval_ms, err)) < 0 ||
             (r = get_bool(L, st, "continue_on_failure", where, &s->continue_on_failure, err)) < 0 ||
@@ -1631,7 +1807,7 @@ static int load_test(struct loader *L, tv *root, struct cln_spec_test *t, struct
     t->name = name;
     if ((r = get_str(L, test, "description", "test", &t->description, err)) < 0 ||
         (r = get_strv(L, test, "tags", "test", &t->tags, err)) < 0 ||
-        (r = get_duration(L, test, "timeout", "test", &t->timeout_ms, err)) < 0 ||
+        (r = get_limit(L, test, "timeout", "test", &t->timeout_ms, err)) < 0 ||
         (r = get_str(L, test, "default_service", "test", &dsvc, err)) < 0 ||
         (r = get_str(L, test, "default_image", "test", &dimg, err)) < 0)
         goto out;
@@ -1716,6 +1892,9 @@ static void test_done(struct cln_spec_test *t)
         cln_strv_done(&s->aliases);
         cln_strv_done(&s->ready.exec);
         free(s->ready.log_regex);
+        free(s->ready.http_path);
+        free(s->ready.statuses);
+        free(s->ready.body_regex);
         privs_done(&s->privs);
     }
     free(t->services);
@@ -1765,6 +1944,19 @@ static int load_vars(struct loader *L, tv *root, struct cln_error **err)
     int r = cln_toml_get_table(L->doc, root, "test", &test, err);
     if (r > 0 && (r = get_strv(L, test, "host_env", "test", &L->host_env, err)) < 0)
         return r;
+    for (size_t i = 0; i < L->host_env.n; i++) {
+        const char *n = L->host_env.v[i];
+        bool ok = (*n >= 'A' && *n <= 'Z') || (*n >= 'a' && *n <= 'z') || *n == '_';
+        for (const char *c = n; ok && *c; c++)
+            ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+                 *c == '_';
+        if (!ok)
+            return err_at(L, cln_toml_array_at(cln_toml_table_find(test, "host_env")->value, i)->pos,
+                          err,
+                          "test.host_env[%zu] \"%s\" is not an environment variable name "
+                          "(letters, digits and '_', not starting with a digit)",
+                          i, n);
+    }
     tv *vars = NULL;
     r = cln_toml_get_table(L->doc, root, "vars", &vars, err);
     if (r <= 0)
@@ -1888,8 +2080,12 @@ int cln_spec_load_file(const char *path, const struct cln_load_options *opts,
         L.real_dir = cln_xstrdup(L.dir);
     tv *root = cln_toml_root(L.doc);
     size_t before = set->n;
-    r = CHECK_KEYS(&L, root, "the spec (top level)", err, "test", "vars", "matrix", "images",
-                   "services", "steps");
+    /* every unknown key and wrongly typed value of the file at once; only
+     * then the checks of meaning, which stop at the first */
+    r = cln_spec_schema_check(L.doc, 100, err) ? -CLN_E_SPEC : 0;
+    if (r == 0)
+        r = CHECK_KEYS(&L, root, "the spec (top level)", err, "test", "vars", "matrix", "images",
+                       "services", "steps");
     if (r == 0)
         r = cln_toml_get_table(L.doc, root, "services", &L.services_tbl, err);
     if (r >= 0)
@@ -1923,24 +2119,58 @@ static int has_suffix(const char *s, const char *suf)
     return a >= b && strcmp(s + a - b, suf) == 0;
 }
 
-/* Collect spec files under dir (recursively), skipping hidden directories. */
-static void find_specs(const char *dir, struct cln_strv *out, int depth)
+/* The directories a search has entered, by device and inode: a symlink
+ * loop (two links to ".") is entered once. */
+struct seen_dirs {
+    dev_t *dev;
+    ino_t *ino;
+    size_t n, cap_dev, cap_ino;
+};
+
+static bool seen_before(struct seen_dirs *sd, const struct stat *st)
 {
-    if (depth > 16)
+    for (size_t i = 0; i < sd->n; i++)
+        if (sd->dev[i] == st->st_dev && sd->ino[i] == st->st_ino)
+            return true;
+    sd->dev = cln_xgrow(sd->dev, &sd->cap_dev, sd->n + 1, sizeof(dev_t));
+    sd->ino = cln_xgrow(sd->ino, &sd->cap_ino, sd->n + 1, sizeof(ino_t));
+    sd->dev[sd->n] = st->st_dev;
+    sd->ino[sd->n] = st->st_ino;
+    sd->n++;
+    return false;
+}
+
+/* Collect spec files under dir (recursively), skipping hidden entries;
+ * a symlink is followed only when it leads to a place inside the tree
+ * (root, canonical), and each directory is entered once. */
+static void find_specs(const char *dir, const char *root, struct seen_dirs *sd,
+                       struct cln_strv *out, int depth)
+{
+    if (depth > 32)
         return;
     DIR *d = opendir(dir);
     if (!d)
         return;
     struct dirent *de;
+    size_t rl = strlen(root);
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.')
             continue;
         char *p = cln_xasprintf("%s/%s", dir, de->d_name);
         struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-            find_specs(p, out, depth + 1);
+        bool ok = lstat(p, &st) == 0;
+        if (ok && S_ISLNK(st.st_mode)) {
+            char *real = realpath(p, NULL);
+            ok = real && strncmp(real, root, rl) == 0 && (real[rl] == '/' || real[rl] == '\0' ||
+                                                         (rl == 1 && root[0] == '/')) &&
+                 stat(real, &st) == 0;
+            free(real);
+        }
+        if (ok && S_ISDIR(st.st_mode)) {
+            if (!seen_before(sd, &st))
+                find_specs(p, root, sd, out, depth + 1);
             free(p);
-        } else if (S_ISREG(st.st_mode) && has_suffix(de->d_name, CLN_SPEC_SUFFIX)) {
+        } else if (ok && S_ISREG(st.st_mode) && has_suffix(de->d_name, CLN_SPEC_SUFFIX)) {
             strv_push(out, p);
         } else {
             free(p);
@@ -1964,7 +2194,13 @@ int cln_spec_load_paths(const char *const *paths, size_t n, const struct cln_loa
         }
         if (S_ISDIR(st.st_mode)) {
             struct cln_strv found = {0};
-            find_specs(paths[i], &found, 0);
+            char *root = realpath(paths[i], NULL);
+            struct seen_dirs sd = {0};
+            seen_before(&sd, &st);
+            find_specs(paths[i], root ? root : paths[i], &sd, &found, 0);
+            free(root);
+            free(sd.dev);
+            free(sd.ino);
             if (found.n)
                 qsort(found.v, found.n, sizeof(char *), cmp_str);
             else {
@@ -1981,14 +2217,37 @@ int cln_spec_load_paths(const char *const *paths, size_t n, const struct cln_loa
             strv_push(&files, cln_xstrdup(paths[i]));
         }
     }
+    /* the same file named twice, or a directory and a file in it: once */
+    char **reals = cln_xcalloc(files.n + 1, sizeof(char *));
+    for (size_t i = 0; i < files.n; i++) {
+        reals[i] = realpath(files.v[i], NULL);
+        bool dup = false;
+        for (size_t k = 0; k < i && reals[i] && !dup; k++)
+            dup = reals[k] && strcmp(reals[k], reals[i]) == 0;
+        if (dup) {
+            free(files.v[i]);
+            files.v[i] = NULL;
+        }
+    }
+    cln_strv_free(reals, files.n);
     for (size_t i = 0; i < files.n; i++) {
         struct cln_error *e = NULL;
+        if (!files.v[i])
+            continue;
         if (cln_spec_load_file(files.v[i], opts, set, &e) < 0) {
-            /* chain: newest outermost, so errors render in reverse; keep a list */
-            char *m = cln_error_render(e);
+            /* each of the file's errors on its own, in the file's order
+             * (chains are newest outermost) */
+            size_t depth = 0;
+            for (const struct cln_error *l = e; l; l = l->cause)
+                depth++;
+            const struct cln_error **v = cln_xcalloc(depth, sizeof(*v));
+            size_t k = depth;
+            for (const struct cln_error *l = e; l; l = l->cause)
+                v[--k] = l;
+            for (k = 0; k < depth; k++)
+                cln_error_set(&errs, CLN_E_SPEC, v[k]->sys_errno, "%s", v[k]->msg);
+            free(v);
             cln_error_free(e);
-            cln_error_set(&errs, CLN_E_SPEC, 0, "%s", m);
-            free(m);
             nerr++;
         }
     }

@@ -46,6 +46,8 @@ enum cln_ready_kind {
     CLN_READY_EXEC,
     CLN_READY_LOG,
     CLN_READY_TCP,
+    CLN_READY_HTTP,   /* GET of a URL of the service answers with a wanted status */
+    CLN_READY_HEALTH, /* the image's own HEALTHCHECK says healthy */
 };
 
 struct cln_spec_ready {
@@ -53,6 +55,13 @@ struct cln_spec_ready {
     struct cln_strv exec;
     char *log_regex;
     uint16_t tcp_port;
+    /* http: the service's port and the path; statuses (none: 200-399) and
+     * a body regex (NULL: any) */
+    uint16_t http_port;
+    char *http_path;
+    int *statuses;
+    size_t nstatuses;
+    char *body_regex;
     uint64_t interval_ms, timeout_ms;
 };
 

@@ -192,8 +192,9 @@ struct cln_exec_result {
     char *exec_id;
     int host_pid; /* the process's pid on the host when the engine is local; 0 if unknown */
     /* on timeout: "host-signal" (its processes, each proven the step's, were
-     * killed by pidfd) or "container-kill" (the engine killed the container);
-     * static */
+     * killed by pidfd), "none-left" (proven, but they had all exited) or
+     * "container-kill" (no proof was possible: the engine killed the
+     * container); static */
     const char *kill_method;
     bool interrupted; /* on timeout: an interrupt, not the deadline */
 };

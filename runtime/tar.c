@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -250,7 +251,11 @@ int cln_tar_stream_new(size_t cap, struct cln_tar_stream **ret, struct cln_error
     s->wr = sv[0];
     s->rd = sv[1];
     s->cap = cap;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals are the harness's */
     int pr = pthread_create(&s->thread, NULL, stream_reader, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (pr != 0) {
         close(sv[0]);
         close(sv[1]);

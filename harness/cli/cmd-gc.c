@@ -154,9 +154,22 @@ int cln_cmd_ps(int argc, char **argv)
         case 't':
             test = optarg;
             break;
-        case 's':
+        case 's': {
+            static const char *const states[] = {"created", "running", "paused",  "restarting",
+                                                 "removing", "exited", "dead"};
+            bool known = false;
+            for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+                known = known || strcmp(optarg, states[i]) == 0;
+            if (!known) {
+                fprintf(stderr,
+                        "cleanrun ps: --state is one of created, running, paused, restarting, "
+                        "removing, exited, dead, not \"%s\"\n",
+                        optarg);
+                return CLN_EXIT_USAGE;
+            }
             state = optarg;
             break;
+        }
         case 'n':
             name = optarg;
             break;
@@ -210,8 +223,8 @@ int cln_cmd_ps(int argc, char **argv)
     }
     cJSON *arr = json ? cJSON_CreateArray() : NULL;
     if (!json)
-        printf("%-12s  %-14s  %-12s  %-24s  %-8s  %-9s  %-8s  %s\n", "CONTAINER", "RUN", "OWNER",
-               "TEST", "STATE", "HEALTH", "AGE", "NAME");
+        printf("%-12s  %-14s  %-8s  %-24s  %-16s  %-8s  %-9s  %-8s  %s\n", "CONTAINER", "RUN",
+               "OWNER", "TEST", "SERVICE/STEP", "STATE", "HEALTH", "AGE", "NAME");
     time_t now = time(NULL);
     for (size_t i = 0; i < n; i++) {
         const struct cln_container_summary *s = &cs[i];
@@ -226,6 +239,8 @@ int cln_cmd_ps(int argc, char **argv)
         const char *owner = cln_owner_state_name(cln_owner_state(&s->labels, rt->local));
         uint64_t age_ms = s->created && now > s->created ? (uint64_t)(now - s->created) * 1000 : 0;
         const char *rid = cln_labels_get(&s->labels, CLN_LABEL_RUN);
+        const char *svc = cln_labels_get(&s->labels, "io.cleanrun.service");
+        const char *step = cln_labels_get(&s->labels, "io.cleanrun.step");
         if (json) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "id", s->id ? s->id : "");
@@ -237,6 +252,14 @@ int cln_cmd_ps(int argc, char **argv)
                 cJSON_AddStringToObject(o, "test", t);
             else
                 cJSON_AddNullToObject(o, "test");
+            if (svc)
+                cJSON_AddStringToObject(o, "service", svc);
+            else
+                cJSON_AddNullToObject(o, "service");
+            if (step)
+                cJSON_AddStringToObject(o, "step", step);
+            else
+                cJSON_AddNullToObject(o, "step");
             cJSON_AddStringToObject(o, "state", s->state ? s->state : "");
             if (health)
                 cJSON_AddStringToObject(o, "health", health);
@@ -248,10 +271,13 @@ int cln_cmd_ps(int argc, char **argv)
             cJSON_AddItemToArray(arr, o);
         } else {
             char age[32];
-            printf("%-12.12s  %-14s  %-12s  %-24s  %-8s  %-9s  %-8s  %s\n", s->id ? s->id : "",
-                   rid ? rid : "", owner, t ? t : "-", s->state ? s->state : "",
-                   health ? health : "-", cln_duration_format(age_ms, age, sizeof(age)),
-                   s->name ? s->name : "");
+            char what[80];
+            snprintf(what, sizeof(what), "%s%s", svc ? "service " : step ? "step " : "-",
+                     svc ? svc : step ? step : "");
+            printf("%-12.12s  %-14s  %-8s  %-24s  %-16s  %-8s  %-9s  %-8s  %s\n",
+                   s->id ? s->id : "", rid ? rid : "", owner, t ? t : "-", what,
+                   s->state ? s->state : "", health ? health : "-",
+                   cln_duration_format(age_ms, age, sizeof(age)), s->name ? s->name : "");
         }
     }
     if (json) {

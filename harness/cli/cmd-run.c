@@ -1,6 +1,7 @@
 /* cleanrun run | validate | list (docs/cli.md). */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <pcre2.h>
 #include <pthread.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -48,7 +50,7 @@ struct opts {
     } reports[8];
     size_t nreports;
     const char *shard;
-    bool no_gc, no_lockout;
+    bool no_gc, no_lockout, keep_on_failure;
     bool quiet;
     bool color;
     char **paths;
@@ -87,6 +89,9 @@ static void print_usage(const char *cmd, FILE *f)
                 "discover)\n"
                 "  --host URL         the engine's address, e.g. unix:///run/podman/podman.sock\n"
                 "  --no-gc            do not remove what dead runs left before starting\n"
+                "  --keep-on-failure  leave a failed test's containers running for inspection\n"
+                "                     (listed with the commands to reach them; the next gc\n"
+                "                     removes them)\n"
                 "  --no-lockout       do not install the host-exec lockout (not recommended)\n"
                 "Output:\n"
                 "  -v, --verbose      stream step output\n"
@@ -95,9 +100,15 @@ static void print_usage(const char *cmd, FILE *f)
                 "  --format FMT       stdout: human (default), json or tap; with json or tap\n"
                 "                     the human output goes to stderr\n"
                 "  --report FMT=FILE  also write a report: json, junit or tap (repeatable)\n");
-    fprintf(f, "\nExit status: 0 all passed, 1 a test failed, 2 usage or spec error, 3 "
-               "infrastructure error\n(or a leak), 4 an isolation violation, 130/143 "
-               "interrupted.\n");
+    if (strcmp(cmd, "run") == 0)
+        fprintf(f, "\nExit status: 0 all passed, 1 a test failed, 2 usage or spec error, 3 "
+                   "infrastructure error\n(or a leak), 4 an isolation violation, 130/143 "
+                   "interrupted.\n");
+    else if (strcmp(cmd, "validate") == 0)
+        fprintf(f, "\nExit status: 0 every spec is valid, 2 a usage or spec error (every error is "
+                   "printed,\nfile:line:col).\n");
+    else
+        fprintf(f, "\nExit status: 0 listed, 2 a usage or spec error.\n");
 }
 
 static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
@@ -126,6 +137,7 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         {"report", required_argument, NULL, 'R'},
         {"format", required_argument, NULL, 'O'},
         {"no-lockout", no_argument, NULL, 'L'},
+        {"keep-on-failure", no_argument, NULL, 'K'},
         {NULL, 0, NULL, 0},
     };
     bool is_run = strcmp(cmd, "run") == 0;
@@ -140,7 +152,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             continue;
         }
         if (!is_run && (c == 'j' || c == 'F' || c == 'T' || c == 'r' || c == 'H' || c == 'v' ||
-                        c == 'q' || c == 'C' || c == 'G' || c == 'L' || c == 'R' || c == 'O')) {
+                        c == 'q' || c == 'C' || c == 'G' || c == 'L' || c == 'R' || c == 'O' ||
+                        c == 'K')) {
             fprintf(stderr, "cleanrun %s: %s is an option of 'run'\n", cmd, argv[optind - 1]);
             return -1;
         }
@@ -179,15 +192,18 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             o->tags = cln_xrealloc(o->tags, (o->ntags + 1) * sizeof(char *));
             o->tags[o->ntags++] = optarg;
             break;
-        case 's':
+        case 's': {
             o->shard = optarg;
-            if (sscanf(optarg, "%u/%u", &o->shard_i, &o->shard_n) != 2 || o->shard_n == 0 ||
+            int used = 0;
+            if (sscanf(optarg, "%u/%u%n", &o->shard_i, &o->shard_n, &used) != 2 ||
+                optarg[used] != '\0' || optarg[0] < '1' || optarg[0] > '9' || o->shard_n == 0 ||
                 o->shard_i == 0 || o->shard_i > o->shard_n) {
                 fprintf(stderr, "cleanrun %s: --shard needs I/N with 1 <= I <= N, not \"%s\"\n",
                         cmd, optarg);
                 return -1;
             }
             break;
+        }
         case 'T': {
             struct cln_error *e = NULL;
             if (cln_duration_parse(optarg, &o->timeout_ms, &e) < 0) {
@@ -198,6 +214,11 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             break;
         }
         case 'r':
+            if (!*optarg) {
+                fprintf(stderr, "cleanrun %s: --runtime needs a name (docker, podman, apple)\n",
+                        cmd);
+                return -1;
+            }
             o->runtime = optarg;
             break;
         case 'H':
@@ -252,6 +273,9 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         }
         case 'L':
             o->no_lockout = true;
+            break;
+        case 'K':
+            o->keep_on_failure = true;
             break;
         case 'h':
             print_usage(cmd, stdout);
@@ -472,6 +496,18 @@ static FILE *hout;
  * as usual); the second removes everything the run created at once and
  * exits 130. */
 static volatile sig_atomic_t got_signal;
+/* Written once on the first signal: ends the runner's pauses (readiness
+ * intervals, retry intervals) at once. */
+static int wake_pipe[2] = {-1, -1};
+
+static void close_wake_pipe(void)
+{
+    for (int i = 0; i < 2; i++)
+        if (wake_pipe[i] >= 0) {
+            close(wake_pipe[i]);
+            wake_pipe[i] = -1;
+        }
+}
 
 struct sig_ctx {
     struct cln_runtime *rt;
@@ -518,14 +554,27 @@ static void *signal_thread(void *ud)
             return NULL; /* the run is over */
         if (!got_signal) {
             got_signal = sig;
+            if (wake_pipe[1] >= 0)
+                (void)!write(wake_pipe[1], "x", 1);
             fprintf(stderr,
                     "\ncleanrun: %s: stopping and cleaning up (SIGINT again to force "
                     "removal now)\n",
                     sig == SIGINT ? "SIGINT" : "SIGTERM");
             /* end what waits on the engine now: running steps are killed,
              * a build or pull in flight is cancelled */
-            cln_runtime_interrupt(sc->rt);
+            pthread_mutex_lock(&sc->lock);
+            if (sc->rt)
+                cln_runtime_interrupt(sc->rt);
+            pthread_mutex_unlock(&sc->lock);
             continue;
+        }
+        pthread_mutex_lock(&sc->lock);
+        bool opened = sc->rt != NULL;
+        pthread_mutex_unlock(&sc->lock);
+        if (!opened) {
+            /* nothing of this run exists yet */
+            fflush(NULL);
+            _exit(128 + got_signal);
         }
         /* A second signal: remove everything now, each request and the
          * whole of it bounded (a frozen engine must not hold us); then give
@@ -571,6 +620,7 @@ static void show_progress(struct printer *p);
 
 struct printer {
     const struct opts *o;
+    const struct cln_runtime *rt;
     const struct cln_spec_test *tests;
     struct cln_test_result *results;
     size_t n;
@@ -705,11 +755,28 @@ static void print_result(struct printer *p, size_t i)
         print_lines(r->error, strlen(r->error), "        ");
     if (r->network_note)
         out("        note: %s\n", r->network_note);
+    bool passed = r->status == CLN_ST_PASSED || r->status == CLN_ST_SKIPPED;
     for (size_t k = 0; k < r->nservices; k++)
-        if (r->services[k].error && r->services[k].log_tail && *r->services[k].log_tail) {
+        if (!passed && r->services[k].log_tail && *r->services[k].log_tail) {
             out("        last log lines of service %s:\n", r->services[k].service->name);
             print_lines(r->services[k].log_tail, strlen(r->services[k].log_tail), "          | ");
         }
+    if (r->nkept) {
+        const struct cln_runtime *rt = p->rt;
+        bool podman = strcmp(rt->desc->name, "podman") == 0;
+        out("        kept for inspection (--keep-on-failure; the next 'cleanrun gc' removes "
+            "them):\n");
+        for (size_t k = 0; k < r->nkept; k++) {
+            const char *what = "a step's container";
+            for (size_t m = 0; m < r->nservices; m++)
+                if (r->services[m].container_id &&
+                    strcmp(r->services[m].container_id, r->kept[k]) == 0)
+                    what = r->services[m].service->name;
+            out("          %s %s %s exec -it %.12s /.cleanrun/busybox sh    # %s\n",
+                podman ? "podman" : "docker", podman ? "--url" : "-H", rt->endpoint, r->kept[k],
+                what);
+        }
+    }
     for (size_t k = 0; k < r->nteardown_errors; k++) {
         cleanup_free char *m = vis(r->teardown_errors[k]);
         out("        teardown: %s\n", m);
@@ -871,6 +938,53 @@ static void make_run_id(char *out, size_t size)
     snprintf(out, size, "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 }
 
+/* Every --report destination, before anything runs: its directory exists
+ * and takes files, it is not a directory, and no two formats share a file
+ * (one would overwrite the other).  -1 with the reason printed. */
+static int check_reports(const struct opts *o)
+{
+    char *real[8] = {0};
+    int r = 0;
+    for (size_t i = 0; i < o->nreports && r == 0; i++) {
+        const char *path = o->reports[i].path;
+        const char *slash = strrchr(path, '/');
+        char *dir = slash ? cln_xstrndup(path, slash == path ? 1 : (size_t)(slash - path))
+                          : cln_xstrdup(".");
+        const char *base = slash ? slash + 1 : path;
+        struct stat st;
+        char *rd = realpath(dir, NULL);
+        if (!*base) {
+            fprintf(stderr, "cleanrun run: --report %s: names a directory, not a file\n", path);
+            r = -1;
+        } else if (!rd || stat(rd, &st) < 0 || !S_ISDIR(st.st_mode)) {
+            fprintf(stderr, "cleanrun run: --report %s: no directory %s\n", path, dir);
+            r = -1;
+        } else if (access(rd, W_OK) < 0) {
+            fprintf(stderr, "cleanrun run: --report %s: cannot write in %s: %s\n", path, dir,
+                    strerror(errno));
+            r = -1;
+        } else if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+            fprintf(stderr, "cleanrun run: --report %s: exists and is not a file\n", path);
+            r = -1;
+        } else {
+            real[i] = cln_xasprintf("%s/%s", rd, base);
+            for (size_t k = 0; k < i && r == 0; k++)
+                if (real[k] && strcmp(real[k], real[i]) == 0) {
+                    fprintf(stderr,
+                            "cleanrun run: --report %s: the same file as --report number %zu "
+                            "(one would overwrite the other)\n",
+                            path, k + 1);
+                    r = -1;
+                }
+        }
+        free(rd);
+        free(dir);
+    }
+    for (size_t i = 0; i < 8; i++)
+        free(real[i]);
+    return r;
+}
+
 int cln_cmd_run(int argc, char **argv)
 {
     struct opts o = {0};
@@ -880,28 +994,59 @@ int cln_cmd_run(int argc, char **argv)
         return r > 0 ? CLN_EXIT_OK : CLN_EXIT_USAGE;
     }
     hout = o.format == FMT_HUMAN ? stdout : stderr;
-    struct cln_spec_set set = {0};
-    if (load_selected(&o, &set) < 0) {
+    if (check_reports(&o) < 0) {
         free(o.tags);
-        cln_spec_set_done(&set);
         return CLN_EXIT_USAGE;
     }
-    if (set.n == 0) {
-        fprintf(stderr, "cleanrun run: no tests selected\n");
-        free(o.tags);
-        cln_spec_set_done(&set);
-        return CLN_EXIT_USAGE;
-    }
-    struct cln_runtime *rt = NULL;
-    struct cln_error *err = NULL;
-    int open_code = cln_cli_open_runtime(o.runtime, o.host, &rt);
-    if (open_code) {
-        free(o.tags);
-        cln_spec_set_done(&set);
-        return open_code;
-    }
+    /* Block the signals in every thread from the start (threads made later
+     * inherit it; a signal that comes early waits, pending, and is not
+     * lost even when inherited as ignored); one thread takes them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGUSR2);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     char run_id[16];
     make_run_id(run_id, sizeof(run_id));
+    if (pipe2(wake_pipe, O_CLOEXEC) < 0)
+        wake_pipe[0] = wake_pipe[1] = -1;
+    struct sig_ctx sc = {.run_id = run_id};
+    pthread_mutex_init(&sc.lock, NULL);
+    pthread_cond_init(&sc.cond, NULL);
+    bool sig_thread = pthread_create(&sc.thread, NULL, signal_thread, &sc) == 0;
+    struct cln_spec_set set = {0};
+    struct cln_runtime *rt = NULL;
+    struct cln_error *err = NULL;
+    int early = CLN_EXIT_OK;
+    if (load_selected(&o, &set) < 0) {
+        early = CLN_EXIT_USAGE;
+    } else if (set.n == 0) {
+        fprintf(stderr, "cleanrun run: no tests selected\n");
+        early = CLN_EXIT_USAGE;
+    } else {
+        early = cln_cli_open_runtime(o.runtime, o.host, &rt);
+    }
+    if (early == CLN_EXIT_OK && got_signal) {
+        fprintf(stderr, "cleanrun: interrupted before any test started\n");
+        early = 128 + got_signal;
+    }
+    if (early != CLN_EXIT_OK) {
+        if (sig_thread) {
+            pthread_kill(sc.thread, SIGUSR2);
+            pthread_join(sc.thread, NULL);
+        }
+        pthread_mutex_destroy(&sc.lock);
+        pthread_cond_destroy(&sc.cond);
+        cln_runtime_close(rt);
+        free(o.tags);
+        cln_spec_set_done(&set);
+        close_wake_pipe();
+        return early;
+    }
+    pthread_mutex_lock(&sc.lock);
+    sc.rt = rt;
+    pthread_mutex_unlock(&sc.lock);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int jobs = o.jobs > 0 ? o.jobs : (cores > 0 ? (int)cores : 1);
     if ((size_t)jobs > set.n)
@@ -910,9 +1055,9 @@ int cln_cmd_run(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &wall0);
     if (!o.quiet)
         out("cleanrun %s: %zu test%s, runtime %s (%s %s at %s), %d worker%s, run %s\n",
-                CLN_VERSION, set.n, set.n == 1 ? "" : "s", rt->desc->name,
-                rt->info.engine ? rt->info.engine : "?", rt->info.version ? rt->info.version : "?",
-                rt->endpoint, jobs, jobs == 1 ? "" : "s", run_id);
+            CLN_VERSION, set.n, set.n == 1 ? "" : "s", rt->desc->name,
+            rt->info.engine ? rt->info.engine : "?", rt->info.version ? rt->info.version : "?",
+            rt->endpoint, jobs, jobs == 1 ? "" : "s", run_id);
 
     /* what dead runs left behind */
     if (!o.no_gc) {
@@ -924,27 +1069,14 @@ int cln_cmd_run(int argc, char **argv)
             err = NULL;
         } else {
             if (gr.runs && !o.quiet)
-                out(
-                        "gc: removed %zu containers, %zu networks, %zu volumes of %zu dead "
-                        "run%s\n",
-                        gr.containers, gr.networks, gr.volumes, gr.runs, gr.runs == 1 ? "" : "s");
+                out("gc: removed %zu containers, %zu networks, %zu volumes of %zu dead "
+                    "run%s\n",
+                    gr.containers, gr.networks, gr.volumes, gr.runs, gr.runs == 1 ? "" : "s");
             for (size_t i = 0; i < gr.nerrors; i++)
                 fprintf(stderr, "cleanrun: gc: %s\n", gr.errors[i]);
             cln_gc_report_done(&gr);
         }
     }
-
-    /* Block the signals in every thread from here on; one thread takes them. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGUSR2);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    struct sig_ctx sc = {.rt = rt, .run_id = run_id};
-    pthread_mutex_init(&sc.lock, NULL);
-    pthread_cond_init(&sc.cond, NULL);
-    bool sig_thread = pthread_create(&sc.thread, NULL, signal_thread, &sc) == 0;
 
     /* The host-exec lockout: from here on nothing starts a host process. */
     struct cln_lockout lockout = {0};
@@ -971,6 +1103,7 @@ int cln_cmd_run(int argc, char **argv)
 
     struct cln_test_result *results = cln_xcalloc(set.n, sizeof(*results));
     struct printer p = {.o = &o,
+                        .rt = rt,
                         .tests = set.tests,
                         .results = results,
                         .n = set.n,
@@ -983,10 +1116,12 @@ int cln_cmd_run(int argc, char **argv)
     struct cln_run_options ro = {
         .jobs = jobs,
         .fail_fast = o.fail_fast,
+        .keep_on_failure = o.keep_on_failure,
         .run_timeout_ms = o.timeout_ms,
         .run_id = run_id,
         .version = CLN_VERSION,
         .interrupted = &got_signal,
+        .wake_fd = wake_pipe[0],
         .events = {.test_started = ev_started,
                    .test_finished = ev_finished,
                    .step_output = o.verbose ? ev_output : NULL,
@@ -1009,7 +1144,28 @@ int cln_cmd_run(int argc, char **argv)
         cln_error_free(err);
         err = NULL;
         out("leak audit: could not run: %s\n", audit.error);
-    } else if (audit.n) {
+    } else {
+        /* what --keep-on-failure kept is not a leak */
+        size_t keep = 0;
+        for (size_t i = 0; i < audit.n; i++) {
+            bool kept = false;
+            for (size_t t = 0; t < set.n && !kept; t++) {
+                const struct cln_test_result *tr = &results[t];
+                for (size_t k = 0; k < tr->nkept && !kept; k++)
+                    kept = strcmp(tr->kept[k], audit.items[i].name) == 0;
+                for (size_t k = 0; k < tr->nkept_networks && !kept; k++)
+                    kept = strcmp(tr->kept_networks[k], audit.items[i].name) == 0;
+            }
+            if (kept) {
+                free(audit.items[i].name);
+                free(audit.items[i].test);
+            } else {
+                audit.items[keep++] = audit.items[i];
+            }
+        }
+        audit.n = keep;
+    }
+    if (!audit.error && audit.n) {
         out("leak audit: %zu resource%s of run %s left behind:\n", audit.n,
                 audit.n == 1 ? "" : "s", run_id);
         for (size_t i = 0; i < audit.n; i++)
@@ -1017,7 +1173,7 @@ int cln_cmd_run(int argc, char **argv)
                     audit.items[i].test ? " (test " : "",
                     audit.items[i].test ? audit.items[i].test : "", audit.items[i].test ? ")" : "");
         size_t removed[3] = {0};
-        if (cln_remove_run(rt, run_id, removed, &err) < 0) {
+        if (cln_remove_listed(rt, &audit, removed, &err) < 0) {
             cln_cli_print_error(err);
             cln_error_free(err);
             err = NULL;
@@ -1131,5 +1287,6 @@ int cln_cmd_run(int argc, char **argv)
     cln_runtime_close(rt);
     cln_spec_set_done(&set);
     free(o.tags);
+    close_wake_pipe();
     return code;
 }

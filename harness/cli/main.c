@@ -43,7 +43,8 @@ static void usage(FILE *f)
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (commands[i].developer)
             fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\nRun 'cleanrun COMMAND --help' for a command's options.\n");
+    fprintf(f, "\nRun 'cleanrun help COMMAND' (or 'cleanrun COMMAND --help') for a command's "
+               "options.\n");
 }
 
 int cln_cli_open_runtime(const char *runtime, const char *host, struct cln_runtime **ret)
@@ -84,6 +85,17 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("cleanrun %s\n", CLN_VERSION);
         return CLN_EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0 && argc > 2) {
+        /* cleanrun help COMMAND: that command's own help */
+        for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+            if (strcmp(argv[2], commands[i].name) == 0) {
+                char *args[] = {argv[2], (char *)"--help", NULL};
+                return commands[i].fn(2, args);
+            }
+        fprintf(stderr, "cleanrun help: unknown command '%s'\n", argv[2]);
+        usage(stderr);
+        return CLN_EXIT_USAGE;
     }
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);

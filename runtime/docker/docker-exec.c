@@ -148,11 +148,12 @@ static void exec_deadline(void *ud)
             root = 0; /* gone, or not the step's: only the orphans */
         int killed = cln_proc_kill_scoped(root, &scope, root == 0);
         free(cgroup);
-        if (killed > 0) {
-            x->kill_method = "host-signal";
-            cln_deadline_set(saved, saved_what);
-            return;
-        }
+        /* Proven, and nothing of the step left: its processes had exited
+         * (the stream ends on its own); the container is not touched, it
+         * may be a service the next steps need. */
+        x->kill_method = killed > 0 ? "host-signal" : "none-left";
+        cln_deadline_set(saved, saved_what);
+        return;
     }
     cleanup_free char *path = cln_xasprintf("/containers/%s/kill?signal=SIGKILL", x->container);
     struct cln_http_response resp;

@@ -313,9 +313,18 @@ static int build(void *ctx, const struct cln_build_request *breq, cln_progress_f
     cln_http_escape(&path, breq->tag);
     if (breq->no_cache)
         cln_buf_puts(&path, "&nocache=1");
-    /* RUN steps see no network unless the spec asked and the run allowed it */
-    if (!breq->network)
+    /* RUN steps see no network unless the spec asked and the run allowed it.
+     * Podman's compat build (4.3) puts RUN in the host's network namespace
+     * unless told otherwise (nsoptions), whatever networkmode says; its
+     * networkmode takes buildah's policy names. */
+    if (d->podman) {
+        cln_buf_puts(&path, "&nsoptions=");
+        cln_http_escape(&path, "[{\"Name\":\"network\",\"Host\":false}]");
+        if (!breq->network)
+            cln_buf_puts(&path, "&networkmode=NetworkDisabled");
+    } else if (!breq->network) {
         cln_buf_puts(&path, "&networkmode=none");
+    }
     if (breq->labels && breq->labels->len) {
         cJSON *l = labels_json(breq->labels);
         char *s = cJSON_PrintUnformatted(l);

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,8 +118,15 @@ int cln_http_new(const struct cln_http_config *cfg, struct cln_http **ret, struc
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&h->cond, &ca);
     pthread_condattr_destroy(&ca);
-    if (!cfg->no_watchdog)
+    if (!cfg->no_watchdog) {
+        /* The watchdog takes no signal: they are the harness's to wait for
+         * (a signal delivered here would be lost, or kill the process). */
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
         h->watchdog_running = pthread_create(&h->watchdog, NULL, watchdog_main, h) == 0;
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
     *ret = h;
     return 0;
 }

@@ -135,10 +135,19 @@ left=$(ls "$tmp" | grep -c '\.tmp\.' || true)
 [ "$left" = 0 ] && ok "no temporary report files left (atomic writes)" || bad "temporary files left: $left"
 check_dir=$(mktemp -d)
 chmod 0555 "$check_dir"
+# a report that cannot be written is refused before any test runs
 run --report json="$check_dir/sub/x.json" specs/matrix.cleanrun.toml >"$tmp/e" 2>&1
 rc=$?
-[ $rc = 3 ] && grep -q "report $check_dir/sub/x.json: create a temporary file beside it" "$tmp/e" &&
-    ok "a report that cannot be written: exit 3 with the reason" || { bad "unwritable report: exit $rc"; cat "$tmp/e"; }
+mkdir "$tmp/adir"
+run --report json="$tmp/adir" specs/matrix.cleanrun.toml >"$tmp/e2" 2>&1
+rc2=$?
+run --report json="$tmp/same" --report tap="$tmp/same" specs/matrix.cleanrun.toml >"$tmp/e3" 2>&1
+rc3=$?
+[ $rc = 2 ] && grep -q "report $check_dir/sub/x.json: no directory $check_dir/sub" "$tmp/e" &&
+    [ $rc2 = 2 ] && grep -q "report $tmp/adir: exists and is not a file" "$tmp/e2" &&
+    [ $rc3 = 2 ] && grep -q "the same file as --report number 1" "$tmp/e3" && ! grep -q "PASS" "$tmp/e" "$tmp/e2" "$tmp/e3" &&
+    ok "a report that cannot be written (no directory, a directory, one file for two formats): exit 2 before any test" ||
+    { bad "unwritable report: exit $rc $rc2 $rc3"; cat "$tmp/e" "$tmp/e2" "$tmp/e3"; }
 rm -rf "$check_dir"
 
 echo "reports e2e on $endpoint: $pass passed, $fail failed"

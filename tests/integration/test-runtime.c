@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,10 +17,12 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "runtime/base/cleanup.h"
+#include "runtime/base/xalloc.h"
 #include "runtime/base/error.h"
 #include "runtime/runtime.h"
 
@@ -809,5 +812,49 @@ Test(runtime, concurrent_removals_of_one_container_all_succeed)
         cr_assert_lt(rt->desc->ops->inspect(rt->ctx, id, &st, &err), 0, "still there");
         free(id);
     }
+    assert_nothing_left();
+}
+
+/* ---- safe killing ---- */
+
+struct deadline_exec {
+    const char *id;
+    uint64_t timeout_ms;
+    struct cln_exec_result res;
+    int rc;
+};
+
+static void *exec_thread(void *ud)
+{
+    struct deadline_exec *x = ud;
+    /* sh exits at once; the sleep it leaves holds the output open, so the
+     * exec lasts until its deadline */
+    static const char *const argv[] = {"sh", "-c", "sleep 30 & sleep 2; exit 0", NULL};
+    struct cln_exec_config cfg = {.argv = argv, .timeout_ms = x->timeout_ms};
+    struct cln_error *err = NULL;
+    x->rc = rt->desc->ops->exec(rt->ctx, x->id, &cfg, &x->res, &err);
+    cln_error_free(err);
+    return NULL;
+}
+
+/* An interrupt ends an exec at once, as at its deadline: the process is
+ * killed, the result says interrupted. */
+Test(runtime, an_interrupt_ends_an_exec_at_once, .timeout = 60)
+{
+    char *id = start_sleeper(NULL, NULL, NULL);
+    struct deadline_exec x = {.id = id, .timeout_ms = 0};
+    pthread_t t;
+    uint64_t t0 = now_ms();
+    pthread_create(&t, NULL, exec_thread, &x);
+    usleep(300000);
+    cln_runtime_interrupt(rt);
+    pthread_join(t, NULL);
+    uint64_t took = now_ms() - t0;
+    cr_assert_eq(x.rc, 0);
+    cr_assert_eq(x.res.status, CLN_EXEC_TIMEOUT);
+    cr_assert(x.res.interrupted);
+    cr_assert_lt(took, 5000, "took %llu ms", (unsigned long long)took);
+    cln_exec_result_done(&x.res);
+    destroy(id);
     assert_nothing_left();
 }

@@ -53,7 +53,7 @@ add("port-out-of-range", H + IMG + '[services.web]\nimage = "bb"\nports = [80, @
 add("exit-bad", H + IMG + STEP + 'expect.exit = @@"zero"\n', 'steps[0].expect.exit must be an exit code (0-255), a list of them, "non-zero" or "any"')
 add("exit-too-big", H + IMG + STEP + 'expect.exit = @@300\n', 'steps[0].expect.exit must be an exit code')
 add("exit-list-bad-item", H + IMG + STEP + 'expect.exit = [0, @@"x"]\n', 'steps[0].expect.exit[1] must be an exit code (0-255)')
-add("stdout-wrong-type", H + IMG + STEP + 'expect.stdout = @@5\n', 'steps[0].expect.stdout must be a table, not an integer')
+add("stdout-wrong-type", H + IMG + STEP + 'expect.stdout = @@5\n', 'steps[0].expect.stdout must be a string (equals) or a table, not an integer')
 add("cpus-string", H + IMG + '[services.web]\nimage = "bb"\ncpus = @@"two"\n' + STEP, 'services.web.cpus must be a positive number of CPUs')
 add("memory-bad", H + IMG + '[services.web]\nimage = "bb"\nmemory = @@"lots"\n' + STEP, 'services.web.memory: "lots" is not a size')
 add("memory-too-small", H + IMG + '[services.web]\nimage = "bb"\nmemory = @@"1k"\n' + STEP, 'is not a size of at least 4MiB')

@@ -3,6 +3,7 @@
  * process, so a test may install the lockout on itself. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include "harness/cleanup.h"
 #include "harness/isolation.h"
 #include "harness/spec.h"
+#include "runtime/base/proc.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
 
@@ -245,13 +247,20 @@ Test(isolation, cgroup_path_of_self)
 
 /* ---- owners, for gc ---- */
 
-static void owner_labels(struct cln_labels *l, long pid, const char *boot, const char *start)
+/* Labels as cleanrun writes them; pidns 0: this process's namespace;
+ * host NULL: this machine's id. */
+static void owner_labels(struct cln_labels *l, long pid, const char *boot, const char *start,
+                         uint64_t pidns, const char *host)
 {
-    char p[32];
+    char p[32], ns[32], machine[64];
     snprintf(p, sizeof(p), "%ld", pid);
+    snprintf(ns, sizeof(ns), "%llu", (unsigned long long)(pidns ? pidns : cln_proc_pidns(0)));
+    cln_machine_id(machine, sizeof(machine));
     cln_labels_set(l, CLN_LABEL_RUN, "r1");
     cln_labels_set(l, CLN_LABEL_OWNER_PID, p);
     cln_labels_set(l, CLN_LABEL_OWNER_BOOT, boot);
+    cln_labels_set(l, CLN_LABEL_OWNER_PIDNS, ns);
+    cln_labels_set(l, CLN_LABEL_OWNER_HOST, host ? host : machine);
     if (start)
         cln_labels_set(l, CLN_LABEL_OWNER_START, start);
 }
@@ -272,25 +281,107 @@ Test(gc, owner_states)
     struct cln_labels l = {0};
     char start[32];
     snprintf(start, sizeof(start), "%llu", (unsigned long long)cln_proc_start_time(0));
-    owner_labels(&l, getpid(), boot, start);
+    owner_labels(&l, getpid(), boot, start, 0, NULL);
     cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_ALIVE);
     /* the parent is alive, but with another start time it is a later process */
-    owner_labels(&l, getppid(), boot, "1");
+    owner_labels(&l, getppid(), boot, "1", 0, NULL);
     cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_GONE);
     /* a reaped child's pid is free */
     pid_t child = fork();
     if (child == 0)
         _exit(0);
     waitpid(child, NULL, 0);
-    owner_labels(&l, child, boot, NULL);
+    owner_labels(&l, child, boot, NULL, 0, NULL);
     cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_GONE);
-    /* another boot: gone on a local engine, unknown on a remote one */
-    owner_labels(&l, getpid(), "00000000-0000-0000-0000-000000000000", NULL);
+    /* another boot of this machine: its owner died with that boot; another
+     * machine's: never judged, whether the engine is local or not */
+    owner_labels(&l, getpid(), "00000000-0000-0000-0000-000000000000", NULL, 0, NULL);
     cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_GONE);
-    cr_assert_eq(cln_owner_state(&l, false), CLN_OWNER_UNKNOWN);
+    owner_labels(&l, getpid(), "00000000-0000-0000-0000-000000000000", NULL, 0, "another-machine");
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_UNKNOWN);
     cln_labels_done(&l);
-    /* no owner labels: never judged */
+    /* no owner labels, or an older cleanrun's (no pid namespace): never judged */
     cln_labels_set(&l, CLN_LABEL_RUN, "r2");
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_UNKNOWN);
+    cln_labels_set(&l, CLN_LABEL_OWNER_PID, "1");
+    cln_labels_set(&l, CLN_LABEL_OWNER_BOOT, boot);
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_UNKNOWN);
+    cln_labels_done(&l);
+}
+
+/* Two CI jobs in containers sharing the host's engine: the same boot id,
+ * and the other's pid means nothing here.  Its owner is never judged from
+ * a pid namespace that cannot see it (this code once said "gone", and gc
+ * removed a live run). */
+Test(gc, an_owner_in_a_pid_namespace_not_visible_is_never_judged)
+{
+    char boot[64];
+    my_boot(boot, sizeof(boot));
+    struct cln_labels l = {0};
+    /* pid 1 of another namespace, with its own start time: here pid 1 is
+     * a different process, with a different start time */
+    owner_labels(&l, 1, boot, "12345", 4026539999ULL, NULL);
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_UNKNOWN);
+    cln_labels_done(&l);
+}
+
+/* An owner in a pid namespace below ours (a run in a container, judged
+ * from the host) is visible: found by its pid in its own namespace. */
+Test(gc, an_owner_in_a_child_pid_namespace_is_judged_by_its_inner_pid)
+{
+    char boot[64];
+    my_boot(boot, sizeof(boot));
+    int ready[2], go[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(go), 0);
+    pid_t outer = fork();
+    if (outer == 0) {
+        /* the next child is pid 1 of a new pid namespace */
+        if (unshare(CLONE_NEWPID) < 0)
+            _exit(77);
+        pid_t inner = fork();
+        if (inner == 0) {
+            char c = 0;
+            (void)!write(ready[1], &c, 1);
+            (void)!read(go[0], &c, 1);
+            _exit(0);
+        }
+        waitpid(inner, NULL, 0);
+        _exit(0);
+    }
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    /* find the inner process: its pid namespace differs, its NSpid is 1 */
+    uint64_t ns = 0;
+    uint64_t start = 0;
+    char path[64];
+    for (int tries = 0; tries < 100 && !ns; tries++) {
+        snprintf(path, sizeof(path), "/proc/%d/task/%d/children", outer, outer);
+        FILE *f = fopen(path, "r");
+        int inner = 0;
+        if (f && fscanf(f, "%d", &inner) == 1 && inner > 0) {
+            ns = cln_proc_pidns(inner);
+            start = cln_proc_start_time(inner);
+        }
+        if (f)
+            fclose(f);
+    }
+    cr_assert_neq(ns, 0);
+    cr_assert_neq(ns, cln_proc_pidns(0));
+    char st[32];
+    snprintf(st, sizeof(st), "%llu", (unsigned long long)start);
+    struct cln_labels l = {0};
+    owner_labels(&l, 1, boot, st, ns, NULL);
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_ALIVE);
+    /* another pid in that namespace: nobody there has it */
+    owner_labels(&l, 2, boot, st, ns, NULL);
+    cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_GONE);
+    cr_assert_eq(write(go[1], &c, 1), 1);
+    int status = 0;
+    waitpid(outer, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "unshare(CLONE_NEWPID) failed");
+    /* the namespace is gone with its last process: nothing there to see */
+    owner_labels(&l, 1, boot, st, ns, NULL);
     cr_assert_eq(cln_owner_state(&l, true), CLN_OWNER_UNKNOWN);
     cln_labels_done(&l);
 }

@@ -296,3 +296,58 @@ Test(runner, service_facts_are_substituted)
     cr_assert_str_eq(results[0].steps[0].argv.v[1], "web");
     cr_assert_str_eq(results[0].steps[0].argv.v[2], "port=0", "the fake publishes no port");
 }
+
+/* Every service starts, however many share a level (this code once
+ * started 64 and dropped the rest: a spec whose 65th service could never
+ * be ready passed). */
+Test(runner, every_service_of_a_level_starts)
+{
+    struct cln_buf b = CLN_BUF_INIT;
+    cln_buf_puts(&b, "[test]\nname = \"many\"\n" IMG);
+    for (int i = 0; i < 100; i++)
+        cln_buf_printf(&b, "[services.s%03d]\nimage = \"bb\"\ncommand = [\"true\"]\n%s", i,
+                       i == 70 ? "ready = { exec = [\"false\"], timeout = \"200ms\" }\n" : "");
+    cln_buf_puts(&b, "[[steps]]\nservice = \"s000\"\nrun = [\"true\"]\n");
+    add_spec("many", b.data);
+    cln_buf_done(&b);
+    run_all(1, false, NULL);
+    cr_assert_eq(fake_count(&fk, "create "), 100);
+    cr_assert_eq(fake_count(&fk, "remove "), 100);
+    cr_assert_eq(results[0].status, CLN_ST_ERROR);
+    cr_assert(strstr(results[0].error, "service s070 not ready"), "%s", results[0].error);
+}
+
+/* Once the engine is known gone, no test starts: each is an error naming
+ * the engine. */
+Test(runner, no_test_starts_once_the_engine_is_gone)
+{
+    add_spec("a", "[test]\nname = \"a\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"true\"]\n");
+    add_spec("b", "[test]\nname = \"b\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"true\"]\n");
+    fk.gone = true;
+    run_all(1, false, NULL);
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert_eq(results[i].status, CLN_ST_ERROR);
+        cr_assert_str_eq(results[i].error, "not started: the fake engine stopped answering");
+    }
+    cr_assert_eq(fake_count(&fk, "create "), 0);
+    cr_assert_eq(cln_run_exit_code(results, set.n, false), 3);
+}
+
+/* The limit that fired is the one named: the run's --timeout, not the
+ * test's (this code once said "test timeout (1m30s) reached" for a 3 s
+ * --timeout). */
+Test(runner, the_limit_that_fired_is_named)
+{
+    add_spec("a", "[test]\nname = \"a\"\ntimeout = \"1m30s\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"sleepms\", \"2000\"]\n[[steps]]\nrun = [\"true\"]\n");
+    rt = fake_runtime_new(&fk);
+    results = calloc(set.n, sizeof(*results));
+    struct cln_run_options o = {.jobs = 1, .run_id = "r1", .version = "test", .run_timeout_ms = 300};
+    cln_run_tests(rt, set.tests, set.n, &o, results);
+    cr_assert_eq(results[0].status, CLN_ST_TIMEOUT);
+    cr_assert(strstr(results[0].error, "the run's --timeout (300ms) reached in step"), "%s",
+              results[0].error);
+    cr_assert_lt(results[0].steps[0].attempts[0].duration_ms, 1000);
+}

@@ -447,3 +447,36 @@ Test(http, no_engine_gives_the_curl_code_and_place, .timeout = 20)
     cr_assert(strstr(m, s.path) && strstr(m, "curl error 7"), "%s", m);
     free(m);
 }
+
+/* The engines' own words when they cannot start a process, as captured
+ * from Docker 20.10 and Podman 4.3 (tests/integration checks them live). */
+Test(docker_exec, a_process_that_could_not_start_reads_the_same_on_both_engines)
+{
+    struct cln_capture out = {0}, err = {0};
+    cln_buf_puts(&out.data, "OCI runtime exec failed: exec failed: unable to start container "
+                            "process: exec: \"/nonexistent\": stat /nonexistent: no such file or "
+                            "directory: unknown\r\n");
+    char *d = cln_docker_exec_start_failure(126, &out, &err);
+    cln_buf_clear(&out.data);
+    cln_buf_puts(&err.data, "Error: runc: exec failed: unable to start container process: exec: "
+                            "\"/nonexistent\": stat /nonexistent: no such file or directory: OCI "
+                            "runtime attempted to invoke a command that was not found\nError: read "
+                            "unixpacket @->/proc/self/fd/14/attach: read: connection reset by "
+                            "peer\n");
+    char *p = cln_docker_exec_start_failure(127, &out, &err);
+    cr_assert_not_null(d);
+    cr_assert_not_null(p);
+    cr_assert_str_eq(d, "exec: \"/nonexistent\": stat /nonexistent: no such file or directory");
+    cr_assert_str_eq(d, p);
+    free(d);
+    free(p);
+    /* a shell's own "not found", and a program's own 126 with a message, are results */
+    cln_buf_clear(&err.data);
+    cln_buf_puts(&err.data, "sh: nonexistent: not found\n");
+    cr_assert_null(cln_docker_exec_start_failure(127, &out, &err));
+    cln_buf_clear(&err.data);
+    cln_buf_puts(&out.data, "permission denied\n");
+    cr_assert_null(cln_docker_exec_start_failure(126, &out, &err));
+    cln_capture_done(&out);
+    cln_capture_done(&err);
+}

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,4 +151,195 @@ Test(spec, edit_distance)
     cr_assert_eq(cln_edit_distance("steps", "steps"), 0);
     cr_assert_eq(cln_edit_distance("", "abc"), 3);
     cr_assert_eq(cln_edit_distance("timeout", "timout"), 1);
+}
+
+/* ---- consent for host files and host paths ---- */
+
+static char tmpdir[64];
+
+static void mkspec(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static void __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof(cmd), fmt, ap);
+    va_end(ap);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void mktmp(void)
+{
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/cleanrun-consent-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void rmtmp(void)
+{
+    sh("rm -rf %s", tmpdir);
+}
+
+#define FILE_SPEC(src)                                                                             \
+    "[test]\nname = \"f\"\n[services.s]\nimage = \"localhost/x:1\"\nfiles = [{ path = \"/a\", "   \
+    "source = " src " }]\n[[steps]]\nservice = \"s\"\nrun = [\"true\"]\n"
+
+/* Load the spec; 0 and the set, or -1 and the rendered error in *msg. */
+static int load(const char *name, unsigned allow, struct cln_spec_set *set, char **msg)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    struct cln_load_options lo = {.allow = allow};
+    struct cln_error *err = NULL;
+    int r = cln_spec_load_file(path, &lo, set, &err);
+    if (r == 0)
+        r = cln_spec_check_allowed(set, allow, &err);
+    if (r < 0) {
+        *msg = cln_error_render(err);
+        cln_error_free(err);
+        return -1;
+    }
+    *msg = NULL;
+    return 0;
+}
+
+Test(consent, a_source_inside_the_spec_directory_is_read, .init = mktmp, .fini = rmtmp)
+{
+    sh("mkdir -p %s/sub && echo inside > %s/sub/data.txt", tmpdir, tmpdir);
+    mkspec("a.cleanrun.toml", FILE_SPEC("\"sub/data.txt\""));
+    struct cln_spec_set set = {0};
+    char *m = NULL;
+    cr_assert_eq(load("a.cleanrun.toml", 0, &set, &m), 0, "%s", m);
+    cr_assert_eq(set.tests[0].services[0].files[0].len, 7);
+    cr_assert_eq(memcmp(set.tests[0].services[0].files[0].data, "inside\n", 7), 0);
+    cln_spec_set_done(&set);
+}
+
+/* files[].source outside the spec's directory: an absolute path, a ../
+ * escape, a symlink out: each needs --allow-host-files, with its place and
+ * where it really leads (this code once copied /etc/shadow into a
+ * container). */
+Test(consent, a_source_outside_the_spec_directory_needs_its_flag, .init = mktmp, .fini = rmtmp)
+{
+    sh("mkdir -p %s/in && echo out > %s/outside.txt && ln -s /etc/hostname %s/in/link", tmpdir, tmpdir, tmpdir);
+    mkspec("abs.cleanrun.toml", FILE_SPEC("\"/etc/hostname\""));
+    sh("cp %s/abs.cleanrun.toml %s/in/ && true", tmpdir, tmpdir);
+    mkspec("in/dotdot.cleanrun.toml", FILE_SPEC("\"../outside.txt\""));
+    mkspec("in/link.cleanrun.toml", FILE_SPEC("\"link\""));
+    static const char *const specs[] = {"abs.cleanrun.toml", "in/dotdot.cleanrun.toml",
+                                        "in/link.cleanrun.toml"};
+    char *real_hostname = realpath("/etc/hostname", NULL);
+    for (size_t i = 0; i < 3; i++) {
+        struct cln_spec_set set = {0};
+        char *m = NULL;
+        cr_assert_eq(load(specs[i], 0, &set, &m), -1, "%s was accepted", specs[i]);
+        cr_assert(strstr(m, ":5:34: services.s.files[0].source") && strstr(m, "is the host file") &&
+                      strstr(m, "outside the spec's directory") &&
+                      strstr(m, "needs --allow-host-files"),
+                  "%s: %s", specs[i], m);
+        cr_assert(i == 1 || strstr(m, real_hostname), "%s: %s", specs[i], m);
+        /* not even read: nothing of it is in the spec */
+        cr_assert_eq(set.n ? set.tests[0].services[0].files[0].len : 0, 0);
+        free(m);
+        cln_spec_set_done(&set);
+        /* with the flag, it is the user's to give */
+        cr_assert_eq(load(specs[i], CLN_ALLOW_HOST_FILES, &set, &m), 0, "%s: %s", specs[i], m);
+        cr_assert_gt(set.tests[0].services[0].files[0].len, 0);
+        cln_spec_set_done(&set);
+    }
+    free(real_hostname);
+}
+
+/* Never a file to copy, flag or not: /proc and /sys (this code once
+ * leaked a host variable through /proc/self/environ), a directory, and a
+ * FIFO (which blocked validate forever). */
+Test(consent, pseudo_files_fifos_and_directories_are_refused, .init = mktmp, .fini = rmtmp,
+     .timeout = 10)
+{
+    sh("mkfifo %s/fifo && mkdir %s/dir", tmpdir, tmpdir);
+    mkspec("environ.cleanrun.toml", FILE_SPEC("\"/proc/self/environ\""));
+    mkspec("fifo.cleanrun.toml", FILE_SPEC("\"fifo\""));
+    mkspec("dir.cleanrun.toml", FILE_SPEC("\"dir\""));
+    static const struct {
+        const char *spec, *why;
+    } cases[] = {{"environ.cleanrun.toml", "is in /proc or /sys"},
+                 {"fifo.cleanrun.toml", "is not a regular file"},
+                 {"dir.cleanrun.toml", "is not a regular file"}};
+    for (size_t i = 0; i < 3; i++) {
+        struct cln_spec_set set = {0};
+        char *m = NULL;
+        cr_assert_eq(load(cases[i].spec, CLN_ALLOW_HOST_FILES, &set, &m), -1, "%s accepted",
+                     cases[i].spec);
+        cr_assert(strstr(m, ":5:34: services.s.files[0].source") && strstr(m, cases[i].why),
+                  "%s: %s", cases[i].spec, m);
+        free(m);
+        cln_spec_set_done(&set);
+    }
+}
+
+/* A mount source is canonicalised before the engine-socket check (this
+ * code once let /var/./run, /proc/1/root, a symlink to /var/run and a
+ * directory holding a socket through with --allow-host-mounts alone). */
+Test(consent, a_mount_that_holds_a_socket_needs_the_engine_socket_flag, .init = mktmp,
+     .fini = rmtmp)
+{
+    sh("ln -s /var/run %s/run-link && mkdir -p %s/sockdir/deep %s/plain", tmpdir, tmpdir, tmpdir);
+    char sock[256];
+    snprintf(sock, sizeof(sock), "%s/sockdir/deep/some.sock", tmpdir);
+    sh("python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' %s",
+       sock);
+    char link[128], sockdir[128], plain[128];
+    snprintf(link, sizeof(link), "%s/run-link", tmpdir);
+    snprintf(sockdir, sizeof(sockdir), "%s/sockdir", tmpdir);
+    snprintf(plain, sizeof(plain), "%s/plain", tmpdir);
+    /* /proc/1/root is "/" where it can be read (here, in a VM, it is
+     * refused: Permission denied, which refuses the spec as well) */
+    char *root = realpath("/proc/1/root", NULL);
+    const char *const sources[] = {"/var/./run", link, sockdir, root ? "/proc/1/root" : NULL};
+    free(root);
+    for (size_t i = 0; i < 4 && sources[i]; i++) {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "[test]\nname = \"m\"\n[[steps]]\nimage = \"localhost/x:1\"\nrun = "
+                 "[\"true\"]\nmounts = [{ source = \"%s\", target = \"/m\" }]\n",
+                 sources[i]);
+        mkspec("m.cleanrun.toml", text);
+        struct cln_spec_set set = {0};
+        char *m = NULL;
+        cr_assert_eq(load("m.cleanrun.toml", CLN_ALLOW_HOST_MOUNTS, &set, &m), -1,
+                     "%s passed with --allow-host-mounts alone", sources[i]);
+        cr_assert(strstr(m, ":6:22: steps[0].mounts[0] hands the container") &&
+                      strstr(m, "needs --allow-engine-socket"),
+                  "%s: %s", sources[i], m);
+        if (i == 2)
+            cr_assert(strstr(m, sock), "names the socket: %s", m);
+        free(m);
+        cln_spec_set_done(&set);
+        cr_assert_eq(load("m.cleanrun.toml", CLN_ALLOW_HOST_MOUNTS | CLN_ALLOW_ENGINE_SOCKET, &set,
+                          &m),
+                     0, "%s: %s", sources[i], m);
+        /* the engine gets the canonical path */
+        char *real = realpath(sources[i], NULL);
+        cr_assert_str_eq(set.tests[0].steps[0].privs.mounts[0].source, real);
+        free(real);
+        cln_spec_set_done(&set);
+    }
+    char text[512];
+    snprintf(text, sizeof(text),
+             "[test]\nname = \"m\"\n[[steps]]\nimage = \"localhost/x:1\"\nrun = "
+             "[\"true\"]\nmounts = [{ source = \"%s\", target = \"/m\" }]\n",
+             plain);
+    mkspec("m.cleanrun.toml", text);
+    struct cln_spec_set set = {0};
+    char *m = NULL;
+    cr_assert_eq(load("m.cleanrun.toml", CLN_ALLOW_HOST_MOUNTS, &set, &m), 0, "%s", m);
+    cln_spec_set_done(&set);
 }
