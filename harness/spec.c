@@ -1246,7 +1246,7 @@ static int check_names(struct loader *L, const struct cln_spec_test *t, struct c
                                   "services.%s.aliases[%zu] \"%s\" is the name of service \"%s\"",
                                   s->name, j, a, t->services[k].name);
                 for (size_t m = 0; m < t->services[k].aliases.n; m++)
-                    if ((k != i || m < j) && strcmp(t->services[k].aliases.v[m], a) == 0)
+                    if ((k < i || (k == i && m < j)) && strcmp(t->services[k].aliases.v[m], a) == 0)
                         return err_at(L, pos, err,
                                       "services.%s.aliases[%zu] \"%s\" is also an alias of "
                                       "service \"%s\"",

@@ -343,3 +343,69 @@ Test(consent, a_mount_that_holds_a_socket_needs_the_engine_socket_flag, .init = 
     cr_assert_eq(load("m.cleanrun.toml", CLN_ALLOW_HOST_MOUNTS, &set, &m), 0, "%s", m);
     cln_spec_set_done(&set);
 }
+
+/* Two links to "." once made discovery spin forever, and a link to ".."
+ * made a spec load twice ("test name is also used"). */
+Test(consent, discovery_enters_each_directory_once_and_stays_in_the_tree, .init = mktmp,
+     .fini = rmtmp, .timeout = 10)
+{
+    sh("mkdir -p %s/tree/sub && ln -s . %s/tree/sub/again && ln -s . %s/tree/sub/more", tmpdir,
+       tmpdir, tmpdir);
+    sh("ln -s .. %s/tree/sub/up && ln -s /etc %s/tree/etc-link && mkdir -p %s/other", tmpdir,
+       tmpdir, tmpdir);
+    sh("ln -s %s/other %s/tree/out", tmpdir, tmpdir);
+    mkspec("tree/sub/a.cleanrun.toml", FILE_SPEC("\"a.cleanrun.toml\""));
+    mkspec("other/b.cleanrun.toml", "[test]\nname = \"b\"\n[[steps]]\nimage = \"x:1\"\nrun = "
+                                    "[\"true\"]\n");
+    char root[128];
+    snprintf(root, sizeof(root), "%s/tree", tmpdir);
+    const char *paths[] = {root};
+    struct cln_spec_set set = {0};
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_spec_load_paths(paths, 1, NULL, &set, &err), 0, "%s", err ? err->msg : "");
+    cr_assert_eq(set.n, 1, "a link out of the tree is not followed, a loop is entered once");
+    cr_assert_str_eq(set.tests[0].name, "f");
+    cln_spec_set_done(&set);
+}
+
+/* The same spec named twice, or a directory and a file in it: loaded once. */
+Test(consent, a_spec_named_twice_is_loaded_once, .init = mktmp, .fini = rmtmp)
+{
+    sh("mkdir -p %s/d", tmpdir);
+    mkspec("d/a.cleanrun.toml", FILE_SPEC("\"a.cleanrun.toml\""));
+    char dir[128], file[160], again[200];
+    snprintf(dir, sizeof(dir), "%s/d", tmpdir);
+    snprintf(file, sizeof(file), "%s/d/a.cleanrun.toml", tmpdir);
+    snprintf(again, sizeof(again), "%s/d/../d/./a.cleanrun.toml", tmpdir);
+    const char *paths[] = {dir, file, again};
+    struct cln_spec_set set = {0};
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_spec_load_paths(paths, 3, NULL, &set, &err), 0, "%s", err ? err->msg : "");
+    cr_assert_eq(set.n, 1);
+    cln_spec_set_done(&set);
+}
+
+/* validate reports every unknown key and type error of a file, once each. */
+Test(consent, every_key_and_type_error_of_a_file_is_reported, .init = mktmp, .fini = rmtmp)
+{
+    mkspec("m.cleanrun.toml", "[test]\nname = \"x\"\ntimout = \"5s\"\n[services.s]\nimgae = \"a:b\"\n"
+                              "[[steps]]\nimage = \"a:b\"\nrnu = [\"true\"]\nretries = \"3\"\n");
+    char path[128];
+    snprintf(path, sizeof(path), "%s/m.cleanrun.toml", tmpdir);
+    const char *paths[] = {path};
+    struct cln_spec_set set = {0};
+    struct cln_error *err = NULL;
+    cr_assert_lt(cln_spec_load_paths(paths, 1, NULL, &set, &err), 0);
+    static const char *const want[] = {":9:11: steps[0].retries must be an integer",
+                                       ":8:1: unknown key \"rnu\" in steps[0]",
+                                       ":5:1: unknown key \"imgae\" in services.s",
+                                       ":3:1: unknown key \"timout\" in [test]"};
+    size_t i = 0;
+    for (const struct cln_error *e = err; e; e = e->cause, i++) {
+        cr_assert_lt(i, 4, "more errors than mistakes: %s", e->msg);
+        cr_assert(strstr(e->msg, want[i]), "error %zu: %s", i, e->msg);
+    }
+    cr_assert_eq(i, 4);
+    cln_error_free(err);
+    cln_spec_set_done(&set);
+}
