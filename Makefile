@@ -190,6 +190,10 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    bash tests/e2e/trust.sh $(ASN)/cleanrun $(DOCKER_EP)
 	bash tests/e2e/trust.sh $(REL)/cleanrun $(PODMAN_EP)
+	@echo "== results: right results, output a person can read (Docker, ASan build; Podman)"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    bash tests/e2e/results.sh $(ASN)/cleanrun $(DOCKER_EP)
+	bash tests/e2e/results.sh $(REL)/cleanrun $(PODMAN_EP)
 	@echo "== crash-proof cleanup: SIGINT and SIGKILL at random moments, then gc (Docker: 20 each; Podman: 5 each)"
 	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(DOCKER_EP) 20
 	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(PODMAN_EP) 5

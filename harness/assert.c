@@ -118,7 +118,8 @@ static char *quote(const struct cln_capture *c)
 static void check_equals(const char *what, const char *want, size_t want_len,
                          const struct cln_capture *c, struct cln_attempt *a)
 {
-    if (c->data.len == want_len && (!want_len || memcmp(c->data.data, want, want_len) == 0))
+    if (c->data.len == want_len &&
+        (!want_len || (c->data.data && memcmp(c->data.data, want, want_len) == 0)))
         return;
     char *ev = cln_text_visible(want, want_len, CLN_QUOTE_CAP, VIS);
     char *av = quote(c);

@@ -92,8 +92,8 @@ static void remove_one(struct cln_runtime *rt, const char *kind, const char *nam
         cln_error_free(e);
 }
 
-int cln_remove_listed(struct cln_runtime *rt, const struct cln_leak_audit *a,
-                      size_t ret_removed[3], struct cln_error **err)
+int cln_remove_listed(struct cln_runtime *rt, const struct cln_leak_audit *a, size_t ret_removed[3],
+                      struct cln_error **err)
 {
     struct cln_error *first = NULL;
     /* containers first: a network in use cannot be removed */
@@ -165,8 +165,7 @@ static int owner_alive_in(uint64_t pidns, long pid, uint64_t start)
         if (p <= 0 || *end || cln_proc_pidns((int)p) != pidns)
             continue;
         visible = true;
-        if (cln_proc_inner_pid((int)p) == pid &&
-            (!start || cln_proc_start_time((int)p) == start))
+        if (cln_proc_inner_pid((int)p) == pid && (!start || cln_proc_start_time((int)p) == start))
             alive = 1;
     }
     closedir(d);
@@ -192,7 +191,7 @@ enum cln_owner_state cln_owner_state(const struct cln_labels *labels, bool local
         /* another boot: this machine before a reboot (its owner died with
          * it), or another machine using the same engine (never judged) */
         return strcmp(host, machine) == 0 && strcmp(host, "unknown") != 0 ? CLN_OWNER_GONE
-                                                                         : CLN_OWNER_UNKNOWN;
+                                                                          : CLN_OWNER_UNKNOWN;
     char *end = NULL;
     long pid = strtol(pid_s, &end, 10);
     if (*end || pid <= 0)

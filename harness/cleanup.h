@@ -34,17 +34,17 @@ int cln_audit_run(struct cln_runtime *rt, const char *run_id, struct cln_leak_au
                   struct cln_error **err);
 /* Force-remove what an audit listed, containers first; ret_removed as
  * below. */
-int cln_remove_listed(struct cln_runtime *rt, const struct cln_leak_audit *a,
-                      size_t ret_removed[3], struct cln_error **err);
+int cln_remove_listed(struct cln_runtime *rt, const struct cln_leak_audit *a, size_t ret_removed[3],
+                      struct cln_error **err);
 /* Force-remove everything carrying run_id's label, containers first;
  * ret_removed[0..2] are incremented per container, network, volume. */
 int cln_remove_run(struct cln_runtime *rt, const char *run_id, size_t ret_removed[3],
                    struct cln_error **err);
 
 enum cln_owner_state {
-    CLN_OWNER_ALIVE, /* the owner process still runs */
-    CLN_OWNER_GONE,  /* its pid is free or taken by a later process, in a pid namespace seen
-                        from here; or this machine rebooted since */
+    CLN_OWNER_ALIVE,   /* the owner process still runs */
+    CLN_OWNER_GONE,    /* its pid is free or taken by a later process, in a pid namespace seen
+                          from here; or this machine rebooted since */
     CLN_OWNER_UNKNOWN, /* cannot be judged: another machine's, a pid namespace not visible
                           from here (a sibling container's), or labels without the owner's
                           pid namespace (an older cleanrun) */

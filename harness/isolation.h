@@ -96,7 +96,7 @@ struct cln_evidence {
     bool pid_proven;
     enum cln_net_mode net_mode;
     const char *net_reason; /* static: why it has that network */
-    const char *method;      /* static: how the namespaces were captured */
+    const char *method;     /* static: how the namespaces were captured */
     struct cln_ns_set ns, host_ns;
     char *cgroup; /* owned */
     enum cln_canary_state canary;

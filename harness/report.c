@@ -216,6 +216,7 @@ static cJSON *jattempt(const struct cln_attempt *a)
     cJSON_AddNumberToObject(o, "duration_ms", (double)a->duration_ms);
     cJSON_AddItemToObject(o, "exec_id", jstr(a->exec_id));
     cJSON_AddItemToObject(o, "kill_method", jstr(a->timed_out ? a->kill_method : NULL));
+    cJSON_AddItemToObject(o, "limit", jstr(a->timed_out ? a->limit : NULL));
     cJSON_AddItemToObject(o, "error", jstr(a->error));
     cJSON_AddItemToObject(o, "stdout", jcapture(&a->out));
     cJSON_AddItemToObject(o, "stderr", jcapture(&a->err));
@@ -462,8 +463,8 @@ static char *failure_text(const struct cln_step_result *s, const struct cln_atte
     if (a->error)
         cln_buf_printf(&b, "error: %s\n", a->error);
     if (a->timed_out)
-        cln_buf_printf(&b, "timed out after %llu ms and was killed\n",
-                       (unsigned long long)a->duration_ms);
+        cln_buf_printf(&b, "timed out after %llu ms (%s) and was killed\n",
+                       (unsigned long long)a->duration_ms, a->limit ? a->limit : "a limit");
     for (size_t i = 0; i < a->nfailures; i++) {
         const struct cln_failure *f = &a->failures[i];
         cln_buf_printf(&b, "expected %s: %s\nactual: %s\n", f->what, f->expected, f->actual);
@@ -480,7 +481,8 @@ static char *failure_message(const struct cln_attempt *a)
     if (a->error)
         return cln_xstrdup(a->error);
     if (a->timed_out)
-        return cln_xasprintf("timed out after %llu ms", (unsigned long long)a->duration_ms);
+        return cln_xasprintf("timed out after %llu ms (%s)", (unsigned long long)a->duration_ms,
+                             a->limit ? a->limit : "a limit");
     if (a->nfailures)
         return a->nfailures == 1
                    ? cln_xasprintf("expected %s: %s", a->failures[0].what, a->failures[0].expected)

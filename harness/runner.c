@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stdarg.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -240,15 +241,15 @@ struct test_ctx {
     const struct cln_spec_test *t;
     struct cln_test_result *r;
     struct cln_labels labels;
-    uint64_t deadline;  /* the earlier of the test's and the run's; 0: none */
-    char limit[96];     /* which limit that is, in words */
+    uint64_t deadline;    /* the earlier of the test's and the run's; 0: none */
+    char limit[96];       /* which limit that is, in words */
     pthread_mutex_t lock; /* containers, the routed network, hosts */
     /* teardown, LIFO */
     char **containers;
     size_t ncontainers, ccap;
     /* networks */
-    bool resolves;      /* the engine resolves names on the test network */
-    char *routed;       /* the test's routed network, once something needed it */
+    bool resolves; /* the engine resolves names on the test network */
+    char *routed;  /* the test's routed network, once something needed it */
     bool routed_failed;
     struct host_entry *hosts;
     size_t nhosts, hcap;
@@ -280,11 +281,11 @@ static void set_limit(struct test_ctx *c, uint64_t test_deadline)
     if (rd && (!test_deadline || rd < test_deadline)) {
         c->deadline = rd;
         snprintf(c->limit, sizeof(c->limit), "the run's --timeout (%s)",
-                 cln_duration_format(c->run->opts->run_timeout_ms, d, sizeof(d)));
+                 cln_duration_format_limit(c->run->opts->run_timeout_ms, d, sizeof(d)));
     } else if (test_deadline) {
         c->deadline = test_deadline;
         snprintf(c->limit, sizeof(c->limit), "the test's timeout (%s)",
-                 cln_duration_format(c->t->timeout_ms, d, sizeof(d)));
+                 cln_duration_format_limit(c->t->timeout_ms, d, sizeof(d)));
     } else {
         c->deadline = 0;
         c->limit[0] = '\0';
@@ -306,10 +307,22 @@ static bool deadline_passed(const struct test_ctx *c)
     return c->deadline && now_ms() >= c->deadline;
 }
 
-/* Every engine request of this thread ends by the limit. */
+/* Stopping what ran when the limit fires (killing the step, reading how
+ * it ended, removing its container) takes engine requests too: they get
+ * this long past the limit. */
+#define STOP_GRACE_MS 10000
+
+/* Every engine request of this thread ends by the limit, and the grace to
+ * stop what ran. */
 static void enter_limit(const struct test_ctx *c)
 {
-    cln_deadline_set(c->deadline, c->limit[0] ? c->limit : NULL);
+    char what[200];
+    if (!c->deadline) {
+        cln_deadline_set(0, NULL);
+        return;
+    }
+    snprintf(what, sizeof(what), "%s and %d s to stop what ran", c->limit, STOP_GRACE_MS / 1000);
+    cln_deadline_set(c->deadline + STOP_GRACE_MS, what);
 }
 
 static void track(struct test_ctx *c, const char *id)
@@ -388,8 +401,8 @@ static char *container_name(const struct test_ctx *c, const char *what)
     size_t start = b.len;
     for (const char *p = c->t->name; *p && b.len - start < 40; p++) {
         char ch = *p;
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '_' || ch == '.' || ch == '-';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == '-';
         cln_buf_putc(&b, ok ? ch : '-');
     }
     cln_buf_printf(&b, "-%s", what);
@@ -447,10 +460,10 @@ static void add_hosts(struct test_ctx *c, size_t svc, const char *ip)
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i <= s->aliases.n; i++) {
         c->hosts = cln_xgrow(c->hosts, &c->hcap, c->nhosts + 1, sizeof(*c->hosts));
-        c->hosts[c->nhosts++] = (struct host_entry){
-            .name = cln_xstrdup(i ? s->aliases.v[i - 1] : s->name),
-            .ip = cln_xstrdup(ip),
-            .service = svc};
+        c->hosts[c->nhosts++] =
+            (struct host_entry){.name = cln_xstrdup(i ? s->aliases.v[i - 1] : s->name),
+                                .ip = cln_xstrdup(ip),
+                                .service = svc};
     }
     pthread_mutex_unlock(&c->lock);
 }
@@ -766,10 +779,10 @@ static int http_ready_host(const struct cln_spec_ready *rd, uint16_t host_port, 
     int ok = rc == CURLE_OK && status_wanted(rd, status) &&
              (!rd->body_regex || cln_regex_match(rd->body_regex, body.data, body.len) == 1);
     free(*why);
-    *why = rc != CURLE_OK ? cln_xasprintf("GET %s: %s", url, curl_easy_strerror(rc))
-                          : cln_xasprintf("GET %s: HTTP %ld%s", url, status,
-                                          ok || status_wanted(rd, status) ? ", body not matching"
-                                                                          : "");
+    *why = rc != CURLE_OK
+               ? cln_xasprintf("GET %s: %s", url, curl_easy_strerror(rc))
+               : cln_xasprintf("GET %s: HTTP %ld%s", url, status,
+                               ok || status_wanted(rd, status) ? ", body not matching" : "");
     cln_buf_done(&body);
     return ok;
 }
@@ -783,8 +796,10 @@ static int http_ready_inside(struct test_ctx *c, const struct cln_service_result
     char url[512];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", rd->http_port, rd->http_path);
     const char *argv[] = {KEEPALIVE_BIN, "wget", "-q", "-S", "-O", "-", url, NULL};
-    struct cln_exec_config ec = {
-        .argv = argv, .user = "0", .timeout_ms = timeout_ms ? timeout_ms : 1, .output_cap = 1 << 20};
+    struct cln_exec_config ec = {.argv = argv,
+                                 .user = "0",
+                                 .timeout_ms = timeout_ms ? timeout_ms : 1,
+                                 .output_cap = 1 << 20};
     struct cln_exec_result er;
     struct cln_error *e = NULL;
     if (c->run->rt->desc->ops->exec(c->run->rt->ctx, sr->container_id, &ec, &er, &e) < 0) {
@@ -822,25 +837,50 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
     uint64_t until = now_ms() + remaining(c, rd->timeout_ms);
     char *why = NULL; /* the last probe's answer, for the error */
     int rc = -1;
+    /* The image's HEALTHCHECK is run by cleanrun itself, as an exec probe:
+     * the same on every backend, whether or not the engine runs health
+     * checks (Podman without systemd never does). */
+    char **probe = rd->kind == CLN_READY_EXEC ? rd->exec.v : NULL;
+    struct cln_container_state hst = {0};
+    uint64_t probe_cap = 0;
+    if (rd->kind == CLN_READY_HEALTH) {
+        struct cln_error *e = NULL;
+        if (rt->desc->ops->inspect(rt->ctx, sr->container_id, &hst, &e) < 0) {
+            sr->error = render_with(e, "service %s: read its image's HEALTHCHECK", s->name);
+            return -1;
+        }
+        if (!hst.health_argv) {
+            sr->error = cln_xasprintf("service %s: ready.healthcheck, but its image (%s) "
+                                      "has no HEALTHCHECK",
+                                      s->name, s->image);
+            cln_container_state_done(&hst);
+            return -1;
+        }
+        probe = hst.health_argv;
+        probe_cap = hst.health_timeout_ms;
+    }
     for (;;) {
         if (interrupted(c))
             break;
         uint64_t left = until > now_ms() ? until - now_ms() : 1;
         struct cln_error *e = NULL;
         int ok = 0;
-        if (rd->kind == CLN_READY_EXEC) {
+        if (probe) {
             /* each probe gets at least a second, even the one at the deadline */
-            struct cln_exec_config ec = {.argv = (const char *const *)rd->exec.v,
-                                         .timeout_ms = remaining(c, left > 1000 ? left : 1000),
+            uint64_t t = left > 1000 ? left : 1000;
+            if (probe_cap && probe_cap < t)
+                t = probe_cap;
+            struct cln_exec_config ec = {.argv = (const char *const *)probe,
+                                         .timeout_ms = remaining(c, t),
                                          .output_cap = 4096};
             struct cln_exec_result er;
             if (rt->desc->ops->exec(rt->ctx, sr->container_id, &ec, &er, &e) == 0) {
                 ok = er.status == CLN_EXEC_EXITED && er.exit_code == 0;
                 free(why);
-                why = cln_xasprintf("the probe %s", er.status == CLN_EXEC_TIMEOUT
-                                                        ? "did not finish"
-                                                        : er.exit_code ? "exited non-zero"
-                                                                       : "exited 0");
+                const char *what = probe == rd->exec.v ? "the probe" : "the image's HEALTHCHECK";
+                why = er.status == CLN_EXEC_TIMEOUT
+                          ? cln_xasprintf("%s did not finish in %" PRIu64 " ms", what, t)
+                          : cln_xasprintf("%s exited %d", what, er.exit_code);
                 cln_exec_result_done(&er);
             }
         } else if (rd->kind == CLN_READY_LOG) {
@@ -861,23 +901,8 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
                 if (s->ports[i] == rd->http_port)
                     hp = sr->host_ports[i];
             uint64_t budget = remaining(c, left > 1000 ? left : 1000);
-            ok = hp ? http_ready_host(rd, hp, budget, &why)
-                    : http_ready_inside(c, sr, budget, &why);
-        } else if (rd->kind == CLN_READY_HEALTH) {
-            struct cln_container_state st;
-            if (rt->desc->ops->inspect(rt->ctx, sr->container_id, &st, &e) == 0) {
-                if (!st.health) {
-                    cln_container_state_done(&st);
-                    sr->error = cln_xasprintf("service %s: ready.healthcheck, but its image (%s) "
-                                              "has no HEALTHCHECK",
-                                              s->name, s->image);
-                    break;
-                }
-                ok = strcmp(st.health, "healthy") == 0;
-                free(why);
-                why = cln_xasprintf("its health check says %s", st.health);
-                cln_container_state_done(&st);
-            }
+            ok =
+                hp ? http_ready_host(rd, hp, budget, &why) : http_ready_inside(c, sr, budget, &why);
         }
         cln_error_free(e); /* a failed probe is "not ready yet" */
         if (ok) {
@@ -908,11 +933,10 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
         if (now >= until) {
             char d[32], lim[32];
             cln_duration_format(now - started, d, sizeof(d));
-            cln_duration_format(rd->timeout_ms, lim, sizeof(lim));
+            cln_duration_format_limit(rd->timeout_ms, lim, sizeof(lim));
             sr->error = deadline_passed(c) && c->deadline < started + rd->timeout_ms
                             ? cln_xasprintf("service %s not ready after %s: %s reached%s%s",
-                                            s->name, d, c->limit, why ? "; " : "",
-                                            why ? why : "")
+                                            s->name, d, c->limit, why ? "; " : "", why ? why : "")
                             : cln_xasprintf("service %s not ready after %s (ready.timeout %s)%s%s",
                                             s->name, d, lim, why ? "; " : "", why ? why : "");
             break;
@@ -920,6 +944,7 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
         pause_ms(c, rd->interval_ms < until - now ? rd->interval_ms : until - now);
     }
     free(why);
+    cln_container_state_done(&hst);
     return rc;
 }
 
@@ -1171,7 +1196,7 @@ static int complete_hosts(struct test_ctx *c)
             cln_buf_done(&lines);
             continue;
         }
-        const char *argv[] = {KEEPALIVE_BIN, "sh", "-c", "printf %s \"$1\" >> /etc/hosts",
+        const char *argv[] = {KEEPALIVE_BIN,    "sh",       "-c", "printf %s \"$1\" >> /etc/hosts",
                               "cleanrun-hosts", lines.data, NULL};
         struct cln_exec_config ec = {
             .argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
@@ -1181,8 +1206,7 @@ static int complete_hosts(struct test_ctx *c)
         cln_buf_done(&lines);
         if (r < 0) {
             fail_test(c->r, CLN_ST_ERROR,
-                      render_with(e, "service %s: write the test's host names",
-                                  sr->service->name));
+                      render_with(e, "service %s: write the test's host names", sr->service->name));
             return -1;
         }
         bool ok = er.status == CLN_EXEC_EXITED && er.exit_code == 0;
@@ -1208,17 +1232,18 @@ static int start_services(struct test_ctx *c)
             fail_test(c->r, CLN_ST_ERROR, cln_xstrdup("interrupted"));
             return -1;
         }
-        struct level_queue q = {.jobs = cln_xcalloc(t->nservices ? t->nservices : 1,
-                                                    sizeof(struct svc_job))};
+        struct level_queue q = {
+            .jobs = cln_xcalloc(t->nservices ? t->nservices : 1, sizeof(struct svc_job))};
         pthread_mutex_init(&q.lock, NULL);
         for (size_t i = 0; i < t->nservices; i++)
             if (t->services[i].level == level)
                 q.jobs[q.n++] = (struct svc_job){.c = c, .idx = i};
-        size_t nw = q.n < SERVICE_WORKERS ? q.n : SERVICE_WORKERS, started = 0;
+        /* this thread is one of the workers */
+        size_t helpers = q.n > SERVICE_WORKERS ? SERVICE_WORKERS - 1 : q.n ? q.n - 1 : 0;
+        size_t started = 0;
         pthread_t th[SERVICE_WORKERS];
-        for (size_t i = 0; i + 1 < nw; i++)
-            if (pthread_create(&th[started], NULL, level_worker, &q) == 0)
-                started++;
+        while (started < helpers && pthread_create(&th[started], NULL, level_worker, &q) == 0)
+            started++;
         level_worker(&q); /* this thread works too */
         for (size_t i = 0; i < started; i++)
             pthread_join(th[i], NULL);
@@ -1305,9 +1330,8 @@ static int stat_files(struct test_ctx *c, const char *id, const struct cln_spec_
         memset(fs, 0, sizeof(*fs));
         unsigned rawmode = 0;
         char u[64], g[64];
-        if (strncmp(p, "missing", 7) != 0 &&
-            sscanf(p, "%x %o %u %u %63s %63s", &rawmode, &fs->mode, &fs->uid, &fs->gid, u, g) ==
-                6) {
+        if (strncmp(p, "missing", 7) != 0 && sscanf(p, "%x %o %u %u %63s %63s", &rawmode, &fs->mode,
+                                                    &fs->uid, &fs->gid, u, g) == 6) {
             fs->exists = true;
             unsigned fmt = rawmode & 0170000;
             fs->type = fmt == 0100000   ? CLN_FILE_REGULAR
@@ -1389,7 +1413,7 @@ static void check_files(struct test_ctx *c, const char *id, const struct cln_spe
     for (size_t i = 0; i < x->nfiles; i++) {
         const struct cln_file_expect *f = &x->files[i];
         const struct file_stat *fs = &st[i];
-        char what[300], exp[64], act[64];
+        char what[300], act[64];
         if (!fs->exists) {
             if (f->exists != 0) {
                 snprintf(what, sizeof(what), "file %s exists", f->path);
@@ -1409,6 +1433,7 @@ static void check_files(struct test_ctx *c, const char *id, const struct cln_spe
                                     cln_file_type_name(fs->type), NULL);
         }
         if (f->mode >= 0 && fs->mode != (unsigned)f->mode) {
+            char exp[16];
             snprintf(what, sizeof(what), "file %s mode", f->path);
             snprintf(exp, sizeof(exp), "0%o", (unsigned)f->mode);
             snprintf(act, sizeof(act), "0%o", fs->mode);
@@ -1469,10 +1494,10 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
         cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
     cln_labels_set(&labels, "io.cleanrun.step", s->name);
     struct cln_mount *mounts = host_mounts(&s->privs);
-    char **hosts = pl.mode != CLN_NET_NONE && pl.mode != CLN_NET_HOST && c->r->network &&
-                           !c->resolves
-                       ? hosts_vector(c, NULL)
-                       : NULL;
+    char **hosts =
+        pl.mode != CLN_NET_NONE && pl.mode != CLN_NET_HOST && c->r->network && !c->resolves
+            ? hosts_vector(c, NULL)
+            : NULL;
     char what[32];
     snprintf(what, sizeof(what), "step%zu", si + 1);
     cleanup_free char *cname = container_name(c, what);
@@ -1673,6 +1698,14 @@ static void run_step(struct test_ctx *c, size_t si)
         a->exec_id = CLN_TAKE(er.exec_id);
         a->host_pid = er.host_pid;
         a->kill_method = er.kill_method;
+        if (a->timed_out) {
+            char lim[32];
+            a->limit =
+                s->timeout_ms && to == s->timeout_ms
+                    ? cln_xasprintf("the step's timeout (%s)",
+                                    cln_duration_format_limit(s->timeout_ms, lim, sizeof(lim)))
+                    : cln_xstrdup(c->limit[0] ? c->limit : "a limit");
+        }
         memset(&er.out, 0, sizeof(er.out));
         memset(&er.err, 0, sizeof(er.err));
         bool was_interrupted = er.interrupted;
@@ -1951,6 +1984,7 @@ static void attempt_done(struct cln_attempt *a)
     cln_capture_done(&a->err);
     free(a->exec_id);
     free(a->error);
+    free(a->limit);
     for (size_t i = 0; i < a->nfailures; i++) {
         free(a->failures[i].what);
         free(a->failures[i].expected);

@@ -42,6 +42,7 @@ struct cln_attempt {
     char *exec_id;
     int host_pid;
     const char *kill_method; /* on timeout: how the step was killed (static) */
+    char *limit;             /* on timeout: the limit it hit ("the step's timeout (2s)") */
     struct cln_failure *failures;
     size_t nfailures;
     char *error; /* infrastructure error text, or NULL */

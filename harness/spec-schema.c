@@ -72,11 +72,10 @@ static const struct cln_schema_key var_value = {
     .types = S | I | B, .wanted = "a string, integer or boolean", .doc = "a variable: ${name}"};
 static const struct cln_schema_table vars_table = {NULL, 0, &var_value};
 
-static const struct cln_schema_key matrix_value = {
-    .types = A,
-    .items = S | I | B,
-    .items_wanted = "a string, integer or boolean",
-    .doc = "the values of one matrix key"};
+static const struct cln_schema_key matrix_value = {.types = A,
+                                                   .items = S | I | B,
+                                                   .items_wanted = "a string, integer or boolean",
+                                                   .doc = "the values of one matrix key"};
 static const struct cln_schema_table matrix_table = {NULL, 0, &matrix_value};
 
 static const struct cln_schema_key image_keys[] = {
@@ -118,9 +117,7 @@ static const struct cln_schema_key ready_keys[] = {
      .items_wanted = "an integer",
      .doc = "with http: the status(es) that mean ready (default 200-399)"},
     {.name = "body", .types = S, .doc = "with http: a regex the body must match"},
-    {.name = "healthcheck",
-     .types = B,
-     .doc = "until the image's own HEALTHCHECK says healthy"},
+    {.name = "healthcheck", .types = B, .doc = "until the image's own HEALTHCHECK says healthy"},
     {.name = "interval", .types = S, .wanted = DURATION, .doc = "between checks (default 200ms)"},
     {.name = "timeout", .types = S, .wanted = DURATION, .doc = "give up after (default 30s)"},
 };
@@ -135,12 +132,11 @@ static const struct cln_schema_table ready_table = {ready_keys, N(ready_keys), N
         {.name = "outbound",                                                                       \
          .types = B,                                                                               \
          .doc = "a route to the host and beyond (--allow-outbound)"},                              \
-        {.name = "mounts",                                                                         \
-         .types = A,                                                                               \
-         .items = T,                                                                               \
-         .items_wanted = "a table ({ source = ..., target = ... })",                              \
-         .item_table = &mount_table,                                                               \
-         .doc = "bind mounts of host paths (--allow-host-mounts)"}
+    {                                                                                              \
+        .name = "mounts", .types = A, .items = T,                                                  \
+        .items_wanted = "a table ({ source = ..., target = ... })", .item_table = &mount_table,    \
+        .doc = "bind mounts of host paths (--allow-host-mounts)"                                   \
+    }
 
 static const struct cln_schema_key service_keys[] = {
     {.name = "image", .types = S, .doc = "an [images] name or a reference"},
@@ -454,10 +450,10 @@ static void walk_table(struct walk *w, const struct cln_toml_value *t,
         char what[400];
         snprintf(what, sizeof(what), "%s%s%s", prefix, *prefix ? "." : "", e->key);
         const struct cln_schema_key *k = s->keys ? find_key(s, e->key) : s->value;
-        if (!k)
-            unknown_key(w, e, s, where);
-        else
+        if (k)
             walk_value(w, e->value, k, what);
+        else if (s->keys) /* a map (keys NULL) takes any key */
+            unknown_key(w, e, s, where);
     }
 }
 

@@ -230,11 +230,11 @@ static int interp(struct loader *L, tv *v, const char *what, char **ret, struct 
                 long port = strtol(ps, &pend, 10);
                 bool digits = *ps >= '0' && *ps <= '9' && pend && !*pend;
                 bool listed = false;
-                const struct cln_toml_entry *pe =
-                    se->value->type == CLN_TOML_TABLE ? cln_toml_table_find(se->value, "ports")
+                const struct cln_toml_entry *pe = se->value->type == CLN_TOML_TABLE
+                                                      ? cln_toml_table_find(se->value, "ports")
                                                       : NULL;
-                for (size_t k = 0; pe && pe->value->type == CLN_TOML_ARRAY &&
-                                   k < cln_toml_array_len(pe->value);
+                for (size_t k = 0;
+                     pe && pe->value->type == CLN_TOML_ARRAY && k < cln_toml_array_len(pe->value);
                      k++) {
                     tv *pv = cln_toml_array_at(pe->value, k);
                     listed = listed || (pv->type == CLN_TOML_INTEGER && pv->u.integer == port);
@@ -367,8 +367,7 @@ static int get_limit(struct loader *L, tv *t, const char *key, const char *where
     if (v == 0)
         return err_at(L, cln_toml_table_find(t, key)->value->pos, err,
                       "%s.%s is zero: give a positive duration (leave the key out for %s)", where,
-                      key,
-                      strcmp(key, "interval") == 0 ? "the default" : "no limit of its own");
+                      key, strcmp(key, "interval") == 0 ? "the default" : "no limit of its own");
     *ret = v;
     return 1;
 }
@@ -501,7 +500,9 @@ static int open_source(const struct loader *L, const char *real, bool inside)
             return -1;
         struct {
             uint64_t flags, mode, resolve;
-        } how = {.flags = (uint64_t)flags, .resolve = 0x08 /* RESOLVE_BENEATH */ | 0x04 /* NO_SYMLINKS */ | 0x02 /* NO_MAGICLINKS */};
+        } how = {.flags = (uint64_t)flags,
+                 .resolve = 0x08 /* RESOLVE_BENEATH */ | 0x04 /* NO_SYMLINKS */ |
+                            0x02 /* NO_MAGICLINKS */};
         int fd = (int)syscall(SYS_openat2, dfd, real + strlen(L->real_dir) + 1, &how, sizeof(how));
         if (fd >= 0 || errno != ENOSYS)
             return fd;
@@ -1020,9 +1021,13 @@ static void add_use(struct cln_spec_test *t, enum cln_allow what, struct cln_tom
 /* The engines' sockets: mounting one (or a directory holding one) hands
  * the container the engine, which is the host. */
 static const char *const engine_sockets[] = {
-    "/var/run/docker.sock",        "/run/docker.sock", "/run/podman/podman.sock",
-    "/var/run/podman/podman.sock", "/run/containerd/containerd.sock",
-    "/run/user",                   "/var/run/user",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/podman/podman.sock",
+    "/var/run/podman/podman.sock",
+    "/run/containerd/containerd.sock",
+    "/run/user",
+    "/var/run/user",
 };
 
 /* Is the canonical path p at or above the path q (also canonicalised)? */
@@ -1274,8 +1279,7 @@ static int load_services(struct loader *L, tv *root, struct cln_spec_test *t,
         if (r == 0)
             r = CHECK_KEYS(L, e->value, where, err, "image", "command", "entrypoint", "env",
                            "files", "ports", "memory", "cpus", "pids", "depends_on", "aliases",
-                           "ready", "privileged", "host_network", "host_pid", "outbound",
-                           "mounts");
+                           "ready", "privileged", "host_network", "host_pid", "outbound", "mounts");
         if (r < 0)
             return r;
         if (!host_name_ok(e->key))
@@ -1566,15 +1570,14 @@ static int load_expect(struct loader *L, tv *step, const char *where, struct cln
                 static const char *const types[] = {"file", "directory", "symlink"};
                 for (int k = 0; k < 3; k++)
                     if (strcmp(type, types[k]) == 0)
-                        fx->type = k == 0 ? CLN_FILE_REGULAR
+                        fx->type = k == 0   ? CLN_FILE_REGULAR
                                    : k == 1 ? CLN_FILE_DIRECTORY
                                             : CLN_FILE_SYMLINK;
                 if (fx->type < 0) {
                     const char *sg = suggest(type, types, 3);
                     r = err_at(L, cln_toml_table_find(f, "type")->value->pos, err,
-                               "%s.type \"%s\" is not a type (file, directory, symlink)%s%s%s",
-                               iw, type, sg ? "; did you mean \"" : "", sg ? sg : "",
-                               sg ? "\"?" : "");
+                               "%s.type \"%s\" is not a type (file, directory, symlink)%s%s%s", iw,
+                               type, sg ? "; did you mean \"" : "", sg ? sg : "", sg ? "\"?" : "");
                     free(type);
                     return r;
                 }
@@ -1706,7 +1709,7 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             char *cmd = NULL;
             if ((r = interp(L, run->value, "run", &cmd, err)) < 0)
                 return r;
-            if (!cmd[strspn(cmd, " \t\n")]) {
+            if (!cmd || !cmd[strspn(cmd, " \t\n")]) {
                 free(cmd);
                 return err_at(L, run->value->pos, err, "%s.run: empty command", where);
             }
@@ -1738,9 +1741,9 @@ static int load_steps(struct loader *L, tv *root, struct cln_spec_test *t,
             (r = get_bool(L, st, "network", where, &s->network, err)) < 0)
             return r;
         s->retries = (int)retries;
-        static const char *const fresh_only[] = {"network",  "memory",   "pids",
+        static const char *const fresh_only[] = {"network",    "memory",       "pids",
                                                  "privileged", "host_network", "host_pid",
-                                                 "outbound", "mounts"};
+                                                 "outbound",   "mounts"};
         for (size_t k = 0; s->service && k < sizeof(fresh_only) / sizeof(fresh_only[0]); k++)
             if (cln_toml_table_find(st, fresh_only[k]))
                 return err_at(L, cln_toml_table_find(st, fresh_only[k])->pos, err,
@@ -1945,17 +1948,17 @@ static int load_vars(struct loader *L, tv *root, struct cln_error **err)
     if (r > 0 && (r = get_strv(L, test, "host_env", "test", &L->host_env, err)) < 0)
         return r;
     for (size_t i = 0; i < L->host_env.n; i++) {
-        const char *n = L->host_env.v[i];
+        const char *n = L->host_env.v[i] ? L->host_env.v[i] : "";
         bool ok = (*n >= 'A' && *n <= 'Z') || (*n >= 'a' && *n <= 'z') || *n == '_';
         for (const char *c = n; ok && *c; c++)
             ok = (*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
                  *c == '_';
         if (!ok)
-            return err_at(L, cln_toml_array_at(cln_toml_table_find(test, "host_env")->value, i)->pos,
-                          err,
-                          "test.host_env[%zu] \"%s\" is not an environment variable name "
-                          "(letters, digits and '_', not starting with a digit)",
-                          i, n);
+            return err_at(
+                L, cln_toml_array_at(cln_toml_table_find(test, "host_env")->value, i)->pos, err,
+                "test.host_env[%zu] \"%s\" is not an environment variable name "
+                "(letters, digits and '_', not starting with a digit)",
+                i, n);
     }
     tv *vars = NULL;
     r = cln_toml_get_table(L->doc, root, "vars", &vars, err);
@@ -2073,8 +2076,8 @@ int cln_spec_load_file(const char *path, const struct cln_load_options *opts,
         return r;
     }
     const char *slash = strrchr(path, '/');
-    L.dir = slash ? cln_xstrndup(path, (size_t)(slash - path ? slash - path : 1))
-                  : cln_xstrdup(".");
+    size_t dlen = slash == path ? 1 : (size_t)(slash - path); /* "/x.toml": "/" */
+    L.dir = slash ? cln_xstrndup(path, dlen) : cln_xstrdup(".");
     L.real_dir = realpath(L.dir, NULL);
     if (!L.real_dir)
         L.real_dir = cln_xstrdup(L.dir);
@@ -2161,8 +2164,8 @@ static void find_specs(const char *dir, const char *root, struct seen_dirs *sd,
         bool ok = lstat(p, &st) == 0;
         if (ok && S_ISLNK(st.st_mode)) {
             char *real = realpath(p, NULL);
-            ok = real && strncmp(real, root, rl) == 0 && (real[rl] == '/' || real[rl] == '\0' ||
-                                                         (rl == 1 && root[0] == '/')) &&
+            ok = real && strncmp(real, root, rl) == 0 &&
+                 (real[rl] == '/' || real[rl] == '\0' || (rl == 1 && root[0] == '/')) &&
                  stat(real, &st) == 0;
             free(real);
         }
@@ -2240,7 +2243,7 @@ int cln_spec_load_paths(const char *const *paths, size_t n, const struct cln_loa
             size_t depth = 0;
             for (const struct cln_error *l = e; l; l = l->cause)
                 depth++;
-            const struct cln_error **v = cln_xcalloc(depth, sizeof(*v));
+            const struct cln_error **v = cln_xcalloc(depth, sizeof(const struct cln_error *));
             size_t k = depth;
             for (const struct cln_error *l = e; l; l = l->cause)
                 v[--k] = l;

@@ -35,9 +35,9 @@ struct cln_spec_image {
     char *dockerfile; /* NULL unless built */
     struct cln_spec_file_item *files;
     size_t nfiles;
-    char hash[17];   /* content hash of a build's inputs (and of its base images' ids) */
-    bool outbound;   /* RUN steps get a network (outbound = true, --allow-outbound) */
-    char **bases;    /* the FROM images of a build, in order (NULL-terminated) */
+    char hash[17]; /* content hash of a build's inputs (and of its base images' ids) */
+    bool outbound; /* RUN steps get a network (outbound = true, --allow-outbound) */
+    char **bases;  /* the FROM images of a build, in order (NULL-terminated) */
     size_t nbases;
 };
 
@@ -138,9 +138,9 @@ struct cln_stream_expect {
 
 struct cln_file_expect {
     char *path;
-    int exists; /* -1 unset, 0 absent, 1 exists */
-    int type;   /* -1 unset, else enum cln_file_type */
-    int mode;   /* -1 unset, else the permission bits */
+    int exists;          /* -1 unset, 0 absent, 1 exists */
+    int type;            /* -1 unset, else enum cln_file_type */
+    int mode;            /* -1 unset, else the permission bits */
     char *owner, *group; /* a name or a number; NULL unset */
     char *equals;
     size_t equals_len;

@@ -10,16 +10,20 @@
 /* The length of a valid UTF-8 sequence at p (at most n bytes), or 0. */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {
-    size_t l = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3
-                                                         : (p[0] & 0xF8) == 0xF0   ? 4
-                                                                                   : 0;
+    size_t l = p[0] < 0x80             ? 1
+               : (p[0] & 0xE0) == 0xC0 ? 2
+               : (p[0] & 0xF0) == 0xE0 ? 3
+               : (p[0] & 0xF8) == 0xF0 ? 4
+                                       : 0;
     if (!l || l > n)
         return 0;
     for (size_t i = 1; i < l; i++)
         if ((p[i] & 0xC0) != 0x80)
             return 0;
-    uint32_t c = l == 1 ? p[0] : l == 2 ? (uint32_t)(p[0] & 0x1F) : l == 3 ? (uint32_t)(p[0] & 0x0F)
-                                                                            : (uint32_t)(p[0] & 0x07);
+    uint32_t c = l == 1   ? p[0]
+                 : l == 2 ? (uint32_t)(p[0] & 0x1F)
+                 : l == 3 ? (uint32_t)(p[0] & 0x0F)
+                          : (uint32_t)(p[0] & 0x07);
     for (size_t i = 1; i < l; i++)
         c = (c << 6) | (p[i] & 0x3F);
     /* overlong forms, surrogates, beyond U+10FFFF */
@@ -75,8 +79,8 @@ char *cln_text_visible(const char *data, size_t len, size_t cap, unsigned flags)
         (b.data[b.len - 1] == ' ' || b.data[b.len - 1] == '\t'))
         cln_buf_putc(&b, '$');
     if (keep < len)
-        cln_buf_printf(&b, "%s... (%zu more bytes not shown)", b.len && b.data[b.len - 1] != '\n' ? "\n" : "",
-                       len - keep);
+        cln_buf_printf(&b, "%s... (%zu more bytes not shown)",
+                       b.len && b.data[b.len - 1] != '\n' ? "\n" : "", len - keep);
     if (!b.data)
         cln_buf_puts(&b, "");
     return cln_buf_steal(&b);

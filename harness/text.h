@@ -11,9 +11,9 @@
 #define CLN_QUOTE_CAP ((size_t)64 << 10)
 
 enum {
-    CLN_VIS_KEEP_NEWLINES = 1 << 0, /* '\n' stays a line break (else "^J") */
+    CLN_VIS_KEEP_NEWLINES = 1 << 0,  /* '\n' stays a line break (else "^J") */
     CLN_VIS_MARK_EOL_SPACE = 1 << 1, /* a line ending in a space or tab gets a '$' (cat -A) */
-    CLN_VIS_KEEP_TABS = 1 << 2,     /* '\t' stays (else "^I") */
+    CLN_VIS_KEEP_TABS = 1 << 2,      /* '\t' stays (else "^I") */
 };
 
 /* data[0..len) with control characters as ^X (NUL as ^@, ESC as ^[, DEL as

@@ -114,7 +114,9 @@ void cln_container_state_done(struct cln_container_state *s)
     free(s->name);
     free(s->image_id);
     free(s->status);
-    free(s->health);
+    for (char **a = s->health_argv; a && *a; a++)
+        free(*a);
+    free(s->health_argv);
     free(s->started_at);
     free(s->finished_at);
     free(s->ports);
@@ -227,7 +229,7 @@ void cln_strv_free(char **v, size_t n)
 /* ---- discovery ---- */
 
 #define START_HINT                                                                                 \
-    "  Start one, e.g. 'dockerd &' (Docker) or 'podman system service --time=0 "                  \
+    "  Start one, e.g. 'dockerd &' (Docker) or 'podman system service --time=0 "                   \
     "unix:///run/podman/podman.sock &' (Podman), or point DOCKER_HOST at a running engine"
 
 struct candidate {
@@ -345,10 +347,9 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
     for (size_t i = 0; i < nc; i++)
         free(cands[i].endpoint);
     if (rc < 0 && !*err) {
-        rc = cln_error_set(err, CLN_E_TRANSPORT, 0,
-                           "no container engine answered%s%s; tried:%s\n" START_HINT,
-                           name ? " for runtime " : "", name ? name : "",
-                           tried.len ? tried.data : " (nothing)");
+        rc = cln_error_set(
+            err, CLN_E_TRANSPORT, 0, "no container engine answered%s%s; tried:%s\n" START_HINT,
+            name ? " for runtime " : "", name ? name : "", tried.len ? tried.data : " (nothing)");
     }
     cln_buf_done(&tried);
     return rc;

@@ -126,8 +126,11 @@ struct cln_container_state {
     bool running;
     bool oom_killed;
     int exit_code;
-    int pid;      /* host pid of the main process, 0 when not running */
-    char *health; /* starting, healthy, unhealthy; NULL without a health check */
+    int pid; /* host pid of the main process, 0 when not running */
+    /* The image's HEALTHCHECK as argv (CMD-SHELL becomes /bin/sh -c), owned
+     * and NULL-terminated; NULL when it has none or says NONE. */
+    char **health_argv;
+    uint64_t health_timeout_ms; /* 0: the image names none */
     char *started_at, *finished_at;
     struct cln_port_binding *ports;
     size_t nports;

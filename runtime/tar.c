@@ -281,8 +281,7 @@ bool cln_tar_stream_feed(struct cln_tar_stream *s, const char *data, size_t len)
 }
 
 int cln_tar_stream_finish(struct cln_tar_stream *s, struct cln_file_info *ret_info,
-                          struct cln_capture *ret_content, bool *ret_found,
-                          struct cln_error **err)
+                          struct cln_capture *ret_content, bool *ret_found, struct cln_error **err)
 {
     close(s->wr); /* end of input */
     pthread_join(s->thread, NULL);

@@ -32,5 +32,4 @@ bool cln_tar_stream_feed(struct cln_tar_stream *s, const char *data, size_t len)
 /* End of input (complete or cut): the entry, if the archive held one.
  * Frees s. */
 int cln_tar_stream_finish(struct cln_tar_stream *s, struct cln_file_info *ret_info,
-                          struct cln_capture *ret_content, bool *ret_found,
-                          struct cln_error **err);
+                          struct cln_capture *ret_content, bool *ret_found, struct cln_error **err);

@@ -9,6 +9,8 @@
 
 #include "cli.h"
 #include "harness/cleanup.h"
+#include "harness/text.h"
+#include "runtime/base/cleanup.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
@@ -155,8 +157,8 @@ int cln_cmd_ps(int argc, char **argv)
             test = optarg;
             break;
         case 's': {
-            static const char *const states[] = {"created", "running", "paused",  "restarting",
-                                                 "removing", "exited", "dead"};
+            static const char *const states[] = {"created",  "running", "paused", "restarting",
+                                                 "removing", "exited",  "dead"};
             bool known = false;
             for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
                 known = known || strcmp(optarg, states[i]) == 0;
@@ -272,12 +274,21 @@ int cln_cmd_ps(int argc, char **argv)
         } else {
             char age[32];
             char what[80];
-            snprintf(what, sizeof(what), "%s%s", svc ? "service " : step ? "step " : "-",
-                     svc ? svc : step ? step : "");
+            snprintf(what, sizeof(what), "%s%s",
+                     svc    ? "service "
+                     : step ? "step "
+                            : "-",
+                     svc    ? svc
+                     : step ? step
+                            : "");
+            /* labels and names are anyone's text: never raw on a terminal */
+            cleanup_free char *vt = cln_text_name(t ? t : "-");
+            cleanup_free char *vw = cln_text_name(what);
+            cleanup_free char *vn = cln_text_name(s->name ? s->name : "");
+            cleanup_free char *vr = cln_text_name(rid ? rid : "");
             printf("%-12.12s  %-14s  %-8s  %-24s  %-16s  %-8s  %-9s  %-8s  %s\n",
-                   s->id ? s->id : "", rid ? rid : "", owner, t ? t : "-", what,
-                   s->state ? s->state : "", health ? health : "-",
-                   cln_duration_format(age_ms, age, sizeof(age)), s->name ? s->name : "");
+                   s->id ? s->id : "", vr, owner, vt, vw, s->state ? s->state : "",
+                   health ? health : "-", cln_duration_format(age_ms, age, sizeof(age)), vn);
         }
     }
     if (json) {

@@ -106,3 +106,31 @@ char *cln_duration_format(uint64_t ms, char *buf, size_t size)
     }
     return buf;
 }
+
+char *cln_duration_format_limit(uint64_t ms, char *buf, size_t size)
+{
+    static const struct {
+        uint64_t ms;
+        const char *unit;
+    } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}};
+    size_t n = 0;
+    buf[0] = '\0';
+    if (ms % 1000 && ms >= 1000 && ms < 60000) {
+        /* 1.5s, not 1s500ms */
+        char frac[8];
+        snprintf(frac, sizeof(frac), "%03llu", (unsigned long long)(ms % 1000));
+        for (size_t k = strlen(frac); k > 0 && frac[k - 1] == '0'; k--)
+            frac[k - 1] = '\0';
+        snprintf(buf, size, "%llu.%ss", (unsigned long long)(ms / 1000), frac);
+        return buf;
+    }
+    for (size_t i = 0; i < 3 && n < size; i++)
+        if (ms >= units[i].ms) {
+            n += (size_t)snprintf(buf + n, size - n, "%llu%s",
+                                  (unsigned long long)(ms / units[i].ms), units[i].unit);
+            ms %= units[i].ms;
+        }
+    if ((ms || !n) && n < size)
+        snprintf(buf + n, size - n, "%llums", (unsigned long long)ms);
+    return buf;
+}

@@ -19,3 +19,5 @@ int cln_duration_parse_n(const char *text, size_t len, uint64_t *ret_ms, struct 
 /* "1h30m", "2.5s", "150ms", "0s": a compact rendering for messages; writes at
  * most size bytes including the NUL and returns buf. */
 char *cln_duration_format(uint64_t ms, char *buf, size_t size);
+/* A limit as a person writes it: 3s, 1.5s, 1m30s, 250ms, 2h. */
+char *cln_duration_format_limit(uint64_t ms, char *buf, size_t size);

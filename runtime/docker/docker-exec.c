@@ -182,12 +182,9 @@ static char *start_failure_cause(const char *text, size_t len)
     size_t n = strlen(m);
     while (n && (m[n - 1] == '\n' || m[n - 1] == '\r' || m[n - 1] == ' '))
         m[--n] = '\0';
-    static const char *const prefixes[] = {"Error: ",
-                                           "OCI runtime exec failed: ",
-                                           "runc: ",
-                                           "crun: ",
-                                           "exec failed: ",
-                                           "unable to start container process: "};
+    static const char *const prefixes[] = {
+        "Error: ",       "OCI runtime exec failed: ",          "runc: ", "crun: ",
+        "exec failed: ", "unable to start container process: "};
     char *p = m;
     for (bool again = true; again;) {
         again = false;
@@ -236,7 +233,8 @@ char *cln_docker_exec_start_failure(int exit_code, const struct cln_capture *out
         return start_failure_cause(o->data, o->len);
     /* Podman: conmon writes "Error: runc: exec failed: ..." to stderr. */
     if (!o->len && starts_with(e, "Error: ") && e->len < 4096 &&
-        (memmem(e->data, e->len, "exec failed", 11) || memmem(e->data, e->len, "OCI runtime", 11))) {
+        (memmem(e->data, e->len, "exec failed", 11) ||
+         memmem(e->data, e->len, "OCI runtime", 11))) {
         size_t l = strcspn(e->data, "\n");
         return start_failure_cause(e->data, l);
     }

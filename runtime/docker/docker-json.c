@@ -140,6 +140,37 @@ void cln_docker_labels_from_json(const cJSON *obj, struct cln_labels *ret)
     }
 }
 
+/* Config.Healthcheck: Test is ["CMD", argv...], ["CMD-SHELL", command] or
+ * ["NONE"]; Docker and Podman both report it from the image. */
+static void health_from_json(const cJSON *hc, struct cln_container_state *s)
+{
+    const cJSON *test = cJSON_GetObjectItemCaseSensitive(hc, "Test");
+    int n = cJSON_GetArraySize(test);
+    const cJSON *kind = cJSON_GetArrayItem(test, 0);
+    if (n < 2 || !cJSON_IsString(kind))
+        return;
+    for (int i = 1; i < n; i++)
+        if (!cJSON_IsString(cJSON_GetArrayItem(test, i)))
+            return;
+    bool shell = strcmp(kind->valuestring, "CMD-SHELL") == 0;
+    if (!shell && strcmp(kind->valuestring, "CMD") != 0)
+        return;
+    size_t argc = shell ? 3 : (size_t)n - 1;
+    char **argv = cln_xcalloc(argc + 1, sizeof(*argv));
+    if (shell) {
+        argv[0] = cln_xstrdup("/bin/sh");
+        argv[1] = cln_xstrdup("-c");
+        argv[2] = cln_xstrdup(cJSON_GetArrayItem(test, 1)->valuestring);
+    } else {
+        for (int i = 1; i < n; i++)
+            argv[i - 1] = cln_xstrdup(cJSON_GetArrayItem(test, i)->valuestring);
+    }
+    s->health_argv = argv;
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(hc, "Timeout");
+    if (cJSON_IsNumber(t) && t->valuedouble > 0)
+        s->health_timeout_ms = (uint64_t)(t->valuedouble / 1e6);
+}
+
 int cln_docker_parse_inspect(const char *json, size_t len, struct cln_container_state *ret,
                              struct cln_error **err)
 {
@@ -168,10 +199,8 @@ int cln_docker_parse_inspect(const char *json, size_t len, struct cln_container_
     s.pid = cJSON_IsNumber(v) ? v->valueint : 0;
     s.started_at = dup_str(st, "StartedAt");
     s.finished_at = dup_str(st, "FinishedAt");
-    const cJSON *health = cJSON_GetObjectItemCaseSensitive(st, "Health");
-    if (cJSON_IsObject(health))
-        s.health = dup_str(health, "Status");
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "Config");
+    health_from_json(cJSON_GetObjectItemCaseSensitive(cfg, "Healthcheck"), &s);
     cln_docker_labels_from_json(cJSON_GetObjectItemCaseSensitive(cfg, "Labels"), &s.labels);
     const cJSON *nsettings = cJSON_GetObjectItemCaseSensitive(j, "NetworkSettings");
     const cJSON *net;

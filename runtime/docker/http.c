@@ -557,15 +557,15 @@ static CURLcode perform(struct cln_http *h, struct slot *s, const struct cln_htt
             resp->aborted = true;
             break;
         }
-        bool interrupted = !req->uninterruptible &&
-                           __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) != epoch;
+        bool interrupted =
+            !req->uninterruptible && __atomic_load_n(&h->epoch, __ATOMIC_ACQUIRE) != epoch;
         if (interrupted && !req->on_deadline) {
             *stop = STOP_INTERRUPT;
             resp->aborted = true;
             break;
         }
         if (limit && t >= limit) {
-            *stop = limit == thread_dl && thread_dl ? STOP_THREAD : STOP_LIMIT;
+            *stop = limit == thread_dl ? STOP_THREAD : STOP_LIMIT;
             resp->aborted = true;
             break;
         }
@@ -679,10 +679,9 @@ int cln_http_do(struct cln_http *h, const struct cln_http_request *req,
             break;
         case STOP_THREAD:
             cln_deadline_get(&what);
-            r = cln_error_set(err, CLN_E_TIMEOUT, 0,
-                              "%s passed while the engine at %s had not answered %s %s%s",
-                              what ? what : "the deadline", h->endpoint, req->method, where,
-                              req->path);
+            r = cln_error_set(
+                err, CLN_E_TIMEOUT, 0, "%s passed while the engine at %s had not answered %s %s%s",
+                what ? what : "the deadline", h->endpoint, req->method, where, req->path);
             break;
         default:
             r = cln_error_set(err, CLN_E_TIMEOUT, 0,

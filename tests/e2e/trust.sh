@@ -22,6 +22,7 @@ runs=$T/runs
 pids=()
 cleanup() {
     for p in "${pids[@]}"; do kill -CONT "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+    wait 2>/dev/null
     rm -rf "$T"
 }
 trap cleanup EXIT
@@ -176,7 +177,7 @@ assert s["isolation"]["verdict"] == "unverified" and "not on this machine" in s[
     else
         bad "1: an engine reached over TCP on 127.0.0.1 was taken for local"
     fi
-kill -9 "${pids[-1]}" 2>/dev/null
+kill -9 "${pids[-1]}" 2>/dev/null; wait "${pids[-1]}" 2>/dev/null
 
 # ---- 2. gc never removes a live run from another pid namespace ----
 
@@ -424,7 +425,7 @@ pp=$!
 pids+=($pp)
 for _ in $(seq 1 50); do [ -S "$T/p1.sock" ] && break; sleep 0.1; done
 freeze "its socket stopped" $pp "unix://$T/p1.sock"
-kill -9 $pp 2>/dev/null
+kill -9 $pp 2>/dev/null; wait $pp 2>/dev/null
 if [ $engine = podman ]; then
     svc=$(pgrep -f "podman system service" | head -n1)
     [ -n "$svc" ] && freeze "the Podman API service stopped (SIGSTOP)" "$svc" "$endpoint"
@@ -452,7 +453,7 @@ rc=$?
 unguard
 took=$(($(ms) - t0))
 kill -CONT $pp
-kill -9 $pp
+kill -9 $pp; wait $pp 2>/dev/null
 sed -n 's/.*, run \([0-9a-f]\{12\}\)$/\1/p' "$out" >>"$runs"
 if [ $rc = 130 ] && [ $took -lt 12000 ]; then
     ok "7: SIGINT twice with the engine frozen: exit 130 after $took ms"
@@ -483,7 +484,7 @@ crp=$!
 guard $crp 90
 for _ in $(seq 1 100); do grep -q "host-exec lockout" "$out" && break; sleep 0.1; done
 sleep 1.5
-kill -9 $pp
+kill -9 $pp; wait $pp 2>/dev/null
 t0=$(ms)
 wait $crp
 rc=$?

@@ -179,8 +179,8 @@ static int f_exec(void *ctx, const char *id, const struct cln_exec_config *cfg,
     if (strcmp(a[0], "/.cleanrun/busybox") == 0 && a[4] && strcmp(a[4], "cleanrun-stat") == 0) {
         /* the file expectations' lstat: only /present exists */
         for (size_t i = 5; a[i]; i++)
-            cln_buf_puts(&r.out.data, strcmp(a[i], "/present") == 0 ? "81a4 644 0 0 root root\n"
-                                                                     : "missing\n");
+            cln_buf_puts(&r.out.data,
+                         strcmp(a[i], "/present") == 0 ? "81a4 644 0 0 root root\n" : "missing\n");
         r.out.total = r.out.data.len;
     } else if (strcmp(a[0], "true") == 0) {
         r.exit_code = 0;
@@ -262,8 +262,7 @@ static void f_interrupt(void *ctx)
 static const char *f_gone(void *ctx)
 {
     struct fake *f = F(ctx);
-    return __atomic_load_n(&f->gone, __ATOMIC_ACQUIRE) ? "the fake engine stopped answering"
-                                                        : NULL;
+    return __atomic_load_n(&f->gone, __ATOMIC_ACQUIRE) ? "the fake engine stopped answering" : NULL;
 }
 
 static const struct cln_runtime_ops fake_ops = {

@@ -497,8 +497,8 @@ Test(runtime, copy_files_in_and_out)
     cr_assert(content.truncated);
     cln_capture_done(&content);
     cln_file_info_done(&info);
-    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf", 0, &info, &content, &found, &err),
-           err, "copy out a directory");
+    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf", 0, &info, &content, &found, &err), err,
+           "copy out a directory");
     cr_assert(found);
     cr_assert_eq(info.type, CLN_FILE_DIRECTORY);
     cln_file_info_done(&info);

@@ -215,6 +215,24 @@ Test(duration, format_is_compact)
     cr_assert_str_eq(cln_duration_format(5400000, b, sizeof(b)), "1h30m00s");
 }
 
+Test(duration, limits_read_as_written)
+{
+    char b[32];
+    static const struct {
+        uint64_t ms;
+        const char *s;
+    } cases[] = {{3000, "3s"},   {1500, "1.5s"},    {1250, "1.25s"},      {90000, "1m30s"},
+                 {250, "250ms"}, {7200000, "2h"},   {3600500, "1h500ms"}, {0, "0ms"},
+                 {60000, "1m"},  {61001, "1m1s1ms"}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cr_assert_str_eq(cln_duration_format_limit(cases[i].ms, b, sizeof(b)), cases[i].s);
+        uint64_t back = 0;
+        cleanup_error struct cln_error *err = NULL;
+        if (cases[i].ms)
+            cr_assert(cln_duration_parse(b, &back, &err) == 0 && back == cases[i].ms, "%s", b);
+    }
+}
+
 /* ---- logging ---- */
 
 struct captured {

@@ -423,8 +423,10 @@ Test(privileges, each_needs_its_flag_with_the_position)
                              real ? real : "/var/run");
     free(real);
     const char *const want[] = {":5:1: services.web.host_network = true needs --allow-host-network",
-                                ":6:1: services.web.privileged = true needs --allow-privileged", w3,
-                                w4, "needs --allow-engine-socket",
+                                ":6:1: services.web.privileged = true needs --allow-privileged",
+                                w3,
+                                w4,
+                                "needs --allow-engine-socket",
                                 ":11:1: steps[0].host_pid = true needs --allow-host-pid"};
     for (size_t i = 0; i < 6; i++)
         cr_assert(strstr(m, want[i]), "missing \"%s\" in: %s", want[i], m);

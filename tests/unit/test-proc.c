@@ -89,11 +89,12 @@ Test(proc, a_whole_tree_is_killed)
      * reparented to */
     bool dead = false;
     for (int i = 0; i < 500 && !dead; i++) {
-        char path[64], buf[512] = "";
+        char path[64];
         snprintf(path, sizeof(path), "/proc/%d/stat", g);
         FILE *f = fopen(path, "r");
         dead = !f;
         if (f) {
+            char buf[512];
             size_t n = fread(buf, 1, sizeof(buf) - 1, f);
             buf[n] = '\0';
             fclose(f);

@@ -206,8 +206,10 @@ Test(runner, step_and_test_timeouts)
     uint64_t ms = run_all(2, false, NULL);
     cr_assert_eq(results[0].status, CLN_ST_TIMEOUT);
     cr_assert(results[0].steps[0].attempts[0].timed_out);
+    cr_assert_str_eq(results[0].steps[0].attempts[0].limit, "the step's timeout (100ms)");
     cr_assert_eq(results[1].status, CLN_ST_TIMEOUT);
     cr_assert_eq(results[1].steps[1].status, CLN_ST_TIMEOUT);
+    cr_assert_str_eq(results[1].steps[1].attempts[0].limit, "the test's timeout (300ms)");
     cr_assert_eq(results[1].steps[2].status, CLN_ST_SKIPPED);
     cr_assert_lt(ms, 1500, "the deadlines cut the sleeps short (%llu ms)", (unsigned long long)ms);
     assert_torn_down();
@@ -321,10 +323,10 @@ Test(runner, every_service_of_a_level_starts)
  * the engine. */
 Test(runner, no_test_starts_once_the_engine_is_gone)
 {
-    add_spec("a", "[test]\nname = \"a\"\ndefault_image = \"bb\"\n" IMG
-                  "[[steps]]\nrun = [\"true\"]\n");
-    add_spec("b", "[test]\nname = \"b\"\ndefault_image = \"bb\"\n" IMG
-                  "[[steps]]\nrun = [\"true\"]\n");
+    add_spec("a",
+             "[test]\nname = \"a\"\ndefault_image = \"bb\"\n" IMG "[[steps]]\nrun = [\"true\"]\n");
+    add_spec("b",
+             "[test]\nname = \"b\"\ndefault_image = \"bb\"\n" IMG "[[steps]]\nrun = [\"true\"]\n");
     fk.gone = true;
     run_all(1, false, NULL);
     for (size_t i = 0; i < 2; i++) {
@@ -344,10 +346,12 @@ Test(runner, the_limit_that_fired_is_named)
                   "[[steps]]\nrun = [\"sleepms\", \"2000\"]\n[[steps]]\nrun = [\"true\"]\n");
     rt = fake_runtime_new(&fk);
     results = calloc(set.n, sizeof(*results));
-    struct cln_run_options o = {.jobs = 1, .run_id = "r1", .version = "test", .run_timeout_ms = 300};
+    struct cln_run_options o = {
+        .jobs = 1, .run_id = "r1", .version = "test", .run_timeout_ms = 300};
     cln_run_tests(rt, set.tests, set.n, &o, results);
     cr_assert_eq(results[0].status, CLN_ST_TIMEOUT);
     cr_assert(strstr(results[0].error, "the run's --timeout (300ms) reached in step"), "%s",
               results[0].error);
     cr_assert_lt(results[0].steps[0].attempts[0].duration_ms, 1000);
+    cr_assert_str_eq(results[0].steps[0].attempts[0].limit, "the run's --timeout (300ms)");
 }

@@ -237,6 +237,46 @@ Test(docker_json, list_version_and_errors)
     cr_assert_lt(cln_docker_parse_inspect("[1,2]", 5, &(struct cln_container_state){0}, &err), 0);
 }
 
+/* Config.Healthcheck, as both engines report it: the argv cleanrun runs */
+Test(docker_json, healthcheck_becomes_an_argv)
+{
+    static const struct {
+        const char *test;
+        const char *argv; /* joined by '|', NULL: none */
+        uint64_t timeout_ms;
+    } cases[] = {
+        {"\"Test\":[\"CMD-SHELL\",\"test -f /tmp/ok\"],\"Timeout\":2000000000",
+         "/bin/sh|-c|test -f /tmp/ok", 2000},
+        {"\"Test\":[\"CMD\",\"curl\",\"-f\",\"http://x/\"]", "curl|-f|http://x/", 0},
+        {"\"Test\":[\"NONE\"]", NULL, 0},
+        {"\"Test\":[]", NULL, 0},
+        {"\"Test\":[\"CMD\"]", NULL, 0},
+        {"\"Test\":[\"CMD\",1]", NULL, 0},
+        {"\"Interval\":1", NULL, 0},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char json[512];
+        snprintf(json, sizeof(json),
+                 "{\"Id\":\"abc\",\"State\":{\"Status\":\"running\",\"Running\":true},"
+                 "\"Config\":{\"Healthcheck\":{%s}}}",
+                 cases[i].test);
+        struct cln_container_state st;
+        cleanup_error struct cln_error *err = NULL;
+        cr_assert_eq(cln_docker_parse_inspect(json, strlen(json), &st, &err), 0, "%s", json);
+        if (!cases[i].argv) {
+            cr_assert_null(st.health_argv, "%s", cases[i].test);
+        } else {
+            struct cln_buf b = CLN_BUF_INIT;
+            for (char **a = st.health_argv; *a; a++)
+                cln_buf_printf(&b, "%s%s", a == st.health_argv ? "" : "|", *a);
+            cr_assert_str_eq(b.data, cases[i].argv);
+            cln_buf_done(&b);
+        }
+        cr_assert_eq(st.health_timeout_ms, cases[i].timeout_ms);
+        cln_container_state_done(&st);
+    }
+}
+
 Test(docker_json, create_body_is_exact)
 {
     struct cln_labels l = {0};

@@ -189,7 +189,7 @@ static void rmtmp(void)
 }
 
 #define FILE_SPEC(src)                                                                             \
-    "[test]\nname = \"f\"\n[services.s]\nimage = \"localhost/x:1\"\nfiles = [{ path = \"/a\", "   \
+    "[test]\nname = \"f\"\n[services.s]\nimage = \"localhost/x:1\"\nfiles = [{ path = \"/a\", "    \
     "source = " src " }]\n[[steps]]\nservice = \"s\"\nrun = [\"true\"]\n"
 
 /* Load the spec; 0 and the set, or -1 and the rendered error in *msg. */
@@ -229,7 +229,8 @@ Test(consent, a_source_inside_the_spec_directory_is_read, .init = mktmp, .fini =
  * container). */
 Test(consent, a_source_outside_the_spec_directory_needs_its_flag, .init = mktmp, .fini = rmtmp)
 {
-    sh("mkdir -p %s/in && echo out > %s/outside.txt && ln -s /etc/hostname %s/in/link", tmpdir, tmpdir, tmpdir);
+    sh("mkdir -p %s/in && echo out > %s/outside.txt && ln -s /etc/hostname %s/in/link", tmpdir,
+       tmpdir, tmpdir);
     mkspec("abs.cleanrun.toml", FILE_SPEC("\"/etc/hostname\""));
     sh("cp %s/abs.cleanrun.toml %s/in/ && true", tmpdir, tmpdir);
     mkspec("in/dotdot.cleanrun.toml", FILE_SPEC("\"../outside.txt\""));
@@ -294,8 +295,7 @@ Test(consent, a_mount_that_holds_a_socket_needs_the_engine_socket_flag, .init = 
     sh("ln -s /var/run %s/run-link && mkdir -p %s/sockdir/deep %s/plain", tmpdir, tmpdir, tmpdir);
     char sock[256];
     snprintf(sock, sizeof(sock), "%s/sockdir/deep/some.sock", tmpdir);
-    sh("python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' %s",
-       sock);
+    sh("python3 -c 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' %s", sock);
     char link[128], sockdir[128], plain[128];
     snprintf(link, sizeof(link), "%s/run-link", tmpdir);
     snprintf(sockdir, sizeof(sockdir), "%s/sockdir", tmpdir);
@@ -323,9 +323,9 @@ Test(consent, a_mount_that_holds_a_socket_needs_the_engine_socket_flag, .init = 
             cr_assert(strstr(m, sock), "names the socket: %s", m);
         free(m);
         cln_spec_set_done(&set);
-        cr_assert_eq(load("m.cleanrun.toml", CLN_ALLOW_HOST_MOUNTS | CLN_ALLOW_ENGINE_SOCKET, &set,
-                          &m),
-                     0, "%s: %s", sources[i], m);
+        cr_assert_eq(
+            load("m.cleanrun.toml", CLN_ALLOW_HOST_MOUNTS | CLN_ALLOW_ENGINE_SOCKET, &set, &m), 0,
+            "%s: %s", sources[i], m);
         /* the engine gets the canonical path */
         char *real = realpath(sources[i], NULL);
         cr_assert_str_eq(set.tests[0].steps[0].privs.mounts[0].source, real);
@@ -388,18 +388,18 @@ Test(consent, a_spec_named_twice_is_loaded_once, .init = mktmp, .fini = rmtmp)
 /* validate reports every unknown key and type error of a file, once each. */
 Test(consent, every_key_and_type_error_of_a_file_is_reported, .init = mktmp, .fini = rmtmp)
 {
-    mkspec("m.cleanrun.toml", "[test]\nname = \"x\"\ntimout = \"5s\"\n[services.s]\nimgae = \"a:b\"\n"
-                              "[[steps]]\nimage = \"a:b\"\nrnu = [\"true\"]\nretries = \"3\"\n");
+    mkspec("m.cleanrun.toml",
+           "[test]\nname = \"x\"\ntimout = \"5s\"\n[services.s]\nimgae = \"a:b\"\n"
+           "[[steps]]\nimage = \"a:b\"\nrnu = [\"true\"]\nretries = \"3\"\n");
     char path[128];
     snprintf(path, sizeof(path), "%s/m.cleanrun.toml", tmpdir);
     const char *paths[] = {path};
     struct cln_spec_set set = {0};
     struct cln_error *err = NULL;
     cr_assert_lt(cln_spec_load_paths(paths, 1, NULL, &set, &err), 0);
-    static const char *const want[] = {":9:11: steps[0].retries must be an integer",
-                                       ":8:1: unknown key \"rnu\" in steps[0]",
-                                       ":5:1: unknown key \"imgae\" in services.s",
-                                       ":3:1: unknown key \"timout\" in [test]"};
+    static const char *const want[] = {
+        ":9:11: steps[0].retries must be an integer", ":8:1: unknown key \"rnu\" in steps[0]",
+        ":5:1: unknown key \"imgae\" in services.s", ":3:1: unknown key \"timout\" in [test]"};
     size_t i = 0;
     for (const struct cln_error *e = err; e; e = e->cause, i++) {
         cr_assert_lt(i, 4, "more errors than mistakes: %s", e->msg);
