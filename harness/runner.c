@@ -682,6 +682,30 @@ static void keep_log_tail(struct test_ctx *c, struct cln_service_result *sr)
     cln_error_free(le); /* the logs are a courtesy to the reader */
 }
 
+/* Does ip:port accept a connection?  A direct address: nothing but the
+ * service itself can accept there (a port nobody listens on is reset). */
+static int tcp_listening(const char *ip, uint16_t port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
+        return 0;
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return 0;
+    int ok = 0;
+    if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        ok = 1;
+    } else if (errno == EINPROGRESS) {
+        struct pollfd pfd = {.fd = s, .events = POLLOUT};
+        int err = 0;
+        socklen_t el = sizeof(err);
+        ok = poll(&pfd, 1, 1000) == 1 &&
+             getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) == 0 && err == 0;
+    }
+    close(s);
+    return ok;
+}
+
 static int tcp_ready(uint16_t port)
 {
     int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -892,9 +916,16 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
                 cln_capture_done(&err);
             }
         } else if (rd->kind == CLN_READY_TCP) {
-            for (size_t i = 0; i < s->nports; i++)
-                if (s->ports[i] == rd->tcp_port && sr->host_ports)
-                    ok = tcp_ready(sr->host_ports[i]);
+            /* at the service's own address when this host can reach it:
+             * in front of a published port, an engine's proxy (docker-proxy)
+             * or the process holding the port (Podman's conmon) accepts
+             * connections before the service listens */
+            if (sr->route_ip)
+                ok = tcp_listening(sr->route_ip, rd->tcp_port);
+            else
+                for (size_t i = 0; i < s->nports; i++)
+                    if (s->ports[i] == rd->tcp_port && sr->host_ports)
+                        ok = tcp_ready(sr->host_ports[i]);
         } else if (rd->kind == CLN_READY_HTTP) {
             uint16_t hp = 0;
             for (size_t i = 0; i < s->nports && sr->host_ports; i++)
@@ -1127,6 +1158,10 @@ static void *start_service(void *ud)
     }
     cln_error_free(e); /* the digest is a courtesy to the reader */
     e = NULL;
+    if (c->routed && rt->local) {
+        const char *ip = cln_container_state_ip(&st, c->routed);
+        sr->route_ip = ip ? cln_xstrdup(ip) : NULL;
+    }
     sr->host_ports = cln_xcalloc(s->nports ? s->nports : 1, sizeof(uint16_t));
     for (size_t i = 0; i < s->nports; i++)
         for (size_t k = 0; k < st.nports; k++)
@@ -2004,6 +2039,7 @@ void cln_test_result_done(struct cln_test_result *r)
         free(r->services[i].image_id);
         free(r->services[i].image_digest);
         free(r->services[i].host_ports);
+        free(r->services[i].route_ip);
         free(r->services[i].error);
         free(r->services[i].log_tail);
         cln_evidence_done(&r->services[i].evidence);

@@ -67,6 +67,7 @@ struct cln_service_result {
     char *image_id;
     char *image_digest;   /* a registry digest, or NULL (local builds have none) */
     uint16_t *host_ports; /* parallel to service->ports */
+    char *route_ip;       /* its address on the test's routed network (a local engine) */
     uint64_t ready_ms;    /* from start to ready */
     char *error;
     char *log_tail; /* last log lines when it failed */

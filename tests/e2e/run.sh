@@ -68,7 +68,7 @@ check missing-file 1 run tests/e2e/failing/missing-file.cleanrun.toml &&
     has missing-file "expected file /tmp/wanted exists: exists, actual: absent"
 
 check never-ready 3 run tests/e2e/failing/never-ready.cleanrun.toml &&
-    has never-ready "ERROR   never-ready" "service db not ready after 1." "(ready.timeout 1.000s)" "last log lines of service db:" "cannot open config"
+    has never-ready "ERROR   never-ready" "service db not ready after 1." "(ready.timeout 1s)" "last log lines of service db:" "cannot open config"
 
 check bad-exit 1 run tests/e2e/failing/bad-exit.cleanrun.toml &&
     has bad-exit "expected exit code: 0, actual: 2" "| about to fail"

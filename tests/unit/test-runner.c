@@ -145,7 +145,10 @@ Test(runner, teardown_when_readiness_times_out)
                   "[[steps]]\nservice = \"slow\"\nrun = [\"true\"]\n");
     run_all(1, false, NULL);
     cr_assert_eq(results[0].status, CLN_ST_ERROR);
-    cr_assert(strstr(results[0].error, "not ready after 200ms"), "%s", results[0].error);
+    /* the real time waited (at least the timeout, a little more), and the limit */
+    cr_assert(strstr(results[0].error, "not ready after 2") &&
+                  strstr(results[0].error, "ms (ready.timeout 200ms)"),
+              "%s", results[0].error);
     cr_assert_str_eq(results[0].services[0].log_tail, "fake log line\n");
     cr_assert_geq(fake_count(&fk, "exec c1 false"), 3, "the probe was retried");
     assert_torn_down();
