@@ -12,6 +12,22 @@
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
 
+/* Requests an interrupt never cuts short: removals and kills (how a run
+ * cleans up), and creations (one cut short may still be carried out by the
+ * engine, leaving a container or network the run does not know it has:
+ * its teardown would miss it).  Each is short and bounded anyway. */
+static bool never_interrupted(const char *method, const char *path)
+{
+    static const char *const creations[] = {"/containers/create", "/networks/create",
+                                            "/volumes/create"};
+    if (strcmp(method, "DELETE") == 0 || strstr(path, "/kill"))
+        return true;
+    for (size_t i = 0; i < sizeof(creations) / sizeof(creations[0]); i++)
+        if (strncmp(path, creations[i], strlen(creations[i])) == 0)
+            return true;
+    return false;
+}
+
 int cln_docker_call(struct docker *d, const char *method, const char *path, const cJSON *body,
                     const char *what, struct cln_http_response *resp, struct cln_error **err)
 {
@@ -22,6 +38,7 @@ int cln_docker_call(struct docker *d, const char *method, const char *path, cons
         .content_type = body ? "application/json" : NULL,
         .body = text,
         .body_len = text ? strlen(text) : 0,
+        .uninterruptible = never_interrupted(method, path),
     };
     int r = cln_http_do(d->http, &req, resp, err);
     cJSON_free(text);
@@ -33,8 +50,7 @@ int cln_docker_call(struct docker *d, const char *method, const char *path, cons
     return r;
 }
 
-/* A call whose body we do not need; statuses in ok[] count as success too.
- * Removals and kills are never interrupted: they are how a run cleans up. */
+/* A call whose body we do not need; statuses in ok[] count as success too. */
 static int call_simple(struct docker *d, const char *method, const char *path, const cJSON *body,
                        const char *what, const long *ok, size_t nok, struct cln_error **err)
 {
@@ -46,7 +62,7 @@ static int call_simple(struct docker *d, const char *method, const char *path, c
         .content_type = body ? "application/json" : NULL,
         .body = text,
         .body_len = text ? strlen(text) : 0,
-        .uninterruptible = strcmp(method, "DELETE") == 0 || strstr(path, "/kill") != NULL,
+        .uninterruptible = never_interrupted(method, path),
     };
     int r = cln_http_do(d->http, &req, &resp, err);
     cJSON_free(text);
