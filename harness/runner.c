@@ -780,15 +780,16 @@ static bool status_wanted(const struct cln_spec_ready *rd, long status)
     return false;
 }
 
-/* http readiness through the published port, from here (libcurl). */
-static int http_ready_host(const struct cln_spec_ready *rd, uint16_t host_port, uint64_t timeout_ms,
-                           char **why)
+/* http readiness from here (libcurl): at the service's own address where
+ * this host can reach it, else through the published port. */
+static int http_ready_host(const struct cln_spec_ready *rd, const char *ip, uint16_t port,
+                           uint64_t timeout_ms, char **why)
 {
     CURL *h = curl_easy_init();
     if (!h)
         return 0;
     char url[512];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", host_port, rd->http_path);
+    snprintf(url, sizeof(url), "http://%s:%u%s", ip, port, rd->http_path);
     struct cln_buf body = CLN_BUF_INIT;
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
@@ -848,6 +849,9 @@ static int http_ready_inside(struct test_ctx *c, const struct cln_service_result
     cln_exec_result_done(&er);
     return ok;
 }
+
+/* The longest one http readiness request may take before it is retried. */
+#define READY_ATTEMPT_MS 5000
 
 /* Probe until ready: never sleeping past the deadline, probing once more
  * at it, and saying how long it really waited. */
@@ -927,13 +931,22 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
                     if (s->ports[i] == rd->tcp_port && sr->host_ports)
                         ok = tcp_ready(sr->host_ports[i]);
         } else if (rd->kind == CLN_READY_HTTP) {
+            /* as for tcp: the service's own address where this host can
+             * reach it; a published port's holder (conmon) can accept and
+             * never answer.  Each attempt is capped, so that one request
+             * that hangs never uses the whole deadline. */
             uint16_t hp = 0;
             for (size_t i = 0; i < s->nports && sr->host_ports; i++)
                 if (s->ports[i] == rd->http_port)
                     hp = sr->host_ports[i];
-            uint64_t budget = remaining(c, left > 1000 ? left : 1000);
-            ok =
-                hp ? http_ready_host(rd, hp, budget, &why) : http_ready_inside(c, sr, budget, &why);
+            uint64_t t = left > 1000 ? left : 1000;
+            uint64_t budget = remaining(c, t > READY_ATTEMPT_MS ? READY_ATTEMPT_MS : t);
+            if (sr->route_ip)
+                ok = http_ready_host(rd, sr->route_ip, rd->http_port, budget, &why);
+            else if (hp)
+                ok = http_ready_host(rd, "127.0.0.1", hp, budget, &why);
+            else
+                ok = http_ready_inside(c, sr, budget, &why);
         }
         cln_error_free(e); /* a failed probe is "not ready yet" */
         if (ok) {

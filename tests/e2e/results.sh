@@ -347,6 +347,17 @@ run = ["cat", "/www/index.html"]
 expect.stdout = "up\n"
 
 [test]
+name = "http-hung-answer"
+[services.web]
+image = "@IMG@"
+command = ["sh", "-c", "mkdir -p /www && echo up > /www/index.html; sleep 1000 | nc -l -p 8080 & sleep 2; exec httpd -f -p 8080 -h /www"]
+ports = [8080]
+ready = { http = "http://web:8080/", timeout = "20s" }
+[[steps]]
+service = "web"
+run = ["true"]
+
+[test]
 name = "http-inside"
 [services.web]
 image = "@IMG@"
@@ -396,7 +407,8 @@ want() { # TEST STATUS WHAT
     if [ "$got" = "$2" ]; then
         return 0
     fi
-    out=$T/main.out bad "$3: test $1 is $got, want $2"
+    section "$1" # show that test's own lines, not the run's head
+    bad "$3: test $1 is $got, want $2"
     return 1
 }
 
@@ -448,6 +460,8 @@ want logs-on-failure failed "19: logs on failure" && section logs-on-failure &&
 
 # 22. readiness by HTTP, through the published port and from inside
 want http-published passed "22: http through the published port" && ok "22: ready.http through the published port"
+want http-hung-answer passed "22: a hung answer" &&
+    ok "22: ready.http: a request that never answers is retried, not waited on for the whole timeout"
 want http-inside passed "22: http from inside" && ok "22: ready.http from inside the service (no port published)"
 want http-wrong-status error "22: http wrong status" && section http-wrong-status &&
     has "22: ready.http with a 404 is not ready, saying the status" "404"
