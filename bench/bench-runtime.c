@@ -25,7 +25,7 @@ static int ensure_image(struct cln_runtime *rt, const char *image)
 {
     struct cln_image_info info;
     struct cln_error *err = NULL;
-    int r = rt->desc->ops->image_inspect(rt->ctx, image, &info, &err);
+    int r = cln_rt_image_inspect(rt, image, &info, &err);
     if (r < 0)
         return fail(err, "inspect image");
     if (r == 1) {
@@ -76,14 +76,13 @@ int main(int argc, char **argv)
         cln_runtime_close(rt);
         return r;
     }
-    const struct cln_runtime_ops *ops = rt->desc->ops;
     struct cln_labels labels = {0};
     cln_runtime_labels(&labels, "bench", "bench", NULL);
     static const char *const sleep_cmd[] = {"sleep", "3600", NULL};
     struct cln_container_config svc = {
         .image = argv[2], .cmd = sleep_cmd, .labels = &labels, .network = "none"};
     char *id = NULL;
-    if (ops->create(rt->ctx, &svc, &id, &err) < 0 || ops->start(rt->ctx, id, &err) < 0)
+    if (cln_rt_create(rt, &svc, &id, &err) < 0 || cln_rt_start(rt, id, &err) < 0)
         return fail(err, "service");
     for (int i = 0; i < 50; i++) {
         char n[16];
@@ -91,7 +90,7 @@ int main(int argc, char **argv)
         const char *argv_echo[] = {"echo", n, NULL};
         struct cln_exec_config ec = {.argv = argv_echo, .timeout_ms = 30000};
         struct cln_exec_result r;
-        if (ops->exec(rt->ctx, id, &ec, &r, &err) < 0)
+        if (cln_rt_exec(rt, id, &ec, &r, &err) < 0)
             return fail(err, "exec");
         char want[20];
         snprintf(want, sizeof(want), "%d\n", i);
@@ -110,9 +109,9 @@ int main(int argc, char **argv)
         char *oid = NULL;
         int code = -1;
         struct cln_capture out, errc;
-        if (ops->create(rt->ctx, &one, &oid, &err) < 0 || ops->start(rt->ctx, oid, &err) < 0 ||
-            ops->wait(rt->ctx, oid, 30000, &code, &err) < 0 ||
-            ops->logs(rt->ctx, oid, 0, 0, &out, &errc, &err) < 0)
+        if (cln_rt_create(rt, &one, &oid, &err) < 0 || cln_rt_start(rt, oid, &err) < 0 ||
+            cln_rt_wait(rt, oid, 30000, &code, &err) < 0 ||
+            cln_rt_logs(rt, oid, 0, 0, &out, &errc, &err) < 0)
             return fail(err, "one-shot");
         char want[20];
         snprintf(want, sizeof(want), "%d\n", i);
@@ -122,11 +121,11 @@ int main(int argc, char **argv)
         }
         cln_capture_done(&out);
         cln_capture_done(&errc);
-        if (ops->remove(rt->ctx, oid, true, &err) < 0)
+        if (cln_rt_remove(rt, oid, true, &err) < 0)
             return fail(err, "remove");
         free(oid);
     }
-    if (ops->remove(rt->ctx, id, true, &err) < 0)
+    if (cln_rt_remove(rt, id, true, &err) < 0)
         return fail(err, "remove service");
     free(id);
     cln_labels_done(&labels);

@@ -41,20 +41,20 @@ int cln_audit_run(struct cln_runtime *rt, const char *run_id, struct cln_leak_au
     snprintf(filter, sizeof(filter), CLN_LABEL_RUN "=%s", run_id);
     struct cln_container_summary *cs = NULL;
     size_t n = 0;
-    if (rt->desc->ops->list(rt->ctx, filter, &cs, &n, err) < 0)
+    if (cln_rt_list(rt, filter, &cs, &n, err) < 0)
         return cln_error_wrap(err, "leak audit: list containers");
     for (size_t i = 0; i < n; i++)
         add_leak(ret, "container", cs[i].id, &cs[i].labels);
     cln_container_summaries_free(cs, n);
     struct cln_resource *rs = NULL;
-    if (rt->desc->network) {
+    if (cln_runtime_supports(rt, CLN_FEATURE_NETWORK)) {
         if (cln_network_list(rt, filter, &rs, &n, err) < 0)
             return cln_error_wrap(err, "leak audit: list networks");
         for (size_t i = 0; i < n; i++)
             add_leak(ret, "network", rs[i].name, &rs[i].labels);
         cln_resources_free(rs, n);
     }
-    if (rt->desc->volume) {
+    if (cln_runtime_supports(rt, CLN_FEATURE_VOLUME)) {
         if (cln_volume_list(rt, filter, &rs, &n, err) < 0)
             return cln_error_wrap(err, "leak audit: list volumes");
         for (size_t i = 0; i < n; i++)
@@ -74,7 +74,7 @@ static void remove_one(struct cln_runtime *rt, const char *kind, const char *nam
     int r, k;
     if (strcmp(kind, "container") == 0) {
         k = 0;
-        r = rt->desc->ops->remove(rt->ctx, name, true, &e);
+        r = cln_rt_remove(rt, name, true, &e);
     } else if (strcmp(kind, "network") == 0) {
         k = 1;
         r = cln_network_remove(rt, name, &e);
@@ -247,25 +247,25 @@ int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error *
     struct judged_runs dead = {0};
     struct cln_container_summary *cs = NULL;
     size_t n = 0;
-    if (rt->desc->ops->list(rt->ctx, CLN_LABEL_RUN, &cs, &n, err) < 0)
+    if (cln_rt_list(rt, CLN_LABEL_RUN, &cs, &n, err) < 0)
         return cln_error_wrap(err, "gc: list containers");
     for (size_t i = 0; i < n; i++)
-        note_run(&dead, &cs[i].labels, rt->local);
+        note_run(&dead, &cs[i].labels, cln_runtime_local(rt));
     cln_container_summaries_free(cs, n);
     struct cln_resource *rs = NULL;
-    if (rt->desc->network && cln_network_list(rt, CLN_LABEL_RUN, &rs, &n, err) == 0) {
+    if (cln_runtime_supports(rt, CLN_FEATURE_NETWORK) && cln_network_list(rt, CLN_LABEL_RUN, &rs, &n, err) == 0) {
         for (size_t i = 0; i < n; i++)
-            note_run(&dead, &rs[i].labels, rt->local);
+            note_run(&dead, &rs[i].labels, cln_runtime_local(rt));
         cln_resources_free(rs, n);
-    } else if (rt->desc->network) {
+    } else if (cln_runtime_supports(rt, CLN_FEATURE_NETWORK)) {
         judged_free(&dead);
         return cln_error_wrap(err, "gc: list networks");
     }
-    if (rt->desc->volume && cln_volume_list(rt, CLN_LABEL_RUN, &rs, &n, err) == 0) {
+    if (cln_runtime_supports(rt, CLN_FEATURE_VOLUME) && cln_volume_list(rt, CLN_LABEL_RUN, &rs, &n, err) == 0) {
         for (size_t i = 0; i < n; i++)
-            note_run(&dead, &rs[i].labels, rt->local);
+            note_run(&dead, &rs[i].labels, cln_runtime_local(rt));
         cln_resources_free(rs, n);
-    } else if (rt->desc->volume) {
+    } else if (cln_runtime_supports(rt, CLN_FEATURE_VOLUME)) {
         judged_free(&dead);
         return cln_error_wrap(err, "gc: list volumes");
     }

@@ -339,13 +339,13 @@ char *cln_report_json(const struct cln_report_input *in)
     cJSON *run = cJSON_AddObjectToObject(root, "run");
     cJSON_AddItemToObject(run, "id", jstr(in->run_id));
     cJSON_AddItemToObject(run, "cleanrun_version", jstr(in->version));
-    cJSON_AddItemToObject(run, "backend", jstr(in->rt->desc->name));
+    cJSON_AddItemToObject(run, "backend", jstr(cln_runtime_name(in->rt)));
     cJSON *eng = cJSON_AddObjectToObject(run, "engine");
-    cJSON_AddItemToObject(eng, "name", jstr(in->rt->info.engine));
-    cJSON_AddItemToObject(eng, "version", jstr(in->rt->info.version));
-    cJSON_AddItemToObject(eng, "api_version", jstr(in->rt->info.api_version));
-    cJSON_AddItemToObject(eng, "endpoint", jstr(in->rt->endpoint));
-    cJSON_AddBoolToObject(eng, "local", in->rt->local);
+    cJSON_AddItemToObject(eng, "name", jstr(cln_runtime_engine(in->rt)->engine));
+    cJSON_AddItemToObject(eng, "version", jstr(cln_runtime_engine(in->rt)->version));
+    cJSON_AddItemToObject(eng, "api_version", jstr(cln_runtime_engine(in->rt)->api_version));
+    cJSON_AddItemToObject(eng, "endpoint", jstr(cln_runtime_endpoint(in->rt)));
+    cJSON_AddBoolToObject(eng, "local", cln_runtime_local(in->rt));
     char hb[256], ts[40];
     cJSON_AddItemToObject(run, "host", jstr(host_name(hb, sizeof(hb))));
     iso_time(in->start_unix_ms, true, ts, sizeof(ts));
@@ -372,8 +372,10 @@ char *cln_report_json(const struct cln_report_input *in)
     cJSON_AddBoolToObject(lo, "in_force", in->lockout && in->lockout->in_force);
     cJSON_AddItemToObject(lo, "method", jstr(in->lockout ? in->lockout->method : NULL));
     cJSON *hp = cJSON_AddArrayToObject(run, "host_processes");
-    for (size_t i = 0; i < in->rt->nprocs; i++) {
-        const struct cln_host_process *pr = &in->rt->procs[i];
+    size_t nprocs = 0;
+    struct cln_host_process *procs = cln_runtime_host_processes(in->rt, &nprocs);
+    for (size_t i = 0; i < nprocs; i++) {
+        const struct cln_host_process *pr = &procs[i];
         cJSON *p = cJSON_CreateObject();
         cJSON_AddItemToObject(p, "path", jstr(pr->path));
         size_t n = 0;
@@ -382,6 +384,7 @@ char *cln_report_json(const struct cln_report_input *in)
         cJSON_AddItemToObject(p, "argv", jstrv((const char *const *)pr->argv, n));
         cJSON_AddItemToArray(hp, p);
     }
+    cln_host_processes_free(procs, nprocs);
     cJSON *la = cJSON_AddObjectToObject(run, "leak_audit");
     const struct cln_leak_audit *au = in->audit;
     cJSON_AddBoolToObject(la, "done", au && au->done);
@@ -528,8 +531,8 @@ static void junit_suite(xmlTextWriterPtr w, const struct cln_report_input *in, s
     xmlTextWriterStartElement(w, BAD_CAST "properties");
     char v[64];
     xprop(w, "cleanrun.run", in->run_id);
-    xprop(w, "cleanrun.backend", in->rt->desc->name);
-    xprop(w, "cleanrun.engine", in->rt->info.version);
+    xprop(w, "cleanrun.backend", cln_runtime_name(in->rt));
+    xprop(w, "cleanrun.engine", cln_runtime_engine(in->rt)->version);
     xprop(w, "cleanrun.file", t->file);
     snprintf(v, sizeof(v), "%u", t->line);
     xprop(w, "cleanrun.line", v);
@@ -804,8 +807,8 @@ char *cln_report_tap(const struct cln_report_input *in)
     cln_buf_puts(&b, "TAP version 13\n");
     cln_buf_printf(&b, "1..%zu\n", in->n);
     cln_buf_printf(&b, "# cleanrun %s, run %s, runtime %s (%s %s)%s\n", in->version, in->run_id,
-                   in->rt->desc->name, in->rt->info.engine ? in->rt->info.engine : "?",
-                   in->rt->info.version ? in->rt->info.version : "?",
+                   cln_runtime_name(in->rt), cln_runtime_engine(in->rt)->engine ? cln_runtime_engine(in->rt)->engine : "?",
+                   cln_runtime_engine(in->rt)->version ? cln_runtime_engine(in->rt)->version : "?",
                    in->partial ? ", PARTIAL: the run was interrupted" : "");
     cln_buf_printf(&b, "# host-exec lockout: %s%s\n",
                    in->lockout && in->lockout->in_force ? "in force, " : "",

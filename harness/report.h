@@ -32,7 +32,7 @@ struct cln_report_input {
     const char *shard; /* "I/N" or NULL */
     uint64_t timeout_ms;
     unsigned allow;                    /* enum cln_allow bits */
-    const struct cln_lockout *lockout; /* host processes: rt->procs */
+    const struct cln_lockout *lockout; /* host processes: cln_runtime_host_processes */
     const struct cln_leak_audit *audit;
     bool partial;
     const char *partial_reason;

@@ -117,7 +117,7 @@ static void observe_container(struct cln_runtime *rt, const char *id, bool has_k
                               const char *net_reason, struct cln_evidence *ev)
 {
     memset(ev, 0, sizeof(*ev));
-    ev->local = rt->local;
+    ev->local = cln_runtime_local(rt);
     ev->container_id = cln_xstrdup(id);
     ev->net_mode = net_mode;
     ev->net_reason = net_reason;
@@ -131,7 +131,7 @@ static void observe_container(struct cln_runtime *rt, const char *id, bool has_k
     ev->method = "none";
     struct cln_container_state st;
     struct cln_error *e = NULL;
-    if (rt->desc->ops->inspect(rt->ctx, id, &st, &e) < 0) {
+    if (cln_rt_inspect(rt, id, &st, &e) < 0) {
         ev->canary_note = render_with(e, "inspect");
         cln_evidence_judge(ev);
         return;
@@ -174,7 +174,7 @@ static void observe_container(struct cln_runtime *rt, const char *id, bool has_k
             cln_evidence_judge(ev);
             return;
         }
-        if (rt->desc->ops->copy_in(rt->ctx, id, "/", &f, 1, &e) < 0) {
+        if (cln_rt_copy_in(rt, id, "/", &f, 1, &e) < 0) {
             ev->canary_note = render(e);
             cln_evidence_judge(ev);
             return;
@@ -185,7 +185,7 @@ static void observe_container(struct cln_runtime *rt, const char *id, bool has_k
     struct cln_exec_config ec = {
         .argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
     struct cln_exec_result er;
-    if (rt->desc->ops->exec(rt->ctx, id, &ec, &er, &e) < 0) {
+    if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
         ev->canary_note = render(e);
     } else {
         if (er.status != CLN_EXEC_EXITED || er.exit_code != 0)
@@ -353,7 +353,7 @@ static void untrack_remove(struct test_ctx *c, const char *id)
         c->ncontainers--;
         pthread_mutex_unlock(&c->lock);
         struct cln_error *e = NULL;
-        if (c->run->rt->desc->ops->remove(c->run->rt->ctx, mine, true, &e) < 0)
+        if (cln_rt_remove(c->run->rt, mine, true, &e) < 0)
             teardown_error(c->r, render(e));
         free(mine);
         return;
@@ -367,7 +367,7 @@ static void teardown(struct test_ctx *c)
     while (c->ncontainers) {
         char *id = c->containers[--c->ncontainers];
         struct cln_error *e = NULL;
-        if (rt->desc->ops->remove(rt->ctx, id, true, &e) < 0)
+        if (cln_rt_remove(rt, id, true, &e) < 0)
             teardown_error(c->r, render(e));
         free(id);
     }
@@ -492,7 +492,7 @@ static int built_ref(struct test_ctx *c, struct cln_spec_image *im, char **msg)
             continue;
         struct cln_image_info info;
         struct cln_error *e = NULL;
-        int r = rt->desc->ops->image_inspect(rt->ctx, base, &info, &e);
+        int r = cln_rt_image_inspect(rt, base, &info, &e);
         if (r < 0) {
             *msg = render_with(e, "image %s: base image %s", im->name, base);
             return -1;
@@ -547,7 +547,7 @@ static int ensure_images(struct test_ctx *c)
          * they are unchanged.  One build at a time per process. */
         pthread_mutex_lock(&build_lock);
         struct cln_image_info info;
-        int r = rt->desc->ops->image_inspect(rt->ctx, im->ref, &info, &e);
+        int r = cln_rt_image_inspect(rt, im->ref, &info, &e);
         if (r == 1)
             cln_image_info_done(&info);
         if (r == 0) {
@@ -668,7 +668,7 @@ static void keep_log_tail(struct test_ctx *c, struct cln_service_result *sr)
         return;
     struct cln_capture out, err;
     struct cln_error *le = NULL;
-    if (c->run->rt->desc->ops->logs(c->run->rt->ctx, sr->container_id, 20, 1 << 16, &out, &err,
+    if (cln_rt_logs(c->run->rt, sr->container_id, 20, 1 << 16, &out, &err,
                                     &le) == 0) {
         struct cln_buf b = CLN_BUF_INIT;
         if (out.data.len)
@@ -827,7 +827,7 @@ static int http_ready_inside(struct test_ctx *c, const struct cln_service_result
                                  .output_cap = 1 << 20};
     struct cln_exec_result er;
     struct cln_error *e = NULL;
-    if (c->run->rt->desc->ops->exec(c->run->rt->ctx, sr->container_id, &ec, &er, &e) < 0) {
+    if (cln_rt_exec(c->run->rt, sr->container_id, &ec, &er, &e) < 0) {
         free(*why);
         *why = render_with(e, "GET %s", url);
         return 0;
@@ -873,7 +873,7 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
     uint64_t probe_cap = 0;
     if (rd->kind == CLN_READY_HEALTH) {
         struct cln_error *e = NULL;
-        if (rt->desc->ops->inspect(rt->ctx, sr->container_id, &hst, &e) < 0) {
+        if (cln_rt_inspect(rt, sr->container_id, &hst, &e) < 0) {
             sr->error = render_with(e, "service %s: read its image's HEALTHCHECK", s->name);
             return -1;
         }
@@ -902,7 +902,7 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
                                          .timeout_ms = remaining(c, t),
                                          .output_cap = 4096};
             struct cln_exec_result er;
-            if (rt->desc->ops->exec(rt->ctx, sr->container_id, &ec, &er, &e) == 0) {
+            if (cln_rt_exec(rt, sr->container_id, &ec, &er, &e) == 0) {
                 ok = er.status == CLN_EXEC_EXITED && er.exit_code == 0;
                 free(why);
                 const char *what = probe == rd->exec.v ? "the probe" : "the image's HEALTHCHECK";
@@ -913,7 +913,7 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
             }
         } else if (rd->kind == CLN_READY_LOG) {
             struct cln_capture out, err;
-            if (rt->desc->ops->logs(rt->ctx, sr->container_id, 0, 1 << 20, &out, &err, &e) == 0) {
+            if (cln_rt_logs(rt, sr->container_id, 0, 1 << 20, &out, &err, &e) == 0) {
                 ok = cln_regex_match(rd->log_regex, out.data.data, out.data.len) == 1 ||
                      cln_regex_match(rd->log_regex, err.data.data, err.data.len) == 1;
                 cln_capture_done(&out);
@@ -962,7 +962,7 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
         /* not ready: is it still running at all? */
         struct cln_container_state st;
         e = NULL;
-        if (rt->desc->ops->inspect(rt->ctx, sr->container_id, &st, &e) == 0) {
+        if (cln_rt_inspect(rt, sr->container_id, &st, &e) == 0) {
             bool running = st.running;
             int code = st.exit_code;
             cln_container_state_done(&st);
@@ -1115,7 +1115,7 @@ static void *start_service(void *ud)
         .nmounts = s->privs.nmounts,
         .extra_hosts = (const char *const *)hosts,
     };
-    if (rt->desc->ops->create(rt->ctx, &cfg, &id, &e) < 0) {
+    if (cln_rt_create(rt, &cfg, &id, &e) < 0) {
         sr->error = render_with(e, "service %s", s->name);
         goto out;
     }
@@ -1142,7 +1142,7 @@ static void *start_service(void *ud)
                                             .data = keepalive.data,
                                             .len = keepalive.len,
                                             .mode = 0755};
-        int r = rt->desc->ops->copy_in(rt->ctx, id, "/", files, nf, &e);
+        int r = cln_rt_copy_in(rt, id, "/", files, nf, &e);
         free(files);
         if (r < 0) {
             sr->error = render_with(e, "service %s: files", s->name);
@@ -1150,11 +1150,11 @@ static void *start_service(void *ud)
         }
     }
     started = now_ms();
-    if (rt->desc->ops->start(rt->ctx, id, &e) < 0) {
+    if (cln_rt_start(rt, id, &e) < 0) {
         sr->error = render_with(e, "service %s", s->name);
         goto out;
     }
-    if (rt->desc->ops->inspect(rt->ctx, id, &st, &e) < 0) {
+    if (cln_rt_inspect(rt, id, &st, &e) < 0) {
         sr->error = render_with(e, "service %s", s->name);
         goto out;
     }
@@ -1165,13 +1165,13 @@ static void *start_service(void *ud)
             add_hosts(c, j->idx, ip);
     }
     struct cln_image_info ii;
-    if (rt->desc->ops->image_inspect(rt->ctx, s->image, &ii, &e) == 1) {
+    if (cln_rt_image_inspect(rt, s->image, &ii, &e) == 1) {
         sr->image_digest = ii.digest ? cln_xstrdup(ii.digest) : NULL;
         cln_image_info_done(&ii);
     }
     cln_error_free(e); /* the digest is a courtesy to the reader */
     e = NULL;
-    if (c->routed && rt->local) {
+    if (c->routed && cln_runtime_local(rt)) {
         const char *ip = cln_container_state_ip(&st, c->routed);
         sr->route_ip = ip ? cln_xstrdup(ip) : NULL;
     }
@@ -1250,7 +1250,7 @@ static int complete_hosts(struct test_ctx *c)
             .argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
         struct cln_exec_result er;
         struct cln_error *e = NULL;
-        int r = rt->desc->ops->exec(rt->ctx, sr->container_id, &ec, &er, &e);
+        int r = cln_rt_exec(rt, sr->container_id, &ec, &er, &e);
         cln_buf_done(&lines);
         if (r < 0) {
             fail_test(c->r, CLN_ST_ERROR,
@@ -1365,7 +1365,7 @@ static int stat_files(struct test_ctx *c, const char *id, const struct cln_spec_
         .argv = argv, .user = "0", .timeout_ms = remaining(c, 10000), .output_cap = 1 << 16};
     struct cln_exec_result er;
     struct cln_error *e = NULL;
-    int r = rt->desc->ops->exec(rt->ctx, id, &ec, &er, &e);
+    int r = cln_rt_exec(rt, id, &ec, &er, &e);
     free(argv);
     if (r < 0) {
         attempt_error(a, render_with(e, "expect.files: look at the files"));
@@ -1422,7 +1422,7 @@ static int read_content(struct cln_runtime *rt, const char *id, const char *path
         struct cln_file_info info;
         struct cln_capture content;
         bool found = false;
-        if (rt->desc->ops->copy_out(rt->ctx, id, cur, 0, &info, &content, &found, err) < 0)
+        if (cln_rt_copy_out(rt, id, cur, 0, &info, &content, &found, err) < 0)
             return -1;
         if (!found || info.type != CLN_FILE_SYMLINK || !info.link_target) {
             *ret_found = found && info.type == CLN_FILE_REGULAR;
@@ -1568,7 +1568,7 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
     };
     char *id = NULL;
     struct cln_error *e = NULL;
-    int r = rt->desc->ops->create(rt->ctx, &cfg, &id, &e);
+    int r = cln_rt_create(rt, &cfg, &id, &e);
     cln_labels_done(&labels);
     free(mounts);
     free_vector(hosts);
@@ -1584,8 +1584,8 @@ static char *fresh_container(struct test_ctx *c, const struct cln_spec_step *s, 
     }
     struct cln_file f = {
         .path = KEEPALIVE_BIN + 1, .data = keepalive.data, .len = keepalive.len, .mode = 0755};
-    if (rt->desc->ops->copy_in(rt->ctx, id, "/", &f, 1, &e) < 0 ||
-        rt->desc->ops->start(rt->ctx, id, &e) < 0) {
+    if (cln_rt_copy_in(rt, id, "/", &f, 1, &e) < 0 ||
+        cln_rt_start(rt, id, &e) < 0) {
         *msg = render(e);
         return id; /* tracked: teardown removes it */
     }
@@ -1615,7 +1615,7 @@ static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t 
         {.path = name + 1, .data = s->stdin_text, .len = strlen(s->stdin_text), .mode = 0644},
     };
     struct cln_error *e = NULL;
-    if (rt->desc->ops->copy_in(rt->ctx, id, "/", files, 2, &e) < 0) {
+    if (cln_rt_copy_in(rt, id, "/", files, 2, &e) < 0) {
         *msg = render_with(e, "stdin");
         return -1;
     }
@@ -1641,7 +1641,7 @@ static char *service_gone(struct test_ctx *c, const char *name, struct cln_error
     struct cln_container_state st;
     struct cln_error *ie = NULL;
     if (!sr || !sr->container_id ||
-        c->run->rt->desc->ops->inspect(c->run->rt->ctx, sr->container_id, &st, &ie) < 0) {
+        cln_rt_inspect(c->run->rt, sr->container_id, &st, &ie) < 0) {
         cln_error_free(ie);
         return render(e);
     }
@@ -1732,7 +1732,7 @@ static void run_step(struct test_ctx *c, size_t si)
         struct cln_exec_result er;
         struct cln_error *e = NULL;
         int64_t ooms = observed ? cln_cgroup_oom_kills(base.cgroup) : -1;
-        if (rt->desc->ops->exec(rt->ctx, id, &ec, &er, &e) < 0) {
+        if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
             a->status = CLN_ST_ERROR;
             a->error = s->service ? service_gone(c, s->service, e) : render(e);
             sr->status = CLN_ST_ERROR;
@@ -1868,7 +1868,7 @@ static void run_test(struct run *run, size_t idx)
     } else {
         r->network_note = cln_xasprintf("runtime '%s' has no networks: services and steps are "
                                         "not on a private network",
-                                        rt->desc->name);
+                                        cln_runtime_name(rt));
     }
     if (ensure_images(&c) < 0 || start_services(&c) < 0)
         goto done;

@@ -1,5 +1,7 @@
-/* The executor interface: backend registry, discovery, feature wrappers. */
-#include "runtime.h"
+/* The executor interface: the runtime object, its accessors, and the thin
+ * wrappers through which the harness reaches a backend (with registry.c,
+ * the only code that touches a descriptor). */
+#include "runtime-internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,46 +12,6 @@
 #include "base/cleanup.h"
 #include "base/error.h"
 #include "base/xalloc.h"
-#include "docker/docker-internal.h"
-
-/* ---- registry ---- */
-
-static const struct cln_runtime_desc docker_desc = {
-    .name = "docker",
-    .ops = &cln_docker_ops,
-    .network = &cln_docker_network_ops,
-    .volume = &cln_docker_volume_ops,
-    .build = &cln_docker_build_ops,
-};
-
-static const struct cln_runtime_desc podman_desc = {
-    .name = "podman",
-    .ops = &cln_docker_ops,
-    .network = &cln_docker_network_ops,
-    .volume = &cln_docker_volume_ops,
-    .build = &cln_docker_build_ops,
-};
-
-/* Apple's container CLI: a backend of its own, built only on macOS. */
-static const struct cln_runtime_desc apple_desc = {
-    .name = "apple",
-    .ops = NULL,
-};
-
-const struct cln_runtime_desc *const cln_runtime_registry[] = {
-    &docker_desc,
-    &podman_desc,
-    &apple_desc,
-    NULL,
-};
-
-const struct cln_runtime_desc *cln_runtime_find(const char *name)
-{
-    for (size_t i = 0; cln_runtime_registry[i]; i++)
-        if (strcmp(cln_runtime_registry[i]->name, name) == 0)
-            return cln_runtime_registry[i];
-    return NULL;
-}
 
 /* ---- labels ---- */
 
@@ -226,133 +188,87 @@ void cln_strv_free(char **v, size_t n)
     free(v);
 }
 
-/* ---- discovery ---- */
+/* ---- the runtime object ---- */
 
-#define START_HINT                                                                                 \
-    "  Start one, e.g. 'dockerd &' (Docker) or 'podman system service --time=0 "                   \
-    "unix:///run/podman/podman.sock &' (Podman), or point DOCKER_HOST at a running engine"
-
-struct candidate {
-    char *endpoint;
-    const char *kind; /* "docker", "podman" or NULL (either) */
-    const char *source;
-};
-
-static void add_candidate(struct candidate *c, size_t *n, char *endpoint, const char *kind,
-                          const char *source)
+struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *ctx,
+                                    const char *endpoint, bool local,
+                                    struct cln_engine_info *info)
 {
-    for (size_t i = 0; i < *n; i++)
-        if (strcmp(c[i].endpoint, endpoint) == 0) {
-            free(endpoint);
-            return;
-        }
-    c[*n].endpoint = endpoint;
-    c[*n].kind = kind;
-    c[*n].source = source;
-    (*n)++;
+    struct cln_runtime *rt = cln_xcalloc(1, sizeof(*rt));
+    pthread_mutex_init(&rt->procs_lock, NULL);
+    rt->desc = desc;
+    rt->ctx = ctx;
+    rt->endpoint = cln_xstrdup(endpoint ? endpoint : "");
+    rt->local = local;
+    if (info) {
+        rt->info = *info;
+        memset(info, 0, sizeof(*info));
+    }
+    return rt;
 }
 
-int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **ret,
-                     struct cln_error **err)
+const char *cln_runtime_name(const struct cln_runtime *rt)
 {
-    const char *name = cfg && cfg->runtime ? cfg->runtime : getenv("CLEANRUN_RUNTIME");
-    if (name && !*name)
-        name = NULL;
-    if (name) {
-        const struct cln_runtime_desc *desc = cln_runtime_find(name);
-        if (!desc)
-            return cln_error_set(err, CLN_E_INVALID, 0,
-                                 "unknown runtime '%s' (known: docker, podman, apple)", name);
-        if (!desc->ops)
-            return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
-                                 "runtime '%s' is not built into this cleanrun (it needs "
-                                 "macOS and Apple's container CLI)",
-                                 name);
-    }
-    bool want_docker = !name || strcmp(name, "docker") == 0;
-    bool want_podman = !name || strcmp(name, "podman") == 0;
+    return rt->desc->name;
+}
 
-    /* An engine the user named (--host, $DOCKER_HOST) is the only one
-     * tried: a suite meant for one engine never runs on another. */
-    struct candidate cands[8] = {{0}};
-    size_t nc = 0;
-    const char *dh = getenv("DOCKER_HOST");
-    const char *named = cfg && cfg->endpoint ? "--host" : dh && *dh ? "$DOCKER_HOST" : NULL;
-    if (cfg && cfg->endpoint) {
-        add_candidate(cands, &nc, cln_xstrdup(cfg->endpoint), name, "--host");
-    } else if (named) {
-        add_candidate(cands, &nc, cln_xstrdup(dh), name, "$DOCKER_HOST");
-    } else {
-        if (want_docker)
-            add_candidate(cands, &nc, cln_xstrdup("unix:///var/run/docker.sock"), "docker",
-                          "default Docker socket");
-        if (want_podman) {
-            const char *xdg = getenv("XDG_RUNTIME_DIR");
-            if (xdg && *xdg)
-                add_candidate(cands, &nc, cln_xasprintf("unix://%s/podman/podman.sock", xdg),
-                              "podman", "rootless Podman socket");
-            add_candidate(cands, &nc, cln_xstrdup("unix:///run/podman/podman.sock"), "podman",
-                          "rootful Podman socket");
-        }
-    }
+const char *cln_runtime_endpoint(const struct cln_runtime *rt)
+{
+    return rt->endpoint;
+}
 
-    struct cln_buf tried = CLN_BUF_INIT;
-    int rc = -CLN_E_TRANSPORT;
-    for (size_t i = 0; i < nc; i++) {
-        struct cln_runtime *rt = cln_xcalloc(1, sizeof(*rt));
-        pthread_mutex_init(&rt->procs_lock, NULL);
-        struct cln_error *e = NULL;
-        const char *ep = cands[i].endpoint;
-        if (cln_docker_open(ep, rt, &e) < 0) {
-            char *why = cln_error_render(e);
-            cln_error_free(e);
-            pthread_mutex_destroy(&rt->procs_lock);
-            free(rt);
-            if (named) {
-                rc = cln_error_set(err, CLN_E_TRANSPORT, 0,
-                                   "no container engine answered: the engine named by %s (%s): "
-                                   "%s (only the engine named is tried)\n" START_HINT,
-                                   named, ep, why);
-                free(why);
-                break;
-            }
-            cln_buf_printf(&tried, "\n  %s (%s): %s", ep, cands[i].source, why);
-            free(why);
-            continue;
-        }
-        bool podman = ((struct docker *)rt->ctx)->podman;
-        const char *kind = podman ? "podman" : "docker";
-        if (name && strcmp(name, kind) != 0) {
-            cln_buf_printf(&tried, "\n  %s (%s): answers, but it is %s, not %s", ep,
-                           cands[i].source, podman ? "Podman" : "Docker", name);
-            cln_docker_ops.close(rt->ctx);
-            cln_engine_info_done(&rt->info);
-            pthread_mutex_destroy(&rt->procs_lock);
-            free(rt);
-            if (named) {
-                rc = cln_error_set(err, CLN_E_TRANSPORT, 0,
-                                   "the engine named by %s (%s) is %s, not the runtime %s asked "
-                                   "for",
-                                   named, ep, podman ? "Podman" : "Docker", name);
-                break;
-            }
-            continue;
-        }
-        rt->desc = podman ? &podman_desc : &docker_desc;
-        rt->endpoint = cln_xstrdup(ep);
-        *ret = rt;
-        rc = 0;
-        break;
+bool cln_runtime_local(const struct cln_runtime *rt)
+{
+    return rt->local;
+}
+
+const struct cln_engine_info *cln_runtime_engine(const struct cln_runtime *rt)
+{
+    return &rt->info;
+}
+
+const char *const *cln_runtime_host_programs(const struct cln_runtime *rt)
+{
+    return rt->desc->host_programs;
+}
+
+static char **strv_dup(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    char **d = cln_xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        d[i] = cln_xstrdup(v[i]);
+    return d;
+}
+
+struct cln_host_process *cln_runtime_host_processes(const struct cln_runtime *rt, size_t *ret_n)
+{
+    /* the lock is not the runtime's state: a reader may take it */
+    pthread_mutex_t *lock = (pthread_mutex_t *)&rt->procs_lock;
+    pthread_mutex_lock(lock);
+    struct cln_host_process *p = cln_xcalloc(rt->nprocs ? rt->nprocs : 1, sizeof(*p));
+    for (size_t i = 0; i < rt->nprocs; i++) {
+        p[i].path = cln_xstrdup(rt->procs[i].path);
+        p[i].argv = strv_dup(rt->procs[i].argv);
     }
-    for (size_t i = 0; i < nc; i++)
-        free(cands[i].endpoint);
-    if (rc < 0 && !*err) {
-        rc = cln_error_set(
-            err, CLN_E_TRANSPORT, 0, "no container engine answered%s%s; tried:%s\n" START_HINT,
-            name ? " for runtime " : "", name ? name : "", tried.len ? tried.data : " (nothing)");
+    *ret_n = rt->nprocs;
+    pthread_mutex_unlock(lock);
+    return p;
+}
+
+void cln_host_processes_free(struct cln_host_process *p, size_t n)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].path);
+        for (size_t k = 0; p[i].argv && p[i].argv[k]; k++)
+            free(p[i].argv[k]);
+        free(p[i].argv);
     }
-    cln_buf_done(&tried);
-    return rc;
+    free(p);
 }
 
 void cln_runtime_record_host_process(struct cln_runtime *rt, const char *path,
@@ -376,13 +292,7 @@ void cln_runtime_close(struct cln_runtime *rt)
         return;
     if (rt->desc && rt->desc->ops)
         rt->desc->ops->close(rt->ctx);
-    for (size_t i = 0; i < rt->nprocs; i++) {
-        free(rt->procs[i].path);
-        for (size_t k = 0; rt->procs[i].argv[k]; k++)
-            free(rt->procs[i].argv[k]);
-        free(rt->procs[i].argv);
-    }
-    free(rt->procs);
+    cln_host_processes_free(rt->procs, rt->nprocs);
     pthread_mutex_destroy(&rt->procs_lock);
     cln_engine_info_done(&rt->info);
     free(rt->endpoint);
@@ -403,10 +313,9 @@ bool cln_runtime_supports(const struct cln_runtime *rt, unsigned features)
 int cln_runtime_ensure_image(struct cln_runtime *rt, const char *ref, enum cln_pull_policy policy,
                              cln_progress_fn progress, void *userdata, struct cln_error **err)
 {
-    const struct cln_runtime_ops *ops = rt->desc->ops;
     if (policy != CLN_PULL_ALWAYS) {
         struct cln_image_info info;
-        int r = ops->image_inspect(rt->ctx, ref, &info, err);
+        int r = cln_rt_image_inspect(rt, ref, &info, err);
         if (r < 0)
             return r;
         if (r == 1) {
@@ -419,7 +328,7 @@ int cln_runtime_ensure_image(struct cln_runtime *rt, const char *ref, enum cln_p
                                  "\"never\" (build or load it first)",
                                  ref, rt->desc->name);
     }
-    return ops->image_pull(rt->ctx, ref, progress, userdata, err);
+    return cln_rt_image_pull(rt, ref, progress, userdata, err);
 }
 
 /* ---- feature wrappers ---- */
@@ -500,4 +409,98 @@ int cln_build_image(struct cln_runtime *rt, const struct cln_build_request *req,
     if (!rt->desc->build)
         return unsupported(rt, err, "build images");
     return rt->desc->build->build(rt->ctx, req, progress, userdata, ret_image_id, err);
+}
+
+/* ---- the core ---- */
+
+int cln_rt_ping(struct cln_runtime *rt, struct cln_error **err)
+{
+    return rt->desc->ops->ping(rt->ctx, err);
+}
+
+int cln_rt_image_inspect(struct cln_runtime *rt, const char *ref, struct cln_image_info *ret,
+                         struct cln_error **err)
+{
+    return rt->desc->ops->image_inspect(rt->ctx, ref, ret, err);
+}
+
+int cln_rt_image_pull(struct cln_runtime *rt, const char *ref, cln_progress_fn progress,
+                      void *userdata, struct cln_error **err)
+{
+    return rt->desc->ops->image_pull(rt->ctx, ref, progress, userdata, err);
+}
+
+int cln_rt_image_remove(struct cln_runtime *rt, const char *ref, bool force,
+                        struct cln_error **err)
+{
+    return rt->desc->ops->image_remove(rt->ctx, ref, force, err);
+}
+
+int cln_rt_create(struct cln_runtime *rt, const struct cln_container_config *cfg, char **ret_id,
+                  struct cln_error **err)
+{
+    return rt->desc->ops->create(rt->ctx, cfg, ret_id, err);
+}
+
+int cln_rt_start(struct cln_runtime *rt, const char *id, struct cln_error **err)
+{
+    return rt->desc->ops->start(rt->ctx, id, err);
+}
+
+int cln_rt_stop(struct cln_runtime *rt, const char *id, unsigned grace_s, struct cln_error **err)
+{
+    return rt->desc->ops->stop(rt->ctx, id, grace_s, err);
+}
+
+int cln_rt_kill(struct cln_runtime *rt, const char *id, const char *signal, struct cln_error **err)
+{
+    return rt->desc->ops->kill(rt->ctx, id, signal, err);
+}
+
+int cln_rt_wait(struct cln_runtime *rt, const char *id, uint64_t timeout_ms, int *ret_exit_code,
+                struct cln_error **err)
+{
+    return rt->desc->ops->wait(rt->ctx, id, timeout_ms, ret_exit_code, err);
+}
+
+int cln_rt_remove(struct cln_runtime *rt, const char *id, bool force, struct cln_error **err)
+{
+    return rt->desc->ops->remove(rt->ctx, id, force, err);
+}
+
+int cln_rt_inspect(struct cln_runtime *rt, const char *id, struct cln_container_state *ret,
+                   struct cln_error **err)
+{
+    return rt->desc->ops->inspect(rt->ctx, id, ret, err);
+}
+
+int cln_rt_list(struct cln_runtime *rt, const char *label_filter,
+                struct cln_container_summary **ret, size_t *ret_n, struct cln_error **err)
+{
+    return rt->desc->ops->list(rt->ctx, label_filter, ret, ret_n, err);
+}
+
+int cln_rt_logs(struct cln_runtime *rt, const char *id, unsigned tail, size_t cap,
+                struct cln_capture *ret_out, struct cln_capture *ret_err, struct cln_error **err)
+{
+    return rt->desc->ops->logs(rt->ctx, id, tail, cap, ret_out, ret_err, err);
+}
+
+int cln_rt_exec(struct cln_runtime *rt, const char *id, const struct cln_exec_config *cfg,
+                struct cln_exec_result *ret, struct cln_error **err)
+{
+    return rt->desc->ops->exec(rt->ctx, id, cfg, ret, err);
+}
+
+int cln_rt_copy_in(struct cln_runtime *rt, const char *id, const char *dir,
+                   const struct cln_file *files, size_t n, struct cln_error **err)
+{
+    return rt->desc->ops->copy_in(rt->ctx, id, dir, files, n, err);
+}
+
+int cln_rt_copy_out(struct cln_runtime *rt, const char *id, const char *path, size_t cap,
+                    struct cln_file_info *ret_info, struct cln_capture *ret_content,
+                    bool *ret_found, struct cln_error **err)
+{
+    return rt->desc->ops->copy_out(rt->ctx, id, path, cap, ret_info, ret_content, ret_found, err);
 }

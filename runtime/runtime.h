@@ -1,18 +1,15 @@
-/* The executor interface: how the harness drives a container engine.
- *
- * A backend is a descriptor (struct cln_runtime_desc) with a core of
- * operations that every backend implements (struct cln_runtime_ops, every
- * slot MUST be set) and optional feature managers (network, volume, build)
- * that are NULL when the backend lacks the feature.  Callers reach the
- * managers only through the cln_network_* / cln_volume_* / cln_build_*
- * wrappers below, which fail with CLN_E_UNSUPPORTED ("runtime X cannot do Y")
- * when the manager is NULL; cln_runtime_supports() asks beforehand.
+/* The executor interface as the harness sees it: an opaque runtime, found
+ * by cln_runtime_open(), driven through the cln_rt_* wrappers (the core
+ * every backend implements) and the cln_network_* / cln_volume_* /
+ * cln_build_* wrappers (optional features: CLN_E_UNSUPPORTED, "runtime X
+ * cannot do Y", when the backend lacks one; cln_runtime_supports() asks
+ * beforehand).  Backends are written against runtime/backend.h; the harness
+ * never sees a descriptor or a vtable.
  *
  * Every resource a caller creates should carry the labels of
  * cln_runtime_labels() (docs/labels.md).  Nothing here prints. */
 #pragma once
 
-#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -243,62 +240,7 @@ struct cln_engine_info {
     char *os, *arch, *kernel;
 };
 
-/* ---- the core: every slot MUST be set ---- */
-
 typedef void (*cln_progress_fn)(const char *line, void *userdata);
-
-struct cln_runtime_ops {
-    void (*close)(void *ctx); /* NULL-safe ctx */
-    int (*ping)(void *ctx, struct cln_error **err);
-    int (*version)(void *ctx, struct cln_engine_info *ret, struct cln_error **err);
-    /* 1 found (ret filled), 0 absent */
-    int (*image_inspect)(void *ctx, const char *ref, struct cln_image_info *ret,
-                         struct cln_error **err);
-    int (*image_pull)(void *ctx, const char *ref, cln_progress_fn progress, void *userdata,
-                      struct cln_error **err);
-    int (*image_remove)(void *ctx, const char *ref, bool force, struct cln_error **err);
-    int (*create)(void *ctx, const struct cln_container_config *cfg, char **ret_id,
-                  struct cln_error **err);
-    int (*start)(void *ctx, const char *id, struct cln_error **err);
-    /* SIGTERM, then SIGKILL after grace_s; stopping a stopped container is fine */
-    int (*stop)(void *ctx, const char *id, unsigned grace_s, struct cln_error **err);
-    int (*kill)(void *ctx, const char *id, const char *signal, struct cln_error **err);
-    /* Wait until the container is not running; CLN_E_TIMEOUT after timeout_ms (0: none). */
-    int (*wait)(void *ctx, const char *id, uint64_t timeout_ms, int *ret_exit_code,
-                struct cln_error **err);
-    /* Removing a missing container is not an error. */
-    int (*remove)(void *ctx, const char *id, bool force, struct cln_error **err);
-    int (*inspect)(void *ctx, const char *id, struct cln_container_state *ret,
-                   struct cln_error **err);
-    /* Containers (running or not) with a label "key=value" or "key". */
-    int (*list)(void *ctx, const char *label_filter, struct cln_container_summary **ret,
-                size_t *ret_n, struct cln_error **err);
-    /* tail: last N lines, 0 for all; each stream capped at cap bytes (0: default) */
-    int (*logs)(void *ctx, const char *id, unsigned tail, size_t cap, struct cln_capture *ret_out,
-                struct cln_capture *ret_err, struct cln_error **err);
-    int (*exec)(void *ctx, const char *id, const struct cln_exec_config *cfg,
-                struct cln_exec_result *ret, struct cln_error **err);
-    /* Write files under dir (which must exist) in the container. */
-    int (*copy_in)(void *ctx, const char *id, const char *dir, const struct cln_file *files,
-                   size_t n, struct cln_error **err);
-    /* What path is (not following a final symlink) and, for a regular file,
-     * its content up to cap bytes (0: CLN_DEFAULT_OUTPUT_CAP) with its total
-     * size, streamed: never more than cap in memory.  0 and *ret_found =
-     * false when it does not exist. */
-    int (*copy_out)(void *ctx, const char *id, const char *path, size_t cap,
-                    struct cln_file_info *ret_info, struct cln_capture *ret_content,
-                    bool *ret_found, struct cln_error **err);
-    /* End the requests in flight now, as at their deadlines: a running
-     * exec's process is killed and exec returns CLN_EXEC_TIMEOUT with
-     * interrupted set; other requests fail with CLN_E_INTERRUPTED.
-     * Removals and kills are not interrupted.  Later requests run normally.
-     * Thread-safe; not async-signal-safe. */
-    void (*interrupt)(void *ctx);
-    /* NULL while the engine answers; once it stopped answering, why ("the
-     * engine at unix:///... stopped answering (...)"), valid until close.
-     * Every request fails at once from then on. */
-    const char *(*gone)(void *ctx);
-};
 
 /* ---- optional feature managers ---- */
 
@@ -308,30 +250,6 @@ struct cln_resource {
     struct cln_labels labels;
 };
 void cln_resources_free(struct cln_resource *r, size_t n);
-
-struct cln_network_ops {
-    /* internal: no route to the host or beyond (containers on it reach each
-     * other only; the engine publishes no ports from it).  *ret_resolves:
-     * whether containers on it resolve each other's names and aliases (an
-     * engine may give internal networks no DNS: the harness then writes
-     * hosts entries itself). */
-    int (*create)(void *ctx, const char *name, const struct cln_labels *labels, bool internal,
-                  char **ret_id, bool *ret_resolves, struct cln_error **err);
-    int (*connect)(void *ctx, const char *network, const char *container,
-                   const char *const *aliases, struct cln_error **err);
-    int (*remove)(void *ctx, const char *network, struct cln_error **err);
-    /* networks carrying the label filter */
-    int (*list)(void *ctx, const char *label_filter, struct cln_resource **ret, size_t *ret_n,
-                struct cln_error **err);
-};
-
-struct cln_volume_ops {
-    int (*create)(void *ctx, const char *name, const struct cln_labels *labels, char **ret_name,
-                  struct cln_error **err);
-    int (*remove)(void *ctx, const char *name, bool force, struct cln_error **err);
-    int (*list)(void *ctx, const char *label_filter, struct cln_resource **ret, size_t *ret_n,
-                struct cln_error **err);
-};
 
 struct cln_build_request {
     const char *dockerfile;       /* the Dockerfile's text */
@@ -343,28 +261,15 @@ struct cln_build_request {
     bool network; /* RUN steps get a network (default: none) */
 };
 
-struct cln_build_ops {
-    /* Build and tag; progress gets each line of build output. */
-    int (*build)(void *ctx, const struct cln_build_request *req, cln_progress_fn progress,
-                 void *userdata, char **ret_image_id, struct cln_error **err);
-};
-
 enum cln_runtime_feature {
     CLN_FEATURE_NETWORK = 1u << 0,
     CLN_FEATURE_VOLUME = 1u << 1,
     CLN_FEATURE_BUILD = 1u << 2,
 };
 
-struct cln_runtime_desc {
-    const char *name;                  /* "docker", "podman", "apple" */
-    const struct cln_runtime_ops *ops; /* NULL: not built on this platform */
-    const struct cln_network_ops *network;
-    const struct cln_volume_ops *volume;
-    const struct cln_build_ops *build;
-    /* Host programs this backend runs (NULL-terminated; NULL: none, it talks
-     * to the engine over a socket). */
-    const char *const *host_programs;
-};
+/* ---- the runtime ---- */
+
+struct cln_runtime; /* opaque (runtime/runtime-internal.h) */
 
 /* A host process a backend started (path and argv, owned). */
 struct cln_host_process {
@@ -372,38 +277,67 @@ struct cln_host_process {
     char **argv; /* NULL-terminated */
 };
 
-struct cln_runtime {
-    const struct cln_runtime_desc *desc;
-    void *ctx;
-    char *endpoint; /* where the engine was found, e.g. unix:///var/run/docker.sock */
-    bool local;     /* the engine shares this kernel (host pids are meaningful) */
-    struct cln_engine_info info;
-    /* every host process the backend started (cln_runtime_record_host_process) */
-    pthread_mutex_t procs_lock;
-    struct cln_host_process *procs;
-    size_t nprocs;
-};
-
-/* A backend that declares host_programs MUST call this for every process it
- * starts, before starting it; the harness puts the list in its results.
- * Thread-safe. */
-void cln_runtime_record_host_process(struct cln_runtime *rt, const char *path,
-                                     const char *const *argv);
-
 struct cln_runtime_config {
     const char
         *runtime; /* "docker", "podman", "apple", or NULL: $CLEANRUN_RUNTIME, else discover */
-    const char *endpoint; /* NULL: discover ($DOCKER_HOST, then the well-known sockets) */
+    const char *endpoint; /* NULL: discover (the backends' variables, then their sockets) */
 };
 
-/* Find and connect to an engine.  Fails (CLN_E_TRANSPORT) naming every place
- * tried, with each one's reason and how to start an engine. */
+/* Find and connect to an engine, walking the registry (runtime/registry.c).
+ * Fails (CLN_E_TRANSPORT) naming every place tried, with each one's reason
+ * and how to start an engine. */
 int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **ret,
                      struct cln_error **err);
 void cln_runtime_close(struct cln_runtime *rt); /* NULL-safe */
 void cln_engine_info_done(struct cln_engine_info *i);
 
+/* What the runtime is: its backend's name ("docker", "podman", ...), where
+ * its engine was found, whether that engine shares this kernel (host pids
+ * are meaningful), and what the engine says it is. */
+const char *cln_runtime_name(const struct cln_runtime *rt);
+const char *cln_runtime_endpoint(const struct cln_runtime *rt);
+bool cln_runtime_local(const struct cln_runtime *rt);
+const struct cln_engine_info *cln_runtime_engine(const struct cln_runtime *rt);
+/* The host programs its backend may run (NULL-terminated; NULL: none). */
+const char *const *cln_runtime_host_programs(const struct cln_runtime *rt);
+/* The host processes it started so far: a copy, freed with
+ * cln_host_processes_free(). */
+struct cln_host_process *cln_runtime_host_processes(const struct cln_runtime *rt, size_t *ret_n);
+void cln_host_processes_free(struct cln_host_process *p, size_t n);
+
 bool cln_runtime_supports(const struct cln_runtime *rt, unsigned features);
+
+/* ---- the core (runtime/backend.h says what each does) ---- */
+
+int cln_rt_ping(struct cln_runtime *rt, struct cln_error **err);
+int cln_rt_image_inspect(struct cln_runtime *rt, const char *ref, struct cln_image_info *ret,
+                         struct cln_error **err);
+int cln_rt_image_pull(struct cln_runtime *rt, const char *ref, cln_progress_fn progress,
+                      void *userdata, struct cln_error **err);
+int cln_rt_image_remove(struct cln_runtime *rt, const char *ref, bool force,
+                        struct cln_error **err);
+int cln_rt_create(struct cln_runtime *rt, const struct cln_container_config *cfg, char **ret_id,
+                  struct cln_error **err);
+int cln_rt_start(struct cln_runtime *rt, const char *id, struct cln_error **err);
+int cln_rt_stop(struct cln_runtime *rt, const char *id, unsigned grace_s, struct cln_error **err);
+int cln_rt_kill(struct cln_runtime *rt, const char *id, const char *signal,
+                struct cln_error **err);
+int cln_rt_wait(struct cln_runtime *rt, const char *id, uint64_t timeout_ms, int *ret_exit_code,
+                struct cln_error **err);
+int cln_rt_remove(struct cln_runtime *rt, const char *id, bool force, struct cln_error **err);
+int cln_rt_inspect(struct cln_runtime *rt, const char *id, struct cln_container_state *ret,
+                   struct cln_error **err);
+int cln_rt_list(struct cln_runtime *rt, const char *label_filter,
+                struct cln_container_summary **ret, size_t *ret_n, struct cln_error **err);
+int cln_rt_logs(struct cln_runtime *rt, const char *id, unsigned tail, size_t cap,
+                struct cln_capture *ret_out, struct cln_capture *ret_err, struct cln_error **err);
+int cln_rt_exec(struct cln_runtime *rt, const char *id, const struct cln_exec_config *cfg,
+                struct cln_exec_result *ret, struct cln_error **err);
+int cln_rt_copy_in(struct cln_runtime *rt, const char *id, const char *dir,
+                   const struct cln_file *files, size_t n, struct cln_error **err);
+int cln_rt_copy_out(struct cln_runtime *rt, const char *id, const char *path, size_t cap,
+                    struct cln_file_info *ret_info, struct cln_capture *ret_content,
+                    bool *ret_found, struct cln_error **err);
 
 /* Make sure an image is present according to the policy. */
 int cln_runtime_ensure_image(struct cln_runtime *rt, const char *ref, enum cln_pull_policy policy,
@@ -432,9 +366,3 @@ int cln_build_image(struct cln_runtime *rt, const struct cln_build_request *req,
                     struct cln_error **err);
 
 void cln_strv_free(char **v, size_t n);
-
-/* The registry of backends, including those not built on this platform
- * (their ops are NULL), so that "--runtime apple" on Linux says "not built
- * in" rather than "unknown". */
-const struct cln_runtime_desc *cln_runtime_find(const char *name);
-extern const struct cln_runtime_desc *const cln_runtime_registry[];

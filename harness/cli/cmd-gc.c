@@ -217,7 +217,7 @@ int cln_cmd_ps(int argc, char **argv)
     struct cln_container_summary *cs = NULL;
     size_t n = 0;
     struct cln_error *err = NULL;
-    if (rt->desc->ops->list(rt->ctx, filter, &cs, &n, &err) < 0) {
+    if (cln_rt_list(rt, filter, &cs, &n, &err) < 0) {
         cln_cli_print_error(err);
         cln_error_free(err);
         cln_runtime_close(rt);
@@ -238,7 +238,7 @@ int cln_cmd_ps(int argc, char **argv)
             continue;
         char hb[32];
         const char *health = health_of(s->status, hb, sizeof(hb));
-        const char *owner = cln_owner_state_name(cln_owner_state(&s->labels, rt->local));
+        const char *owner = cln_owner_state_name(cln_owner_state(&s->labels, cln_runtime_local(rt)));
         uint64_t age_ms = s->created && now > s->created ? (uint64_t)(now - s->created) * 1000 : 0;
         const char *rid = cln_labels_get(&s->labels, CLN_LABEL_RUN);
         const char *svc = cln_labels_get(&s->labels, "io.cleanrun.service");

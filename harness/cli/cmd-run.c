@@ -761,7 +761,7 @@ static void print_result(struct printer *p, size_t i)
         }
     if (r->nkept) {
         const struct cln_runtime *rt = p->rt;
-        bool podman = strcmp(rt->desc->name, "podman") == 0;
+        bool podman = strcmp(cln_runtime_name(rt), "podman") == 0;
         out("        kept for inspection (--keep-on-failure; the next 'cleanrun gc' removes "
             "them):\n");
         for (size_t k = 0; k < r->nkept; k++) {
@@ -771,7 +771,7 @@ static void print_result(struct printer *p, size_t i)
                     strcmp(r->services[m].container_id, r->kept[k]) == 0)
                     what = r->services[m].service->name;
             out("          %s %s %s exec -it %.12s /.cleanrun/busybox sh    # %s\n",
-                podman ? "podman" : "docker", podman ? "--url" : "-H", rt->endpoint, r->kept[k],
+                podman ? "podman" : "docker", podman ? "--url" : "-H", cln_runtime_endpoint(rt), r->kept[k],
                 what);
         }
     }
@@ -1055,8 +1055,8 @@ int cln_cmd_run(int argc, char **argv)
     clock_gettime(CLOCK_REALTIME, &wall0);
     if (!o.quiet)
         out("cleanrun %s: %zu test%s, runtime %s (%s %s at %s), %d worker%s, run %s\n", CLN_VERSION,
-            set.n, set.n == 1 ? "" : "s", rt->desc->name, rt->info.engine ? rt->info.engine : "?",
-            rt->info.version ? rt->info.version : "?", rt->endpoint, jobs, jobs == 1 ? "" : "s",
+            set.n, set.n == 1 ? "" : "s", cln_runtime_name(rt), cln_runtime_engine(rt)->engine ? cln_runtime_engine(rt)->engine : "?",
+            cln_runtime_engine(rt)->version ? cln_runtime_engine(rt)->version : "?", cln_runtime_endpoint(rt), jobs, jobs == 1 ? "" : "s",
             run_id);
 
     /* what dead runs left behind */
@@ -1082,11 +1082,11 @@ int cln_cmd_run(int argc, char **argv)
     struct cln_lockout lockout = {0};
     if (o.no_lockout) {
         lockout.method = cln_xstrdup("off: --no-lockout");
-    } else if (rt->desc->host_programs) {
+    } else if (cln_runtime_host_programs(rt)) {
         struct cln_buf b = CLN_BUF_INIT;
-        cln_buf_printf(&b, "not installed: runtime %s runs host programs (", rt->desc->name);
-        for (size_t i = 0; rt->desc->host_programs[i]; i++)
-            cln_buf_printf(&b, "%s%s", i ? ", " : "", rt->desc->host_programs[i]);
+        cln_buf_printf(&b, "not installed: runtime %s runs host programs (", cln_runtime_name(rt));
+        for (size_t i = 0; cln_runtime_host_programs(rt)[i]; i++)
+            cln_buf_printf(&b, "%s%s", i ? ", " : "", cln_runtime_host_programs(rt)[i]);
         cln_buf_puts(&b, "); every one it starts is recorded");
         lockout.method = cln_buf_steal(&b);
     } else if (cln_lockout_install(&lockout, &err) < 0) {

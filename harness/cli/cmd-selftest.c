@@ -204,7 +204,7 @@ static void builtin_leak_audit(struct scase *c, struct cln_runtime *rt, const ch
     memset(&a, 0, sizeof(a));
     size_t removed[3] = {0};
     bool found = false;
-    if (rt->desc->ops->create(rt->ctx, &cfg, &id, &e) < 0) {
+    if (cln_rt_create(rt, &cfg, &id, &e) < 0) {
         char *m = cln_error_render(e);
         fail(c, "create a labelled container: %s", m);
         free(m);
@@ -225,7 +225,7 @@ static void builtin_leak_audit(struct scase *c, struct cln_runtime *rt, const ch
     cln_leak_audit_done(&a);
     if (id) {
         struct cln_error *e2 = NULL;
-        rt->desc->ops->remove(rt->ctx, id, true, &e2);
+        cln_rt_remove(rt, id, true, &e2);
         cln_error_free(e2);
     }
     free(id);
@@ -403,8 +403,8 @@ int cln_cmd_selftest(int argc, char **argv)
         return code;
     }
     printf("cleanrun %s self-test: %zu cases, runtime %s (%s %s at %s), specs in %s\n", CLN_VERSION,
-           n, rt->desc->name, rt->info.engine ? rt->info.engine : "?",
-           rt->info.version ? rt->info.version : "?", rt->endpoint, dir);
+           n, cln_runtime_name(rt), cln_runtime_engine(rt)->engine ? cln_runtime_engine(rt)->engine : "?",
+           cln_runtime_engine(rt)->version ? cln_runtime_engine(rt)->version : "?", cln_runtime_endpoint(rt), dir);
     fflush(stdout);
 
     /* Load every spec case; those that must be refused are checked here. */

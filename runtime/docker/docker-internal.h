@@ -4,7 +4,7 @@
 #include <cjson/cJSON.h>
 
 #include "http.h"
-#include "runtime/runtime.h"
+#include "runtime/backend.h"
 
 struct docker {
     struct cln_http *http;
@@ -13,6 +13,7 @@ struct docker {
     char api_version[16];
 };
 
+extern const struct cln_runtime_desc cln_docker_desc, cln_podman_desc;
 extern const struct cln_runtime_ops cln_docker_ops;
 extern const struct cln_network_ops cln_docker_network_ops;
 extern const struct cln_volume_ops cln_docker_volume_ops;
@@ -20,8 +21,6 @@ extern const struct cln_build_ops cln_docker_build_ops;
 
 /* How long discovery waits for an engine's first answer. */
 #define CLN_DOCKER_OPEN_TIMEOUT_MS 5000
-
-int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_error **err);
 
 /* ---- JSON mapping (docker-json.c) ---- */
 

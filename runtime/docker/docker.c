@@ -153,7 +153,7 @@ static bool engine_is_local(const struct cln_http *h, const struct cln_engine_in
            strcmp(info->kernel, u.release) == 0;
 }
 
-int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_error **err)
+static int docker_open(const char *endpoint, struct cln_runtime **ret, struct cln_error **err)
 {
     const char *tls_verify = getenv("DOCKER_TLS_VERIFY");
     const char *cert_path = getenv("DOCKER_CERT_PATH");
@@ -242,9 +242,8 @@ int cln_docker_open(const char *endpoint, struct cln_runtime *rt, struct cln_err
     cln_http_set_backend(d->http, podman ? "podman" : "docker");
     free(info.api_version);
     info.api_version = cln_xstrdup(d->api_version);
-    rt->ctx = d;
-    rt->local = d->local;
-    rt->info = info;
+    *ret = cln_runtime_new(podman ? &cln_podman_desc : &cln_docker_desc, d, endpoint, d->local,
+                           &info);
     return 0;
 }
 
@@ -549,4 +548,52 @@ const struct cln_runtime_ops cln_docker_ops = {
     .copy_out = cln_docker_copy_out,
     .interrupt = docker_interrupt,
     .gone = docker_gone,
+};
+
+/* ---- the descriptors: one API, two engines ---- */
+
+static size_t docker_candidates(struct cln_endpoint_candidate *ret, size_t max)
+{
+    if (max < 1)
+        return 0;
+    ret[0] = (struct cln_endpoint_candidate){cln_xstrdup("unix:///var/run/docker.sock"),
+                                             "default Docker socket"};
+    return 1;
+}
+
+static size_t podman_candidates(struct cln_endpoint_candidate *ret, size_t max)
+{
+    size_t n = 0;
+    const char *xdg = getenv("XDG_RUNTIME_DIR");
+    if (xdg && *xdg && n < max)
+        ret[n++] = (struct cln_endpoint_candidate){
+            cln_xasprintf("unix://%s/podman/podman.sock", xdg), "rootless Podman socket"};
+    if (n < max)
+        ret[n++] = (struct cln_endpoint_candidate){cln_xstrdup("unix:///run/podman/podman.sock"),
+                                                   "rootful Podman socket"};
+    return n;
+}
+
+const struct cln_runtime_desc cln_docker_desc = {
+    .name = "docker",
+    .ops = &cln_docker_ops,
+    .network = &cln_docker_network_ops,
+    .volume = &cln_docker_volume_ops,
+    .build = &cln_docker_build_ops,
+    .open = docker_open,
+    .candidates = docker_candidates,
+    .endpoint_env = "DOCKER_HOST",
+    .start_hint = "'dockerd &' (Docker)",
+};
+
+const struct cln_runtime_desc cln_podman_desc = {
+    .name = "podman",
+    .ops = &cln_docker_ops,
+    .network = &cln_docker_network_ops,
+    .volume = &cln_docker_volume_ops,
+    .build = &cln_docker_build_ops,
+    .open = docker_open,
+    .candidates = podman_candidates,
+    .endpoint_env = "DOCKER_HOST",
+    .start_hint = "'podman system service --time=0 unix:///run/podman/podman.sock &' (Podman)",
 };

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "runtime/backend.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
 
@@ -332,14 +333,10 @@ static const struct cln_runtime_desc fake_desc_nonet = {.name = "fake-nonet", .o
 struct cln_runtime *fake_runtime_new(struct fake *f)
 {
     pthread_mutex_init(&f->lock, NULL);
-    struct cln_runtime *rt = cln_xcalloc(1, sizeof(*rt));
-    pthread_mutex_init(&rt->procs_lock, NULL);
-    rt->desc = f->no_network ? &fake_desc_nonet : &fake_desc;
     struct fake_ctx *c = cln_xcalloc(1, sizeof(*c));
     c->f = f;
-    rt->ctx = c;
-    rt->endpoint = cln_xstrdup("fake://");
-    return rt;
+    return cln_runtime_new(f->no_network ? &fake_desc_nonet : &fake_desc, c, "fake://", false,
+                           NULL);
 }
 
 void fake_runtime_free(struct cln_runtime *rt)

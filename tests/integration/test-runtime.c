@@ -67,7 +67,7 @@ static void ensure_image(void)
 {
     struct cln_image_info info;
     cleanup_error struct cln_error *err = NULL;
-    int r = rt->desc->ops->image_inspect(rt->ctx, IMAGE, &info, &err);
+    int r = cln_rt_image_inspect(rt, IMAGE, &info, &err);
     die_on(r, err, "inspect test image");
     if (r == 1) {
         cln_image_info_done(&info);
@@ -114,10 +114,10 @@ static void remove_all(void)
     struct cln_container_summary *s = NULL;
     size_t n = 0;
     struct cln_error *err = NULL;
-    if (rt->desc->ops->list(rt->ctx, filter, &s, &n, &err) == 0) {
+    if (cln_rt_list(rt, filter, &s, &n, &err) == 0) {
         for (size_t i = 0; i < n; i++) {
             struct cln_error *e = NULL;
-            rt->desc->ops->remove(rt->ctx, s[i].id, true, &e);
+            cln_rt_remove(rt, s[i].id, true, &e);
             cln_error_free(e); /* teardown of a failed test: best effort */
         }
         cln_container_summaries_free(s, n);
@@ -153,7 +153,7 @@ static void assert_nothing_left(void)
     struct cln_container_summary *s = NULL;
     size_t n = 0;
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->list(rt->ctx, filter, &s, &n, &err), err, "list");
+    die_on(cln_rt_list(rt, filter, &s, &n, &err), err, "list");
     cln_container_summaries_free(s, n);
     cr_assert_eq(n, 0, "%zu container(s) left with %s", n, filter);
     struct cln_resource *nets = NULL;
@@ -176,15 +176,15 @@ static char *start_sleeper(const char *network, const char *const *aliases, cons
     };
     char *id = NULL;
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->create(rt->ctx, &cfg, &id, &err), err, "create");
-    die_on(rt->desc->ops->start(rt->ctx, id, &err), err, "start");
+    die_on(cln_rt_create(rt, &cfg, &id, &err), err, "create");
+    die_on(cln_rt_start(rt, id, &err), err, "start");
     return id;
 }
 
 static void destroy(char *id)
 {
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->remove(rt->ctx, id, true, &err), err, "remove");
+    die_on(cln_rt_remove(rt, id, true, &err), err, "remove");
     free(id);
 }
 
@@ -193,7 +193,7 @@ static struct cln_exec_result run(const char *id, const char *const *argv, uint6
     struct cln_exec_config cfg = {.argv = argv, .timeout_ms = timeout_ms};
     struct cln_exec_result res;
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->exec(rt->ctx, id, &cfg, &res, &err), err, "exec");
+    die_on(cln_rt_exec(rt, id, &cfg, &res, &err), err, "exec");
     return res;
 }
 
@@ -201,16 +201,16 @@ TestSuite(runtime, .init = setup, .fini = teardown, .timeout = 120);
 
 Test(runtime, engine_identifies_itself)
 {
-    cr_assert_not_null(rt->info.version);
-    cr_assert_not_null(rt->info.api_version);
-    cr_assert(rt->local);
+    cr_assert_not_null(cln_runtime_engine(rt)->version);
+    cr_assert_not_null(cln_runtime_engine(rt)->api_version);
+    cr_assert(cln_runtime_local(rt));
     const char *ep = getenv("CLEANRUN_TEST_ENDPOINT");
     cr_assert_not_null(ep);
     bool podman = strstr(ep, "podman") != NULL;
-    cr_assert_str_eq(rt->desc->name, podman ? "podman" : "docker");
-    cr_assert_str_eq(rt->info.engine, podman ? "Podman Engine" : "Docker Engine");
+    cr_assert_str_eq(cln_runtime_name(rt), podman ? "podman" : "docker");
+    cr_assert_str_eq(cln_runtime_engine(rt)->engine, podman ? "Podman Engine" : "Docker Engine");
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->ping(rt->ctx, &err), err, "ping");
+    die_on(cln_rt_ping(rt, &err), err, "ping");
 }
 
 Test(runtime, lifecycle_create_start_inspect_stop_wait_remove)
@@ -227,28 +227,28 @@ Test(runtime, lifecycle_create_start_inspect_stop_wait_remove)
     };
     char *id = NULL;
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->create(rt->ctx, &cfg, &id, &err), err, "create");
-    die_on(rt->desc->ops->start(rt->ctx, id, &err), err, "start");
+    die_on(cln_rt_create(rt, &cfg, &id, &err), err, "create");
+    die_on(cln_rt_start(rt, id, &err), err, "start");
     struct cln_container_state st;
-    die_on(rt->desc->ops->inspect(rt->ctx, id, &st, &err), err, "inspect");
+    die_on(cln_rt_inspect(rt, id, &st, &err), err, "inspect");
     cr_assert(st.running);
     cr_assert_gt(st.pid, 0);
     cr_assert_str_eq(cln_labels_get(&st.labels, CLN_LABEL_RUN), run_id);
     cr_assert_not_null(cln_labels_get(&st.labels, CLN_LABEL_OWNER_PID));
     cln_container_state_done(&st);
 
-    die_on(rt->desc->ops->stop(rt->ctx, id, 5, &err), err, "stop");
+    die_on(cln_rt_stop(rt, id, 5, &err), err, "stop");
     int code = -1;
-    die_on(rt->desc->ops->wait(rt->ctx, id, 10000, &code, &err), err, "wait");
+    die_on(cln_rt_wait(rt, id, 10000, &code, &err), err, "wait");
     cr_assert_eq(code, 7, "the TERM trap's exit code, got %d", code);
-    die_on(rt->desc->ops->inspect(rt->ctx, id, &st, &err), err, "inspect");
+    die_on(cln_rt_inspect(rt, id, &st, &err), err, "inspect");
     cr_assert_not(st.running);
     cr_assert_eq(st.exit_code, 7);
     cln_container_state_done(&st);
     /* stopping a stopped container is fine */
-    die_on(rt->desc->ops->stop(rt->ctx, id, 1, &err), err, "stop again");
-    die_on(rt->desc->ops->remove(rt->ctx, id, false, &err), err, "remove");
-    cr_assert_lt(rt->desc->ops->inspect(rt->ctx, id, &st, &err), 0);
+    die_on(cln_rt_stop(rt, id, 1, &err), err, "stop again");
+    die_on(cln_rt_remove(rt, id, false, &err), err, "remove");
+    cr_assert_lt(cln_rt_inspect(rt, id, &st, &err), 0);
     cr_assert_eq(err->code, CLN_E_NOT_FOUND);
     char *msg = cln_error_render(err);
     cr_assert(strstr(msg, "HTTP 404"), "%s", msg);
@@ -263,7 +263,7 @@ Test(runtime, wait_with_a_deadline_times_out)
     cleanup_error struct cln_error *err = NULL;
     int code = 0;
     uint64_t t0 = now_ms();
-    cr_assert_lt(rt->desc->ops->wait(rt->ctx, id, 500, &code, &err), 0);
+    cr_assert_lt(cln_rt_wait(rt, id, 500, &code, &err), 0);
     uint64_t took = now_ms() - t0;
     cr_assert_eq(err->code, CLN_E_TIMEOUT);
     cr_assert_lt(took, 1500, "wait returned after %llu ms", (unsigned long long)took);
@@ -301,7 +301,7 @@ Test(runtime, exec_start_failures_read_the_same_on_every_engine)
                                       .timeout_ms = 10000};
         struct cln_exec_result res;
         cleanup_error struct cln_error *err = NULL;
-        cr_assert_lt(rt->desc->ops->exec(rt->ctx, id, &cfg, &res, &err), 0, "case %zu ran", i);
+        cr_assert_lt(cln_rt_exec(rt, id, &cfg, &res, &err), 0, "case %zu ran", i);
         cr_assert_eq(err->code, CLN_E_INVALID);
         char *m = cln_error_render(err);
         cr_assert_str_eq(m, cases[i].cause);
@@ -322,7 +322,7 @@ Test(runtime, exec_exit_codes)
     cr_assert_eq(r.exit_code, 0);
     cr_assert_not_null(r.exec_id);
     /* Docker keeps an exec's pid after it ends; Podman clears it. */
-    if (strcmp(rt->desc->name, "docker") == 0)
+    if (strcmp(cln_runtime_name(rt), "docker") == 0)
         cr_assert_gt(r.host_pid, 0, "a local engine gives the host pid");
     cln_exec_result_done(&r);
     r = run(id, f, 0);
@@ -351,7 +351,7 @@ Test(runtime, exec_argv_is_exact_and_streams_are_separate)
     static const char *const env[] = {"GREETING=hello there", NULL};
     struct cln_exec_config cfg = {.argv = env_argv, .env = env, .workdir = "/tmp", .user = "65534"};
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->exec(rt->ctx, id, &cfg, &r, &err), err, "exec");
+    die_on(cln_rt_exec(rt, id, &cfg, &r, &err), err, "exec");
     cr_assert_str_eq(r.out.data.data, "hello there\n/tmp\n65534\n");
     cln_exec_result_done(&r);
     destroy(id);
@@ -430,13 +430,13 @@ Test(runtime, logs_keep_stdout_and_stderr_apart)
         .image = IMAGE, .cmd = cmd, .labels = &labels, .network = "none"};
     char *id = NULL;
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->create(rt->ctx, &cfg, &id, &err), err, "create");
-    die_on(rt->desc->ops->start(rt->ctx, id, &err), err, "start");
+    die_on(cln_rt_create(rt, &cfg, &id, &err), err, "create");
+    die_on(cln_rt_start(rt, id, &err), err, "start");
     int code = -1;
-    die_on(rt->desc->ops->wait(rt->ctx, id, 10000, &code, &err), err, "wait");
+    die_on(cln_rt_wait(rt, id, 10000, &code, &err), err, "wait");
     cr_assert_eq(code, 0);
     struct cln_capture out, errc;
-    die_on(rt->desc->ops->logs(rt->ctx, id, 0, 0, &out, &errc, &err), err, "logs");
+    die_on(cln_rt_logs(rt, id, 0, 0, &out, &errc, &err), err, "logs");
     cr_assert_str_eq(out.data.data, "out1\nout2\n");
     cr_assert_str_eq(errc.data.data, "err1\n");
     cln_capture_done(&out);
@@ -444,7 +444,7 @@ Test(runtime, logs_keep_stdout_and_stderr_apart)
     /* tail: the last line as the engine orders them.  Neither engine orders
      * lines of different streams reliably (Docker copies the two streams
      * separately, Podman returns them stream by stream). */
-    die_on(rt->desc->ops->logs(rt->ctx, id, 1, 0, &out, &errc, &err), err, "logs tail");
+    die_on(cln_rt_logs(rt, id, 1, 0, &out, &errc, &err), err, "logs tail");
     cr_assert_eq(out.data.len + errc.data.len, 5, "one line in all");
     cln_capture_done(&out);
     cln_capture_done(&errc);
@@ -463,7 +463,7 @@ Test(runtime, copy_files_in_and_out)
         {.path = "conf/blob.bin", .data = bin, .len = sizeof(bin)},
     };
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->copy_in(rt->ctx, id, "/tmp", files, 3, &err), err, "copy in");
+    die_on(cln_rt_copy_in(rt, id, "/tmp", files, 3, &err), err, "copy in");
     static const char *const argv[] = {"/tmp/run.sh", NULL};
     struct cln_exec_result r = run(id, argv, 5000);
     cr_assert_eq(r.exit_code, 0, "stderr: %s", r.err.data.data ? r.err.data.data : "");
@@ -473,7 +473,7 @@ Test(runtime, copy_files_in_and_out)
     struct cln_capture content;
     struct cln_file_info info;
     bool found = false;
-    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf/app.conf", 0, &info, &content, &found,
+    die_on(cln_rt_copy_out(rt, id, "/tmp/conf/app.conf", 0, &info, &content, &found,
                                    &err),
            err, "copy out");
     cr_assert(found);
@@ -481,7 +481,7 @@ Test(runtime, copy_files_in_and_out)
     cr_assert_str_eq(content.data.data, "key=value\n");
     cln_capture_done(&content);
     cln_file_info_done(&info);
-    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf/blob.bin", 0, &info, &content, &found,
+    die_on(cln_rt_copy_out(rt, id, "/tmp/conf/blob.bin", 0, &info, &content, &found,
                                    &err),
            err, "copy out");
     cr_assert_eq(content.data.len, sizeof(bin));
@@ -489,7 +489,7 @@ Test(runtime, copy_files_in_and_out)
     cln_capture_done(&content);
     cln_file_info_done(&info);
     /* streamed under a cap: the first bytes and the size, never more in memory */
-    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf/blob.bin", 2, &info, &content, &found,
+    die_on(cln_rt_copy_out(rt, id, "/tmp/conf/blob.bin", 2, &info, &content, &found,
                                    &err),
            err, "copy out capped");
     cr_assert_eq(content.data.len, 2);
@@ -497,17 +497,17 @@ Test(runtime, copy_files_in_and_out)
     cr_assert(content.truncated);
     cln_capture_done(&content);
     cln_file_info_done(&info);
-    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/conf", 0, &info, &content, &found, &err), err,
+    die_on(cln_rt_copy_out(rt, id, "/tmp/conf", 0, &info, &content, &found, &err), err,
            "copy out a directory");
     cr_assert(found);
     cr_assert_eq(info.type, CLN_FILE_DIRECTORY);
     cln_file_info_done(&info);
-    die_on(rt->desc->ops->copy_out(rt->ctx, id, "/tmp/absent", 0, &info, &content, &found, &err),
+    die_on(cln_rt_copy_out(rt, id, "/tmp/absent", 0, &info, &content, &found, &err),
            err, "copy out absent");
     cr_assert_not(found);
     /* into "/": missing parents are created, existing ones keep their mode */
     struct cln_file deep = {.path = "/srv/www/index.html", .data = "x", .len = 1};
-    die_on(rt->desc->ops->copy_in(rt->ctx, id, "/", &deep, 1, &err), err, "copy into /");
+    die_on(cln_rt_copy_in(rt, id, "/", &deep, 1, &err), err, "copy into /");
     static const char *const stat_argv[] = {"sh", "-c", "stat -c %a /tmp; cat /srv/www/index.html",
                                             NULL};
     r = run(id, stat_argv, 5000);
@@ -515,12 +515,12 @@ Test(runtime, copy_files_in_and_out)
                      r.err.data.data ? r.err.data.data : "");
     cln_exec_result_done(&r);
     /* copy into a missing directory is an error with the engine's word */
-    cr_assert_lt(rt->desc->ops->copy_in(rt->ctx, id, "/no/such/dir", files, 1, &err), 0);
+    cr_assert_lt(cln_rt_copy_in(rt, id, "/no/such/dir", files, 1, &err), 0);
     cr_assert_eq(err->code, CLN_E_NOT_FOUND);
     cr_assert(strstr(err->msg, "no such directory"), "%s", err->msg);
     cln_error_free(err);
     err = NULL;
-    cr_assert_lt(rt->desc->ops->copy_in(rt->ctx, id, "/tmp/run.sh", files, 1, &err), 0);
+    cr_assert_lt(cln_rt_copy_in(rt, id, "/tmp/run.sh", files, 1, &err), 0);
     cr_assert(strstr(err->msg, "not a directory"), "%s", err->msg);
     destroy(id);
     assert_nothing_left();
@@ -550,7 +550,7 @@ Test(runtime, image_build_from_memory_and_in_band_errors)
     cr_assert_not_null(image_id);
     cr_assert_gt(lines, 0, "progress lines were reported");
     struct cln_image_info info;
-    cr_assert_eq(rt->desc->ops->image_inspect(rt->ctx, tag, &info, &err), 1);
+    cr_assert_eq(cln_rt_image_inspect(rt, tag, &info, &err), 1);
     cr_assert(strstr(info.id, image_id + (strncmp(image_id, "sha256:", 7) == 0 ? 7 : 0)),
               "%s vs %s", info.id, image_id);
     cln_image_info_done(&info);
@@ -560,12 +560,12 @@ Test(runtime, image_build_from_memory_and_in_band_errors)
     struct cln_container_config cfg = {
         .image = tag, .cmd = cat, .labels = &labels, .network = "none"};
     char *id = NULL;
-    die_on(rt->desc->ops->create(rt->ctx, &cfg, &id, &err), err, "create");
-    die_on(rt->desc->ops->start(rt->ctx, id, &err), err, "start");
+    die_on(cln_rt_create(rt, &cfg, &id, &err), err, "create");
+    die_on(cln_rt_start(rt, id, &err), err, "start");
     int code = -1;
-    die_on(rt->desc->ops->wait(rt->ctx, id, 10000, &code, &err), err, "wait");
+    die_on(cln_rt_wait(rt, id, 10000, &code, &err), err, "wait");
     struct cln_capture out, errc;
-    die_on(rt->desc->ops->logs(rt->ctx, id, 0, 0, &out, &errc, &err), err, "logs");
+    die_on(cln_rt_logs(rt, id, 0, 0, &out, &errc, &err), err, "logs");
     cr_assert_str_eq(out.data.data, "hello from the build\n");
     cln_capture_done(&out);
     cln_capture_done(&errc);
@@ -583,8 +583,8 @@ Test(runtime, image_build_from_memory_and_in_band_errors)
     char *m = cln_error_render(err);
     cr_assert(strstr(m, "build image") && (strstr(m, "3") || strstr(m, "exit")), "%s", m);
     free(m);
-    die_on(rt->desc->ops->image_remove(rt->ctx, tag, true, &err), err, "remove image");
-    cr_assert_eq(rt->desc->ops->image_inspect(rt->ctx, tag, &info, &err), 0);
+    die_on(cln_rt_image_remove(rt, tag, true, &err), err, "remove image");
+    cr_assert_eq(cln_rt_image_inspect(rt, tag, &info, &err), 0);
     assert_nothing_left();
 }
 
@@ -643,10 +643,10 @@ Test(runtime, ports_are_published_on_loopback)
         .image = IMAGE, .cmd = httpd, .labels = &labels, .ports = &port, .nports = 1};
     char *id = NULL;
     cleanup_error struct cln_error *err = NULL;
-    die_on(rt->desc->ops->create(rt->ctx, &cfg, &id, &err), err, "create");
-    die_on(rt->desc->ops->start(rt->ctx, id, &err), err, "start");
+    die_on(cln_rt_create(rt, &cfg, &id, &err), err, "create");
+    die_on(cln_rt_start(rt, id, &err), err, "start");
     struct cln_container_state st;
-    die_on(rt->desc->ops->inspect(rt->ctx, id, &st, &err), err, "inspect");
+    die_on(cln_rt_inspect(rt, id, &st, &err), err, "inspect");
     cr_assert_eq(st.nports, 1);
     cr_assert_eq(st.ports[0].container_port, 80);
     uint16_t hp = st.ports[0].host_port;
@@ -682,7 +682,7 @@ Test(runtime, engine_errors_carry_status_and_message)
                                        .labels = &labels};
     char *id = NULL;
     cleanup_error struct cln_error *err = NULL;
-    cr_assert_lt(rt->desc->ops->create(rt->ctx, &cfg, &id, &err), 0);
+    cr_assert_lt(cln_rt_create(rt, &cfg, &id, &err), 0);
     cr_assert_eq(err->code, CLN_E_NOT_FOUND);
     cr_assert_not_null(err->detail);
     cr_assert_eq(err->detail->http_status, 404);
@@ -743,7 +743,7 @@ static void *exec_worker(void *ud)
         struct cln_exec_config cfg = {.argv = argv, .timeout_ms = 20000};
         struct cln_exec_result r;
         struct cln_error *err = NULL;
-        if (rt->desc->ops->exec(rt->ctx, w->id, &cfg, &r, &err) == 0) {
+        if (cln_rt_exec(rt, w->id, &cfg, &r, &err) == 0) {
             char want[40];
             snprintf(want, sizeof(want), "%s\n", arg);
             if (r.exit_code == 0 && r.out.data.data && strcmp(r.out.data.data, want) == 0)
@@ -783,7 +783,7 @@ static void *remove_worker(void *ud)
 {
     struct remover *r = ud;
     struct cln_error *e = NULL;
-    r->rc = rt->desc->ops->remove(rt->ctx, r->id, true, &e);
+    r->rc = cln_rt_remove(rt, r->id, true, &e);
     r->msg = e ? cln_error_render(e) : NULL;
     cln_error_free(e);
     return NULL;
@@ -809,7 +809,7 @@ Test(runtime, concurrent_removals_of_one_container_all_succeed)
         }
         struct cln_container_state st;
         cleanup_error struct cln_error *err = NULL;
-        cr_assert_lt(rt->desc->ops->inspect(rt->ctx, id, &st, &err), 0, "still there");
+        cr_assert_lt(cln_rt_inspect(rt, id, &st, &err), 0, "still there");
         free(id);
     }
     assert_nothing_left();
@@ -832,7 +832,7 @@ static void *exec_thread(void *ud)
     static const char *const argv[] = {"sh", "-c", "sleep 30 & sleep 2; exit 0", NULL};
     struct cln_exec_config cfg = {.argv = argv, .timeout_ms = x->timeout_ms};
     struct cln_error *err = NULL;
-    x->rc = rt->desc->ops->exec(rt->ctx, x->id, &cfg, &x->res, &err);
+    x->rc = cln_rt_exec(rt, x->id, &cfg, &x->res, &err);
     cln_error_free(err);
     return NULL;
 }

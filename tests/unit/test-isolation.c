@@ -17,6 +17,7 @@
 
 #include "harness/cleanup.h"
 #include "harness/isolation.h"
+#include "runtime/backend.h"
 #include "harness/spec.h"
 #include "runtime/base/proc.h"
 #include "runtime/base/error.h"

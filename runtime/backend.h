@@ -1,0 +1,141 @@
+/* Writing a backend: what the harness never sees.  A backend is one folder
+ * under runtime/ holding a descriptor (struct cln_runtime_desc below) and
+ * one line in runtime/registry.c.  docs/runtime.md says, slot by slot, what
+ * a backend MUST and MAY set. */
+#pragma once
+
+#include "runtime.h"
+
+/* ---- the core: every slot MUST be set ---- */
+
+struct cln_runtime_ops {
+    void (*close)(void *ctx); /* NULL-safe ctx */
+    int (*ping)(void *ctx, struct cln_error **err);
+    int (*version)(void *ctx, struct cln_engine_info *ret, struct cln_error **err);
+    /* 1 found (ret filled), 0 absent */
+    int (*image_inspect)(void *ctx, const char *ref, struct cln_image_info *ret,
+                         struct cln_error **err);
+    int (*image_pull)(void *ctx, const char *ref, cln_progress_fn progress, void *userdata,
+                      struct cln_error **err);
+    int (*image_remove)(void *ctx, const char *ref, bool force, struct cln_error **err);
+    int (*create)(void *ctx, const struct cln_container_config *cfg, char **ret_id,
+                  struct cln_error **err);
+    int (*start)(void *ctx, const char *id, struct cln_error **err);
+    /* SIGTERM, then SIGKILL after grace_s; stopping a stopped container is fine */
+    int (*stop)(void *ctx, const char *id, unsigned grace_s, struct cln_error **err);
+    int (*kill)(void *ctx, const char *id, const char *signal, struct cln_error **err);
+    /* Wait until the container is not running; CLN_E_TIMEOUT after timeout_ms (0: none). */
+    int (*wait)(void *ctx, const char *id, uint64_t timeout_ms, int *ret_exit_code,
+                struct cln_error **err);
+    /* Removing a missing container is not an error. */
+    int (*remove)(void *ctx, const char *id, bool force, struct cln_error **err);
+    int (*inspect)(void *ctx, const char *id, struct cln_container_state *ret,
+                   struct cln_error **err);
+    /* Containers (running or not) with a label "key=value" or "key". */
+    int (*list)(void *ctx, const char *label_filter, struct cln_container_summary **ret,
+                size_t *ret_n, struct cln_error **err);
+    /* tail: last N lines, 0 for all; each stream capped at cap bytes (0: default) */
+    int (*logs)(void *ctx, const char *id, unsigned tail, size_t cap, struct cln_capture *ret_out,
+                struct cln_capture *ret_err, struct cln_error **err);
+    int (*exec)(void *ctx, const char *id, const struct cln_exec_config *cfg,
+                struct cln_exec_result *ret, struct cln_error **err);
+    /* Write files under dir (which must exist) in the container. */
+    int (*copy_in)(void *ctx, const char *id, const char *dir, const struct cln_file *files,
+                   size_t n, struct cln_error **err);
+    /* What path is (not following a final symlink) and, for a regular file,
+     * its content up to cap bytes (0: CLN_DEFAULT_OUTPUT_CAP) with its total
+     * size, streamed: never more than cap in memory.  0 and *ret_found =
+     * false when it does not exist. */
+    int (*copy_out)(void *ctx, const char *id, const char *path, size_t cap,
+                    struct cln_file_info *ret_info, struct cln_capture *ret_content,
+                    bool *ret_found, struct cln_error **err);
+    /* End the requests in flight now, as at their deadlines: a running
+     * exec's process is killed and exec returns CLN_EXEC_TIMEOUT with
+     * interrupted set; other requests fail with CLN_E_INTERRUPTED.
+     * Removals and kills are not interrupted.  Later requests run normally.
+     * Thread-safe; not async-signal-safe. */
+    void (*interrupt)(void *ctx);
+    /* NULL while the engine answers; once it stopped answering, why ("the
+     * engine at unix:///... stopped answering (...)"), valid until close.
+     * Every request fails at once from then on. */
+    const char *(*gone)(void *ctx);
+};
+
+struct cln_network_ops {
+    /* internal: no route to the host or beyond (containers on it reach each
+     * other only; the engine publishes no ports from it).  *ret_resolves:
+     * whether containers on it resolve each other's names and aliases (an
+     * engine may give internal networks no DNS: the harness then writes
+     * hosts entries itself). */
+    int (*create)(void *ctx, const char *name, const struct cln_labels *labels, bool internal,
+                  char **ret_id, bool *ret_resolves, struct cln_error **err);
+    int (*connect)(void *ctx, const char *network, const char *container,
+                   const char *const *aliases, struct cln_error **err);
+    int (*remove)(void *ctx, const char *network, struct cln_error **err);
+    /* networks carrying the label filter */
+    int (*list)(void *ctx, const char *label_filter, struct cln_resource **ret, size_t *ret_n,
+                struct cln_error **err);
+};
+
+struct cln_volume_ops {
+    int (*create)(void *ctx, const char *name, const struct cln_labels *labels, char **ret_name,
+                  struct cln_error **err);
+    int (*remove)(void *ctx, const char *name, bool force, struct cln_error **err);
+    int (*list)(void *ctx, const char *label_filter, struct cln_resource **ret, size_t *ret_n,
+                struct cln_error **err);
+};
+
+struct cln_build_ops {
+    /* Build and tag; progress gets each line of build output. */
+    int (*build)(void *ctx, const struct cln_build_request *req, cln_progress_fn progress,
+                 void *userdata, char **ret_image_id, struct cln_error **err);
+};
+
+/* Where to look for an engine when the user named none. */
+struct cln_endpoint_candidate {
+    char *endpoint;     /* allocated */
+    const char *source; /* static, e.g. "default Docker socket" */
+};
+
+struct cln_runtime_desc {
+    const char *name;                  /* "docker", "podman", "apple" */
+    const struct cln_runtime_ops *ops; /* NULL: not built on this platform */
+    const struct cln_network_ops *network;
+    const struct cln_volume_ops *volume;
+    const struct cln_build_ops *build;
+    /* Host programs this backend runs (NULL-terminated; NULL: none, it talks
+     * to the engine over a socket). */
+    const char *const *host_programs;
+    /* Connect to the engine at endpoint and make the runtime
+     * (cln_runtime_new) with the descriptor of what answered: one backend
+     * may serve several names (Docker's API serves "docker" and "podman").
+     * MUST be set when ops is. */
+    int (*open)(const char *endpoint, struct cln_runtime **ret, struct cln_error **err);
+    /* Its well-known endpoints, in order, at most max; NULL: none. */
+    size_t (*candidates)(struct cln_endpoint_candidate *ret, size_t max);
+    /* The environment variable naming its endpoint ("DOCKER_HOST"), or NULL. */
+    const char *endpoint_env;
+    /* How to start its engine, for the "no engine answered" error. */
+    const char *start_hint;
+    /* Why it is not built in, when ops is NULL ("it needs macOS ..."). */
+    const char *unavailable;
+};
+
+
+/* Make a runtime around a backend's ctx: ownership of ctx (ops->close frees
+ * it at cln_runtime_close) and of info's strings passes to it. */
+struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *ctx,
+                                    const char *endpoint, bool local,
+                                    struct cln_engine_info *info);
+
+/* A backend that declares host_programs MUST call this for every process it
+ * starts, before starting it; the harness puts the list in its results.
+ * Thread-safe. */
+void cln_runtime_record_host_process(struct cln_runtime *rt, const char *path,
+                                     const char *const *argv);
+
+/* The registry (runtime/registry.c), including backends not built on this
+ * platform (ops NULL), so that "--runtime apple" on Linux says "not built
+ * in" rather than "unknown". */
+const struct cln_runtime_desc *cln_runtime_find(const char *name);
+extern const struct cln_runtime_desc *const cln_runtime_registry[];
