@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "harness/expect.h"
 #include "harness/runner.h"
 #include "harness/text.h"
 

@@ -1,0 +1,244 @@
+/* Containers and networks for a test: the routed network and hosts
+ * entries, placement (network, host mounts), the keep-alive busybox, and
+ * fresh containers for steps. */
+#include "runner-internal.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/base/buf.h"
+#include "runtime/base/cleanup.h"
+#include "runtime/base/deadline.h"
+#include "runtime/base/duration.h"
+#include "runtime/base/error.h"
+#include "runtime/base/proc.h"
+#include "runtime/base/xalloc.h"
+
+/* The host's static busybox, copied into fresh containers to keep them
+ * alive while their step runs by exec (any image, no shell needed). */
+static pthread_once_t keepalive_once = PTHREAD_ONCE_INIT;
+static struct cln_buf keepalive;
+
+static void load_keepalive(void)
+{
+    int fd = open("/bin/busybox", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    char tmp[65536];
+    ssize_t n;
+    while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+        cln_buf_append(&keepalive, tmp, (size_t)n);
+    close(fd);
+}
+
+const struct cln_buf *cln_runner_keepalive(void)
+{
+    pthread_once(&keepalive_once, load_keepalive);
+    return &keepalive;
+}
+
+/* ---- networks ---- */
+
+/* The test's routed network (a route to the host and beyond), made the
+ * first time a container needs one: a service that publishes ports (an
+ * engine publishes ports only from such a network) or a container the spec
+ * gave outbound = true.  Named to sort before the internal one: Podman's
+ * CNI programs a container's published ports for each of its networks, in
+ * name order, and the first wins. */
+static const char *routed_network(struct test_ctx *c, char **msg)
+{
+    pthread_mutex_lock(&c->lock);
+    if (!c->routed && !c->routed_failed) {
+        char name[96];
+        snprintf(name, sizeof(name), "cleanrun-%s-%zu-egress", c->run->opts->run_id, c->index);
+        char *id = NULL;
+        bool resolves = false;
+        struct cln_error *e = NULL;
+        if (cln_network_create(c->run->rt, name, &c->labels, false, &id, &resolves, &e) < 0) {
+            c->routed_failed = true;
+            *msg = cln_runner_render_with(e, "routed network");
+        } else {
+            c->routed = cln_xstrdup(name);
+        }
+        free(id);
+    } else if (!c->routed) {
+        *msg = cln_xstrdup("the test's routed network could not be created");
+    }
+    const char *r = c->routed;
+    pthread_mutex_unlock(&c->lock);
+    return r;
+}
+
+/* "NAME:IP" for each name known so far, NULL-terminated; *ret_n the count. */
+char **cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n)
+{
+    pthread_mutex_lock(&c->lock);
+    char **v = cln_xcalloc(c->nhosts + 1, sizeof(char *));
+    for (size_t i = 0; i < c->nhosts; i++)
+        v[i] = cln_xasprintf("%s:%s", c->hosts[i].name, c->hosts[i].ip);
+    if (ret_n)
+        *ret_n = c->nhosts;
+    pthread_mutex_unlock(&c->lock);
+    return v;
+}
+
+void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip)
+{
+    const struct cln_spec_service *s = &c->t->services[svc];
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i <= s->aliases.n; i++) {
+        c->hosts = cln_xgrow(c->hosts, &c->hcap, c->nhosts + 1, sizeof(*c->hosts));
+        c->hosts[c->nhosts++] =
+            (struct host_entry){.name = cln_xstrdup(i ? s->aliases.v[i - 1] : s->name),
+                                .ip = cln_xstrdup(ip),
+                                .service = svc};
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
+void cln_runner_free_vector(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+struct cln_mount *cln_runner_host_mounts(const struct cln_spec_privs *p)
+{
+    struct cln_mount *m = cln_xcalloc(p->nmounts ? p->nmounts : 1, sizeof(*m));
+    for (size_t i = 0; i < p->nmounts; i++)
+        m[i] = (struct cln_mount){.type = CLN_MOUNT_BIND,
+                                  .source = p->mounts[i].source,
+                                  .target = p->mounts[i].target,
+                                  .read_only = p->mounts[i].read_only};
+    return m;
+}
+
+int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wants_net, bool ports,
+                     struct placement *ret, char **msg)
+{
+    const char *net = c->r->network;
+    memset(ret, 0, sizeof(*ret));
+    if (p->host_network) {
+        *ret = (struct placement){.network = "host",
+                                  .mode = CLN_NET_HOST,
+                                  .reason = "host_network = true, allowed by "
+                                            "--allow-host-network"};
+        return 0;
+    }
+    if (!net) {
+        *ret = (struct placement){.network = wants_net ? NULL : "none",
+                                  .mode = wants_net ? CLN_NET_UNKNOWN : CLN_NET_NONE,
+                                  .reason = wants_net ? "the runtime has no networks: its default "
+                                                        "network"
+                                                      : "no network"};
+        return 0;
+    }
+    if (p->outbound || ports) {
+        const char *routed = routed_network(c, msg);
+        if (!routed)
+            return -1;
+        *ret = (struct placement){
+            .network = routed,
+            .join_internal = wants_net || ports,
+            .mode = CLN_NET_ROUTED,
+            .reason = p->outbound ? "outbound = true, allowed by --allow-outbound"
+                                  : "it publishes ports, which an engine does only from a "
+                                    "network with a route out"};
+        return 0;
+    }
+    if (wants_net) {
+        *ret = (struct placement){.network = net,
+                                  .mode = CLN_NET_INTERNAL,
+                                  .reason = "the test's internal network: no route to the host "
+                                            "or beyond"};
+        return 0;
+    }
+    *ret = (struct placement){.network = "none", .mode = CLN_NET_NONE, .reason = "no network"};
+    return 0;
+}
+
+/* A fresh container for an ephemeral step, kept alive by the keepalive
+ * binary; returns its id or NULL with *msg set. */
+char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
+                                 char **msg, struct cln_evidence *ev, bool *observed)
+{
+    struct cln_runtime *rt = c->run->rt;
+    const struct cln_buf *ka = cln_runner_keepalive();
+    if (!ka->len) {
+        *msg = cln_xstrdup("cannot read /bin/busybox (busybox-static), which keeps fresh "
+                           "containers alive for their step");
+        return NULL;
+    }
+    struct placement pl;
+    if (cln_runner_place(c, &s->privs, s->network, false, &pl, msg) < 0)
+        return NULL;
+    static const char *const entry[] = {KEEPALIVE_BIN, "sleep", "2147483647", NULL};
+    static const char *const empty[] = {NULL};
+    struct cln_labels labels = {0};
+    for (size_t i = 0; i < c->labels.len; i++)
+        cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
+    cln_labels_set(&labels, "io.cleanrun.step", s->name);
+    struct cln_mount *mounts = cln_runner_host_mounts(&s->privs);
+    char **hosts =
+        pl.mode != CLN_NET_NONE && pl.mode != CLN_NET_HOST && c->r->network && !c->resolves
+            ? cln_runner_hosts_vector(c, NULL)
+            : NULL;
+    char what[32];
+    snprintf(what, sizeof(what), "step%zu", si + 1);
+    cleanup_free char *cname = cln_runner_container_name(c, what);
+    struct cln_container_config cfg = {
+        .name = cname,
+        .image = s->image,
+        .entrypoint = entry,
+        .cmd = empty,
+        .labels = &labels,
+        .network = pl.network,
+        .no_new_privileges = true,
+        .init = false,
+        .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
+        .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
+        .privileged = s->privs.privileged,
+        .pid_host = s->privs.host_pid,
+        .mounts = mounts,
+        .nmounts = s->privs.nmounts,
+        .extra_hosts = (const char *const *)hosts,
+    };
+    char *id = NULL;
+    struct cln_error *e = NULL;
+    int r = cln_rt_create(rt, &cfg, &id, &e);
+    cln_labels_done(&labels);
+    free(mounts);
+    cln_runner_free_vector(hosts);
+    if (r < 0) {
+        *msg = cln_runner_render(e);
+        return NULL;
+    }
+    cln_runner_track(c, id);
+    if (pl.join_internal && s->network &&
+        cln_network_connect(rt, c->r->network, id, NULL, &e) < 0) {
+        *msg = cln_runner_render_with(e, "join the test network");
+        return id;
+    }
+    struct cln_file f = {.path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
+    if (cln_rt_copy_in(rt, id, "/", &f, 1, &e) < 0 || cln_rt_start(rt, id, &e) < 0) {
+        *msg = cln_runner_render(e);
+        return id; /* tracked: teardown removes it */
+    }
+    cln_runner_observe_container(rt, id, true, &s->privs, pl.mode, pl.reason, ev);
+    *observed = true;
+    return id;
+}

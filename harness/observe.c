@@ -1,0 +1,158 @@
+/* Isolation evidence: observing a container (namespaces, cgroup, the
+ * canary) and judging each step by it (harness/isolation.c has the rules). */
+#include "runner-internal.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/base/buf.h"
+#include "runtime/base/cleanup.h"
+#include "runtime/base/deadline.h"
+#include "runtime/base/duration.h"
+#include "runtime/base/error.h"
+#include "runtime/base/proc.h"
+#include "runtime/base/xalloc.h"
+
+/* ---- isolation evidence ---- */
+
+/* Is pid, on this kernel, the init of container id?  Its cgroup path names
+ * the container's full id (Docker: /docker/ID or docker-ID.scope; Podman:
+ * libpod-ID): a pid from an engine in another pid namespace, or on another
+ * machine, is not. */
+static bool pid_is_container(int pid, const char *id)
+{
+    if (pid <= 0 || !id || strlen(id) < 32)
+        return false;
+    cleanup_free char *cg = cln_proc_cgroup(pid);
+    return cg && strstr(cg, id) != NULL;
+}
+
+/* Observe a running container: its main process's namespaces (every exec
+ * joins them: runc and crun setns(2) into the init process's namespaces),
+ * its cgroup, and a random canary written by a process exec'd in it, then
+ * looked for under /proc/PID/root and on the host.  has_keepalive: the
+ * static busybox is already at KEEPALIVE_BIN. */
+void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool has_keepalive,
+                                  const struct cln_spec_privs *privs, enum cln_net_mode net_mode,
+                                  const char *net_reason, struct cln_evidence *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->local = cln_runtime_local(rt);
+    ev->container_id = cln_xstrdup(id);
+    ev->net_mode = net_mode;
+    ev->net_reason = net_reason;
+    ev->request = (struct cln_isolation_request){
+        .host_network = privs && privs->host_network,
+        .host_pid = privs && privs->host_pid,
+        .privileged = privs && privs->privileged,
+        .host_mounts = privs && privs->nmounts,
+        .outbound = privs && privs->outbound,
+    };
+    ev->method = "none";
+    struct cln_container_state st;
+    struct cln_error *e = NULL;
+    if (cln_rt_inspect(rt, id, &st, &e) < 0) {
+        ev->canary_note = cln_runner_render_with(e, "inspect");
+        cln_evidence_judge(ev);
+        return;
+    }
+    ev->container_name = st.name ? cln_xstrdup(st.name) : NULL;
+    ev->image_id = st.image_id ? cln_xstrdup(st.image_id) : NULL;
+    int pid = st.running ? st.pid : 0;
+    bool proven = pid_is_container(pid, st.id);
+    cln_container_state_done(&st);
+    if (!ev->local || pid <= 0) {
+        cln_evidence_judge(ev);
+        return;
+    }
+    ev->observed_pid = pid;
+    ev->pid_proven = proven;
+    if (!proven) {
+        cln_evidence_judge(ev);
+        return;
+    }
+    ev->observed_start = cln_proc_start_time(pid);
+    ev->method = "container-init";
+    cln_ns_read(pid, &ev->ns);
+    cln_ns_read(0, &ev->host_ns);
+    ev->cgroup = cln_proc_cgroup(pid);
+
+    unsigned char rnd[8] = {0};
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+        memset(rnd, 0x5a, sizeof(rnd));
+    char token[40];
+    snprintf(token, sizeof(token), "cleanrun-canary-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    ev->canary_path = cln_xasprintf(KEEPALIVE_DIR "/%s", token);
+    ev->canary = CLN_CANARY_FAILED;
+    const struct cln_buf *ka = cln_runner_keepalive();
+    if (!has_keepalive) {
+        struct cln_file f = {
+            .path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
+        if (!ka->len) {
+            ev->canary_note = cln_xstrdup("no /bin/busybox on the host to write it with");
+            cln_evidence_judge(ev);
+            return;
+        }
+        if (cln_rt_copy_in(rt, id, "/", &f, 1, &e) < 0) {
+            ev->canary_note = cln_runner_render(e);
+            cln_evidence_judge(ev);
+            return;
+        }
+    }
+    const char *argv[] = {KEEPALIVE_BIN,   "sh", "-c", "printf %s \"$1\" > \"$2\"", "canary", token,
+                          ev->canary_path, NULL};
+    struct cln_exec_config ec = {
+        .argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
+    struct cln_exec_result er;
+    if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
+        ev->canary_note = cln_runner_render(e);
+    } else {
+        if (er.status != CLN_EXEC_EXITED || er.exit_code != 0)
+            ev->canary_note = cln_xasprintf("the writer exited %d: %.*s", er.exit_code,
+                                            (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
+                                            er.err.data.data ? er.err.data.data : "");
+        else
+            cln_canary_check(ev, token);
+        cln_exec_result_done(&er);
+    }
+    cln_evidence_judge(ev);
+}
+
+/* The step's evidence: its container's, with the exec's own facts, and
+ * the observed process checked again after the step. */
+void cln_runner_step_evidence(const struct cln_evidence *base, const struct cln_attempt *a,
+                              struct cln_evidence *ev)
+{
+    cln_evidence_copy(ev, base);
+    if (a) {
+        free(ev->exec_id);
+        ev->exec_id = a->exec_id ? cln_xstrdup(a->exec_id) : NULL;
+        ev->exec_host_pid = a->host_pid;
+    }
+    if (ev->observed_pid && ev->pid_proven && ev->observed_start &&
+        cln_proc_start_time(ev->observed_pid) == ev->observed_start) {
+        /* A process may unshare(2) on its own; what matters is whether
+         * the namespaces it has now are the host's: judge again on them. */
+        struct cln_ns_set now;
+        if (cln_ns_read(ev->observed_pid, &now) == 0 && memcmp(&now, &ev->ns, sizeof(now)) != 0) {
+            ev->ns = now;
+            ev->method = "container-init-reread";
+            cln_evidence_judge(ev);
+        }
+    }
+}

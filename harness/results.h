@@ -1,0 +1,94 @@
+/* What a run found, test by test: the result types the runner fills and
+ * the reports (report.h) and the CLI read.  Owned by the results; freed
+ * with cln_test_result_done(). */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "isolation.h"
+#include "runtime/runtime.h"
+#include "spec.h"
+
+enum cln_status {
+    CLN_ST_PASSED,
+    CLN_ST_FAILED,  /* an expectation did not hold */
+    CLN_ST_ERROR,   /* infrastructure: the engine, an image, a service */
+    CLN_ST_TIMEOUT, /* a step's or the test's deadline */
+    CLN_ST_SKIPPED,
+};
+const char *cln_status_name(enum cln_status s);
+
+struct cln_failure {
+    char *what; /* "exit code", "stdout contains", "file /x exists", ... */
+    char *expected;
+    char *actual;
+    char *diff; /* for equals: a line diff; may be NULL */
+};
+
+struct cln_attempt {
+    enum cln_status status;
+    int exit_code;
+    bool timed_out;
+    bool oom_killed; /* the kernel's OOM killer killed a process in the container meanwhile */
+    uint64_t duration_ms;
+    struct cln_capture out, err;
+    char *exec_id;
+    int host_pid;
+    const char *kill_method; /* on timeout: how the step was killed (static) */
+    char *limit;             /* on timeout: the limit it hit ("the step's timeout (2s)") */
+    struct cln_failure *failures;
+    size_t nfailures;
+    char *error; /* infrastructure error text, or NULL */
+};
+
+struct cln_step_result {
+    const struct cln_spec_step *step;
+    enum cln_status status;
+    char *where; /* "service web" or "image busybox (fresh container)" */
+    char *container_id;
+    struct cln_strv argv; /* after substitution */
+    struct cln_attempt *attempts;
+    size_t nattempts;
+    uint64_t duration_ms;
+    bool observed;                /* evidence was gathered (the step ran) */
+    struct cln_evidence evidence; /* where and how it ran, and the verdict */
+};
+
+struct cln_service_result {
+    const struct cln_spec_service *service;
+    char *container_id;
+    char *image_id;
+    char *image_digest;   /* a registry digest, or NULL (local builds have none) */
+    uint16_t *host_ports; /* parallel to service->ports */
+    char *route_ip;       /* its address on the test's routed network (a local engine) */
+    uint64_t ready_ms;    /* from start to ready */
+    char *error;
+    char *log_tail; /* last log lines when it failed */
+    bool observed;
+    struct cln_evidence evidence; /* of the service's container */
+};
+
+struct cln_test_result {
+    const struct cln_spec_test *test;
+    enum cln_status status;
+    int64_t started_unix_ms; /* wall clock */
+    uint64_t duration_ms;
+    char *error;        /* why the test errored, or NULL */
+    char *network;      /* the private network's name, or NULL */
+    char *network_note; /* why there is none */
+    struct cln_service_result *services;
+    size_t nservices;
+    struct cln_step_result *steps;
+    size_t nsteps;
+    char **teardown_errors;
+    size_t nteardown_errors;
+    /* --keep-on-failure: what was left running for inspection (ids, names) */
+    char **kept, **kept_networks;
+    size_t nkept, nkept_networks;
+    enum cln_verdict verdict; /* the worst of its steps' */
+    bool any_observed;
+};
+
+void cln_test_result_done(struct cln_test_result *r);

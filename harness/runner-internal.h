@@ -1,0 +1,133 @@
+/* What the runner's files share (harness/runner*.c, services.c, steps.c,
+ * containers.c, images.c, observe.c, expect.c): the per-test state and the
+ * helpers each of them uses.  Not for the rest of the harness. */
+#pragma once
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runner.h"
+#include "runtime/base/deadline.h"
+
+#define now_ms cln_now_ms
+
+struct cln_error;
+
+/* The host's static busybox, copied into fresh containers and services to
+ * keep them alive and to run probes (any image, no shell needed). */
+#define KEEPALIVE_DIR "/.cleanrun"
+#define KEEPALIVE_BIN "/.cleanrun/busybox"
+
+/* Stopping what ran when the limit fires (killing the step, reading how
+ * it ended, removing its container) takes engine requests too: they get
+ * this long past the limit. */
+#define STOP_GRACE_MS 10000
+
+struct run;
+
+/* A name on the test network and its address, for a network on which the
+ * engine resolves no names (cln_network_ops.create's *ret_resolves). */
+struct host_entry {
+    char *name;
+    char *ip;
+    size_t service; /* whose */
+};
+
+struct test_ctx {
+    struct run *run;
+    size_t index;
+    const struct cln_spec_test *t;
+    struct cln_test_result *r;
+    struct cln_labels labels;
+    uint64_t deadline;    /* the earlier of the test's and the run's; 0: none */
+    char limit[96];       /* which limit that is, in words */
+    pthread_mutex_t lock; /* containers, the routed network, hosts */
+    /* teardown, LIFO */
+    char **containers;
+    size_t ncontainers, ccap;
+    /* networks */
+    bool resolves; /* the engine resolves names on the test network */
+    char *routed;  /* the test's routed network, once something needed it */
+    bool routed_failed;
+    struct host_entry *hosts;
+    size_t nhosts, hcap;
+    size_t *svc_hosts_known; /* per service: how many hosts it was created knowing */
+};
+
+struct run {
+    struct cln_runtime *rt;
+    const struct cln_spec_test *tests;
+    size_t n;
+    const struct cln_run_options *opts;
+    struct cln_test_result *results;
+    pthread_mutex_t lock;
+    size_t next;
+    bool stop; /* fail-fast or interrupted: start nothing new */
+    uint64_t run_deadline;
+};
+
+/* Where a container goes: the network to create it on, and whether it
+ * then joins the internal test network too. */
+struct placement {
+    const char *network; /* for create; NULL: the runtime's default */
+    bool join_internal;  /* connect to the test network after create */
+    enum cln_net_mode mode;
+    const char *reason; /* static */
+};
+
+/* runner.c */
+/* An error's text, consuming it; with "prefix: " before it. */
+char *cln_runner_render(struct cln_error *e);
+char *__attribute__((format(printf, 2, 3)))
+cln_runner_render_with(struct cln_error *e, const char *fmt, ...);
+void cln_runner_sleep_ms(uint64_t ms);
+char *cln_runner_container_name(const struct test_ctx *c, const char *what);
+bool cln_runner_deadline_passed(const struct test_ctx *c);
+void cln_runner_enter_limit(const struct test_ctx *c);
+void cln_runner_fail_test(struct cln_test_result *r, enum cln_status st, char *msg);
+bool cln_runner_interrupted(const struct test_ctx *c);
+uint64_t cln_runner_remaining(const struct test_ctx *c, uint64_t want);
+void cln_runner_teardown(struct test_ctx *c);
+void cln_runner_track(struct test_ctx *c, const char *id);
+void cln_runner_untrack_remove(struct test_ctx *c, const char *id);
+
+/* runner.c (service facts) */
+void cln_runner_env_vector(const struct test_ctx *c, const struct cln_labels *env, char ***ret);
+const struct cln_service_result *cln_runner_find_service(const struct test_ctx *c,
+                                                         const char *name);
+char *cln_runner_substitute(const struct test_ctx *c, const char *s);
+
+/* observe.c */
+void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool has_keepalive,
+                                  const struct cln_spec_privs *privs, enum cln_net_mode net_mode,
+                                  const char *net_reason, struct cln_evidence *ev);
+void cln_runner_step_evidence(const struct cln_evidence *base, const struct cln_attempt *a,
+                              struct cln_evidence *ev);
+
+/* containers.c */
+/* The keep-alive busybox (empty when the host has none); loaded once. */
+const struct cln_buf *cln_runner_keepalive(void);
+void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip);
+void cln_runner_free_vector(char **v);
+char **cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n);
+
+/* containers.c */
+struct cln_mount *cln_runner_host_mounts(const struct cln_spec_privs *p);
+int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wants_net, bool ports,
+                     struct placement *ret, char **msg);
+char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
+                                 char **msg, struct cln_evidence *ev, bool *observed);
+
+/* images.c */
+int cln_runner_ensure_images(struct test_ctx *c);
+
+/* services.c */
+void cln_runner_keep_log_tail(struct test_ctx *c, struct cln_service_result *sr);
+void cln_runner_pause_ms(const struct test_ctx *c, uint64_t ms);
+int cln_runner_start_services(struct test_ctx *c);
+
+/* steps.c */
+void cln_runner_attempt_error(struct cln_attempt *a, char *msg);
+void cln_runner_run_step(struct test_ctx *c, size_t si);

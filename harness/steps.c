@@ -1,0 +1,263 @@
+/* Steps: each run by exec in a service or a fresh container, with its
+ * deadline, retries, stdin and output relayed; expectations checked. */
+#include "runner-internal.h"
+#include "expect.h"
+#include "regex.h"
+#include "expect.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/base/buf.h"
+#include "runtime/base/cleanup.h"
+#include "runtime/base/deadline.h"
+#include "runtime/base/duration.h"
+#include "runtime/base/error.h"
+#include "runtime/base/proc.h"
+#include "runtime/base/xalloc.h"
+
+/* ---- steps ---- */
+
+struct out_relay {
+    struct test_ctx *c;
+    const char *step;
+};
+
+static void relay_output(int stream, const char *data, size_t len, void *ud)
+{
+    struct out_relay *o = ud;
+    const struct cln_runner_events *ev = &o->c->run->opts->events;
+    if (ev->step_output)
+        ev->step_output(o->c->index, o->step, stream, data, len, ev->userdata);
+}
+
+void cln_runner_attempt_error(struct cln_attempt *a, char *msg)
+{
+    if (!a->error)
+        a->error = msg;
+    else
+        free(msg);
+}
+
+/* stdin for a step: the engine's exec has no stdin here, so the text is
+ * copied into the container and the step runs as
+ *   /.cleanrun/busybox sh -c 'exec "$@" < FILE' cleanrun-stdin ARGV...
+ * The shell execs the step's own argv, unchanged, with FILE as its stdin.
+ * *ret_argv gets the wrapped argv; the step's own stays in the result. */
+static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t si, const char *id,
+                      const struct cln_strv *argv, struct cln_strv *ret_argv, char **msg)
+{
+    struct cln_runtime *rt = c->run->rt;
+    const struct cln_buf *ka = cln_runner_keepalive();
+    if (!ka->len) {
+        *msg = cln_xstrdup("stdin needs /bin/busybox (busybox-static) on the host");
+        return -1;
+    }
+    char name[64];
+    snprintf(name, sizeof(name), KEEPALIVE_DIR "/stdin-%zu", si);
+    struct cln_file files[] = {
+        {.path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755},
+        {.path = name + 1, .data = s->stdin_text, .len = strlen(s->stdin_text), .mode = 0644},
+    };
+    struct cln_error *e = NULL;
+    if (cln_rt_copy_in(rt, id, "/", files, 2, &e) < 0) {
+        *msg = cln_runner_render_with(e, "stdin");
+        return -1;
+    }
+    struct cln_strv v = {0};
+    char *script = cln_xasprintf("exec \"$@\" < %s", name);
+    const char *head[] = {KEEPALIVE_BIN, "sh", "-c", script, "cleanrun-stdin"};
+    v.v = cln_xcalloc(argv->n + 6, sizeof(char *));
+    for (size_t i = 0; i < 5; i++)
+        v.v[v.n++] = cln_xstrdup(head[i]);
+    for (size_t i = 0; i < argv->n; i++)
+        v.v[v.n++] = cln_xstrdup(argv->v[i]);
+    free(script);
+    *ret_argv = v;
+    return 0;
+}
+
+/* An exec into a service failed: when the service is no longer running,
+ * that is what to say (not the engine's "container is not running"), with
+ * its exit code and, in its result, its last log lines. */
+static char *service_gone(struct test_ctx *c, const char *name, struct cln_error *e)
+{
+    struct cln_service_result *sr = (struct cln_service_result *)cln_runner_find_service(c, name);
+    struct cln_container_state st;
+    struct cln_error *ie = NULL;
+    if (!sr || !sr->container_id || cln_rt_inspect(c->run->rt, sr->container_id, &st, &ie) < 0) {
+        cln_error_free(ie);
+        return cln_runner_render(e);
+    }
+    bool running = st.running;
+    int code = st.exit_code;
+    bool oom = st.oom_killed;
+    cln_container_state_done(&st);
+    if (running)
+        return cln_runner_render(e);
+    cln_error_free(e);
+    cln_runner_keep_log_tail(c, sr);
+    return cln_xasprintf("service %s exited with code %d%s (its last log lines are below)", name,
+                         code, oom ? ", killed by the OOM killer" : "");
+}
+
+static void step_error(struct cln_step_result *sr, char *msg)
+{
+    sr->attempts = cln_xcalloc(1, sizeof(*sr->attempts));
+    sr->nattempts = 1;
+    sr->attempts[0].status = CLN_ST_ERROR;
+    sr->attempts[0].error = msg;
+    sr->status = CLN_ST_ERROR;
+}
+
+void cln_runner_run_step(struct test_ctx *c, size_t si)
+{
+    const struct cln_spec_step *s = &c->t->steps[si];
+    struct cln_step_result *sr = &c->r->steps[si];
+    struct cln_runtime *rt = c->run->rt;
+    sr->step = s;
+    uint64_t t0 = now_ms();
+    for (size_t i = 0; i < s->argv.n; i++) {
+        sr->argv.v = cln_xrealloc(sr->argv.v, (sr->argv.n + 2) * sizeof(char *));
+        sr->argv.v[sr->argv.n++] = cln_runner_substitute(c, s->argv.v[i]);
+        sr->argv.v[sr->argv.n] = NULL;
+    }
+    char *msg = NULL;
+    const char *id = NULL;
+    char *fresh = NULL;
+    char **env = NULL;
+    struct cln_strv wrapped = {0};
+    struct out_relay relay = {.c = c, .step = s->name};
+    struct cln_evidence base;
+    bool observed = false;
+    memset(&base, 0, sizeof(base));
+    if (s->service) {
+        const struct cln_service_result *svc = cln_runner_find_service(c, s->service);
+        sr->where = cln_xasprintf("service %s", s->service);
+        id = svc ? svc->container_id : NULL;
+        if (svc && svc->observed) {
+            cln_evidence_copy(&base, &svc->evidence);
+            observed = true;
+        }
+    } else {
+        sr->where = cln_xasprintf("image %s (fresh container)", s->image);
+        fresh = cln_runner_fresh_container(c, s, si, &msg, &base, &observed);
+        id = fresh;
+        if (msg) {
+            step_error(sr, msg);
+            goto out;
+        }
+    }
+    sr->container_id = id ? cln_xstrdup(id) : NULL;
+    cln_runner_env_vector(c, &s->env, &env);
+    if (s->stdin_text && stdin_wrap(c, s, si, id, &sr->argv, &wrapped, &msg) < 0) {
+        step_error(sr, msg);
+        goto out;
+    }
+    for (int attempt = 0; attempt <= s->retries; attempt++) {
+        if (attempt) {
+            if (cln_runner_interrupted(c) || cln_runner_deadline_passed(c))
+                break;
+            cln_runner_pause_ms(c, cln_runner_remaining(c, s->retry_interval_ms));
+        }
+        sr->attempts = cln_xrealloc(sr->attempts, (sr->nattempts + 1) * sizeof(*sr->attempts));
+        struct cln_attempt *a = &sr->attempts[sr->nattempts++];
+        memset(a, 0, sizeof(*a));
+        uint64_t to = cln_runner_remaining(c, s->timeout_ms);
+        struct cln_exec_config ec = {
+            .argv = (const char *const *)(wrapped.n ? wrapped.v : sr->argv.v),
+            .env = (const char *const *)env,
+            .workdir = s->workdir,
+            .user = s->user,
+            .timeout_ms = to,
+            .on_output = c->run->opts->events.step_output ? relay_output : NULL,
+            .userdata = &relay,
+        };
+        struct cln_exec_result er;
+        struct cln_error *e = NULL;
+        int64_t ooms = observed ? cln_cgroup_oom_kills(base.cgroup) : -1;
+        if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
+            a->status = CLN_ST_ERROR;
+            a->error = s->service ? service_gone(c, s->service, e) : cln_runner_render(e);
+            sr->status = CLN_ST_ERROR;
+            break;
+        }
+        a->exit_code = er.exit_code;
+        a->timed_out = er.status == CLN_EXEC_TIMEOUT;
+        a->duration_ms = er.duration_ms;
+        a->out = er.out;
+        a->err = er.err;
+        a->exec_id = CLN_TAKE(er.exec_id);
+        a->host_pid = er.host_pid;
+        a->kill_method = er.kill_method;
+        if (a->timed_out) {
+            char lim[32];
+            a->limit =
+                s->timeout_ms && to == s->timeout_ms
+                    ? cln_xasprintf("the step's timeout (%s)",
+                                    cln_duration_format_limit(s->timeout_ms, lim, sizeof(lim)))
+                    : cln_xstrdup(c->limit[0] ? c->limit : "a limit");
+        }
+        memset(&er.out, 0, sizeof(er.out));
+        memset(&er.err, 0, sizeof(er.err));
+        bool was_interrupted = er.interrupted;
+        cln_exec_result_done(&er);
+        if (ec.on_output) { /* the end of the step's output: its last partial lines */
+            relay_output(1, NULL, 0, &relay);
+            relay_output(2, NULL, 0, &relay);
+        }
+        if (a->timed_out && (was_interrupted || cln_runner_interrupted(c))) {
+            a->status = CLN_ST_ERROR;
+            a->error = cln_xstrdup("interrupted: the step was killed");
+            sr->status = CLN_ST_ERROR;
+            break;
+        }
+        if (ooms >= 0 && cln_cgroup_oom_kills(base.cgroup) > ooms) {
+            a->oom_killed = true;
+            char lim[64];
+            int64_t m =
+                s->service ? cln_runner_find_service(c, s->service)->service->memory : s->memory;
+            snprintf(lim, sizeof(lim), "within the limit (%lld MiB)",
+                     (long long)((m ? m : CLN_DEFAULT_MEMORY) >> 20));
+            cln_attempt_add_failure(a, "memory", lim, "killed by the kernel's OOM killer", NULL);
+        }
+        cln_check_expectations(&s->expect, a);
+        if (!a->timed_out && s->expect.nfiles)
+            cln_check_files(c->run->rt, id, &s->expect, cln_runner_remaining(c, 10000), a);
+        a->status = a->timed_out   ? CLN_ST_TIMEOUT
+                    : a->error     ? CLN_ST_ERROR
+                    : a->nfailures ? CLN_ST_FAILED
+                                   : CLN_ST_PASSED;
+        sr->status = a->status;
+        if (a->status == CLN_ST_PASSED || a->status == CLN_ST_ERROR)
+            break;
+    }
+out:
+    if (observed) {
+        cln_runner_step_evidence(&base, sr->nattempts ? &sr->attempts[sr->nattempts - 1] : NULL,
+                                 &sr->evidence);
+        sr->observed = true;
+    }
+    cln_evidence_done(&base);
+    cln_strv_done(&wrapped);
+    cln_runner_free_vector(env);
+    /* --keep-on-failure keeps a failed step's container with the test's */
+    bool keep = c->run->opts->keep_on_failure && sr->status != CLN_ST_PASSED;
+    if (fresh && !keep)
+        cln_runner_untrack_remove(c, fresh);
+    free(fresh);
+    sr->duration_ms = now_ms() - t0;
+}
