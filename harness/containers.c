@@ -171,6 +171,65 @@ int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wa
     return 0;
 }
 
+/* The create path services and fresh containers share: the test's labels
+ * plus label, the hermetic defaults and the privileges the spec allowed,
+ * the hosts entries, a readable name; then create, track for teardown,
+ * join the test network (with aliases) and copy the files in.  The
+ * caller's part of the config (image, command, env, ports, network,
+ * limits) is in req->cfg.  On failure *msg says why, prefixed with
+ * req->prefix ("service web") when set; *ret_id is set once created
+ * (tracked: teardown removes it). */
+int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_create *req,
+                                char **ret_id, char **msg)
+{
+    struct cln_runtime *rt = c->run->rt;
+    const struct placement *pl = req->pl;
+    struct cln_labels labels = {0};
+    for (size_t i = 0; i < c->labels.len; i++)
+        cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
+    cln_labels_set(&labels, req->label, req->label_value);
+    struct cln_mount *mounts = cln_runner_host_mounts(req->privs);
+    char **hosts =
+        pl->mode != CLN_NET_NONE && pl->mode != CLN_NET_HOST && c->r->network && !c->resolves
+            ? cln_runner_hosts_vector(c, req->hosts_known)
+            : NULL;
+    cleanup_free char *cname = cln_runner_container_name(c, req->what);
+    struct cln_container_config cfg = req->cfg;
+    cfg.name = cname;
+    cfg.labels = &labels;
+    cfg.network = pl->network;
+    cfg.no_new_privileges = true;
+    cfg.privileged = req->privs->privileged;
+    cfg.pid_host = req->privs->host_pid;
+    cfg.mounts = mounts;
+    cfg.nmounts = req->privs->nmounts;
+    cfg.extra_hosts = (const char *const *)hosts;
+    struct cln_error *e = NULL;
+    *ret_id = NULL;
+    int r = cln_rt_create(rt, &cfg, ret_id, &e);
+    cln_labels_done(&labels);
+    free(mounts);
+    cln_runner_free_vector(hosts);
+    const char *pfx = req->prefix ? req->prefix : "";
+    const char *sep = req->prefix ? ": " : "";
+    if (r < 0) {
+        *msg = req->prefix ? cln_runner_render_with(e, "%s", req->prefix) : cln_runner_render(e);
+        return -1;
+    }
+    cln_runner_track(c, *ret_id);
+    if (pl->join_internal && req->join &&
+        cln_network_connect(rt, c->r->network, *ret_id, req->aliases, &e) < 0) {
+        *msg = cln_runner_render_with(e, "%s%sjoin the test network", pfx, sep);
+        return -1;
+    }
+    if (req->nfiles && cln_rt_copy_in(rt, *ret_id, "/", req->files, req->nfiles, &e) < 0) {
+        *msg = req->files_word ? cln_runner_render_with(e, "%s%s%s", pfx, sep, req->files_word)
+                               : cln_runner_render(e);
+        return -1;
+    }
+    return 0;
+}
+
 /* A fresh container for an ephemeral step, kept alive by the keepalive
  * binary; returns its id or NULL with *msg set. */
 char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
@@ -188,55 +247,32 @@ char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step 
         return NULL;
     static const char *const entry[] = {KEEPALIVE_BIN, "sleep", "2147483647", NULL};
     static const char *const empty[] = {NULL};
-    struct cln_labels labels = {0};
-    for (size_t i = 0; i < c->labels.len; i++)
-        cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
-    cln_labels_set(&labels, "io.cleanrun.step", s->name);
-    struct cln_mount *mounts = cln_runner_host_mounts(&s->privs);
-    char **hosts =
-        pl.mode != CLN_NET_NONE && pl.mode != CLN_NET_HOST && c->r->network && !c->resolves
-            ? cln_runner_hosts_vector(c, NULL)
-            : NULL;
     char what[32];
     snprintf(what, sizeof(what), "step%zu", si + 1);
-    cleanup_free char *cname = cln_runner_container_name(c, what);
-    struct cln_container_config cfg = {
-        .name = cname,
-        .image = s->image,
-        .entrypoint = entry,
-        .cmd = empty,
-        .labels = &labels,
-        .network = pl.network,
-        .no_new_privileges = true,
-        .init = false,
-        .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
-        .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
-        .privileged = s->privs.privileged,
-        .pid_host = s->privs.host_pid,
-        .mounts = mounts,
-        .nmounts = s->privs.nmounts,
-        .extra_hosts = (const char *const *)hosts,
+    struct cln_file f = {.path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
+    struct cln_runner_create req = {
+        .what = what,
+        .label = "io.cleanrun.step",
+        .label_value = s->name,
+        .privs = &s->privs,
+        .pl = &pl,
+        .cfg = {.image = s->image,
+                .entrypoint = entry,
+                .cmd = empty,
+                .init = false,
+                .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
+                .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS},
+        .join = s->network,
+        .files = &f,
+        .nfiles = 1,
     };
     char *id = NULL;
     struct cln_error *e = NULL;
-    int r = cln_rt_create(rt, &cfg, &id, &e);
-    cln_labels_done(&labels);
-    free(mounts);
-    cln_runner_free_vector(hosts);
-    if (r < 0) {
+    if (cln_runner_create_container(c, &req, &id, msg) < 0)
+        return id; /* NULL, or tracked: teardown removes it */
+    if (cln_rt_start(rt, id, &e) < 0) {
         *msg = cln_runner_render(e);
-        return NULL;
-    }
-    cln_runner_track(c, id);
-    if (pl.join_internal && s->network &&
-        cln_network_connect(rt, c->r->network, id, NULL, &e) < 0) {
-        *msg = cln_runner_render_with(e, "join the test network");
         return id;
-    }
-    struct cln_file f = {.path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
-    if (cln_rt_copy_in(rt, id, "/", &f, 1, &e) < 0 || cln_rt_start(rt, id, &e) < 0) {
-        *msg = cln_runner_render(e);
-        return id; /* tracked: teardown removes it */
     }
     cln_runner_observe_container(rt, id, true, &s->privs, pl.mode, pl.reason, ev);
     *observed = true;

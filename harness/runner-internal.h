@@ -107,6 +107,22 @@ void cln_runner_step_evidence(const struct cln_evidence *base, const struct cln_
                               struct cln_evidence *ev);
 
 /* containers.c */
+struct cln_runner_create {
+    const char *what;                   /* in the container's name: a service, "step3" */
+    const char *label, *label_value;    /* e.g. io.cleanrun.service = web */
+    const struct cln_spec_privs *privs; /* beyond the hermetic defaults */
+    const struct placement *pl;         /* cln_runner_place()'s */
+    struct cln_container_config cfg;    /* the caller's part */
+    bool join;                          /* join the test network when pl says so */
+    const char *const *aliases;         /* there */
+    size_t *hosts_known;                /* cln_runner_hosts_vector()'s */
+    const struct cln_file *files;       /* copied in before start */
+    size_t nfiles;
+    const char *prefix;     /* of errors: "service web", or NULL */
+    const char *files_word; /* in a copy error: "files", or NULL */
+};
+int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_create *req,
+                                char **ret_id, char **msg);
 /* The keep-alive busybox (empty when the host has none); loaded once. */
 const struct cln_buf *cln_runner_keepalive(void);
 void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip);

@@ -376,7 +376,7 @@ static void *start_service(void *ud)
     const struct cln_spec_service *s = sr->service;
     struct cln_runtime *rt = c->run->rt;
     struct cln_error *e = NULL;
-    char **env = NULL, **hosts = NULL;
+    char **env = NULL;
     cln_runner_env_vector(c, &s->env, &env);
     struct cln_port *ports = cln_xcalloc(s->nports ? s->nports : 1, sizeof(*ports));
     for (size_t i = 0; i < s->nports; i++)
@@ -385,78 +385,64 @@ static void *start_service(void *ud)
     aliases[0] = s->name;
     for (size_t i = 0; i < s->aliases.n; i++)
         aliases[i + 1] = s->aliases.v[i];
-    struct cln_labels labels = {0};
-    for (size_t i = 0; i < c->labels.len; i++)
-        cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
-    cln_labels_set(&labels, "io.cleanrun.service", s->name);
-    struct cln_mount *mounts = cln_runner_host_mounts(&s->privs);
-    char *id = NULL, *cname = NULL;
+    char *id = NULL;
     uint64_t started = 0;
+    /* the spec's files and the keepalive busybox (readiness over http
+     * inside it, the canary, /etc/hosts), in one copy before it starts */
     const struct cln_buf *ka = cln_runner_keepalive();
     bool has_keepalive = ka->len > 0;
+    struct cln_file *files = cln_xcalloc(s->nfiles + 1, sizeof(*files));
+    size_t nf = 0;
+    for (size_t i = 0; i < s->nfiles; i++)
+        files[nf++] = (struct cln_file){.path = s->files[i].path,
+                                        .data = s->files[i].data,
+                                        .len = s->files[i].len,
+                                        .mode = s->files[i].mode};
+    if (has_keepalive)
+        files[nf++] = (struct cln_file){
+            .path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
+    char prefix[160];
+    snprintf(prefix, sizeof(prefix), "service %s", s->name);
     struct cln_container_state st;
     memset(&st, 0, sizeof(st));
     j->rc = -1;
     struct placement pl;
     memset(&pl, 0, sizeof(pl));
-    struct cln_container_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    if (cln_runner_place(c, &s->privs, true, s->nports > 0, &pl, &sr->error) < 0)
-        goto out;
-    if (c->r->network && !c->resolves && pl.mode != CLN_NET_HOST)
-        hosts = cln_runner_hosts_vector(c, &c->svc_hosts_known[j->idx]);
-    cname = cln_runner_container_name(c, s->name);
-    cfg = (struct cln_container_config){
-        .name = cname,
-        .image = s->image,
-        .cmd = s->has_command ? (const char *const *)s->command.v : NULL,
-        .entrypoint = s->has_entrypoint ? (const char *const *)s->entrypoint.v : NULL,
-        .env = (const char *const *)env,
-        .labels = &labels,
-        .ports = ports,
-        .nports = pl.mode == CLN_NET_HOST ? 0 : s->nports, /* host: the ports are the host's */
-        .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
-        .nano_cpus = s->nano_cpus,
-        .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
-        .network = pl.network,
-        .network_aliases = pl.mode == CLN_NET_INTERNAL ? aliases : NULL,
-        .no_new_privileges = true,
-        .privileged = s->privs.privileged,
-        .pid_host = s->privs.host_pid,
-        .mounts = mounts,
-        .nmounts = s->privs.nmounts,
-        .extra_hosts = (const char *const *)hosts,
-    };
-    if (cln_rt_create(rt, &cfg, &id, &e) < 0) {
-        sr->error = cln_runner_render_with(e, "service %s", s->name);
-        goto out;
+    int cr = cln_runner_place(c, &s->privs, true, s->nports > 0, &pl, &sr->error);
+    if (cr == 0) {
+        struct cln_runner_create req = {
+            .what = s->name,
+            .label = "io.cleanrun.service",
+            .label_value = s->name,
+            .privs = &s->privs,
+            .pl = &pl,
+            .cfg =
+                {
+                    .image = s->image,
+                    .cmd = s->has_command ? (const char *const *)s->command.v : NULL,
+                    .entrypoint = s->has_entrypoint ? (const char *const *)s->entrypoint.v : NULL,
+                    .env = (const char *const *)env,
+                    .ports = ports,
+                    /* host: the ports are the host's */
+                    .nports = pl.mode == CLN_NET_HOST ? 0 : s->nports,
+                    .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
+                    .nano_cpus = s->nano_cpus,
+                    .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
+                    .network_aliases = pl.mode == CLN_NET_INTERNAL ? aliases : NULL,
+                },
+            .join = true,
+            .aliases = aliases,
+            .hosts_known = &c->svc_hosts_known[j->idx],
+            .files = files,
+            .nfiles = nf,
+            .prefix = prefix,
+            .files_word = "files",
+        };
+        cr = cln_runner_create_container(c, &req, &id, &sr->error);
+        sr->container_id = id;
     }
-    cln_runner_track(c, id);
-    sr->container_id = id;
-    if (pl.join_internal && cln_network_connect(rt, c->r->network, id, aliases, &e) < 0) {
-        sr->error = cln_runner_render_with(e, "service %s: join the test network", s->name);
+    if (cr < 0)
         goto out;
-    }
-    /* the spec's files and the keepalive busybox (readiness over http
-     * inside it, the canary, /etc/hosts), in one copy before it starts */
-    if (s->nfiles || has_keepalive) {
-        struct cln_file *files = cln_xcalloc(s->nfiles + 1, sizeof(*files));
-        size_t nf = 0;
-        for (size_t i = 0; i < s->nfiles; i++)
-            files[nf++] = (struct cln_file){.path = s->files[i].path,
-                                            .data = s->files[i].data,
-                                            .len = s->files[i].len,
-                                            .mode = s->files[i].mode};
-        if (has_keepalive)
-            files[nf++] = (struct cln_file){
-                .path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
-        int r = cln_rt_copy_in(rt, id, "/", files, nf, &e);
-        free(files);
-        if (r < 0) {
-            sr->error = cln_runner_render_with(e, "service %s: files", s->name);
-            goto out;
-        }
-    }
     started = now_ms();
     if (cln_rt_start(rt, id, &e) < 0) {
         sr->error = cln_runner_render_with(e, "service %s", s->name);
@@ -503,12 +489,9 @@ out:
     if (j->rc < 0 && !sr->error)
         sr->error = cln_xasprintf("service %s: interrupted", s->name);
     cln_runner_free_vector(env);
-    cln_runner_free_vector(hosts);
+    free(files);
     free(ports);
     free(aliases);
-    free(mounts);
-    free(cname);
-    cln_labels_done(&labels);
     cln_deadline_set(0, NULL);
     return NULL;
 }
