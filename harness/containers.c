@@ -58,7 +58,7 @@ const struct cln_buf *cln_runner_keepalive(void)
  * gave outbound = true.  Named to sort before the internal one: Podman's
  * CNI programs a container's published ports for each of its networks, in
  * name order, and the first wins. */
-static const char *routed_network(struct test_ctx *c, char **msg)
+static const char *routed_network(struct test_ctx *c, struct cln_error **err)
 {
     pthread_mutex_lock(&c->lock);
     if (!c->routed && !c->routed_failed) {
@@ -69,13 +69,13 @@ static const char *routed_network(struct test_ctx *c, char **msg)
         struct cln_error *e = NULL;
         if (cln_network_create(c->run->rt, name, &c->labels, false, &id, &resolves, &e) < 0) {
             c->routed_failed = true;
-            *msg = cln_runner_render_with(e, "routed network");
+            *err = cln_runner_wrap(e, "routed network");
         } else {
             c->routed = cln_xstrdup(name);
         }
         free(id);
     } else if (!c->routed) {
-        *msg = cln_xstrdup("the test's routed network could not be created");
+        *err = cln_error_make(CLN_E_BACKEND, 0, "the test's routed network could not be created");
     }
     const char *r = c->routed;
     pthread_mutex_unlock(&c->lock);
@@ -128,7 +128,7 @@ struct cln_mount *cln_runner_host_mounts(const struct cln_spec_privs *p)
 }
 
 int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wants_net, bool ports,
-                     struct placement *ret, char **msg)
+                     struct placement *ret, struct cln_error **err)
 {
     const char *net = c->r->network;
     memset(ret, 0, sizeof(*ret));
@@ -148,7 +148,7 @@ int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wa
         return 0;
     }
     if (p->outbound || ports) {
-        const char *routed = routed_network(c, msg);
+        const char *routed = routed_network(c, err);
         if (!routed)
             return -1;
         *ret = (struct placement){
@@ -180,7 +180,7 @@ int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wa
  * req->prefix ("service web") when set; *ret_id is set once created
  * (tracked: teardown removes it). */
 int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_create *req,
-                                char **ret_id, char **msg)
+                                char **ret_id, struct cln_error **err)
 {
     struct cln_runtime *rt = c->run->rt;
     const struct placement *pl = req->pl;
@@ -213,18 +213,17 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     const char *pfx = req->prefix ? req->prefix : "";
     const char *sep = req->prefix ? ": " : "";
     if (r < 0) {
-        *msg = req->prefix ? cln_runner_render_with(e, "%s", req->prefix) : cln_runner_render(e);
+        *err = req->prefix ? cln_runner_wrap(e, "%s", req->prefix) : e;
         return -1;
     }
     cln_runner_track(c, *ret_id);
     if (pl->join_internal && req->join &&
         cln_network_connect(rt, c->r->network, *ret_id, req->aliases, &e) < 0) {
-        *msg = cln_runner_render_with(e, "%s%sjoin the test network", pfx, sep);
+        *err = cln_runner_wrap(e, "%s%sjoin the test network", pfx, sep);
         return -1;
     }
     if (req->nfiles && cln_rt_copy_in(rt, *ret_id, "/", req->files, req->nfiles, &e) < 0) {
-        *msg = req->files_word ? cln_runner_render_with(e, "%s%s%s", pfx, sep, req->files_word)
-                               : cln_runner_render(e);
+        *err = req->files_word ? cln_runner_wrap(e, "%s%s%s", pfx, sep, req->files_word) : e;
         return -1;
     }
     return 0;
@@ -233,17 +232,18 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
 /* A fresh container for an ephemeral step, kept alive by the keepalive
  * binary; returns its id or NULL with *msg set. */
 char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
-                                 char **msg, struct cln_evidence *ev, bool *observed)
+                                 struct cln_error **err, struct cln_evidence *ev, bool *observed)
 {
     struct cln_runtime *rt = c->run->rt;
     const struct cln_buf *ka = cln_runner_keepalive();
     if (!ka->len) {
-        *msg = cln_xstrdup("cannot read /bin/busybox (busybox-static), which keeps fresh "
-                           "containers alive for their step");
+        *err = cln_error_make(CLN_E_IO, 0,
+                              "cannot read /bin/busybox (busybox-static), which keeps fresh "
+                              "containers alive for their step");
         return NULL;
     }
     struct placement pl;
-    if (cln_runner_place(c, &s->privs, s->network, false, &pl, msg) < 0)
+    if (cln_runner_place(c, &s->privs, s->network, false, &pl, err) < 0)
         return NULL;
     static const char *const entry[] = {KEEPALIVE_BIN, "sleep", "2147483647", NULL};
     static const char *const empty[] = {NULL};
@@ -268,10 +268,10 @@ char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step 
     };
     char *id = NULL;
     struct cln_error *e = NULL;
-    if (cln_runner_create_container(c, &req, &id, msg) < 0)
+    if (cln_runner_create_container(c, &req, &id, err) < 0)
         return id; /* NULL, or tracked: teardown removes it */
     if (cln_rt_start(rt, id, &e) < 0) {
-        *msg = cln_runner_render(e);
+        *err = e;
         return id;
     }
     cln_runner_observe_container(rt, id, true, &s->privs, pl.mode, pl.reason, ev);

@@ -264,7 +264,7 @@ static int stat_files(struct cln_runtime *rt, const char *id, const struct cln_s
     int r = cln_rt_exec(rt, id, &ec, &er, &e);
     free(argv);
     if (r < 0) {
-        cln_runner_attempt_error(a, cln_runner_render_with(e, "expect.files: look at the files"));
+        cln_runner_attempt_error(a, cln_runner_wrap(e, "expect.files: look at the files"));
         return -1;
     }
     const char *p = er.out.data.data ? er.out.data.data : "";
@@ -291,9 +291,10 @@ static int stat_files(struct cln_runtime *rt, const char *id, const struct cln_s
     bool ok = er.status == CLN_EXEC_EXITED && er.exit_code == 0 && i == x->nfiles;
     if (!ok)
         cln_runner_attempt_error(
-            a, cln_xasprintf("expect.files: looking at the files failed (exit %d): %.*s",
-                             er.exit_code, (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
-                             er.err.data.data ? er.err.data.data : ""));
+            a, cln_error_make(CLN_E_BACKEND, 0,
+                              "expect.files: looking at the files failed (exit %d): %.*s",
+                              er.exit_code, (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
+                              er.err.data.data ? er.err.data.data : ""));
     cln_exec_result_done(&er);
     return ok ? 0 : -1;
 }
@@ -399,7 +400,7 @@ void cln_check_files(struct cln_runtime *rt, const char *id, const struct cln_sp
         bool found = false;
         struct cln_error *e = NULL;
         if (read_content(rt, id, f->path, &content, &found, &e) < 0) {
-            cln_runner_attempt_error(a, cln_runner_render(e));
+            cln_runner_attempt_error(a, e);
             continue;
         }
         if (!found) {

@@ -33,7 +33,7 @@ static pthread_mutex_t build_lock = PTHREAD_MUTEX_INITIALIZER;
 /* A built image's tag: its inputs' hash, which covers the resolved id of
  * every base image (FROM), so that a new base under the same tag makes a
  * new build.  Set on first use, per test (each test owns its images). */
-static int built_ref(struct test_ctx *c, struct cln_spec_image *im, char **msg)
+static int built_ref(struct test_ctx *c, struct cln_spec_image *im, struct cln_error **err)
 {
     struct cln_runtime *rt = c->run->rt;
     uint64_t h = strtoull(im->hash, NULL, 16);
@@ -45,7 +45,7 @@ static int built_ref(struct test_ctx *c, struct cln_spec_image *im, char **msg)
         struct cln_error *e = NULL;
         int r = cln_rt_image_inspect(rt, base, &info, &e);
         if (r < 0) {
-            *msg = cln_runner_render_with(e, "image %s: base image %s", im->name, base);
+            *err = cln_runner_wrap(e, "image %s: base image %s", im->name, base);
             return -1;
         }
         /* a base that is not here yet is pulled by the build itself: its
@@ -84,13 +84,12 @@ int cln_runner_ensure_images(struct test_ctx *c)
         struct cln_error *e = NULL;
         if (!im->dockerfile) {
             if (cln_runtime_ensure_image(rt, im->ref, im->pull, NULL, NULL, &e) < 0) {
-                cln_runner_fail_test(c->r, CLN_ST_ERROR,
-                                     cln_runner_render_with(e, "image %s", im->name));
+                cln_runner_fail_test(c->r, CLN_ST_ERROR, cln_runner_wrap(e, "image %s", im->name));
                 return -1;
             }
             continue;
         }
-        char *msg = NULL;
+        struct cln_error *msg = NULL;
         if (built_ref(c, im, &msg) < 0) {
             cln_runner_fail_test(c->r, CLN_ST_ERROR, msg);
             return -1;
@@ -127,7 +126,7 @@ int cln_runner_ensure_images(struct test_ctx *c)
         pthread_mutex_unlock(&build_lock);
         if (r < 0) {
             cln_runner_fail_test(c->r, CLN_ST_ERROR,
-                                 cln_runner_render_with(e, "image %s (build)", im->name));
+                                 cln_runner_wrap(e, "image %s (build)", im->name));
             return -1;
         }
     }

@@ -66,7 +66,7 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
     struct cln_container_state st;
     struct cln_error *e = NULL;
     if (cln_rt_inspect(rt, id, &st, &e) < 0) {
-        ev->canary_note = cln_runner_render_with(e, "inspect");
+        ev->canary_note = cln_runner_text(cln_runner_wrap(e, "inspect"));
         cln_evidence_judge(ev);
         return;
     }
@@ -109,7 +109,7 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
             return;
         }
         if (cln_rt_copy_in(rt, id, "/", &f, 1, &e) < 0) {
-            ev->canary_note = cln_runner_render(e);
+            ev->canary_note = cln_runner_text(e);
             cln_evidence_judge(ev);
             return;
         }
@@ -120,7 +120,7 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
         .argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
     struct cln_exec_result er;
     if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
-        ev->canary_note = cln_runner_render(e);
+        ev->canary_note = cln_runner_text(e);
     } else {
         if (er.status != CLN_EXEC_EXITED || er.exit_code != 0)
             ev->canary_note = cln_xasprintf("the writer exited %d: %.*s", er.exit_code,

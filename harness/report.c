@@ -203,6 +203,20 @@ static cJSON *jevidence(const struct cln_evidence *e)
     return o;
 }
 
+/* An error as the report carries it: its text under key, and the chain
+ * (layers outermost first, codes, errno, the backend's detail) under
+ * key_chain; both null when there is none. */
+static void add_error(cJSON *o, const char *key, const struct cln_error *e)
+{
+    char chain[64];
+    snprintf(chain, sizeof(chain), "%s_chain", key);
+    cJSON_AddItemToObject(o, key, jstr(cln_error_text(e)));
+    if (e)
+        cJSON_AddItemToObject(o, chain, cln_error_to_json(e));
+    else
+        cJSON_AddNullToObject(o, chain);
+}
+
 static cJSON *jattempt(const struct cln_attempt *a)
 {
     cJSON *o = cJSON_CreateObject();
@@ -217,7 +231,7 @@ static cJSON *jattempt(const struct cln_attempt *a)
     cJSON_AddItemToObject(o, "exec_id", jstr(a->exec_id));
     cJSON_AddItemToObject(o, "kill_method", jstr(a->timed_out ? a->kill_method : NULL));
     cJSON_AddItemToObject(o, "limit", jstr(a->timed_out ? a->limit : NULL));
-    cJSON_AddItemToObject(o, "error", jstr(a->error));
+    add_error(o, "error", a->error);
     cJSON_AddItemToObject(o, "stdout", jcapture(&a->out));
     cJSON_AddItemToObject(o, "stderr", jcapture(&a->err));
     cJSON_AddItemToObject(o, "failures", jfailures(a));
@@ -252,7 +266,7 @@ static cJSON *jstep(const struct cln_step_result *s, size_t index)
     cJSON_AddItemToObject(o, "stdout", jcapture(a ? &a->out : &empty));
     cJSON_AddItemToObject(o, "stderr", jcapture(a ? &a->err : &empty));
     cJSON_AddItemToObject(o, "failures", jfailures(a));
-    cJSON_AddItemToObject(o, "error", jstr(a ? a->error : NULL));
+    add_error(o, "error", a ? a->error : NULL);
     cJSON *arr = cJSON_AddArrayToObject(o, "attempts");
     for (size_t i = 0; s->attempts && i < s->nattempts; i++)
         cJSON_AddItemToArray(arr, jattempt(&s->attempts[i]));
@@ -287,7 +301,7 @@ static cJSON *jtest(const struct cln_report_input *in, size_t i)
         cJSON_AddNullToObject(o, "start");
     }
     cJSON_AddNumberToObject(o, "duration_ms", done ? (double)r->duration_ms : 0);
-    cJSON_AddItemToObject(o, "error", jstr(done ? r->error : NULL));
+    add_error(o, "error", done ? r->error : NULL);
     cJSON_AddItemToObject(o, "network", jstr(done ? r->network : NULL));
     cJSON_AddItemToObject(o, "network_note", jstr(done ? r->network_note : NULL));
     if (done && r->any_observed)
@@ -313,7 +327,7 @@ static cJSON *jtest(const struct cln_report_input *in, size_t i)
             snprintf(key, sizeof(key), "%u", sr->service->ports[p]);
             cJSON_AddNumberToObject(ports, key, sr->host_ports[p]);
         }
-        cJSON_AddItemToObject(s, "error", jstr(sr->error));
+        add_error(s, "error", sr->error);
         cJSON_AddItemToObject(s, "log_tail", jstr(sr->log_tail));
         if (sr->observed)
             cJSON_AddItemToObject(s, "isolation", jevidence(&sr->evidence));
@@ -325,8 +339,11 @@ static cJSON *jtest(const struct cln_report_input *in, size_t i)
     for (size_t k = 0; done && k < r->nsteps; k++)
         cJSON_AddItemToArray(steps, jstep(&r->steps[k], k));
     cJSON *te = cJSON_AddArrayToObject(o, "teardown_errors");
-    for (size_t k = 0; done && k < r->nteardown_errors; k++)
-        cJSON_AddItemToArray(te, jstr(r->teardown_errors[k]));
+    cJSON *tc = cJSON_AddArrayToObject(o, "teardown_error_chains");
+    for (size_t k = 0; done && k < r->nteardown_errors; k++) {
+        cJSON_AddItemToArray(te, jstr(cln_error_text(r->teardown_errors[k])));
+        cJSON_AddItemToArray(tc, cln_error_to_json(r->teardown_errors[k]));
+    }
     return o;
 }
 
@@ -464,7 +481,7 @@ static char *failure_text(const struct cln_step_result *s, const struct cln_atte
     if (s->nattempts > 1)
         cln_buf_printf(&b, "attempts: %zu (the last shown)\n", s->nattempts);
     if (a->error)
-        cln_buf_printf(&b, "error: %s\n", a->error);
+        cln_buf_printf(&b, "error: %s\n", cln_error_text(a->error));
     if (a->timed_out)
         cln_buf_printf(&b, "timed out after %llu ms (%s) and was killed\n",
                        (unsigned long long)a->duration_ms, a->limit ? a->limit : "a limit");
@@ -482,7 +499,7 @@ static char *failure_text(const struct cln_step_result *s, const struct cln_atte
 static char *failure_message(const struct cln_attempt *a)
 {
     if (a->error)
-        return cln_xstrdup(a->error);
+        return cln_xstrdup(cln_error_text(a->error));
     if (a->timed_out)
         return cln_xasprintf("timed out after %llu ms (%s)", (unsigned long long)a->duration_ms,
                              a->limit ? a->limit : "a limit");
@@ -563,9 +580,9 @@ static void junit_suite(xmlTextWriterPtr w, const struct cln_report_input *in, s
         xattr(w, "classname", t->name);
         xattr(w, "time", "0.000");
         xmlTextWriterStartElement(w, BAD_CAST "error");
-        xattr(w, "message", r->error);
+        xattr(w, "message", cln_error_text(r->error));
         xattr(w, "type", r->status == CLN_ST_TIMEOUT ? "timeout" : "infrastructure");
-        xtext(w, r->error, strlen(r->error));
+        xtext(w, cln_error_text(r->error), strlen(cln_error_text(r->error)));
         xmlTextWriterEndElement(w);
         xmlTextWriterEndElement(w);
     }
@@ -729,7 +746,7 @@ static void tap_diagnostics(struct cln_buf *b, const struct cln_report_input *in
     if (r->any_observed)
         ykv(&y, "isolation", cln_verdict_name(r->verdict));
     if (r->error) {
-        ykv(&y, "message", r->error);
+        ykv(&y, "message", cln_error_text(r->error));
         ykv(&y, "severity", r->status == CLN_ST_ERROR ? "error" : "fail");
     }
     yscalar(&y, "steps", false);
@@ -749,7 +766,7 @@ static void tap_diagnostics(struct cln_buf *b, const struct cln_report_input *in
             ykv(&y, "isolation_reason", s->evidence.reason);
         }
         if (a && a->error)
-            ykv(&y, "error", a->error);
+            ykv(&y, "error", cln_error_text(a->error));
         if (a && a->timed_out)
             ykv(&y, "timeout", "the step's deadline passed and it was killed");
         if (a && a->nfailures) {
@@ -807,7 +824,8 @@ char *cln_report_tap(const struct cln_report_input *in)
     cln_buf_puts(&b, "TAP version 13\n");
     cln_buf_printf(&b, "1..%zu\n", in->n);
     cln_buf_printf(&b, "# cleanrun %s, run %s, runtime %s (%s %s)%s\n", in->version, in->run_id,
-                   cln_runtime_name(in->rt), cln_runtime_engine(in->rt)->engine ? cln_runtime_engine(in->rt)->engine : "?",
+                   cln_runtime_name(in->rt),
+                   cln_runtime_engine(in->rt)->engine ? cln_runtime_engine(in->rt)->engine : "?",
                    cln_runtime_engine(in->rt)->version ? cln_runtime_engine(in->rt)->version : "?",
                    in->partial ? ", PARTIAL: the run was interrupted" : "");
     cln_buf_printf(&b, "# host-exec lockout: %s%s\n",

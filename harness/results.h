@@ -40,7 +40,7 @@ struct cln_attempt {
     char *limit;             /* on timeout: the limit it hit ("the step's timeout (2s)") */
     struct cln_failure *failures;
     size_t nfailures;
-    char *error; /* infrastructure error text, or NULL */
+    struct cln_error *error; /* an infrastructure error, or NULL (text: cln_error_text) */
 };
 
 struct cln_step_result {
@@ -64,7 +64,7 @@ struct cln_service_result {
     uint16_t *host_ports; /* parallel to service->ports */
     char *route_ip;       /* its address on the test's routed network (a local engine) */
     uint64_t ready_ms;    /* from start to ready */
-    char *error;
+    struct cln_error *error;
     char *log_tail; /* last log lines when it failed */
     bool observed;
     struct cln_evidence evidence; /* of the service's container */
@@ -75,14 +75,14 @@ struct cln_test_result {
     enum cln_status status;
     int64_t started_unix_ms; /* wall clock */
     uint64_t duration_ms;
-    char *error;        /* why the test errored, or NULL */
-    char *network;      /* the private network's name, or NULL */
-    char *network_note; /* why there is none */
+    struct cln_error *error; /* why the test errored, or NULL */
+    char *network;           /* the private network's name, or NULL */
+    char *network_note;      /* why there is none */
     struct cln_service_result *services;
     size_t nservices;
     struct cln_step_result *steps;
     size_t nsteps;
-    char **teardown_errors;
+    struct cln_error **teardown_errors;
     size_t nteardown_errors;
     /* --keep-on-failure: what was left running for inspection (ids, names) */
     char **kept, **kept_networks;

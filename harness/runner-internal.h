@@ -78,15 +78,16 @@ struct placement {
 };
 
 /* runner.c */
-/* An error's text, consuming it; with "prefix: " before it. */
-char *cln_runner_render(struct cln_error *e);
-char *__attribute__((format(printf, 2, 3)))
-cln_runner_render_with(struct cln_error *e, const char *fmt, ...);
+/* e with a layer of context on it ("prefix: ..."); an error's text,
+ * consuming it (for notes and probe answers, which are text). */
+struct cln_error *__attribute__((format(printf, 2, 3)))
+cln_runner_wrap(struct cln_error *e, const char *fmt, ...);
+char *cln_runner_text(struct cln_error *e);
 void cln_runner_sleep_ms(uint64_t ms);
 char *cln_runner_container_name(const struct test_ctx *c, const char *what);
 bool cln_runner_deadline_passed(const struct test_ctx *c);
 void cln_runner_enter_limit(const struct test_ctx *c);
-void cln_runner_fail_test(struct cln_test_result *r, enum cln_status st, char *msg);
+void cln_runner_fail_test(struct cln_test_result *r, enum cln_status st, struct cln_error *e);
 bool cln_runner_interrupted(const struct test_ctx *c);
 uint64_t cln_runner_remaining(const struct test_ctx *c, uint64_t want);
 void cln_runner_teardown(struct test_ctx *c);
@@ -122,7 +123,7 @@ struct cln_runner_create {
     const char *files_word; /* in a copy error: "files", or NULL */
 };
 int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_create *req,
-                                char **ret_id, char **msg);
+                                char **ret_id, struct cln_error **err);
 /* The keep-alive busybox (empty when the host has none); loaded once. */
 const struct cln_buf *cln_runner_keepalive(void);
 void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip);
@@ -132,9 +133,9 @@ char **cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n);
 /* containers.c */
 struct cln_mount *cln_runner_host_mounts(const struct cln_spec_privs *p);
 int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wants_net, bool ports,
-                     struct placement *ret, char **msg);
+                     struct placement *ret, struct cln_error **err);
 char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
-                                 char **msg, struct cln_evidence *ev, bool *observed);
+                                 struct cln_error **err, struct cln_evidence *ev, bool *observed);
 
 /* images.c */
 int cln_runner_ensure_images(struct test_ctx *c);
@@ -145,5 +146,5 @@ void cln_runner_pause_ms(const struct test_ctx *c, uint64_t ms);
 int cln_runner_start_services(struct test_ctx *c);
 
 /* steps.c */
-void cln_runner_attempt_error(struct cln_attempt *a, char *msg);
+void cln_runner_attempt_error(struct cln_attempt *a, struct cln_error *e);
 void cln_runner_run_step(struct test_ctx *c, size_t si);

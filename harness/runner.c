@@ -51,26 +51,24 @@ void cln_runner_sleep_ms(uint64_t ms)
         ;
 }
 
-char *cln_runner_render(struct cln_error *e)
+char *cln_runner_text(struct cln_error *e)
 {
     char *m = cln_error_render(e);
     cln_error_free(e);
     return m;
 }
 
-/* "prefix: rendered error", consuming e. */
-char *__attribute__((format(printf, 2, 3)))
-cln_runner_render_with(struct cln_error *e, const char *fmt, ...)
+struct cln_error *__attribute__((format(printf, 2, 3)))
+cln_runner_wrap(struct cln_error *e, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *prefix = cln_xvasprintf(fmt, ap);
+    cleanup_free char *prefix = cln_xvasprintf(fmt, ap);
     va_end(ap);
-    char *m = cln_runner_render(e);
-    char *out = cln_xasprintf("%s: %s", prefix, m);
-    free(prefix);
-    free(m);
-    return out;
+    if (!e)
+        return cln_error_make(CLN_E_INTERNAL, 0, "%s: (no error given)", prefix);
+    cln_error_wrap(&e, "%s", prefix);
+    return e;
 }
 
 /* ---- per-test state ---- */
@@ -135,11 +133,11 @@ void cln_runner_track(struct test_ctx *c, const char *id)
     pthread_mutex_unlock(&c->lock);
 }
 
-static void teardown_error(struct cln_test_result *r, char *msg)
+static void teardown_error(struct cln_test_result *r, struct cln_error *e)
 {
     r->teardown_errors =
-        cln_xrealloc(r->teardown_errors, (r->nteardown_errors + 1) * sizeof(char *));
-    r->teardown_errors[r->nteardown_errors++] = msg;
+        cln_xrealloc(r->teardown_errors, (r->nteardown_errors + 1) * sizeof(*r->teardown_errors));
+    r->teardown_errors[r->nteardown_errors++] = e;
 }
 
 /* Remove one tracked container now (ephemeral steps). */
@@ -156,7 +154,7 @@ void cln_runner_untrack_remove(struct test_ctx *c, const char *id)
         pthread_mutex_unlock(&c->lock);
         struct cln_error *e = NULL;
         if (cln_rt_remove(c->run->rt, mine, true, &e) < 0)
-            teardown_error(c->r, cln_runner_render(e));
+            teardown_error(c->r, e);
         free(mine);
         return;
     }
@@ -170,7 +168,7 @@ void cln_runner_teardown(struct test_ctx *c)
         char *id = c->containers[--c->ncontainers];
         struct cln_error *e = NULL;
         if (cln_rt_remove(rt, id, true, &e) < 0)
-            teardown_error(c->r, cln_runner_render(e));
+            teardown_error(c->r, e);
         free(id);
     }
     free(c->containers);
@@ -179,18 +177,18 @@ void cln_runner_teardown(struct test_ctx *c)
     for (size_t i = 0; i < 2; i++) {
         struct cln_error *e = NULL;
         if (nets[i] && cln_network_remove(rt, nets[i], &e) < 0)
-            teardown_error(c->r, cln_runner_render(e));
+            teardown_error(c->r, e);
     }
 }
 
-void cln_runner_fail_test(struct cln_test_result *r, enum cln_status st, char *msg)
+void cln_runner_fail_test(struct cln_test_result *r, enum cln_status st, struct cln_error *e)
 {
     if (r->status == CLN_ST_PASSED || r->status == CLN_ST_FAILED)
         r->status = st;
     if (!r->error)
-        r->error = msg;
+        r->error = e;
     else
-        free(msg);
+        cln_error_free(e);
 }
 
 /* A container's name, readable in `docker ps` too: the run, the test (its
@@ -324,7 +322,7 @@ static void run_test(struct run *run, size_t idx)
         char *id = NULL;
         struct cln_error *e = NULL;
         if (cln_network_create(rt, name, &c.labels, true, &id, &c.resolves, &e) < 0) {
-            cln_runner_fail_test(r, CLN_ST_ERROR, cln_runner_render_with(e, "test network"));
+            cln_runner_fail_test(r, CLN_ST_ERROR, cln_runner_wrap(e, "test network"));
             goto done;
         }
         free(id);
@@ -340,18 +338,20 @@ static void run_test(struct run *run, size_t idx)
         const char *gone = cln_runtime_gone(rt);
         if (gone) {
             cln_runner_fail_test(r, CLN_ST_ERROR,
-                                 cln_xasprintf("%s: step \"%s\" and those after it did not run",
-                                               gone, t->steps[i].name));
+                                 cln_error_make(CLN_E_TRANSPORT, 0,
+                                                "%s: step \"%s\" and those after it did not run",
+                                                gone, t->steps[i].name));
             break;
         }
         if (cln_runner_interrupted(&c)) {
-            cln_runner_fail_test(r, CLN_ST_ERROR, cln_xstrdup("interrupted"));
+            cln_runner_fail_test(r, CLN_ST_ERROR,
+                                 cln_error_make(CLN_E_INTERRUPTED, 0, "interrupted"));
             break;
         }
         if (cln_runner_deadline_passed(&c)) {
-            cln_runner_fail_test(
-                r, CLN_ST_TIMEOUT,
-                cln_xasprintf("%s reached before step \"%s\"", c.limit, t->steps[i].name));
+            cln_runner_fail_test(r, CLN_ST_TIMEOUT,
+                                 cln_error_make(CLN_E_TIMEOUT, 0, "%s reached before step \"%s\"",
+                                                c.limit, t->steps[i].name));
             break;
         }
         cln_runner_run_step(&c, i);
@@ -359,9 +359,9 @@ static void run_test(struct run *run, size_t idx)
         if (st == CLN_ST_PASSED)
             continue;
         if (st == CLN_ST_TIMEOUT && cln_runner_deadline_passed(&c) && !t->steps[i].timeout_ms)
-            cln_runner_fail_test(
-                r, CLN_ST_TIMEOUT,
-                cln_xasprintf("%s reached in step \"%s\"", c.limit, t->steps[i].name));
+            cln_runner_fail_test(r, CLN_ST_TIMEOUT,
+                                 cln_error_make(CLN_E_TIMEOUT, 0, "%s reached in step \"%s\"",
+                                                c.limit, t->steps[i].name));
         else if (r->status == CLN_ST_PASSED)
             r->status = st;
         if (!t->steps[i].continue_on_failure || st == CLN_ST_ERROR)
@@ -395,7 +395,7 @@ done:
     }
     if (r->nteardown_errors && r->status == CLN_ST_PASSED) {
         r->status = CLN_ST_ERROR;
-        r->error = cln_xstrdup("teardown failed");
+        r->error = cln_error_make(CLN_E_BACKEND, 0, "teardown failed");
     }
     cln_labels_done(&c.labels);
     for (size_t i = 0; i < c.nhosts; i++) {
@@ -430,7 +430,7 @@ static void *worker(void *ud)
             r->test = &run->tests[idx];
             r->status = run->stop ? CLN_ST_SKIPPED : CLN_ST_ERROR;
             if (!run->stop)
-                r->error = cln_xasprintf("not started: %s", gone);
+                r->error = cln_error_make(CLN_E_TRANSPORT, 0, "not started: %s", gone);
             if (run->opts->events.test_finished)
                 run->opts->events.test_finished(idx, r, run->opts->events.userdata);
             pthread_mutex_unlock(&run->lock);
@@ -498,7 +498,7 @@ static void attempt_done(struct cln_attempt *a)
     cln_capture_done(&a->out);
     cln_capture_done(&a->err);
     free(a->exec_id);
-    free(a->error);
+    cln_error_free(a->error);
     free(a->limit);
     for (size_t i = 0; i < a->nfailures; i++) {
         free(a->failures[i].what);
@@ -511,7 +511,7 @@ static void attempt_done(struct cln_attempt *a)
 
 void cln_test_result_done(struct cln_test_result *r)
 {
-    free(r->error);
+    cln_error_free(r->error);
     free(r->network);
     free(r->network_note);
     for (size_t i = 0; i < r->nservices; i++) {
@@ -520,7 +520,7 @@ void cln_test_result_done(struct cln_test_result *r)
         free(r->services[i].image_digest);
         free(r->services[i].host_ports);
         free(r->services[i].route_ip);
-        free(r->services[i].error);
+        cln_error_free(r->services[i].error);
         free(r->services[i].log_tail);
         cln_evidence_done(&r->services[i].evidence);
     }
@@ -537,7 +537,7 @@ void cln_test_result_done(struct cln_test_result *r)
     }
     free(r->steps);
     for (size_t i = 0; i < r->nteardown_errors; i++)
-        free(r->teardown_errors[i]);
+        cln_error_free(r->teardown_errors[i]);
     free(r->teardown_errors);
     cln_strv_free(r->kept, r->nkept);
     cln_strv_free(r->kept_networks, r->nkept_networks);

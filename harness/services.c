@@ -203,7 +203,7 @@ static int http_ready_inside(struct test_ctx *c, const struct cln_service_result
     struct cln_error *e = NULL;
     if (cln_rt_exec(c->run->rt, sr->container_id, &ec, &er, &e) < 0) {
         free(*why);
-        *why = cln_runner_render_with(e, "GET %s", url);
+        *why = cln_runner_text(cln_runner_wrap(e, "GET %s", url));
         return 0;
     }
     /* the last status line wget printed ("  HTTP/1.1 200 OK") */
@@ -248,14 +248,14 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
     if (rd->kind == CLN_READY_HEALTH) {
         struct cln_error *e = NULL;
         if (cln_rt_inspect(rt, sr->container_id, &hst, &e) < 0) {
-            sr->error =
-                cln_runner_render_with(e, "service %s: read its image's HEALTHCHECK", s->name);
+            sr->error = cln_runner_wrap(e, "service %s: read its image's HEALTHCHECK", s->name);
             return -1;
         }
         if (!hst.health_argv) {
-            sr->error = cln_xasprintf("service %s: ready.healthcheck, but its image (%s) "
-                                      "has no HEALTHCHECK",
-                                      s->name, s->image);
+            sr->error = cln_error_make(CLN_E_INVALID, 0,
+                                       "service %s: ready.healthcheck, but its image (%s) "
+                                       "has no HEALTHCHECK",
+                                       s->name, s->image);
             cln_container_state_done(&hst);
             return -1;
         }
@@ -331,7 +331,7 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
         }
         const char *gone = cln_runtime_gone(rt);
         if (gone) {
-            sr->error = cln_xasprintf("service %s: %s", s->name, gone);
+            sr->error = cln_error_make(CLN_E_TRANSPORT, 0, "service %s: %s", s->name, gone);
             break;
         }
         /* not ready: is it still running at all? */
@@ -342,8 +342,9 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
             int code = st.exit_code;
             cln_container_state_done(&st);
             if (!running) {
-                sr->error =
-                    cln_xasprintf("service %s exited (code %d) before it was ready", s->name, code);
+                sr->error = cln_error_make(CLN_E_BACKEND, 0,
+                                           "service %s exited (code %d) before it was ready",
+                                           s->name, code);
                 break;
             }
         }
@@ -354,10 +355,12 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
             cln_duration_format(now - started, d, sizeof(d));
             cln_duration_format_limit(rd->timeout_ms, lim, sizeof(lim));
             sr->error = cln_runner_deadline_passed(c) && c->deadline < started + rd->timeout_ms
-                            ? cln_xasprintf("service %s not ready after %s: %s reached%s%s",
-                                            s->name, d, c->limit, why ? "; " : "", why ? why : "")
-                            : cln_xasprintf("service %s not ready after %s (ready.timeout %s)%s%s",
-                                            s->name, d, lim, why ? "; " : "", why ? why : "");
+                            ? cln_error_make(CLN_E_TIMEOUT, 0,
+                                             "service %s not ready after %s: %s reached%s%s",
+                                             s->name, d, c->limit, why ? "; " : "", why ? why : "")
+                            : cln_error_make(CLN_E_TIMEOUT, 0,
+                                             "service %s not ready after %s (ready.timeout %s)%s%s",
+                                             s->name, d, lim, why ? "; " : "", why ? why : "");
             break;
         }
         cln_runner_pause_ms(c, rd->interval_ms < until - now ? rd->interval_ms : until - now);
@@ -445,11 +448,11 @@ static void *start_service(void *ud)
         goto out;
     started = now_ms();
     if (cln_rt_start(rt, id, &e) < 0) {
-        sr->error = cln_runner_render_with(e, "service %s", s->name);
+        sr->error = cln_runner_wrap(e, "service %s", s->name);
         goto out;
     }
     if (cln_rt_inspect(rt, id, &st, &e) < 0) {
-        sr->error = cln_runner_render_with(e, "service %s", s->name);
+        sr->error = cln_runner_wrap(e, "service %s", s->name);
         goto out;
     }
     sr->image_id = st.image_id ? cln_xstrdup(st.image_id) : NULL;
@@ -487,7 +490,7 @@ out:
     if (j->rc < 0)
         cln_runner_keep_log_tail(c, sr);
     if (j->rc < 0 && !sr->error)
-        sr->error = cln_xasprintf("service %s: interrupted", s->name);
+        sr->error = cln_error_make(CLN_E_INTERRUPTED, 0, "service %s: interrupted", s->name);
     cln_runner_free_vector(env);
     free(files);
     free(ports);
@@ -545,21 +548,21 @@ static int complete_hosts(struct test_ctx *c)
         int r = cln_rt_exec(rt, sr->container_id, &ec, &er, &e);
         cln_buf_done(&lines);
         if (r < 0) {
-            cln_runner_fail_test(c->r, CLN_ST_ERROR,
-                                 cln_runner_render_with(e,
-                                                        "service %s: write the test's host names",
-                                                        sr->service->name));
+            cln_runner_fail_test(
+                c->r, CLN_ST_ERROR,
+                cln_runner_wrap(e, "service %s: write the test's host names", sr->service->name));
             return -1;
         }
         bool ok = er.status == CLN_EXEC_EXITED && er.exit_code == 0;
         if (!ok)
             cln_runner_fail_test(
                 c->r, CLN_ST_ERROR,
-                cln_xasprintf("service %s: writing the test's host names to /etc/hosts "
-                              "failed (exit %d): %.*s",
-                              sr->service->name, er.exit_code,
-                              (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
-                              er.err.data.data ? er.err.data.data : ""));
+                cln_error_make(CLN_E_BACKEND, 0,
+                               "service %s: writing the test's host names to /etc/hosts "
+                               "failed (exit %d): %.*s",
+                               sr->service->name, er.exit_code,
+                               (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
+                               er.err.data.data ? er.err.data.data : ""));
         cln_exec_result_done(&er);
         if (!ok)
             return -1;
@@ -572,7 +575,8 @@ int cln_runner_start_services(struct test_ctx *c)
     const struct cln_spec_test *t = c->t;
     for (int level = 0; level <= t->max_level; level++) {
         if (cln_runner_interrupted(c)) {
-            cln_runner_fail_test(c->r, CLN_ST_ERROR, cln_xstrdup("interrupted"));
+            cln_runner_fail_test(c->r, CLN_ST_ERROR,
+                                 cln_error_make(CLN_E_INTERRUPTED, 0, "interrupted"));
             return -1;
         }
         struct level_queue q = {
@@ -596,7 +600,7 @@ int cln_runner_start_services(struct test_ctx *c)
         for (size_t i = 0; i < q.n && rc == 0; i++)
             if (q.jobs[i].rc < 0) {
                 struct cln_service_result *sr = &c->r->services[q.jobs[i].idx];
-                cln_runner_fail_test(c->r, CLN_ST_ERROR, cln_xstrdup(sr->error));
+                cln_runner_fail_test(c->r, CLN_ST_ERROR, cln_error_dup(sr->error));
                 rc = -1;
             }
         free(q.jobs);

@@ -44,12 +44,12 @@ static void relay_output(int stream, const char *data, size_t len, void *ud)
         ev->step_output(o->c->index, o->step, stream, data, len, ev->userdata);
 }
 
-void cln_runner_attempt_error(struct cln_attempt *a, char *msg)
+void cln_runner_attempt_error(struct cln_attempt *a, struct cln_error *e)
 {
     if (!a->error)
-        a->error = msg;
+        a->error = e;
     else
-        free(msg);
+        cln_error_free(e);
 }
 
 /* stdin for a step: the engine's exec has no stdin here, so the text is
@@ -58,12 +58,13 @@ void cln_runner_attempt_error(struct cln_attempt *a, char *msg)
  * The shell execs the step's own argv, unchanged, with FILE as its stdin.
  * *ret_argv gets the wrapped argv; the step's own stays in the result. */
 static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t si, const char *id,
-                      const struct cln_strv *argv, struct cln_strv *ret_argv, char **msg)
+                      const struct cln_strv *argv, struct cln_strv *ret_argv,
+                      struct cln_error **err)
 {
     struct cln_runtime *rt = c->run->rt;
     const struct cln_buf *ka = cln_runner_keepalive();
     if (!ka->len) {
-        *msg = cln_xstrdup("stdin needs /bin/busybox (busybox-static) on the host");
+        *err = cln_error_make(CLN_E_IO, 0, "stdin needs /bin/busybox (busybox-static) on the host");
         return -1;
     }
     char name[64];
@@ -74,7 +75,7 @@ static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t 
     };
     struct cln_error *e = NULL;
     if (cln_rt_copy_in(rt, id, "/", files, 2, &e) < 0) {
-        *msg = cln_runner_render_with(e, "stdin");
+        *err = cln_runner_wrap(e, "stdin");
         return -1;
     }
     struct cln_strv v = {0};
@@ -93,33 +94,34 @@ static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t 
 /* An exec into a service failed: when the service is no longer running,
  * that is what to say (not the engine's "container is not running"), with
  * its exit code and, in its result, its last log lines. */
-static char *service_gone(struct test_ctx *c, const char *name, struct cln_error *e)
+static struct cln_error *service_gone(struct test_ctx *c, const char *name, struct cln_error *e)
 {
     struct cln_service_result *sr = (struct cln_service_result *)cln_runner_find_service(c, name);
     struct cln_container_state st;
     struct cln_error *ie = NULL;
     if (!sr || !sr->container_id || cln_rt_inspect(c->run->rt, sr->container_id, &st, &ie) < 0) {
         cln_error_free(ie);
-        return cln_runner_render(e);
+        return e;
     }
     bool running = st.running;
     int code = st.exit_code;
     bool oom = st.oom_killed;
     cln_container_state_done(&st);
     if (running)
-        return cln_runner_render(e);
+        return e;
     cln_error_free(e);
     cln_runner_keep_log_tail(c, sr);
-    return cln_xasprintf("service %s exited with code %d%s (its last log lines are below)", name,
-                         code, oom ? ", killed by the OOM killer" : "");
+    return cln_error_make(CLN_E_BACKEND, 0,
+                          "service %s exited with code %d%s (its last log lines are below)", name,
+                          code, oom ? ", killed by the OOM killer" : "");
 }
 
-static void step_error(struct cln_step_result *sr, char *msg)
+static void step_error(struct cln_step_result *sr, struct cln_error *e)
 {
     sr->attempts = cln_xcalloc(1, sizeof(*sr->attempts));
     sr->nattempts = 1;
     sr->attempts[0].status = CLN_ST_ERROR;
-    sr->attempts[0].error = msg;
+    sr->attempts[0].error = e;
     sr->status = CLN_ST_ERROR;
 }
 
@@ -135,7 +137,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         sr->argv.v[sr->argv.n++] = cln_runner_substitute(c, s->argv.v[i]);
         sr->argv.v[sr->argv.n] = NULL;
     }
-    char *msg = NULL;
+    struct cln_error *msg = NULL;
     const char *id = NULL;
     char *fresh = NULL;
     char **env = NULL;
@@ -191,7 +193,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         int64_t ooms = observed ? cln_cgroup_oom_kills(base.cgroup) : -1;
         if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
             a->status = CLN_ST_ERROR;
-            a->error = s->service ? service_gone(c, s->service, e) : cln_runner_render(e);
+            a->error = s->service ? service_gone(c, s->service, e) : e;
             sr->status = CLN_ST_ERROR;
             break;
         }
@@ -221,7 +223,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         }
         if (a->timed_out && (was_interrupted || cln_runner_interrupted(c))) {
             a->status = CLN_ST_ERROR;
-            a->error = cln_xstrdup("interrupted: the step was killed");
+            a->error = cln_error_make(CLN_E_INTERRUPTED, 0, "interrupted: the step was killed");
             sr->status = CLN_ST_ERROR;
             break;
         }

@@ -750,7 +750,7 @@ static void print_result(struct printer *p, size_t i)
     out("%s%-7s%s %s  %s\n", col(p, color[r->status]), label[r->status], col(p, "\033[0m"), name,
         cln_duration_format(r->duration_ms, d, sizeof(d)));
     if (r->error)
-        print_lines(r->error, strlen(r->error), "        ");
+        print_lines(cln_error_text(r->error), strlen(cln_error_text(r->error)), "        ");
     if (r->network_note)
         out("        note: %s\n", r->network_note);
     bool passed = r->status == CLN_ST_PASSED || r->status == CLN_ST_SKIPPED;
@@ -776,7 +776,7 @@ static void print_result(struct printer *p, size_t i)
         }
     }
     for (size_t k = 0; k < r->nteardown_errors; k++) {
-        cleanup_free char *m = vis(r->teardown_errors[k]);
+        cleanup_free char *m = vis(cln_error_text(r->teardown_errors[k]));
         out("        teardown: %s\n", m);
     }
     for (size_t k = 0; k < r->nservices; k++) {
@@ -811,7 +811,7 @@ static void print_result(struct printer *p, size_t i)
         if (s->nattempts > 1)
             out("        attempts: %zu (last shown)\n", s->nattempts);
         if (a->error) {
-            cleanup_free char *m = vis(a->error);
+            cleanup_free char *m = vis(cln_error_text(a->error));
             out("        error: %s\n", m);
         }
         if (a->timed_out && !a->error)

@@ -254,12 +254,12 @@ static void check_result(struct scase *c, const struct cln_test_result *r)
 {
     if (c->status && strcmp(cln_status_name(r->status), c->status) != 0) {
         /* say why: the test's error, or the first failing step's first problem */
-        const char *why = r->error;
+        const char *why = cln_error_text(r->error);
         for (size_t k = 0; !why && k < r->nsteps; k++) {
             const struct cln_step_result *s = &r->steps[k];
             const struct cln_attempt *a = s->nattempts ? &s->attempts[s->nattempts - 1] : NULL;
             if (a && a->error)
-                why = a->error;
+                why = cln_error_text(a->error);
             else if (a && a->nfailures)
                 why = a->failures[0].what;
         }

@@ -109,6 +109,7 @@ void cln_error_free(struct cln_error *e)
     while (e) {
         struct cln_error *next = e->cause;
         free(e->msg);
+        free(e->text);
         cln_backend_detail_free(e->detail);
         free(e);
         e = next;
@@ -209,4 +210,51 @@ cJSON *cln_error_to_json(const struct cln_error *e)
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
+}
+
+struct cln_error *cln_error_make(enum cln_errcode code, int sys_errno, const char *fmt, ...)
+{
+    struct cln_error *e = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    cln_error_setv(&e, code, sys_errno, fmt, ap);
+    va_end(ap);
+    return e;
+}
+
+static struct cln_backend_detail *detail_dup(const struct cln_backend_detail *d)
+{
+    if (!d)
+        return NULL;
+    struct cln_backend_detail *n = cln_backend_detail_new(d->backend);
+    n->http_status = d->http_status;
+    n->curl_code = d->curl_code;
+    n->exit_status = d->exit_status;
+    n->api_message = d->api_message ? cln_xstrdup(d->api_message) : NULL;
+    n->api_cause = d->api_cause ? cln_xstrdup(d->api_cause) : NULL;
+    return n;
+}
+
+struct cln_error *cln_error_dup(const struct cln_error *e)
+{
+    struct cln_error *head = NULL, **tail = &head;
+    for (; e; e = e->cause) {
+        struct cln_error *n = cln_xcalloc(1, sizeof(*n));
+        n->code = e->code;
+        n->sys_errno = e->sys_errno;
+        n->msg = cln_xstrdup(e->msg);
+        n->detail = detail_dup(e->detail);
+        *tail = n;
+        tail = &n->cause;
+    }
+    return head;
+}
+
+const char *cln_error_text(const struct cln_error *e)
+{
+    if (!e)
+        return NULL;
+    if (!e->text)
+        ((struct cln_error *)e)->text = cln_error_render(e);
+    return e->text;
 }

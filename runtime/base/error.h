@@ -49,6 +49,7 @@ struct cln_error {
     char *msg;                         /* this layer's context; never NULL */
     struct cln_backend_detail *detail; /* may be NULL */
     struct cln_error *cause;           /* the next layer down; owned; may be NULL */
+    char *text;                        /* cln_error_text()'s rendering, cached; may be NULL */
 };
 
 /* Create an error in *err (which must be NULL) and return -code. */
@@ -69,6 +70,18 @@ void cln_error_set_detail(struct cln_error *err, struct cln_backend_detail *deta
 /* A detail with every field empty and exit_status -1. */
 struct cln_backend_detail *cln_backend_detail_new(const char *backend);
 void cln_backend_detail_free(struct cln_backend_detail *d);
+
+/* A new error, as a value (for results that keep it until the edge). */
+struct cln_error *cln_error_make(enum cln_errcode code, int sys_errno, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A copy of the whole chain (NULL-safe). */
+struct cln_error *cln_error_dup(const struct cln_error *e);
+
+/* The chain rendered as one line (cln_error_render), kept with the error
+ * and valid as long as it is; NULL-safe (NULL for NULL).  The first call
+ * on an error must not race another on the same error. */
+const char *cln_error_text(const struct cln_error *e);
 
 /* NULL-safe; frees the whole chain. */
 void cln_error_free(struct cln_error *e);

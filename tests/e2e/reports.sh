@@ -74,6 +74,21 @@ rc=$?
 [ $rc = 3 ] && ok "failing run exits 3 (errors win over failures)" || bad "failing run exit $rc"
 out=$(json_valid "$tmp/f.json" 2>&1) && [[ $out == "tests=6 passed=0 exit=3 partial=False" ]] && ok "failing JSON valid ($out)" || bad "failing JSON: $out"
 xmllint --noout --schema "$xsd" "$tmp/f.xml" 2>/dev/null && ok "failing JUnit valid" || bad "failing JUnit schema"
+# errors kept as values: the chain's root cause is the engine's, with its code
+out=$("$py" - "$tmp/f.json" <<'PY' 2>&1
+import json, sys
+doc = json.load(open(sys.argv[1]))
+t = {x["name"]: x for x in doc["tests"]}
+def root(name):
+    c = t[name]["error_chain"]
+    assert c and c[0]["message"] and t[name]["error"], (name, c)
+    return c[-1]["code"]
+print("missing-image=%s never-ready=%s" % (root("missing-image"), root("never-ready")))
+PY
+)
+[[ $out == "missing-image=not-found never-ready=timeout" ]] &&
+    ok "errors carry their chains in JSON, root causes coded ($out)" || bad "error chains: $out"
+
 out=$(junit_count "$tmp/f.xml" 2>&1) && [[ $out == "suites=6 failing_cases=6" ]] && ok "failing JUnit recounted ($out)" || bad "failing JUnit consumer: $out"
 grep -q '<failure message="expected stdout equals' "$tmp/f.xml" && grep -q 'type="timeout"' "$tmp/f.xml" &&
     ok "JUnit failure elements carry the expectation and the timeout" || bad "JUnit failure details"

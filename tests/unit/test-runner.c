@@ -9,6 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
+#include "harness/report.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "runtime/base/error.h"
@@ -105,7 +108,8 @@ Test(runner, services_start_by_level_steps_in_order_teardown_in_reverse)
                   "expect.stdout = \"one\\n\"\n"
                   "[[steps]]\nservice = \"db\"\nrun = [\"true\"]\n");
     run_all(1, false, NULL);
-    cr_assert_eq(results[0].status, CLN_ST_PASSED, "%s", results[0].error ? results[0].error : "");
+    cr_assert_eq(results[0].status, CLN_ST_PASSED, "%s",
+                 results[0].error ? cln_error_text(results[0].error) : "");
     long net = fake_find(&fk, "network-create cleanrun-r1-0", 0);
     long db = fake_find(&fk, "create c1 localhost/fake:1 db", 0);
     long api = fake_find(&fk, "create c2 localhost/fake:1 api", 0);
@@ -131,10 +135,45 @@ Test(runner, teardown_when_a_service_cannot_be_created)
                   "[[steps]]\nservice = \"ok\"\nrun = [\"true\"]\n");
     run_all(1, false, NULL);
     cr_assert_eq(results[0].status, CLN_ST_ERROR);
-    cr_assert(strstr(results[0].error, "service bad") && strstr(results[0].error, "create refused"),
-              "%s", results[0].error);
+    cr_assert(strstr(cln_error_text(results[0].error), "service bad") &&
+                  strstr(cln_error_text(results[0].error), "create refused"),
+              "%s", cln_error_text(results[0].error));
     cr_assert_eq(fake_count(&fk, "exec"), 0, "no step ran");
     cr_assert_eq(results[0].steps[0].status, CLN_ST_SKIPPED);
+    assert_torn_down();
+}
+
+/* Errors stay values until the edge: the report carries the chain, each
+ * layer with its code, the root cause (the backend's refusal) last. */
+Test(runner, the_report_carries_error_chains)
+{
+    add_spec("a", "[test]\nname = \"svc-fails\"\n" IMG "[services.bad]\nimage = \"fail/create:1\"\n"
+                  "[[steps]]\nservice = \"bad\"\nrun = [\"true\"]\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_ERROR);
+    struct cln_report_input in = {.run_id = "r",
+                                  .version = "v",
+                                  .rt = rt,
+                                  .tests = set.tests,
+                                  .results = results,
+                                  .n = set.n};
+    char *doc = cln_report_json(&in);
+    cJSON *j = cJSON_Parse(doc);
+    cr_assert_not_null(j);
+    const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "tests"), 0);
+    const cJSON *chain = cJSON_GetObjectItem(t, "error_chain");
+    cr_assert(cJSON_IsArray(chain) && cJSON_GetArraySize(chain) >= 2, "%s", doc);
+    const cJSON *outer = cJSON_GetArrayItem(chain, 0);
+    const cJSON *root = cJSON_GetArrayItem(chain, cJSON_GetArraySize(chain) - 1);
+    cr_assert(strstr(cJSON_GetObjectItem(outer, "message")->valuestring, "service bad"), "%s", doc);
+    cr_assert_str_eq(cJSON_GetObjectItem(root, "code")->valuestring, "backend");
+    cr_assert_str_eq(cJSON_GetObjectItem(root, "message")->valuestring, "fake: create refused");
+    cr_assert(strstr(cJSON_GetObjectItem(t, "error")->valuestring, "create refused"));
+    const cJSON *svc = cJSON_GetArrayItem(cJSON_GetObjectItem(t, "services"), 0);
+    cr_assert(cJSON_IsArray(cJSON_GetObjectItem(svc, "error_chain")), "%s", doc);
+    cr_assert(cJSON_IsArray(cJSON_GetObjectItem(t, "teardown_error_chains")));
+    cJSON_Delete(j);
+    free(doc);
     assert_torn_down();
 }
 
@@ -146,9 +185,9 @@ Test(runner, teardown_when_readiness_times_out)
     run_all(1, false, NULL);
     cr_assert_eq(results[0].status, CLN_ST_ERROR);
     /* the real time waited (at least the timeout, a little more), and the limit */
-    cr_assert(strstr(results[0].error, "not ready after 2") &&
-                  strstr(results[0].error, "ms (ready.timeout 200ms)"),
-              "%s", results[0].error);
+    cr_assert(strstr(cln_error_text(results[0].error), "not ready after 2") &&
+                  strstr(cln_error_text(results[0].error), "ms (ready.timeout 200ms)"),
+              "%s", cln_error_text(results[0].error));
     cr_assert_str_eq(results[0].services[0].log_tail, "fake log line\n");
     cr_assert_geq(fake_count(&fk, "exec c1 false"), 3, "the probe was retried");
     assert_torn_down();
@@ -168,7 +207,7 @@ Test(runner, teardown_when_a_step_fails_errors_or_the_run_is_interrupted)
     cr_assert_eq(results[0].steps[1].status, CLN_ST_SKIPPED, "later steps do not run");
     cr_assert_str_eq(results[0].steps[0].attempts[0].failures[0].what, "exit code");
     cr_assert_eq(results[1].status, CLN_ST_ERROR);
-    cr_assert(strstr(results[1].steps[0].attempts[0].error, "went away"));
+    cr_assert(strstr(cln_error_text(results[1].steps[0].attempts[0].error), "went away"));
     cr_assert_eq(results[2].status, CLN_ST_FAILED);
     assert_torn_down();
 
@@ -319,7 +358,8 @@ Test(runner, every_service_of_a_level_starts)
     cr_assert_eq(fake_count(&fk, "create "), 100);
     cr_assert_eq(fake_count(&fk, "remove "), 100);
     cr_assert_eq(results[0].status, CLN_ST_ERROR);
-    cr_assert(strstr(results[0].error, "service s070 not ready"), "%s", results[0].error);
+    cr_assert(strstr(cln_error_text(results[0].error), "service s070 not ready"), "%s",
+              cln_error_text(results[0].error));
 }
 
 /* Once the engine is known gone, no test starts: each is an error naming
@@ -334,7 +374,8 @@ Test(runner, no_test_starts_once_the_engine_is_gone)
     run_all(1, false, NULL);
     for (size_t i = 0; i < 2; i++) {
         cr_assert_eq(results[i].status, CLN_ST_ERROR);
-        cr_assert_str_eq(results[i].error, "not started: the fake engine stopped answering");
+        cr_assert_str_eq(cln_error_text(results[i].error),
+                         "not started: the fake engine stopped answering");
     }
     cr_assert_eq(fake_count(&fk, "create "), 0);
     cr_assert_eq(cln_run_exit_code(results, set.n, false), 3);
@@ -353,8 +394,9 @@ Test(runner, the_limit_that_fired_is_named)
         .jobs = 1, .run_id = "r1", .version = "test", .run_timeout_ms = 300};
     cln_run_tests(rt, set.tests, set.n, &o, results);
     cr_assert_eq(results[0].status, CLN_ST_TIMEOUT);
-    cr_assert(strstr(results[0].error, "the run's --timeout (300ms) reached in step"), "%s",
-              results[0].error);
+    cr_assert(
+        strstr(cln_error_text(results[0].error), "the run's --timeout (300ms) reached in step"),
+        "%s", cln_error_text(results[0].error));
     cr_assert_lt(results[0].steps[0].attempts[0].duration_ms, 1000);
     cr_assert_str_eq(results[0].steps[0].attempts[0].limit, "the run's --timeout (300ms)");
 }
