@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +24,7 @@
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
 #include "runtime/base/proc.h"
+#include "runtime/base/random.h"
 #include "runtime/base/xalloc.h"
 
 /* ---- isolation evidence ---- */
@@ -91,12 +91,8 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
     cln_ns_read(0, &ev->host_ns);
     ev->cgroup = cln_proc_cgroup(pid);
 
-    unsigned char rnd[8] = {0};
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        memset(rnd, 0x5a, sizeof(rnd));
-    char token[40];
-    snprintf(token, sizeof(token), "cleanrun-canary-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
-             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    char token[40] = "cleanrun-canary-";
+    cln_random_hex(token + strlen(token), 8);
     ev->canary_path = cln_xasprintf(KEEPALIVE_DIR "/%s", token);
     ev->canary = CLN_CANARY_FAILED;
     const struct cln_buf *ka = cln_runner_keepalive();

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -295,9 +294,7 @@ static void run_test(struct run *run, size_t idx)
     struct test_ctx c = {.run = run, .index = idx, .t = t, .r = r};
     pthread_mutex_init(&c.lock, NULL);
     uint64_t t0 = now_ms();
-    struct timespec wall;
-    clock_gettime(CLOCK_REALTIME, &wall);
-    r->started_unix_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
+    r->started_unix_ms = cln_wall_ms();
     r->test = t;
     r->status = CLN_ST_PASSED;
     set_limit(&c, t->timeout_ms ? t0 + t->timeout_ms : 0);

@@ -10,8 +10,11 @@
 
 #include <stdint.h>
 
-/* CLOCK_MONOTONIC in milliseconds. */
+/* CLOCK_MONOTONIC in milliseconds: for every duration and deadline. */
 uint64_t cln_now_ms(void);
+/* CLOCK_REALTIME in milliseconds since the epoch: only for what a report
+ * shows as a date. */
+int64_t cln_wall_ms(void);
 
 /* Set (abs_ms > 0) or clear (0) the calling thread's deadline.  what is
  * copied; NULL means "the deadline". */
