@@ -1,11 +1,10 @@
 /* The loader's building blocks: string vectors, did-you-mean, the
  * FILE:LINE:COL error, key and type checks, and the typed value getters,
  * which all start with one lookup (cln_spec_lookup). */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "spec-internal.h"
+#include "regex.h"
 
 #include <errno.h>
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,16 +338,10 @@ int cln_spec_get_memory(struct cln_spec_loader *L, tv *tbl, const char *where, i
 int cln_spec_check_regex(struct cln_spec_loader *L, tv *v, const char *re, const char *what,
                          struct cln_error **err)
 {
-    int code;
-    PCRE2_SIZE off;
-    pcre2_code *c =
-        pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &code, &off, NULL);
-    if (c) {
-        pcre2_code_free(c);
+    char msg[256];
+    size_t off = 0;
+    if (cln_regex_check(re, msg, sizeof(msg), &off) == 0)
         return 0;
-    }
-    PCRE2_UCHAR msg[256];
-    pcre2_get_error_message(code, msg, sizeof(msg));
     return cln_spec_err_at(L, v->pos, err, "%s: invalid regular expression at offset %zu: %s", what,
-                           (size_t)off, (const char *)msg);
+                           off, msg);
 }
