@@ -82,17 +82,14 @@ static const char *routed_network(struct test_ctx *c, struct cln_error **err)
     return r;
 }
 
-/* "NAME:IP" for each name known so far, NULL-terminated; *ret_n the count. */
-char **cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n)
+void cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n, struct cln_strv *ret)
 {
     pthread_mutex_lock(&c->lock);
-    char **v = cln_xcalloc(c->nhosts + 1, sizeof(char *));
     for (size_t i = 0; i < c->nhosts; i++)
-        v[i] = cln_xasprintf("%s:%s", c->hosts[i].name, c->hosts[i].ip);
+        cln_strv_push(ret, cln_xasprintf("%s:%s", c->hosts[i].name, c->hosts[i].ip));
     if (ret_n)
         *ret_n = c->nhosts;
     pthread_mutex_unlock(&c->lock);
-    return v;
 }
 
 void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip)
@@ -107,13 +104,6 @@ void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip)
                                 .service = svc};
     }
     pthread_mutex_unlock(&c->lock);
-}
-
-void cln_runner_free_vector(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
 }
 
 struct cln_mount *cln_runner_host_mounts(const struct cln_spec_privs *p)
@@ -189,10 +179,11 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
         cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
     cln_labels_set(&labels, req->label, req->label_value);
     struct cln_mount *mounts = cln_runner_host_mounts(req->privs);
-    char **hosts =
-        pl->mode != CLN_NET_NONE && pl->mode != CLN_NET_HOST && c->r->network && !c->resolves
-            ? cln_runner_hosts_vector(c, req->hosts_known)
-            : NULL;
+    cleanup_strv struct cln_strv hosts = {0};
+    bool with_hosts =
+        pl->mode != CLN_NET_NONE && pl->mode != CLN_NET_HOST && c->r->network && !c->resolves;
+    if (with_hosts)
+        cln_runner_hosts_vector(c, req->hosts_known, &hosts);
     cleanup_free char *cname = cln_runner_container_name(c, req->what);
     struct cln_container_config cfg = req->cfg;
     cfg.name = cname;
@@ -203,13 +194,12 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     cfg.pid_host = req->privs->host_pid;
     cfg.mounts = mounts;
     cfg.nmounts = req->privs->nmounts;
-    cfg.extra_hosts = (const char *const *)hosts;
+    cfg.extra_hosts = with_hosts ? cln_strv_argv(&hosts) : NULL;
     struct cln_error *e = NULL;
     *ret_id = NULL;
     int r = cln_rt_create(rt, &cfg, ret_id, &e);
     cln_labels_done(&labels);
     free(mounts);
-    cln_runner_free_vector(hosts);
     const char *pfx = req->prefix ? req->prefix : "";
     const char *sep = req->prefix ? ": " : "";
     if (r < 0) {

@@ -37,8 +37,8 @@ static int built_ref(struct test_ctx *c, struct cln_spec_image *im, struct cln_e
 {
     struct cln_runtime *rt = c->run->rt;
     uint64_t h = strtoull(im->hash, NULL, 16);
-    for (size_t i = 0; i < im->nbases; i++) {
-        const char *base = im->bases[i];
+    for (size_t i = 0; i < im->bases.n; i++) {
+        const char *base = im->bases.v[i];
         if (strcmp(base, "scratch") == 0)
             continue;
         struct cln_image_info info;

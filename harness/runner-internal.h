@@ -95,7 +95,8 @@ void cln_runner_track(struct test_ctx *c, const char *id);
 void cln_runner_untrack_remove(struct test_ctx *c, const char *id);
 
 /* runner.c (service facts) */
-void cln_runner_env_vector(const struct test_ctx *c, const struct cln_labels *env, char ***ret);
+void cln_runner_env_vector(const struct test_ctx *c, const struct cln_labels *env,
+                           struct cln_strv *ret);
 const struct cln_service_result *cln_runner_find_service(const struct test_ctx *c,
                                                          const char *name);
 char *cln_runner_substitute(const struct test_ctx *c, const char *s);
@@ -127,8 +128,8 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
 /* The keep-alive busybox (empty when the host has none); loaded once. */
 const struct cln_buf *cln_runner_keepalive(void);
 void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip);
-void cln_runner_free_vector(char **v);
-char **cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n);
+/* "NAME:IP" for each name known so far; *ret_n (may be NULL) the count. */
+void cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n, struct cln_strv *ret);
 
 /* containers.c */
 struct cln_mount *cln_runner_host_mounts(const struct cln_spec_privs *p);

@@ -254,15 +254,13 @@ char *cln_runner_substitute(const struct test_ctx *c, const char *s)
     return cln_buf_steal(&b);
 }
 
-void cln_runner_env_vector(const struct test_ctx *c, const struct cln_labels *env, char ***ret)
+void cln_runner_env_vector(const struct test_ctx *c, const struct cln_labels *env,
+                           struct cln_strv *ret)
 {
-    char **v = cln_xcalloc(env->len + 1, sizeof(char *));
     for (size_t i = 0; i < env->len; i++) {
-        char *val = cln_runner_substitute(c, env->items[i].value);
-        v[i] = cln_xasprintf("%s=%s", env->items[i].key, val);
-        free(val);
+        cleanup_free char *val = cln_runner_substitute(c, env->items[i].value);
+        cln_strv_push(ret, cln_xasprintf("%s=%s", env->items[i].key, val));
     }
-    *ret = v;
 }
 
 /* ---- one test ---- */

@@ -379,7 +379,7 @@ static void *start_service(void *ud)
     const struct cln_spec_service *s = sr->service;
     struct cln_runtime *rt = c->run->rt;
     struct cln_error *e = NULL;
-    char **env = NULL;
+    cleanup_strv struct cln_strv env = {0};
     cln_runner_env_vector(c, &s->env, &env);
     struct cln_port *ports = cln_xcalloc(s->nports ? s->nports : 1, sizeof(*ports));
     for (size_t i = 0; i < s->nports; i++)
@@ -424,7 +424,7 @@ static void *start_service(void *ud)
                     .image = s->image,
                     .cmd = s->has_command ? (const char *const *)s->command.v : NULL,
                     .entrypoint = s->has_entrypoint ? (const char *const *)s->entrypoint.v : NULL,
-                    .env = (const char *const *)env,
+                    .env = cln_strv_argv(&env),
                     .ports = ports,
                     /* host: the ports are the host's */
                     .nports = pl.mode == CLN_NET_HOST ? 0 : s->nports,
@@ -491,7 +491,6 @@ out:
         cln_runner_keep_log_tail(c, sr);
     if (j->rc < 0 && !sr->error)
         sr->error = cln_error_make(CLN_E_INTERRUPTED, 0, "service %s: interrupted", s->name);
-    cln_runner_free_vector(env);
     free(files);
     free(ports);
     free(aliases);

@@ -124,18 +124,17 @@ int cln_spec_load_paths(const char *const *paths, size_t n, const struct cln_loa
         }
     }
     /* the same file named twice, or a directory and a file in it: once */
-    char **reals = cln_xcalloc(files.n + 1, sizeof(char *));
+    struct cln_strv reals = {0}; /* NULL where realpath failed */
     for (size_t i = 0; i < files.n; i++) {
-        reals[i] = realpath(files.v[i], NULL);
-        bool dup = false;
-        for (size_t k = 0; k < i && reals[i] && !dup; k++)
-            dup = reals[k] && strcmp(reals[k], reals[i]) == 0;
+        char *real = realpath(files.v[i], NULL);
+        bool dup = real && cln_strv_contains(&reals, real);
+        cln_strv_push(&reals, real);
         if (dup) {
             free(files.v[i]);
             files.v[i] = NULL;
         }
     }
-    cln_strv_free(reals, files.n);
+    cln_strv_done(&reals);
     for (size_t i = 0; i < files.n; i++) {
         struct cln_error *e = NULL;
         if (!files.v[i])

@@ -121,8 +121,7 @@ static void build_hash(struct cln_spec_image *im)
  * build's hash: a new image under the same tag must make a new build. */
 static void dockerfile_bases(struct cln_spec_image *im)
 {
-    char **stages = NULL;
-    size_t nstages = 0;
+    cleanup_strv struct cln_strv stages = {0};
     for (const char *p = im->dockerfile; *p;) {
         const char *nl = strchr(p, '\n');
         size_t len = nl ? (size_t)(nl - p) : strlen(p);
@@ -151,19 +150,15 @@ static void dockerfile_bases(struct cln_spec_image *im)
         if (k >= nw)
             continue;
         bool stage = false;
-        for (size_t i = 0; i < nstages && !stage; i++)
-            stage = strcasecmp(stages[i], w[k]) == 0;
+        for (size_t i = 0; i < stages.n && !stage; i++)
+            stage = strcasecmp(stages.v[i], w[k]) == 0;
         if (!stage) {
-            im->bases = cln_xrealloc(im->bases, (im->nbases + 2) * sizeof(char *));
-            im->bases[im->nbases++] = cln_xstrdup(w[k]);
-            im->bases[im->nbases] = NULL;
+            cln_strv_add(&im->bases, w[k]);
         }
         if (k + 2 < nw && strcasecmp(w[k + 1], "AS") == 0) {
-            stages = cln_xrealloc(stages, (nstages + 1) * sizeof(char *));
-            stages[nstages++] = cln_xstrdup(w[k + 2]);
+            cln_strv_add(&stages, w[k + 2]);
         }
     }
-    cln_strv_free(stages, nstages);
 }
 
 int cln_spec_load_images(struct cln_spec_loader *L, tv *root, struct cln_spec_test *t,

@@ -37,7 +37,6 @@ struct cln_spec_loader {
 /* ---- values, keys and messages (spec-values.c) ---- */
 
 /* Append s (owned) to v, keeping it NULL-terminated. */
-void cln_strv_push(struct cln_strv *v, char *s);
 
 /* Set *err to "PATH:LINE:COL: message" (CLN_E_SPEC); returns -CLN_E_SPEC. */
 int cln_spec_err_at(struct cln_spec_loader *L, struct cln_toml_pos pos, struct cln_error **err,

@@ -18,22 +18,6 @@
 
 /* ---- string vectors, did-you-mean ---- */
 
-void cln_strv_done(struct cln_strv *v)
-{
-    for (size_t i = 0; i < v->n; i++)
-        free(v->v[i]);
-    free(v->v);
-    v->v = NULL;
-    v->n = 0;
-}
-
-void cln_strv_push(struct cln_strv *v, char *s)
-{
-    v->v = cln_xrealloc(v->v, (v->n + 2) * sizeof(char *));
-    v->v[v->n++] = s;
-    v->v[v->n] = NULL;
-}
-
 size_t cln_edit_distance(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);

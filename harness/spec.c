@@ -108,7 +108,7 @@ static void privs_done(struct cln_spec_privs *p)
 
 static void image_done(struct cln_spec_image *im)
 {
-    cln_strv_free(im->bases, im->nbases);
+    cln_strv_done(&im->bases);
     free(im->name);
     free(im->ref);
     free(im->dockerfile);

@@ -11,15 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "runtime/base/strv.h"
 #include "runtime/runtime.h"
 
 struct cln_error;
-
-/* A NULL-terminated vector of owned strings. */
-struct cln_strv {
-    char **v;
-    size_t n;
-};
 
 struct cln_spec_file_item {
     char *path; /* in the container (services) or the build context (images) */
@@ -35,10 +30,9 @@ struct cln_spec_image {
     char *dockerfile; /* NULL unless built */
     struct cln_spec_file_item *files;
     size_t nfiles;
-    char hash[17]; /* content hash of a build's inputs (and of its base images' ids) */
-    bool outbound; /* RUN steps get a network (outbound = true, --allow-outbound) */
-    char **bases;  /* the FROM images of a build, in order (NULL-terminated) */
-    size_t nbases;
+    char hash[17];         /* content hash of a build's inputs (and of its base images' ids) */
+    bool outbound;         /* RUN steps get a network (outbound = true, --allow-outbound) */
+    struct cln_strv bases; /* the FROM images of a build, in order */
 };
 
 enum cln_ready_kind {
@@ -231,5 +225,3 @@ int cln_spec_check_allowed(const struct cln_spec_set *set, unsigned allowed,
 
 /* Levenshtein distance, for did-you-mean. */
 size_t cln_edit_distance(const char *a, const char *b);
-
-void cln_strv_done(struct cln_strv *v);

@@ -140,7 +140,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
     struct cln_error *msg = NULL;
     const char *id = NULL;
     char *fresh = NULL;
-    char **env = NULL;
+    cleanup_strv struct cln_strv env = {0};
     struct cln_strv wrapped = {0};
     struct out_relay relay = {.c = c, .step = s->name};
     struct cln_evidence base;
@@ -181,7 +181,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         uint64_t to = cln_runner_remaining(c, s->timeout_ms);
         struct cln_exec_config ec = {
             .argv = (const char *const *)(wrapped.n ? wrapped.v : sr->argv.v),
-            .env = (const char *const *)env,
+            .env = cln_strv_argv(&env),
             .workdir = s->workdir,
             .user = s->user,
             .timeout_ms = to,
@@ -255,7 +255,6 @@ out:
     }
     cln_evidence_done(&base);
     cln_strv_done(&wrapped);
-    cln_runner_free_vector(env);
     /* --keep-on-failure keeps a failed step's container with the test's */
     bool keep = c->run->opts->keep_on_failure && sr->status != CLN_ST_PASSED;
     if (fresh && !keep)

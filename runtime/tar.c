@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/strv.h"
 #include "base/xalloc.h"
 
 static la_ssize_t write_cb(struct archive *a, void *ud, const void *buf, size_t n)
@@ -43,15 +44,12 @@ static bool bad_path(const char *p)
 }
 
 /* Directory entries for each parent of path not yet written. */
-static int add_parents(struct archive *a, const char *path, char ***seen, size_t *nseen,
-                       size_t *cap, struct cln_error **err)
+static int add_parents(struct archive *a, const char *path, struct cln_strv *seen,
+                       struct cln_error **err)
 {
     for (const char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
         char *dir = cln_xstrndup(path, (size_t)(s - path));
-        bool dup = false;
-        for (size_t i = 0; i < *nseen && !dup; i++)
-            dup = strcmp((*seen)[i], dir) == 0;
-        if (dup) {
+        if (cln_strv_contains(seen, dir)) {
             free(dir);
             continue;
         }
@@ -62,8 +60,7 @@ static int add_parents(struct archive *a, const char *path, char ***seen, size_t
         archive_entry_set_mtime(e, time(NULL), 0);
         int r = archive_write_header(a, e);
         archive_entry_free(e);
-        *seen = cln_xgrow(*seen, cap, *nseen + 1, sizeof(char *));
-        (*seen)[(*nseen)++] = dir;
+        cln_strv_push(seen, dir);
         if (r != ARCHIVE_OK)
             return tar_fail(a, err, "directory entry");
     }
@@ -85,8 +82,7 @@ int cln_tar_build(const struct cln_file *files, size_t n, bool with_dirs, struct
     archive_write_set_format_pax_restricted(a);
     archive_write_set_bytes_in_last_block(a, 1);
     struct cln_buf tmp = CLN_BUF_INIT;
-    char **seen = NULL;
-    size_t nseen = 0, cap = 0;
+    struct cln_strv seen = {0};
     int r = 0;
     if (archive_write_open(a, &tmp, NULL, write_cb, NULL) != ARCHIVE_OK) {
         r = tar_fail(a, err, "open");
@@ -97,7 +93,7 @@ int cln_tar_build(const struct cln_file *files, size_t n, bool with_dirs, struct
         while (*p == '/')
             p++;
         if (with_dirs) {
-            r = add_parents(a, p, &seen, &nseen, &cap, err);
+            r = add_parents(a, p, &seen, err);
             if (r < 0)
                 break;
         }
@@ -117,7 +113,7 @@ int cln_tar_build(const struct cln_file *files, size_t n, bool with_dirs, struct
         r = tar_fail(a, err, "close");
 out:
     archive_write_free(a);
-    cln_strv_free(seen, nseen);
+    cln_strv_done(&seen);
     if (r == 0) {
         cln_buf_append(out, tmp.data, tmp.len);
     }
