@@ -16,8 +16,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "harness/reclaim.h"
 #include "harness/isolation.h"
+#include "harness/reclaim.h"
 #include "harness/runner.h"
 #include "harness/session.h"
 #include "harness/spec.h"
@@ -454,8 +454,8 @@ int cln_cmd_selftest(int argc, char **argv)
     }
 
     /* Run them all together, as `cleanrun run -j` would: no gc, no
-     * lockout (the lockout case checks it in a child), no reports, quiet;
-     * what the leak audit finds is removed. */
+     * lockout (the lockout case checks it in a child), no reports, no hooks
+     * (nothing printed); what the leak audit finds is removed. */
     char run_id[32];
     cln_session_new_run_id(run_id, sizeof(run_id));
     struct cln_session_opts so = {.run_id = run_id, .no_lockout = true, .wake_fd = -1};
