@@ -16,9 +16,10 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "harness/cleanup.h"
 #include "harness/isolation.h"
+#include "harness/reclaim.h"
 #include "harness/runner.h"
+#include "harness/session.h"
 #include "harness/spec.h"
 #include "harness/toml/toml.h"
 #include "runtime/base/buf.h"
@@ -266,7 +267,7 @@ static void check_result(struct scase *c, const struct cln_test_result *r)
         fail(c, "status %s, expected %s%s%s", cln_status_name(r->status), c->status,
              why ? ": " : "", why ? why : "");
     }
-    int code = cln_run_exit_code(r, 1, false);
+    int code = cln_session_exit_code(r, 1, false);
     if (c->exit >= 0 && code != c->exit)
         fail(c, "exit %d, expected %lld", code, (long long)c->exit);
     for (size_t i = 0; i < c->nfailure; i++)
@@ -348,42 +349,39 @@ static char *find_dir(const char *given)
     return cln_xstrdup("selftest");
 }
 
+static const char selftest_help[] =
+    "usage: cleanrun self-test [--runtime NAME] [--host URL] [--dir DIR]\n\n"
+    "Run the self-test specs (DIR, default: $CLEANRUN_SELFTEST_DIR, the\n"
+    "installed share/cleanrun/selftest, else ./selftest) against the engine and\n"
+    "check that each case ends as DIR/cases.toml says.  One line per case;\n"
+    "exit 0 only when every case did.\n";
+
+static int selftest_option(int opt, const char *arg, void *ud)
+{
+    const char **dir = ud;
+    if (opt != 'd')
+        return CLN_EXIT_USAGE;
+    *dir = arg;
+    return 0;
+}
+
 int cln_cmd_selftest(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"runtime", required_argument, NULL, 'r'},
-        {"host", required_argument, NULL, 'H'},
         {"dir", required_argument, NULL, 'd'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *runtime = NULL, *host = NULL, *dir = NULL;
-    optind = 1;
-    opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-        switch (ch) {
-        case 'r':
-            runtime = optarg;
-            break;
-        case 'H':
-            host = optarg;
-            break;
-        case 'd':
-            dir = optarg;
-            break;
-        case 'h':
-            printf("usage: cleanrun self-test [--runtime NAME] [--host URL] [--dir DIR]\n\n"
-                   "Run the self-test specs (DIR, default: $CLEANRUN_SELFTEST_DIR, the\n"
-                   "installed share/cleanrun/selftest, else ./selftest) against the engine and\n"
-                   "check that each case ends as DIR/cases.toml says.  One line per case;\n"
-                   "exit 0 only when every case did.\n");
-            return CLN_EXIT_OK;
-        default:
-            fprintf(stderr, "cleanrun self-test: unknown option %s\n", argv[optind - 1]);
-            return CLN_EXIT_USAGE;
-        }
-    }
+    /* operands were never looked at: ignored, as before */
+    static const struct cln_cli_engine_cmd cmd = {.name = "self-test",
+                                                  .help = selftest_help,
+                                                  .longopts = longopts,
+                                                  .option = selftest_option,
+                                                  .operands_ignored = true};
+    struct cln_cli_engine eng;
+    const char *dir = NULL;
+    int code = cln_cli_engine_parse(&cmd, argc, argv, &eng, &dir);
+    if (code >= 0)
+        return code;
     cleanup_free char *dir_owned = find_dir(dir);
     dir = dir_owned;
     struct cln_toml_doc *doc = NULL;
@@ -396,15 +394,17 @@ int cln_cmd_selftest(int argc, char **argv)
         return CLN_EXIT_USAGE;
     }
     struct cln_runtime *rt = NULL;
-    int code = cln_cli_open_runtime(runtime, host, &rt);
+    code = cln_cli_engine_open(&eng, &rt);
     if (code) {
         free(cs);
         cln_toml_free(doc);
         return code;
     }
     printf("cleanrun %s self-test: %zu cases, runtime %s (%s %s at %s), specs in %s\n", CLN_VERSION,
-           n, cln_runtime_name(rt), cln_runtime_engine(rt)->engine ? cln_runtime_engine(rt)->engine : "?",
-           cln_runtime_engine(rt)->version ? cln_runtime_engine(rt)->version : "?", cln_runtime_endpoint(rt), dir);
+           n, cln_runtime_name(rt),
+           cln_runtime_engine(rt)->engine ? cln_runtime_engine(rt)->engine : "?",
+           cln_runtime_engine(rt)->version ? cln_runtime_engine(rt)->version : "?",
+           cln_runtime_endpoint(rt), dir);
     fflush(stdout);
 
     /* Load every spec case; those that must be refused are checked here. */
@@ -453,23 +453,16 @@ int cln_cmd_selftest(int argc, char **argv)
             c->test_index = (int)before;
     }
 
-    /* Run them all together, as `cleanrun run -j` would. */
+    /* Run them all together, as `cleanrun run -j` would: no gc, no
+     * lockout (the lockout case checks it in a child), no reports, no hooks
+     * (nothing printed); what the leak audit finds is removed. */
     char run_id[32];
-    unsigned char rnd[6] = {0};
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        memset(rnd, 1, sizeof(rnd));
-    snprintf(run_id, sizeof(run_id), "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3],
-             rnd[4], rnd[5]);
-    struct cln_test_result *results = cln_xcalloc(set.n ? set.n : 1, sizeof(*results));
-    struct cln_run_options ro = {.jobs = 0, .run_id = run_id, .version = CLN_VERSION};
-    uint64_t t0 = mono_ms();
-    if (set.n)
-        cln_run_tests(rt, set.tests, set.n, &ro, results);
-    uint64_t run_ms = mono_ms() - t0;
-    struct cln_leak_audit audit;
-    bool leaks = cln_audit_run(rt, run_id, &audit, &err) < 0 || audit.n;
-    cln_error_free(err);
-    err = NULL;
+    cln_session_new_run_id(run_id, sizeof(run_id));
+    struct cln_session_opts so = {.run_id = run_id, .no_lockout = true, .wake_fd = -1};
+    struct cln_session sess;
+    cln_session_run(&so, rt, set.tests, set.n, &sess);
+    const struct cln_test_result *results = sess.results;
+    bool leaks = sess.audit.error || sess.audit.n;
 
     size_t passed = 0, failed = 0;
     for (size_t i = 0; i < n; i++) {
@@ -498,19 +491,13 @@ int cln_cmd_selftest(int argc, char **argv)
         }
     }
     if (leaks) {
-        printf("FAIL the self-test's own run left %zu resources behind\n", audit.n);
+        printf("FAIL the self-test's own run left %zu resources behind\n", sess.audit.n);
         failed++;
-        size_t removed[3] = {0};
-        cln_remove_run(rt, run_id, removed, &err);
-        cln_error_free(err);
     }
     char d[32];
     printf("self-test: %zu passed, %zu failed (%s)\n", passed, failed,
-           cln_duration_format(run_ms, d, sizeof(d)));
-    cln_leak_audit_done(&audit);
-    for (size_t i = 0; i < set.n; i++)
-        cln_test_result_done(&results[i]);
-    free(results);
+           cln_duration_format(sess.tests_ms, d, sizeof(d)));
+    cln_session_done(&sess);
     cln_spec_set_done(&set);
     for (size_t i = 0; i < n; i++)
         free(cs[i].why);

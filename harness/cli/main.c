@@ -1,11 +1,11 @@
+/* The cleanrun binary: the command table, top-level help and version,
+ * and dispatch to a subcommand (cmd-*.c). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
-#include "runtime/base/error.h"
-#include "runtime/runtime.h"
 
 #ifndef CLN_VERSION
 #define CLN_VERSION "0.0.0-unknown"
@@ -45,31 +45,6 @@ static void usage(FILE *f)
             fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
     fprintf(f, "\nRun 'cleanrun help COMMAND' (or 'cleanrun COMMAND --help') for a command's "
                "options.\n");
-}
-
-int cln_cli_open_runtime(const char *runtime, const char *host, struct cln_runtime **ret)
-{
-    struct cln_error *err = NULL;
-    struct cln_runtime_config rc = {.runtime = runtime, .endpoint = host};
-    if (cln_runtime_open(&rc, ret, &err) == 0)
-        return CLN_EXIT_OK;
-    cln_cli_print_error(err);
-    int code = cln_cli_open_exit_code(err);
-    cln_error_free(err);
-    return code;
-}
-
-int cln_cli_open_exit_code(const struct cln_error *err)
-{
-    enum cln_errcode ec = cln_error_root_code(err);
-    return ec == CLN_E_INVALID || ec == CLN_E_UNSUPPORTED ? CLN_EXIT_USAGE : CLN_EXIT_INFRA;
-}
-
-void cln_cli_print_error(const struct cln_error *err)
-{
-    char *msg = cln_error_render(err);
-    fprintf(stderr, "cleanrun: %s\n", msg);
-    free(msg);
 }
 
 int main(int argc, char **argv)

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "harness/cleanup.h"
+#include "harness/reclaim.h"
 #include "harness/isolation.h"
 #include "runtime/backend.h"
 #include "harness/spec.h"

@@ -1,5 +1,6 @@
-/* Leak audit, removal by run label, and gc of runs whose owner is gone. */
-#include "cleanup.h"
+/* Reclaiming (reclaim.h): the leak audit, removal by run label, and gc of
+ * runs whose owner is gone. */
+#include "reclaim.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -253,7 +254,8 @@ int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error *
         note_run(&dead, &cs[i].labels, cln_runtime_local(rt));
     cln_container_summaries_free(cs, n);
     struct cln_resource *rs = NULL;
-    if (cln_runtime_supports(rt, CLN_FEATURE_NETWORK) && cln_network_list(rt, CLN_LABEL_RUN, &rs, &n, err) == 0) {
+    if (cln_runtime_supports(rt, CLN_FEATURE_NETWORK) &&
+        cln_network_list(rt, CLN_LABEL_RUN, &rs, &n, err) == 0) {
         for (size_t i = 0; i < n; i++)
             note_run(&dead, &rs[i].labels, cln_runtime_local(rt));
         cln_resources_free(rs, n);
@@ -261,7 +263,8 @@ int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error *
         judged_free(&dead);
         return cln_error_wrap(err, "gc: list networks");
     }
-    if (cln_runtime_supports(rt, CLN_FEATURE_VOLUME) && cln_volume_list(rt, CLN_LABEL_RUN, &rs, &n, err) == 0) {
+    if (cln_runtime_supports(rt, CLN_FEATURE_VOLUME) &&
+        cln_volume_list(rt, CLN_LABEL_RUN, &rs, &n, err) == 0) {
         for (size_t i = 0; i < n; i++)
             note_run(&dead, &rs[i].labels, cln_runtime_local(rt));
         cln_resources_free(rs, n);
