@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cleanup.h"
+#include "reclaim.h"
 #include "isolation.h"
 #include "runner.h"
 

@@ -470,24 +470,6 @@ int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, siz
     return 0;
 }
 
-int cln_run_exit_code(const struct cln_test_result *results, size_t n, bool leaks)
-{
-    int code = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct cln_test_result *r = &results[i];
-        int c = r->status == CLN_ST_FAILED || r->status == CLN_ST_TIMEOUT ? 1
-                : r->status == CLN_ST_ERROR                               ? 3
-                                                                          : 0;
-        if (r->any_observed && r->verdict == CLN_VERDICT_VIOLATED)
-            c = 4;
-        if (c > code)
-            code = c;
-    }
-    if (leaks && code < 3)
-        code = 3;
-    return code;
-}
-
 static void attempt_done(struct cln_attempt *a)
 {
     cln_capture_done(&a->out);

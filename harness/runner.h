@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include "results.h"
-#include "regex.h" /* for the CLI's --filter, until it includes it */
 #include "runtime/runtime.h"
 #include "spec.h"
 
@@ -44,8 +43,3 @@ struct cln_run_options {
  * test's problems are in its result, never lost. */
 int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, size_t n,
                   const struct cln_run_options *opts, struct cln_test_result *results);
-
-/* The exit code of a run (docs/cli.md): 0 all passed, 1 a test failed or
- * timed out, 3 an error or leaks (wins over 1), 4 an isolation violation
- * (wins over both).  Interrupts are the caller's. */
-int cln_run_exit_code(const struct cln_test_result *results, size_t n, bool leaks);

@@ -16,6 +16,7 @@
 #include "runtime/base/cleanup.h"
 #include "runtime/base/deadline.h"
 #include "runtime/base/error.h"
+#include "runtime/base/random.h"
 #include "runtime/base/xalloc.h"
 
 #ifndef CLN_VERSION
@@ -50,17 +51,9 @@ int cln_session_exit_code(const struct cln_test_result *results, size_t n, bool 
 
 void cln_session_new_run_id(char *buf, size_t size)
 {
-    unsigned char rnd[6] = {0};
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        memset(rnd, 0, sizeof(rnd));
-    snprintf(buf, size, "%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    char hex[13];
+    cln_random_hex(hex, 6);
+    snprintf(buf, size, "%s", hex);
 }
 
 /* ---- the runner's events, passed on to the hooks ---- */
@@ -174,7 +167,7 @@ static bool write_reports(struct cln_session *s)
         .version = CLN_VERSION,
         .rt = s->rt,
         .start_unix_ms = s->start_unix_ms,
-        .end_unix_ms = wall_ms(),
+        .end_unix_ms = cln_wall_ms(),
         .duration_ms = cln_now_ms() - s->t0_ms,
         .jobs = s->jobs,
         .fail_fast = o->fail_fast,
@@ -231,7 +224,7 @@ int cln_session_run(const struct cln_session_opts *opts, struct cln_runtime *rt,
         s->jobs = n ? (int)n : 1;
     s->results = cln_xcalloc(n ? n : 1, sizeof(*s->results));
     s->done = cln_xcalloc(n ? n : 1, sizeof(bool));
-    s->start_unix_ms = wall_ms();
+    s->start_unix_ms = cln_wall_ms();
     HOOK(s, begin);
 
     if (opts->gc)

@@ -11,6 +11,7 @@
 #include "harness/reclaim.h"
 #include "harness/text.h"
 #include "runtime/base/cleanup.h"
+#include "runtime/base/deadline.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
 #include "runtime/runtime.h"
@@ -163,7 +164,7 @@ static void show(const struct ps_opts *o, const struct cln_runtime *rt,
     if (!o->json)
         printf("%-12s  %-14s  %-8s  %-24s  %-16s  %-8s  %-9s  %-8s  %s\n", "CONTAINER", "RUN",
                "OWNER", "TEST", "SERVICE/STEP", "STATE", "HEALTH", "AGE", "NAME");
-    time_t now = time(NULL);
+    time_t now = (time_t)(cln_wall_ms() / 1000);
     for (size_t i = 0; i < n; i++) {
         const struct cln_container_summary *s = &cs[i];
         if (!selected(o, s))

@@ -2,10 +2,8 @@
  * selecting the specs, validate's and list's output, and `run`'s set-up
  * around the session (harness/session.h): the signal thread (signals.c),
  * the human printer (human.c), the log sink for -v. */
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include <errno.h>
 #include <getopt.h>
-#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "harness/regex.h"
 #include "harness/runner.h"
 #include "harness/session.h"
 #include "harness/spec.h"
@@ -161,18 +160,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             o->fail_fast = true;
             break;
         case 'f': {
-            int code;
-            PCRE2_SIZE off;
-            pcre2_code *re =
-                pcre2_compile((PCRE2_SPTR)optarg, PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
-            if (!re) {
-                PCRE2_UCHAR m[200];
-                pcre2_get_error_message(code, m, sizeof(m));
-                fprintf(stderr, "cleanrun %s: --filter \"%s\": %s at offset %zu\n", cmd, optarg,
-                        (char *)m, (size_t)off);
+            char m[200];
+            size_t off = 0;
+            if (cln_regex_check(optarg, m, sizeof(m), &off) < 0) {
+                fprintf(stderr, "cleanrun %s: --filter \"%s\": %s at offset %zu\n", cmd, optarg, m,
+                        off);
                 return -1;
             }
-            pcre2_code_free(re);
             o->filter = optarg;
             break;
         }
@@ -197,6 +191,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             if (cln_duration_parse(optarg, &o->timeout_ms, &e) < 0) {
                 fprintf(stderr, "cleanrun %s: --timeout: %s\n", cmd, e->msg);
                 cln_error_free(e);
+                return -1;
+            }
+            if (!o->timeout_ms) {
+                fprintf(stderr,
+                        "cleanrun %s: --timeout \"%s\": a zero limit is refused (leave "
+                        "--timeout out for no limit)\n",
+                        cmd, optarg);
                 return -1;
             }
             break;

@@ -24,8 +24,10 @@
 #include "harness/toml/toml.h"
 #include "runtime/base/buf.h"
 #include "runtime/base/cleanup.h"
+#include "runtime/base/deadline.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
+#include "runtime/base/random.h"
 #include "runtime/base/xalloc.h"
 
 #ifndef CLN_VERSION
@@ -44,13 +46,6 @@ struct scase {
     char *why;      /* NULL: ended as expected */
     uint64_t ms;
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void __attribute__((format(printf, 2, 3))) fail(struct scase *c, const char *fmt, ...)
 {
@@ -185,11 +180,9 @@ static void builtin_no_engine(struct scase *c)
 
 static void builtin_leak_audit(struct scase *c, struct cln_runtime *rt, const char *image)
 {
-    unsigned char rnd[4] = {0};
-    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-        memset(rnd, 7, sizeof(rnd));
-    char run_id[32];
-    snprintf(run_id, sizeof(run_id), "selftest-%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3]);
+    char hex[9], run_id[32];
+    cln_random_hex(hex, 4);
+    snprintf(run_id, sizeof(run_id), "selftest-%s", hex);
     if (!image) {
         fail(c, "no spec case built an image to create the container from");
         return;
@@ -467,7 +460,7 @@ int cln_cmd_selftest(int argc, char **argv)
     size_t passed = 0, failed = 0;
     for (size_t i = 0; i < n; i++) {
         struct scase *c = &cs[i];
-        uint64_t c0 = mono_ms();
+        uint64_t c0 = cln_now_ms();
         if (c->builtin && strcmp(c->builtin, "lockout") == 0)
             builtin_lockout(c);
         else if (c->builtin && strcmp(c->builtin, "no-engine") == 0)
@@ -476,7 +469,7 @@ int cln_cmd_selftest(int argc, char **argv)
             builtin_leak_audit(c, rt, built_image(&set, results));
         else if (c->builtin)
             fail(c, "unknown builtin \"%s\"", c->builtin);
-        c->ms = mono_ms() - c0;
+        c->ms = cln_now_ms() - c0;
         if (c->test_index >= 0) {
             check_result(c, &results[c->test_index]);
             c->ms = results[c->test_index].duration_ms;

@@ -173,6 +173,9 @@ rm -f "$leakout" "$leakjson"
 check validate-broken 2 "$bin" validate tests/specs/invalid/typo-step-key.cleanrun.toml &&
     has validate-broken 'tests/specs/invalid/typo-step-key.cleanrun.toml:8:1: unknown key "rnu" in steps[0] (did you mean "run"?)'
 
+# a zero --timeout is refused, as zero limits in specs are (it once meant "no limit")
+check run-timeout-zero 2 run --timeout 0s specs && has run-timeout-zero "a zero limit is refused"
+
 check run-broken 2 run tests/specs/invalid/depends-on-cycle.cleanrun.toml &&
     has run-broken "depends_on forms a cycle among services: a, b"
 

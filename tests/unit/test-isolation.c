@@ -17,6 +17,7 @@
 
 #include "harness/reclaim.h"
 #include "harness/isolation.h"
+#include "harness/session.h"
 #include "runtime/backend.h"
 #include "harness/spec.h"
 #include "runtime/base/proc.h"
@@ -535,15 +536,15 @@ Test(exit_code, violation_wins_then_errors_then_failures)
     r[0].status = CLN_ST_PASSED;
     r[1].status = CLN_ST_PASSED;
     r[2].status = CLN_ST_PASSED;
-    cr_assert_eq(cln_run_exit_code(r, 3, false), 0);
-    cr_assert_eq(cln_run_exit_code(r, 3, true), 3, "a leak fails the run");
+    cr_assert_eq(cln_session_exit_code(r, 3, false), 0);
+    cr_assert_eq(cln_session_exit_code(r, 3, true), 3, "a leak fails the run");
     r[1].status = CLN_ST_TIMEOUT;
-    cr_assert_eq(cln_run_exit_code(r, 3, false), 1);
+    cr_assert_eq(cln_session_exit_code(r, 3, false), 1);
     r[2].status = CLN_ST_ERROR;
-    cr_assert_eq(cln_run_exit_code(r, 3, false), 3);
+    cr_assert_eq(cln_session_exit_code(r, 3, false), 3);
     r[0].any_observed = true;
     r[0].verdict = CLN_VERDICT_UNVERIFIED;
-    cr_assert_eq(cln_run_exit_code(r, 3, false), 3, "unverified is not a violation");
+    cr_assert_eq(cln_session_exit_code(r, 3, false), 3, "unverified is not a violation");
     r[0].verdict = CLN_VERDICT_VIOLATED;
-    cr_assert_eq(cln_run_exit_code(r, 3, true), 4, "a violation wins over errors and leaks");
+    cr_assert_eq(cln_session_exit_code(r, 3, true), 4, "a violation wins over errors and leaks");
 }

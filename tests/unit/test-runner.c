@@ -13,6 +13,7 @@
 
 #include "harness/report.h"
 #include "harness/runner.h"
+#include "harness/session.h"
 #include "harness/spec.h"
 #include "runtime/base/error.h"
 #include "tests/fakes/fake-runtime.h"
@@ -378,7 +379,7 @@ Test(runner, no_test_starts_once_the_engine_is_gone)
                          "not started: the fake engine stopped answering");
     }
     cr_assert_eq(fake_count(&fk, "create "), 0);
-    cr_assert_eq(cln_run_exit_code(results, set.n, false), 3);
+    cr_assert_eq(cln_session_exit_code(results, set.n, false), 3);
 }
 
 /* The limit that fired is the one named: the run's --timeout, not the

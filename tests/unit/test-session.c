@@ -294,27 +294,6 @@ Test(session, exit_codes_follow_docs_cli_md)
     cr_assert_eq(CLN_EXIT_SIGNAL + SIGTERM, 143);
 }
 
-/* The runner still has its own copy of the mapping (cln_run_exit_code, in
- * numbers): until it goes, the two must agree. */
-Test(session, the_runners_copy_of_the_mapping_agrees)
-{
-    static const enum cln_status st[] = {CLN_ST_PASSED, CLN_ST_FAILED, CLN_ST_ERROR, CLN_ST_TIMEOUT,
-                                         CLN_ST_SKIPPED};
-    for (size_t a = 0; a < 5; a++)
-        for (size_t b = 0; b < 5; b++)
-            for (int v = 0; v < 4; v++)
-                for (int leaks = 0; leaks < 2; leaks++) {
-                    struct cln_test_result r[2];
-                    memset(r, 0, sizeof(r));
-                    r[0].status = st[a];
-                    r[1].status = st[b];
-                    r[1].any_observed = v > 0;
-                    r[1].verdict = v > 0 ? (enum cln_verdict)(v - 1) : CLN_VERDICT_ISOLATED;
-                    cr_assert_eq(cln_session_exit_code(r, 2, leaks), cln_run_exit_code(r, 2, leaks),
-                                 "%zu %zu %d %d", a, b, v, leaks);
-                }
-}
-
 Test(session, run_ids_are_12_hex_digits)
 {
     char a[16], b[16];
