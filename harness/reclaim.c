@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "runtime/base/error.h"
+#include "runtime/base/strv.h"
 #include "runtime/base/proc.h"
 #include "runtime/base/xalloc.h"
 
@@ -216,14 +217,13 @@ void cln_gc_report_done(struct cln_gc_report *r)
 /* Every run seen, judged once (all of a run's resources carry the same
  * owner labels). */
 struct judged_runs {
-    char **ids;
+    struct cln_strv ids;
     enum cln_owner_state *state;
-    size_t n;
 };
 
 static void judged_free(struct judged_runs *d)
 {
-    cln_strv_free(d->ids, d->n);
+    cln_strv_done(&d->ids);
     free(d->state);
 }
 
@@ -232,14 +232,11 @@ static void note_run(struct judged_runs *d, const struct cln_labels *labels, boo
     const char *run = cln_labels_get(labels, CLN_LABEL_RUN);
     if (!run)
         return;
-    for (size_t i = 0; i < d->n; i++)
-        if (strcmp(d->ids[i], run) == 0)
-            return;
-    d->ids = cln_xrealloc(d->ids, (d->n + 1) * sizeof(char *));
-    d->state = cln_xrealloc(d->state, (d->n + 1) * sizeof(*d->state));
-    d->ids[d->n] = cln_xstrdup(run);
-    d->state[d->n] = cln_owner_state(labels, local);
-    d->n++;
+    if (cln_strv_contains(&d->ids, run))
+        return;
+    d->state = cln_xrealloc(d->state, (d->ids.n + 1) * sizeof(*d->state));
+    d->state[d->ids.n] = cln_owner_state(labels, local);
+    cln_strv_add(&d->ids, run);
 }
 
 int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error **err)
@@ -272,16 +269,15 @@ int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error *
         judged_free(&dead);
         return cln_error_wrap(err, "gc: list volumes");
     }
-    for (size_t i = 0; i < dead.n; i++) {
+    for (size_t i = 0; i < dead.ids.n; i++) {
         if (dead.state[i] != CLN_OWNER_GONE) {
             ret->unknown += dead.state[i] == CLN_OWNER_UNKNOWN;
-            free(dead.ids[i]);
             continue;
         }
         ret->runs++;
         struct cln_error *e = NULL;
         size_t removed[3] = {0};
-        if (cln_remove_run(rt, dead.ids[i], removed, &e) < 0) {
+        if (cln_remove_run(rt, dead.ids.v[i], removed, &e) < 0) {
             ret->errors = cln_xrealloc(ret->errors, (ret->nerrors + 1) * sizeof(char *));
             ret->errors[ret->nerrors++] = cln_error_render(e);
             cln_error_free(e);
@@ -289,9 +285,7 @@ int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error *
         ret->containers += removed[0];
         ret->networks += removed[1];
         ret->volumes += removed[2];
-        free(dead.ids[i]);
     }
-    free(dead.ids);
-    free(dead.state);
+    judged_free(&dead);
     return 0;
 }

@@ -85,8 +85,7 @@ struct cln_test_result {
     struct cln_error **teardown_errors;
     size_t nteardown_errors;
     /* --keep-on-failure: what was left running for inspection (ids, names) */
-    char **kept, **kept_networks;
-    size_t nkept, nkept_networks;
+    struct cln_strv kept, kept_networks;
     enum cln_verdict verdict; /* the worst of its steps' */
     bool any_observed;
 };

@@ -45,8 +45,7 @@ struct test_ctx {
     char limit[96];       /* which limit that is, in words */
     pthread_mutex_t lock; /* containers, the routed network, hosts */
     /* teardown, LIFO */
-    char **containers;
-    size_t ncontainers, ccap;
+    struct cln_strv containers;
     /* networks */
     bool resolves; /* the engine resolves names on the test network */
     char *routed;  /* the test's routed network, once something needed it */

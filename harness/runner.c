@@ -127,8 +127,7 @@ void cln_runner_enter_limit(const struct test_ctx *c)
 void cln_runner_track(struct test_ctx *c, const char *id)
 {
     pthread_mutex_lock(&c->lock);
-    c->containers = cln_xgrow(c->containers, &c->ccap, c->ncontainers + 1, sizeof(char *));
-    c->containers[c->ncontainers++] = cln_xstrdup(id);
+    cln_strv_add(&c->containers, id);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -143,13 +142,10 @@ static void teardown_error(struct cln_test_result *r, struct cln_error *e)
 void cln_runner_untrack_remove(struct test_ctx *c, const char *id)
 {
     pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < c->ncontainers; i++) {
-        if (strcmp(c->containers[i], id) != 0)
+    for (size_t i = 0; i < c->containers.n; i++) {
+        if (strcmp(c->containers.v[i], id) != 0)
             continue;
-        char *mine = c->containers[i];
-        memmove(&c->containers[i], &c->containers[i + 1],
-                (c->ncontainers - i - 1) * sizeof(char *));
-        c->ncontainers--;
+        char *mine = cln_strv_take(&c->containers, i);
         pthread_mutex_unlock(&c->lock);
         struct cln_error *e = NULL;
         if (cln_rt_remove(c->run->rt, mine, true, &e) < 0)
@@ -163,15 +159,14 @@ void cln_runner_untrack_remove(struct test_ctx *c, const char *id)
 void cln_runner_teardown(struct test_ctx *c)
 {
     struct cln_runtime *rt = c->run->rt;
-    while (c->ncontainers) {
-        char *id = c->containers[--c->ncontainers];
+    while (c->containers.n) {
+        char *id = cln_strv_take(&c->containers, c->containers.n - 1);
         struct cln_error *e = NULL;
         if (cln_rt_remove(rt, id, true, &e) < 0)
             teardown_error(c->r, e);
         free(id);
     }
-    free(c->containers);
-    c->containers = NULL;
+    cln_strv_done(&c->containers);
     const char *nets[] = {c->routed, c->r->network};
     for (size_t i = 0; i < 2; i++) {
         struct cln_error *e = NULL;
@@ -375,16 +370,11 @@ done:
         /* left running for inspection: listed, and removed by the next gc
          * (their owner, this run, is gone by then) */
         r->kept = c.containers;
-        r->nkept = c.ncontainers;
-        c.containers = NULL;
-        c.ncontainers = 0;
+        c.containers = (struct cln_strv){0};
         const char *nets[] = {c.routed, r->network};
         for (size_t i = 0; i < 2; i++)
-            if (nets[i]) {
-                r->kept_networks =
-                    cln_xrealloc(r->kept_networks, (r->nkept_networks + 1) * sizeof(char *));
-                r->kept_networks[r->nkept_networks++] = cln_xstrdup(nets[i]);
-            }
+            if (nets[i])
+                cln_strv_add(&r->kept_networks, nets[i]);
     } else {
         cln_runner_teardown(&c);
     }
@@ -516,7 +506,7 @@ void cln_test_result_done(struct cln_test_result *r)
     for (size_t i = 0; i < r->nteardown_errors; i++)
         cln_error_free(r->teardown_errors[i]);
     free(r->teardown_errors);
-    cln_strv_free(r->kept, r->nkept);
-    cln_strv_free(r->kept_networks, r->nkept_networks);
+    cln_strv_done(&r->kept);
+    cln_strv_done(&r->kept_networks);
     memset(r, 0, sizeof(*r));
 }

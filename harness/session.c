@@ -117,12 +117,8 @@ static bool kept(const struct cln_session *s, const char *name)
 {
     for (size_t t = 0; t < s->n; t++) {
         const struct cln_test_result *tr = &s->results[t];
-        for (size_t k = 0; k < tr->nkept; k++)
-            if (strcmp(tr->kept[k], name) == 0)
-                return true;
-        for (size_t k = 0; k < tr->nkept_networks; k++)
-            if (strcmp(tr->kept_networks[k], name) == 0)
-                return true;
+        if (cln_strv_contains(&tr->kept, name) || cln_strv_contains(&tr->kept_networks, name))
+            return true;
     }
     return false;
 }

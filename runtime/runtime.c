@@ -179,20 +179,10 @@ void cln_resources_free(struct cln_resource *r, size_t n)
     free(r);
 }
 
-void cln_strv_free(char **v, size_t n)
-{
-    if (!v)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(v[i]);
-    free(v);
-}
-
 /* ---- the runtime object ---- */
 
 struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *ctx,
-                                    const char *endpoint, bool local,
-                                    struct cln_engine_info *info)
+                                    const char *endpoint, bool local, struct cln_engine_info *info)
 {
     struct cln_runtime *rt = cln_xcalloc(1, sizeof(*rt));
     pthread_mutex_init(&rt->procs_lock, NULL);
@@ -430,8 +420,7 @@ int cln_rt_image_pull(struct cln_runtime *rt, const char *ref, cln_progress_fn p
     return rt->desc->ops->image_pull(rt->ctx, ref, progress, userdata, err);
 }
 
-int cln_rt_image_remove(struct cln_runtime *rt, const char *ref, bool force,
-                        struct cln_error **err)
+int cln_rt_image_remove(struct cln_runtime *rt, const char *ref, bool force, struct cln_error **err)
 {
     return rt->desc->ops->image_remove(rt->ctx, ref, force, err);
 }

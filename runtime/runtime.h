@@ -320,8 +320,7 @@ int cln_rt_create(struct cln_runtime *rt, const struct cln_container_config *cfg
                   struct cln_error **err);
 int cln_rt_start(struct cln_runtime *rt, const char *id, struct cln_error **err);
 int cln_rt_stop(struct cln_runtime *rt, const char *id, unsigned grace_s, struct cln_error **err);
-int cln_rt_kill(struct cln_runtime *rt, const char *id, const char *signal,
-                struct cln_error **err);
+int cln_rt_kill(struct cln_runtime *rt, const char *id, const char *signal, struct cln_error **err);
 int cln_rt_wait(struct cln_runtime *rt, const char *id, uint64_t timeout_ms, int *ret_exit_code,
                 struct cln_error **err);
 int cln_rt_remove(struct cln_runtime *rt, const char *id, bool force, struct cln_error **err);
@@ -364,5 +363,3 @@ int cln_volume_list(struct cln_runtime *rt, const char *label_filter, struct cln
 int cln_build_image(struct cln_runtime *rt, const struct cln_build_request *req,
                     cln_progress_fn progress, void *userdata, char **ret_image_id,
                     struct cln_error **err);
-
-void cln_strv_free(char **v, size_t n);

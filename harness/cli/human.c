@@ -211,14 +211,15 @@ static void print_kept(struct cln_human *h, const struct cln_runtime *rt,
     bool podman = strcmp(cln_runtime_name(rt), "podman") == 0;
     out(h, "        kept for inspection (--keep-on-failure; the next 'cleanrun gc' removes "
            "them):\n");
-    for (size_t k = 0; k < r->nkept; k++) {
+    for (size_t k = 0; k < r->kept.n; k++) {
         const char *what = "a step's container";
         for (size_t m = 0; m < r->nservices; m++)
-            if (r->services[m].container_id && strcmp(r->services[m].container_id, r->kept[k]) == 0)
+            if (r->services[m].container_id &&
+                strcmp(r->services[m].container_id, r->kept.v[k]) == 0)
                 what = r->services[m].service->name;
         out(h, "          %s %s %s exec -it %.12s /.cleanrun/busybox sh    # %s\n",
             podman ? "podman" : "docker", podman ? "--url" : "-H", cln_runtime_endpoint(rt),
-            r->kept[k], what);
+            r->kept.v[k], what);
     }
 }
 
@@ -314,7 +315,7 @@ static void print_result(struct cln_human *h, const struct cln_session *ss, size
             print_lines(h, r->services[k].log_tail, strlen(r->services[k].log_tail),
                         "          | ");
         }
-    if (r->nkept)
+    if (r->kept.n)
         print_kept(h, ss->rt, r);
     for (size_t k = 0; k < r->nteardown_errors; k++) {
         cleanup_free char *m = vis(cln_error_text(r->teardown_errors[k]));

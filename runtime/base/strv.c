@@ -26,6 +26,14 @@ bool cln_strv_contains(const struct cln_strv *v, const char *s)
     return false;
 }
 
+char *cln_strv_take(struct cln_strv *v, size_t i)
+{
+    char *s = v->v[i];
+    memmove(&v->v[i], &v->v[i + 1], (v->n - i) * sizeof(char *)); /* with the NULL */
+    v->n--;
+    return s;
+}
+
 const char *const *cln_strv_argv(const struct cln_strv *v)
 {
     static const char *const empty[] = {NULL};

@@ -15,6 +15,8 @@ void cln_strv_push(struct cln_strv *v, char *s);
 /* Append a copy of s. */
 void cln_strv_add(struct cln_strv *v, const char *s);
 bool cln_strv_contains(const struct cln_strv *v, const char *s);
+/* Take out element i (its ownership passes to the caller), keeping order. */
+char *cln_strv_take(struct cln_strv *v, size_t i);
 /* The vector as a NULL-terminated array; never NULL (a static empty one
  * for an empty vector). */
 const char *const *cln_strv_argv(const struct cln_strv *v);
