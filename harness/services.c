@@ -56,6 +56,27 @@ void cln_runner_keep_log_tail(struct test_ctx *c, struct cln_service_result *sr)
     cln_error_free(le); /* the logs are a courtesy to the reader */
 }
 
+/* A connection to a (1 s at most): the socket, or -1. */
+static int tcp_connect(const struct sockaddr_in *a)
+{
+    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s < 0)
+        return -1;
+    bool ok = connect(s, (const struct sockaddr *)a, sizeof(*a)) == 0;
+    if (!ok && errno == EINPROGRESS) {
+        struct pollfd pfd = {.fd = s, .events = POLLOUT};
+        int err = 0;
+        socklen_t el = sizeof(err);
+        ok = poll(&pfd, 1, 1000) == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
+             err == 0;
+    }
+    if (!ok) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
 /* Does ip:port accept a connection?  A direct address: nothing but the
  * service itself can accept there (a port nobody listens on is reset). */
 static int tcp_listening(const char *ip, uint16_t port)
@@ -63,54 +84,28 @@ static int tcp_listening(const char *ip, uint16_t port)
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     if (inet_pton(AF_INET, ip, &a.sin_addr) != 1)
         return 0;
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int s = tcp_connect(&a);
     if (s < 0)
         return 0;
-    int ok = 0;
-    if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
-        ok = 1;
-    } else if (errno == EINPROGRESS) {
-        struct pollfd pfd = {.fd = s, .events = POLLOUT};
-        int err = 0;
-        socklen_t el = sizeof(err);
-        ok = poll(&pfd, 1, 1000) == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
-             err == 0;
-    }
     close(s);
-    return ok;
+    return 1;
 }
 
 static int tcp_ready(uint16_t port)
 {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (s < 0)
-        return 0;
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    int ok = 0;
-    if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
-        ok = 1;
-    } else if (errno == EINPROGRESS) {
-        struct pollfd pfd = {.fd = s, .events = POLLOUT};
-        int err = 0;
-        socklen_t el = sizeof(err);
-        if (poll(&pfd, 1, 1000) == 1 && getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) == 0 &&
-            err == 0)
-            ok = 1;
-    }
+    int s = tcp_connect(&a);
+    if (s < 0)
+        return 0;
     /* A published port is accepted by the engine's proxy even before the
      * service listens; the proxy then closes at once.  So: connected, and
      * neither closed nor reset within 150 ms (or the server spoke first). */
-    if (ok) {
-        struct pollfd pfd = {.fd = s, .events = POLLIN};
-        int pr = poll(&pfd, 1, 150);
-        if (pr > 0) {
-            char c;
-            ssize_t n = recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-            ok = n > 0;
-        } else {
-            ok = pr == 0;
-        }
+    struct pollfd pfd = {.fd = s, .events = POLLIN};
+    int pr = poll(&pfd, 1, 150), ok = pr == 0;
+    if (pr > 0) {
+        char c;
+        ok = recv(s, &c, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
     }
     close(s);
     return ok;

@@ -56,3 +56,6 @@ int cln_cli_engine_parse(const struct cln_cli_engine_cmd *cmd, int argc, char **
                          struct cln_cli_engine *ret, void *userdata);
 /* Open the engine it names (cln_cli_open_runtime). */
 int cln_cli_engine_open(const struct cln_cli_engine *e, struct cln_runtime **ret);
+/* Both: parse, then open.  -1 with *ret open, or the exit code to return. */
+int cln_cli_engine_start(const struct cln_cli_engine_cmd *cmd, int argc, char **argv,
+                         void *userdata, struct cln_runtime **ret);

@@ -81,14 +81,10 @@ int cln_cmd_gc(int argc, char **argv)
     };
     static const struct cln_cli_engine_cmd cmd = {
         .name = "gc", .help = gc_help, .longopts = longopts, .option = gc_option};
-    struct cln_cli_engine e;
     const char *run = NULL;
-    int code = cln_cli_engine_parse(&cmd, argc, argv, &e, &run);
-    if (code >= 0)
-        return code;
     struct cln_runtime *rt = NULL;
-    code = cln_cli_engine_open(&e, &rt);
-    if (code)
+    int code = cln_cli_engine_start(&cmd, argc, argv, &run, &rt);
+    if (code >= 0)
         return code;
     code = run ? remove_one_run(rt, run) : gc_dead_runs(rt);
     cln_runtime_close(rt);

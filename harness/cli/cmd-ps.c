@@ -203,14 +203,10 @@ int cln_cmd_ps(int argc, char **argv)
     };
     static const struct cln_cli_engine_cmd cmd = {
         .name = "ps", .help = ps_help, .longopts = longopts, .option = ps_option};
-    struct cln_cli_engine e;
     struct ps_opts o = {0};
-    int code = cln_cli_engine_parse(&cmd, argc, argv, &e, &o);
-    if (code >= 0)
-        return code;
     struct cln_runtime *rt = NULL;
-    code = cln_cli_engine_open(&e, &rt);
-    if (code)
+    int code = cln_cli_engine_start(&cmd, argc, argv, &o, &rt);
+    if (code >= 0)
         return code;
     char filter[128];
     if (o.run)

@@ -92,3 +92,14 @@ int cln_cli_engine_open(const struct cln_cli_engine *e, struct cln_runtime **ret
 {
     return cln_cli_open_runtime(e->runtime, e->host, ret);
 }
+
+int cln_cli_engine_start(const struct cln_cli_engine_cmd *cmd, int argc, char **argv,
+                         void *userdata, struct cln_runtime **ret)
+{
+    struct cln_cli_engine e;
+    int code = cln_cli_engine_parse(cmd, argc, argv, &e, userdata);
+    if (code >= 0)
+        return code;
+    code = cln_cli_engine_open(&e, ret);
+    return code ? code : -1;
+}
