@@ -208,7 +208,10 @@ conformance-asan: $(ASN)/cleanrun
 
 # ---- fuzzing ----
 
-FUZZ_DIR := build/fuzz
+FUZZ_DIR   := build/fuzz
+# Our own seeds, inputs libFuzzer found: each named by the SHA-1 of its bytes,
+# so copying over a file of the same name changes nothing.
+FUZZ_SEEDS := tests/fuzz/corpus
 
 $(FUZZ_DIR)/fuzz-toml: $(FUZZ_SRC) $(filter harness/toml/% runtime/base/%,$(LIB_SRC))
 	@mkdir -p $(FUZZ_DIR)
@@ -218,6 +221,7 @@ $(FUZZ_DIR)/fuzz-toml: $(FUZZ_SRC) $(filter harness/toml/% runtime/base/%,$(LIB_
 fuzz: depcheck $(FUZZ_DIR)/fuzz-toml
 	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
 	@find $(SHARED)/toml-test -name '*.toml' -exec cp -n {} $(FUZZ_DIR)/corpus/ \; 2>/dev/null || true
+	@cp $(FUZZ_SEEDS)/* $(FUZZ_DIR)/corpus/
 	$(FUZZ_DIR)/fuzz-toml -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
 	    -dict=tests/fuzz/toml.dict -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
 	    -print_final_stats=1 $(FUZZ_DIR)/corpus
