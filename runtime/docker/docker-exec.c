@@ -1,5 +1,6 @@
 /* Docker Engine API backend: exec with deadlines that kill, logs, files. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,6 +213,20 @@ static char *start_failure_cause(const char *text, size_t len)
     return r;
 }
 
+unsigned cln_docker_exit_poll_delay_us(unsigned attempt)
+{
+    const uint64_t first = CLN_DOCKER_EXIT_POLL_FIRST_US;
+    const uint64_t budget = (uint64_t)CLN_DOCKER_EXIT_POLL_MS * 1000;
+    if (attempt >= 32)
+        return 0;
+    /* Before this sleep: first + 2 first + ... = first (2^attempt - 1). */
+    uint64_t slept = first * ((UINT64_C(1) << attempt) - 1);
+    if (slept >= budget)
+        return 0;
+    uint64_t delay = first << attempt;
+    return (unsigned)(delay < budget - slept ? delay : budget - slept);
+}
+
 static bool starts_with(const struct cln_buf *b, const char *prefix)
 {
     size_t pl = strlen(prefix);
@@ -333,18 +348,19 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
     cln_demux_done(&x.demux);
 
     /* The stream has ended, so the process has; the engine may record the
-     * exit code a moment later (moby #45795), so ask until it says, with a
-     * short doubling back-off bounded at about 2 s. */
+     * exit code a moment later (moby #45795), so ask until it says, on the
+     * schedule of cln_docker_exit_poll_delay_us(). */
     bool running = true;
     int code = -1, pid = 0;
-    unsigned delay_us = 500;
-    for (int i = 0; i < 13; i++) {
+    for (unsigned i = 0;; i++) {
         r = exec_inspect(d, exec_id, 0, &running, &code, &pid, err);
         if (r < 0 || !running || timed_out)
             break;
-        struct timespec ts = {0, (long)delay_us * 1000L};
+        unsigned delay_us = cln_docker_exit_poll_delay_us(i);
+        if (!delay_us)
+            break;
+        struct timespec ts = {(time_t)(delay_us / 1000000), (long)(delay_us % 1000000) * 1000L};
         nanosleep(&ts, NULL);
-        delay_us *= 2;
     }
     if (r < 0) {
         cln_exec_result_done(&res);

@@ -55,6 +55,17 @@ int cln_docker_copy_out(void *ctx, const char *id, const char *path, size_t cap,
                         struct cln_file_info *ret_info, struct cln_capture *ret_content,
                         bool *ret_found, struct cln_error **err);
 
+/* The exec's exit code after its stream ended: the engine may still say
+ * Running for a moment (moby #45795), so it is asked again.  After the
+ * attempt-th inspect (from 0) said Running: how long to sleep before the
+ * next one, in microseconds, or 0 when that inspect was the last.  The
+ * sleeps double from CLN_DOCKER_EXIT_POLL_FIRST_US and add up to
+ * CLN_DOCKER_EXIT_POLL_MS exactly (the last one cut to fit): 13 inspects
+ * and 12 sleeps between them, 2 s in all, none after the last inspect. */
+#define CLN_DOCKER_EXIT_POLL_FIRST_US 500
+#define CLN_DOCKER_EXIT_POLL_MS 2000
+unsigned cln_docker_exit_poll_delay_us(unsigned attempt);
+
 /* Did the engine fail to start an exec's process?  From its exit code and
  * output (Docker writes the OCI runtime's error to stdout with 126, Podman
  * to stderr with 127): the cause in words, newly allocated, or NULL. */
