@@ -167,14 +167,6 @@ static void exec_deadline(void *ud)
     cln_deadline_set(saved, saved_what);
 }
 
-static cJSON *strv_json(const char *const *v)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (; v && *v; v++)
-        cJSON_AddItemToArray(a, cJSON_CreateString(*v));
-    return a;
-}
-
 /* Strip the layers the engines wrap a process-start failure in, so that the
  * cause reads the same on Docker and Podman. */
 static char *start_failure_cause(const char *text, size_t len)
@@ -269,9 +261,9 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
     cJSON_AddBoolToObject(body, "AttachStdout", true);
     cJSON_AddBoolToObject(body, "AttachStderr", true);
     cJSON_AddBoolToObject(body, "Tty", false);
-    cJSON_AddItemToObject(body, "Cmd", strv_json(cfg->argv));
+    cJSON_AddItemToObject(body, "Cmd", cln_docker_strv_json(cfg->argv));
     if (cfg->env)
-        cJSON_AddItemToObject(body, "Env", strv_json(cfg->env));
+        cJSON_AddItemToObject(body, "Env", cln_docker_strv_json(cfg->env));
     if (cfg->workdir)
         cJSON_AddStringToObject(body, "WorkingDir", cfg->workdir);
     if (cfg->user)
@@ -279,17 +271,10 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
     cleanup_free char *path = cln_xasprintf("/containers/%s/exec", id);
     char what[96];
     snprintf(what, sizeof(what), "create exec in container %.12s", id);
-    struct cln_http_response resp;
-    int r = cln_docker_call(d, "POST", path, body, what, &resp, err);
+    cleanup_free char *exec_id = NULL;
+    int r = cln_docker_post_for(d, path, body, what, "Id", &exec_id, err);
     if (r < 0)
         return r;
-    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
-    const cJSON *eid = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    cleanup_free char *exec_id = cJSON_IsString(eid) ? cln_xstrdup(eid->valuestring) : NULL;
-    cJSON_Delete(j);
-    cln_http_response_done(&resp);
-    if (!exec_id)
-        return cln_error_set(err, CLN_E_PARSE, 0, "%s: no Id in the answer", what);
 
     struct cln_exec_result res;
     memset(&res, 0, sizeof(res));
@@ -317,6 +302,7 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
         .grace_ms = 1000,
         .long_running = true,
     };
+    struct cln_http_response resp;
     r = cln_http_do(d->http, &req, &resp, err);
     if (r == 0) {
         snprintf(what, sizeof(what), "start exec in container %.12s", id);
@@ -449,12 +435,18 @@ int cln_docker_logs(void *ctx, const char *id, unsigned tail, size_t cap,
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static size_t base64_decode(const char *in, unsigned char *out, size_t max);
 
+/* /containers/{id}/archive?path=PATH (escaped) into b. */
+static void archive_path(struct cln_buf *b, const char *id, const char *path)
+{
+    cln_buf_printf(b, "/containers/%s/archive?path=", id);
+    cln_http_escape(b, path);
+}
+
 /* HEAD archive: 0 when path is a directory, CLN_E_NOT_FOUND otherwise. */
 static int dir_exists(struct docker *d, const char *id, const char *dir, struct cln_error **err)
 {
     struct cln_buf path = CLN_BUF_INIT;
-    cln_buf_printf(&path, "/containers/%s/archive?path=", id);
-    cln_http_escape(&path, dir);
+    archive_path(&path, id, dir);
     struct cln_http_response resp;
     struct cln_http_request req = {
         .method = "HEAD", .path = path.data, .want_header = "X-Docker-Container-Path-Stat"};
@@ -518,8 +510,7 @@ int cln_docker_copy_in(void *ctx, const char *id, const char *dir, const struct 
     if (r < 0)
         return cln_error_wrap(err, "copy files into container %.12s", id);
     struct cln_buf path = CLN_BUF_INIT;
-    cln_buf_printf(&path, "/containers/%s/archive?path=", id);
-    cln_http_escape(&path, dir);
+    archive_path(&path, id, dir);
     struct cln_http_response resp;
     struct cln_http_request req = {
         .method = "PUT",
@@ -559,8 +550,7 @@ int cln_docker_copy_out(void *ctx, const char *id, const char *file, size_t cap,
     if (r < 0)
         return cln_error_wrap(err, "%s", what);
     struct cln_buf path = CLN_BUF_INIT;
-    cln_buf_printf(&path, "/containers/%s/archive?path=", id);
-    cln_http_escape(&path, file);
+    archive_path(&path, id, file);
     struct cln_http_response resp;
     /* A 404 answer's body goes through the reader too: harmless, it is not
      * an archive. */

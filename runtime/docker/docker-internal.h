@@ -40,6 +40,10 @@ int cln_docker_parse_version(const char *json, size_t len, struct cln_engine_inf
 void cln_docker_pick_api(const char *min_api, const char *max_api, char *out, size_t size);
 /* filters={"label":[label]} URL-encoded into b, with a leading '&' or '?'. */
 void cln_docker_label_filter(struct cln_buf *b, char sep, const char *label);
+/* A string array (NULL-terminated v; NULL: empty) as a JSON array. */
+cJSON *cln_docker_strv_json(const char *const *v);
+/* cln_labels (NULL: none) -> a labels object */
+cJSON *cln_docker_labels_json(const struct cln_labels *l);
 /* Labels object -> cln_labels */
 void cln_docker_labels_from_json(const cJSON *obj, struct cln_labels *ret);
 
@@ -79,6 +83,15 @@ char *cln_docker_exec_start_failure(int exit_code, const struct cln_capture *out
 int cln_docker_call(struct docker *d, const char *method, const char *path, const cJSON *body,
                     const char *what, struct cln_http_response *resp, struct cln_error **err);
 
+/* POST a JSON body (or none) and return the answer's string field, newly
+ * allocated, in *ret: "Id" of a creation, "Name" of a volume.  A missing
+ * field is a CLN_E_PARSE error "WHAT: no FIELD in the answer". */
+int cln_docker_post_for(struct docker *d, const char *path, const cJSON *body, const char *what,
+                        const char *field, char **ret, struct cln_error **err);
+/* DELETE path; an engine that says 404 (already gone) is a success.  Never
+ * cut short by an interrupt: removals are how a run cleans up. */
+int cln_docker_delete(struct docker *d, const char *path, const char *what, struct cln_error **err);
+
 /* Build-output / pull-progress NDJSON stream scanner. */
 struct cln_docker_ndjson {
     struct cln_buf line;
@@ -90,3 +103,9 @@ struct cln_docker_ndjson {
 bool cln_docker_ndjson_feed(const char *data, size_t len, void *userdata);
 void cln_docker_ndjson_finish(struct cln_docker_ndjson *s);
 void cln_docker_ndjson_done(struct cln_docker_ndjson *s);
+/* The outcome of a streamed NDJSON request (a pull, a build) once s is
+ * finished: r is cln_http_do's result (a failure is wrapped with what); a
+ * non-2xx status, or an in-band error under a 200, is an error carrying
+ * the engine's message. */
+int cln_docker_ndjson_check(struct docker *d, int r, const struct cln_http_response *resp,
+                            struct cln_docker_ndjson *s, const char *what, struct cln_error **err);
