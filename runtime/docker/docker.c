@@ -10,6 +10,7 @@
 #include "docker-internal.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
+#include "runtime/base/log.h"
 #include "runtime/base/xalloc.h"
 
 /* Requests an interrupt never cuts short: removals and kills (how a run
@@ -272,6 +273,9 @@ static int docker_open(const char *endpoint, struct cln_runtime **ret, struct cl
     snprintf(prefix, sizeof(prefix), "/v%s", d->api_version);
     cln_http_set_prefix(d->http, prefix);
     cln_http_set_backend(d->http, podman ? "podman" : "docker");
+    cln_log(CLN_LOG_INFO, "%s: %s %s at %s: API %s (the engine speaks %s to %s)%s",
+            podman ? "podman" : "docker", info.engine, info.version, endpoint, d->api_version,
+            min_api[0] ? min_api : "?", info.api_version, d->local ? ", on this kernel" : "");
     free(info.api_version);
     info.api_version = cln_xstrdup(d->api_version);
     *ret =
