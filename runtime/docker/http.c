@@ -677,7 +677,9 @@ int cln_http_do(struct cln_http *h, const struct cln_http_request *req,
                     attempt + 1, RETRIES);
         }
         cln_http_response_done(resp);
-        struct timespec ts = {0, (long)delay * 1000000L};
+        /* tv_nsec must stay below 1 s: nanosleep refuses the 1600 ms sleep
+         * otherwise (EINVAL, no sleep at all). */
+        struct timespec ts = {(time_t)(delay / 1000), (long)(delay % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         delay *= 2;
     }
