@@ -93,6 +93,17 @@ static void *serve(void *ud)
     return NULL;
 }
 
+/* Start e on /tmp/cleanrun-log-NAME-PID.sock; its endpoint into ep. */
+static pthread_t start_engine(struct engine *e, const char *name, char *ep, size_t ep_size)
+{
+    snprintf(e->path, sizeof(e->path), "/tmp/cleanrun-log-%s-%d.sock", name, getpid());
+    unlink(e->path);
+    snprintf(ep, ep_size, "unix://%s", e->path);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, serve, e), 0);
+    return t;
+}
+
 static const char version_body[] =
     "{\"Version\":\"20.10.24\",\"ApiVersion\":\"1.41\",\"MinAPIVersion\":\"1.12\","
     "\"Os\":\"linux\",\"Arch\":\"amd64\",\"KernelVersion\":\"0.0-test\"}";
@@ -102,12 +113,8 @@ Test(log, the_backend_says_each_request_and_its_api_version, .timeout = 20)
     struct sink s = {.lock = PTHREAD_MUTEX_INITIALIZER};
     cln_log_set_sink(collect, &s, CLN_LOG_DEBUG);
     struct engine e = {.max = 2, .body = version_body};
-    snprintf(e.path, sizeof(e.path), "/tmp/cleanrun-log-%d.sock", getpid());
-    unlink(e.path);
-    pthread_t t;
-    pthread_create(&t, NULL, serve, &e);
     char ep[128];
-    snprintf(ep, sizeof(ep), "unix://%s", e.path);
+    pthread_t t = start_engine(&e, "open", ep, sizeof(ep));
     for (int i = 0; i < 200 && access(e.path, F_OK) < 0; i++)
         usleep(10000);
 
@@ -137,12 +144,8 @@ Test(log, the_backend_says_retries_and_the_engine_gone, .timeout = 30)
 
     /* An engine that comes up 300 ms late: connections refused, retried. */
     struct engine e = {.delay_ms = 300, .max = 1, .body = "OK"};
-    snprintf(e.path, sizeof(e.path), "/tmp/cleanrun-log-late-%d.sock", getpid());
-    unlink(e.path);
-    pthread_t t;
-    pthread_create(&t, NULL, serve, &e);
     char ep[128];
-    snprintf(ep, sizeof(ep), "unix://%s", e.path);
+    pthread_t t = start_engine(&e, "late", ep, sizeof(ep));
     struct cln_http_config cfg = {.endpoint = ep, .backend = "docker", .no_watchdog = true};
     struct cln_http *h = NULL;
     cleanup_error struct cln_error *err = NULL;
