@@ -64,7 +64,7 @@ ASN := build/asan
 all: depcheck $(REL)/cleanrun
 
 help:
-	@sed -n '1,14p' Makefile
+	@sed -n '/^#/!q;p' Makefile
 
 # ---- dependencies ----
 
@@ -77,51 +77,35 @@ depcheck:
 	  echo "  Run 'make deps' (Debian/Ubuntu, as root) or install libcurl4-openssl-dev,"; \
 	  echo "  libcjson-dev and pkg-config."; exit 2; }
 
-# ---- release variant ----
+# ---- build variants ----
 
-$(REL)/obj/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+# $(call variant,DIR,NAME): the objects, library and binaries of one variant,
+# built in DIR with CFLAGS_NAME and linked with LDFLAGS_NAME.  One compile
+# rule for every object; files under tests/ add the test framework's flags.
+define variant
+$(1)/obj/tests/%.o: KIND_CFLAGS = $$(TEST_CFLAGS)
 
-$(REL)/libcleanrun.a: $(call objs,$(REL),$(LIB_SRC))
-	@rm -f $@
-	ar rcs $@ $^
+$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CSTD) $$(WARN) $$(CFLAGS_$(2)) $$(CPPFLAGS) $$(PKG_CFLAGS) $$(KIND_CFLAGS) $$(CFLAGS) -MMD -MP -c $$< -o $$@
 
-$(REL)/cleanrun: $(call objs,$(REL),$(MAIN_SRC)) $(REL)/libcleanrun.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
+$(1)/libcleanrun.a: $$(call objs,$(1),$$(LIB_SRC))
+	@rm -f $$@
+	ar rcs $$@ $$^
 
-$(REL)/test-unit: $(call objs,$(REL),$(UNIT_SRC)) $(REL)/libcleanrun.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LDLIBS)
+$(1)/cleanrun: $$(call objs,$(1),$$(MAIN_SRC)) $(1)/libcleanrun.a
+	$$(CC) $$(LDFLAGS_$(2)) $$(LDFLAGS) -o $$@ $$^ $$(PKG_LIBS) $$(LDLIBS)
 
-$(REL)/test-integration: $(call objs,$(REL),$(INTEG_SRC)) $(REL)/libcleanrun.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LDLIBS)
+$(1)/test-unit: $$(call objs,$(1),$$(UNIT_SRC)) $(1)/libcleanrun.a
+	$$(CC) $$(LDFLAGS_$(2)) $$(LDFLAGS) -o $$@ $$^ $$(TEST_LIBS) $$(PKG_LIBS) $$(LDLIBS)
 
-$(REL)/obj/tests/%.o: tests/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS_release) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+$(1)/test-integration: $$(call objs,$(1),$$(INTEG_SRC)) $(1)/libcleanrun.a
+	$$(CC) $$(LDFLAGS_$(2)) $$(LDFLAGS) -o $$@ $$^ $$(TEST_LIBS) $$(PKG_LIBS) $$(LDLIBS)
+endef
 
-# ---- sanitizer variant ----
-
-$(ASN)/obj/%.o: %.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS_asan) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
-
-$(ASN)/test-integration: $(call objs,$(ASN),$(INTEG_SRC)) $(ASN)/libcleanrun.a
-	$(CC) $(LDFLAGS_asan) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LDLIBS)
-
-$(ASN)/obj/tests/%.o: tests/%.c
-	@mkdir -p $(dir $@)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS_asan) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
-
-$(ASN)/libcleanrun.a: $(call objs,$(ASN),$(LIB_SRC))
-	@rm -f $@
-	ar rcs $@ $^
-
-$(ASN)/cleanrun: $(call objs,$(ASN),$(MAIN_SRC)) $(ASN)/libcleanrun.a
-	$(CC) $(LDFLAGS_asan) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(LDLIBS)
-
-$(ASN)/test-unit: $(call objs,$(ASN),$(UNIT_SRC)) $(ASN)/libcleanrun.a
-	$(CC) $(LDFLAGS_asan) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(PKG_LIBS) $(LDLIBS)
+# One line a variant.
+$(eval $(call variant,$(REL),release))
+$(eval $(call variant,$(ASN),asan))
 
 asan: depcheck $(ASN)/cleanrun $(ASN)/test-unit
 
@@ -224,7 +208,10 @@ conformance-asan: $(ASN)/cleanrun
 
 # ---- fuzzing ----
 
-FUZZ_DIR := build/fuzz
+FUZZ_DIR   := build/fuzz
+# Our own seeds, inputs libFuzzer found: each named by the SHA-1 of its bytes,
+# so copying over a file of the same name changes nothing.
+FUZZ_SEEDS := tests/fuzz/corpus
 
 $(FUZZ_DIR)/fuzz-toml: $(FUZZ_SRC) $(filter harness/toml/% runtime/base/%,$(LIB_SRC))
 	@mkdir -p $(FUZZ_DIR)
@@ -234,6 +221,7 @@ $(FUZZ_DIR)/fuzz-toml: $(FUZZ_SRC) $(filter harness/toml/% runtime/base/%,$(LIB_
 fuzz: depcheck $(FUZZ_DIR)/fuzz-toml
 	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/artifacts
 	@find $(SHARED)/toml-test -name '*.toml' -exec cp -n {} $(FUZZ_DIR)/corpus/ \; 2>/dev/null || true
+	@cp $(FUZZ_SEEDS)/* $(FUZZ_DIR)/corpus/
 	$(FUZZ_DIR)/fuzz-toml -max_total_time=$(FUZZ_TIME) -timeout=5 -rss_limit_mb=2048 \
 	    -dict=tests/fuzz/toml.dict -artifact_prefix=$(FUZZ_DIR)/artifacts/ \
 	    -print_final_stats=1 $(FUZZ_DIR)/corpus

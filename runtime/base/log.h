@@ -12,7 +12,13 @@ enum cln_log_level {
 typedef void (*cln_log_sink_fn)(enum cln_log_level level, const char *msg, void *userdata);
 
 /* Install a sink (NULL removes it) and the most verbose level passed to it.
- * Not thread-safe against concurrent logging: call before starting workers. */
+ * Not thread-safe against concurrent logging: call before starting workers
+ * and before opening a runtime.  The sink is called from whichever thread
+ * logs (the runner's workers, a backend's watchdog), maybe from several at
+ * once: it must be thread-safe itself.  What the runtime says there:
+ * ERROR and WARN, an engine that stopped answering; INFO, the engine and
+ * API version a backend chose at open, retries and reconnects; DEBUG,
+ * every engine request (method, path, status, duration). */
 void cln_log_set_sink(cln_log_sink_fn fn, void *userdata, enum cln_log_level max_level);
 
 /* Is a message at this level going anywhere?  Lets callers skip expensive

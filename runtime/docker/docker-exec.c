@@ -1,5 +1,6 @@
 /* Docker Engine API backend: exec with deadlines that kill, logs, files. */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,14 +167,6 @@ static void exec_deadline(void *ud)
     cln_deadline_set(saved, saved_what);
 }
 
-static cJSON *strv_json(const char *const *v)
-{
-    cJSON *a = cJSON_CreateArray();
-    for (; v && *v; v++)
-        cJSON_AddItemToArray(a, cJSON_CreateString(*v));
-    return a;
-}
-
 /* Strip the layers the engines wrap a process-start failure in, so that the
  * cause reads the same on Docker and Podman. */
 static char *start_failure_cause(const char *text, size_t len)
@@ -210,6 +203,20 @@ static char *start_failure_cause(const char *text, size_t len)
     char *r = cln_xstrdup(p);
     free(m);
     return r;
+}
+
+unsigned cln_docker_exit_poll_delay_us(unsigned attempt)
+{
+    const uint64_t first = CLN_DOCKER_EXIT_POLL_FIRST_US;
+    const uint64_t budget = (uint64_t)CLN_DOCKER_EXIT_POLL_MS * 1000;
+    if (attempt >= 32)
+        return 0;
+    /* Before this sleep: first + 2 first + ... = first (2^attempt - 1). */
+    uint64_t slept = first * ((UINT64_C(1) << attempt) - 1);
+    if (slept >= budget)
+        return 0;
+    uint64_t delay = first << attempt;
+    return (unsigned)(delay < budget - slept ? delay : budget - slept);
 }
 
 static bool starts_with(const struct cln_buf *b, const char *prefix)
@@ -254,9 +261,9 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
     cJSON_AddBoolToObject(body, "AttachStdout", true);
     cJSON_AddBoolToObject(body, "AttachStderr", true);
     cJSON_AddBoolToObject(body, "Tty", false);
-    cJSON_AddItemToObject(body, "Cmd", strv_json(cfg->argv));
+    cJSON_AddItemToObject(body, "Cmd", cln_docker_strv_json(cfg->argv));
     if (cfg->env)
-        cJSON_AddItemToObject(body, "Env", strv_json(cfg->env));
+        cJSON_AddItemToObject(body, "Env", cln_docker_strv_json(cfg->env));
     if (cfg->workdir)
         cJSON_AddStringToObject(body, "WorkingDir", cfg->workdir);
     if (cfg->user)
@@ -264,17 +271,10 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
     cleanup_free char *path = cln_xasprintf("/containers/%s/exec", id);
     char what[96];
     snprintf(what, sizeof(what), "create exec in container %.12s", id);
-    struct cln_http_response resp;
-    int r = cln_docker_call(d, "POST", path, body, what, &resp, err);
+    cleanup_free char *exec_id = NULL;
+    int r = cln_docker_post_for(d, path, body, what, "Id", &exec_id, err);
     if (r < 0)
         return r;
-    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
-    const cJSON *eid = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    cleanup_free char *exec_id = cJSON_IsString(eid) ? cln_xstrdup(eid->valuestring) : NULL;
-    cJSON_Delete(j);
-    cln_http_response_done(&resp);
-    if (!exec_id)
-        return cln_error_set(err, CLN_E_PARSE, 0, "%s: no Id in the answer", what);
 
     struct cln_exec_result res;
     memset(&res, 0, sizeof(res));
@@ -302,6 +302,7 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
         .grace_ms = 1000,
         .long_running = true,
     };
+    struct cln_http_response resp;
     r = cln_http_do(d->http, &req, &resp, err);
     if (r == 0) {
         snprintf(what, sizeof(what), "start exec in container %.12s", id);
@@ -333,18 +334,19 @@ int cln_docker_exec(void *ctx, const char *id, const struct cln_exec_config *cfg
     cln_demux_done(&x.demux);
 
     /* The stream has ended, so the process has; the engine may record the
-     * exit code a moment later (moby #45795), so ask until it says, with a
-     * short doubling back-off bounded at about 2 s. */
+     * exit code a moment later (moby #45795), so ask until it says, on the
+     * schedule of cln_docker_exit_poll_delay_us(). */
     bool running = true;
     int code = -1, pid = 0;
-    unsigned delay_us = 500;
-    for (int i = 0; i < 13; i++) {
+    for (unsigned i = 0;; i++) {
         r = exec_inspect(d, exec_id, 0, &running, &code, &pid, err);
         if (r < 0 || !running || timed_out)
             break;
-        struct timespec ts = {0, (long)delay_us * 1000L};
+        unsigned delay_us = cln_docker_exit_poll_delay_us(i);
+        if (!delay_us)
+            break;
+        struct timespec ts = {(time_t)(delay_us / 1000000), (long)(delay_us % 1000000) * 1000L};
         nanosleep(&ts, NULL);
-        delay_us *= 2;
     }
     if (r < 0) {
         cln_exec_result_done(&res);
@@ -433,12 +435,18 @@ int cln_docker_logs(void *ctx, const char *id, unsigned tail, size_t cap,
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static size_t base64_decode(const char *in, unsigned char *out, size_t max);
 
+/* /containers/{id}/archive?path=PATH (escaped) into b. */
+static void archive_path(struct cln_buf *b, const char *id, const char *path)
+{
+    cln_buf_printf(b, "/containers/%s/archive?path=", id);
+    cln_http_escape(b, path);
+}
+
 /* HEAD archive: 0 when path is a directory, CLN_E_NOT_FOUND otherwise. */
 static int dir_exists(struct docker *d, const char *id, const char *dir, struct cln_error **err)
 {
     struct cln_buf path = CLN_BUF_INIT;
-    cln_buf_printf(&path, "/containers/%s/archive?path=", id);
-    cln_http_escape(&path, dir);
+    archive_path(&path, id, dir);
     struct cln_http_response resp;
     struct cln_http_request req = {
         .method = "HEAD", .path = path.data, .want_header = "X-Docker-Container-Path-Stat"};
@@ -502,8 +510,7 @@ int cln_docker_copy_in(void *ctx, const char *id, const char *dir, const struct 
     if (r < 0)
         return cln_error_wrap(err, "copy files into container %.12s", id);
     struct cln_buf path = CLN_BUF_INIT;
-    cln_buf_printf(&path, "/containers/%s/archive?path=", id);
-    cln_http_escape(&path, dir);
+    archive_path(&path, id, dir);
     struct cln_http_response resp;
     struct cln_http_request req = {
         .method = "PUT",
@@ -543,8 +550,7 @@ int cln_docker_copy_out(void *ctx, const char *id, const char *file, size_t cap,
     if (r < 0)
         return cln_error_wrap(err, "%s", what);
     struct cln_buf path = CLN_BUF_INIT;
-    cln_buf_printf(&path, "/containers/%s/archive?path=", id);
-    cln_http_escape(&path, file);
+    archive_path(&path, id, file);
     struct cln_http_response resp;
     /* A 404 answer's body goes through the reader too: harmless, it is not
      * an archive. */

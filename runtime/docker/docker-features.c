@@ -82,23 +82,45 @@ void cln_docker_ndjson_done(struct cln_docker_ndjson *s)
     s->error = s->aux_id = NULL;
 }
 
-/* ---- helpers ---- */
-
-static cJSON *labels_json(const struct cln_labels *l)
+int cln_docker_ndjson_check(struct docker *d, int r, const struct cln_http_response *resp,
+                            struct cln_docker_ndjson *s, const char *what, struct cln_error **err)
 {
-    cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; l && i < l->len; i++)
-        cJSON_AddStringToObject(o, l->items[i].key, l->items[i].value);
-    return o;
+    if (r < 0)
+        return cln_error_wrap(err, "%s", what);
+    if (resp->status < 200 || resp->status >= 300) {
+        /* The body was streamed to the scanner: its message is the reason. */
+        r = cln_http_check(d->http, resp, what, err);
+        if (s->error && !(*err)->detail->api_message)
+            (*err)->detail->api_message = CLN_TAKE(s->error);
+        return r;
+    }
+    /* A 200 is not success: errors come in the stream. */
+    if (s->error) {
+        r = cln_error_set(err, CLN_E_BACKEND, 0, "%s", what);
+        struct cln_backend_detail *det = cln_backend_detail_new(cln_http_backend(d->http));
+        det->http_status = resp->status;
+        det->api_message = CLN_TAKE(s->error);
+        cln_error_set_detail(*err, det);
+        return r;
+    }
+    return 0;
 }
 
-/* GET a list and collect each element's Name and Labels. */
-static int list_resources(struct docker *d, const char *path, const char *array_key,
-                          const char *what, struct cln_resource **ret, size_t *ret_n,
-                          struct cln_error **err)
+/* ---- helpers ---- */
+
+/* GET a list (base, filtered by label when label_filter is set) and collect
+ * each element's Name and Labels. */
+static int list_resources(struct docker *d, const char *base, const char *label_filter,
+                          const char *array_key, const char *what, struct cln_resource **ret,
+                          size_t *ret_n, struct cln_error **err)
 {
+    struct cln_buf path = CLN_BUF_INIT;
+    cln_buf_puts(&path, base);
+    if (label_filter)
+        cln_docker_label_filter(&path, '?', label_filter);
     struct cln_http_response resp;
-    int r = cln_docker_call(d, "GET", path, NULL, what, &resp, err);
+    int r = cln_docker_call(d, "GET", path.data, NULL, what, &resp, err);
+    cln_buf_done(&path);
     if (r < 0)
         return r;
     cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
@@ -144,23 +166,12 @@ static int network_create(void *ctx, const char *name, const struct cln_labels *
         cJSON *o = cJSON_AddObjectToObject(b, "Options");
         cJSON_AddStringToObject(o, "com.docker.network.bridge.inhibit_ipv4", "true");
     }
-    cJSON_AddItemToObject(b, "Labels", labels_json(labels));
+    cJSON_AddItemToObject(b, "Labels", cln_docker_labels_json(labels));
     char what[160];
     snprintf(what, sizeof(what), "create network %s", name);
-    struct cln_http_response resp;
-    int r = cln_docker_call(d, "POST", "/networks/create", b, what, &resp, err);
-    if (r < 0)
-        return r;
-    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    if (cJSON_IsString(id)) {
-        *ret_id = cln_xstrdup(id->valuestring);
+    int r = cln_docker_post_for(d, "/networks/create", b, what, "Id", ret_id, err);
+    if (r == 0)
         *ret_resolves = !(internal && d->podman);
-    } else {
-        r = cln_error_set(err, CLN_E_PARSE, 0, "%s: no Id in the answer", what);
-    }
-    cJSON_Delete(j);
-    cln_http_response_done(&resp);
     return r;
 }
 
@@ -190,27 +201,13 @@ static int network_remove(void *ctx, const char *network, struct cln_error **err
     cleanup_free char *path = cln_xasprintf("/networks/%s", network);
     char what[160];
     snprintf(what, sizeof(what), "remove network %s", network);
-    struct cln_http_response resp;
-    struct cln_http_request req = {.method = "DELETE", .path = path, .uninterruptible = true};
-    int r = cln_http_do(d->http, &req, &resp, err);
-    if (r < 0)
-        return cln_error_wrap(err, "%s", what);
-    if (resp.status != 404)
-        r = cln_http_check(d->http, &resp, what, err);
-    cln_http_response_done(&resp);
-    return r;
+    return cln_docker_delete(d, path, what, err);
 }
 
 static int network_list(void *ctx, const char *label_filter, struct cln_resource **ret,
                         size_t *ret_n, struct cln_error **err)
 {
-    struct cln_buf path = CLN_BUF_INIT;
-    cln_buf_puts(&path, "/networks");
-    if (label_filter)
-        cln_docker_label_filter(&path, '?', label_filter);
-    int r = list_resources(ctx, path.data, NULL, "list networks", ret, ret_n, err);
-    cln_buf_done(&path);
-    return r;
+    return list_resources(ctx, "/networks", label_filter, NULL, "list networks", ret, ret_n, err);
 }
 
 const struct cln_network_ops cln_docker_network_ops = {
@@ -229,20 +226,8 @@ static int volume_create(void *ctx, const char *name, const struct cln_labels *l
     cleanup_json cJSON *b = cJSON_CreateObject();
     if (name)
         cJSON_AddStringToObject(b, "Name", name);
-    cJSON_AddItemToObject(b, "Labels", labels_json(labels));
-    struct cln_http_response resp;
-    int r = cln_docker_call(d, "POST", "/volumes/create", b, "create volume", &resp, err);
-    if (r < 0)
-        return r;
-    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(j, "Name");
-    if (cJSON_IsString(n))
-        *ret_name = cln_xstrdup(n->valuestring);
-    else
-        r = cln_error_set(err, CLN_E_PARSE, 0, "create volume: no Name in the answer");
-    cJSON_Delete(j);
-    cln_http_response_done(&resp);
-    return r;
+    cJSON_AddItemToObject(b, "Labels", cln_docker_labels_json(labels));
+    return cln_docker_post_for(d, "/volumes/create", b, "create volume", "Name", ret_name, err);
 }
 
 static int volume_remove(void *ctx, const char *name, bool force, struct cln_error **err)
@@ -251,27 +236,14 @@ static int volume_remove(void *ctx, const char *name, bool force, struct cln_err
     cleanup_free char *path = cln_xasprintf("/volumes/%s?force=%d", name, force ? 1 : 0);
     char what[160];
     snprintf(what, sizeof(what), "remove volume %s", name);
-    struct cln_http_response resp;
-    struct cln_http_request req = {.method = "DELETE", .path = path, .uninterruptible = true};
-    int r = cln_http_do(d->http, &req, &resp, err);
-    if (r < 0)
-        return cln_error_wrap(err, "%s", what);
-    if (resp.status != 404)
-        r = cln_http_check(d->http, &resp, what, err);
-    cln_http_response_done(&resp);
-    return r;
+    return cln_docker_delete(d, path, what, err);
 }
 
 static int volume_list(void *ctx, const char *label_filter, struct cln_resource **ret,
                        size_t *ret_n, struct cln_error **err)
 {
-    struct cln_buf path = CLN_BUF_INIT;
-    cln_buf_puts(&path, "/volumes");
-    if (label_filter)
-        cln_docker_label_filter(&path, '?', label_filter);
-    int r = list_resources(ctx, path.data, "Volumes", "list volumes", ret, ret_n, err);
-    cln_buf_done(&path);
-    return r;
+    return list_resources(ctx, "/volumes", label_filter, "Volumes", "list volumes", ret, ret_n,
+                          err);
 }
 
 const struct cln_volume_ops cln_docker_volume_ops = {
@@ -326,7 +298,7 @@ static int build(void *ctx, const struct cln_build_request *breq, cln_progress_f
         cln_buf_puts(&path, "&networkmode=none");
     }
     if (breq->labels && breq->labels->len) {
-        cJSON *l = labels_json(breq->labels);
+        cJSON *l = cln_docker_labels_json(breq->labels);
         char *s = cJSON_PrintUnformatted(l);
         cln_buf_puts(&path, "&labels=");
         cln_http_escape(&path, s);
@@ -351,21 +323,7 @@ static int build(void *ctx, const struct cln_build_request *breq, cln_progress_f
     char what[300];
     snprintf(what, sizeof(what), "build image %s", breq->tag);
     cln_docker_ndjson_finish(&scan);
-    if (r < 0) {
-        r = cln_error_wrap(err, "%s", what);
-    } else if (resp.status < 200 || resp.status >= 300) {
-        r = cln_http_check(d->http, &resp, what, err);
-        if (scan.error && !(*err)->detail->api_message)
-            (*err)->detail->api_message = CLN_TAKE(scan.error);
-    }
-    /* A 200 is not success: errors come in the stream. */
-    if (r == 0 && scan.error) {
-        r = cln_error_set(err, CLN_E_BACKEND, 0, "%s", what);
-        struct cln_backend_detail *det = cln_backend_detail_new(cln_http_backend(d->http));
-        det->http_status = resp.status;
-        det->api_message = CLN_TAKE(scan.error);
-        cln_error_set_detail(*err, det);
-    }
+    r = cln_docker_ndjson_check(d, r, &resp, &scan, what, err);
     cln_http_response_done(&resp);
     if (r == 0) {
         if (scan.aux_id) {

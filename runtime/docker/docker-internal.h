@@ -40,6 +40,10 @@ int cln_docker_parse_version(const char *json, size_t len, struct cln_engine_inf
 void cln_docker_pick_api(const char *min_api, const char *max_api, char *out, size_t size);
 /* filters={"label":[label]} URL-encoded into b, with a leading '&' or '?'. */
 void cln_docker_label_filter(struct cln_buf *b, char sep, const char *label);
+/* A string array (NULL-terminated v; NULL: empty) as a JSON array. */
+cJSON *cln_docker_strv_json(const char *const *v);
+/* cln_labels (NULL: none) -> a labels object */
+cJSON *cln_docker_labels_json(const struct cln_labels *l);
 /* Labels object -> cln_labels */
 void cln_docker_labels_from_json(const cJSON *obj, struct cln_labels *ret);
 
@@ -55,6 +59,17 @@ int cln_docker_copy_out(void *ctx, const char *id, const char *path, size_t cap,
                         struct cln_file_info *ret_info, struct cln_capture *ret_content,
                         bool *ret_found, struct cln_error **err);
 
+/* The exec's exit code after its stream ended: the engine may still say
+ * Running for a moment (moby #45795), so it is asked again.  After the
+ * attempt-th inspect (from 0) said Running: how long to sleep before the
+ * next one, in microseconds, or 0 when that inspect was the last.  The
+ * sleeps double from CLN_DOCKER_EXIT_POLL_FIRST_US and add up to
+ * CLN_DOCKER_EXIT_POLL_MS exactly (the last one cut to fit): 13 inspects
+ * and 12 sleeps between them, 2 s in all, none after the last inspect. */
+#define CLN_DOCKER_EXIT_POLL_FIRST_US 500
+#define CLN_DOCKER_EXIT_POLL_MS 2000
+unsigned cln_docker_exit_poll_delay_us(unsigned attempt);
+
 /* Did the engine fail to start an exec's process?  From its exit code and
  * output (Docker writes the OCI runtime's error to stdout with 126, Podman
  * to stderr with 127): the cause in words, newly allocated, or NULL. */
@@ -68,6 +83,15 @@ char *cln_docker_exec_start_failure(int exit_code, const struct cln_capture *out
 int cln_docker_call(struct docker *d, const char *method, const char *path, const cJSON *body,
                     const char *what, struct cln_http_response *resp, struct cln_error **err);
 
+/* POST a JSON body (or none) and return the answer's string field, newly
+ * allocated, in *ret: "Id" of a creation, "Name" of a volume.  A missing
+ * field is a CLN_E_PARSE error "WHAT: no FIELD in the answer". */
+int cln_docker_post_for(struct docker *d, const char *path, const cJSON *body, const char *what,
+                        const char *field, char **ret, struct cln_error **err);
+/* DELETE path; an engine that says 404 (already gone) is a success.  Never
+ * cut short by an interrupt: removals are how a run cleans up. */
+int cln_docker_delete(struct docker *d, const char *path, const char *what, struct cln_error **err);
+
 /* Build-output / pull-progress NDJSON stream scanner. */
 struct cln_docker_ndjson {
     struct cln_buf line;
@@ -79,3 +103,9 @@ struct cln_docker_ndjson {
 bool cln_docker_ndjson_feed(const char *data, size_t len, void *userdata);
 void cln_docker_ndjson_finish(struct cln_docker_ndjson *s);
 void cln_docker_ndjson_done(struct cln_docker_ndjson *s);
+/* The outcome of a streamed NDJSON request (a pull, a build) once s is
+ * finished: r is cln_http_do's result (a failure is wrapped with what); a
+ * non-2xx status, or an in-band error under a 200, is an error carrying
+ * the engine's message. */
+int cln_docker_ndjson_check(struct docker *d, int r, const struct cln_http_response *resp,
+                            struct cln_docker_ndjson *s, const char *what, struct cln_error **err);

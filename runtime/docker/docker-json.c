@@ -8,7 +8,7 @@
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
 
-static cJSON *strv(const char *const *v)
+cJSON *cln_docker_strv_json(const char *const *v)
 {
     cJSON *a = cJSON_CreateArray();
     for (; v && *v; v++)
@@ -16,7 +16,7 @@ static cJSON *strv(const char *const *v)
     return a;
 }
 
-static cJSON *labels_obj(const struct cln_labels *l)
+cJSON *cln_docker_labels_json(const struct cln_labels *l)
 {
     cJSON *o = cJSON_CreateObject();
     for (size_t i = 0; l && i < l->len; i++)
@@ -29,15 +29,15 @@ cJSON *cln_docker_create_body(const struct cln_container_config *cfg)
     cJSON *b = cJSON_CreateObject();
     cJSON_AddStringToObject(b, "Image", cfg->image);
     if (cfg->cmd)
-        cJSON_AddItemToObject(b, "Cmd", strv(cfg->cmd));
+        cJSON_AddItemToObject(b, "Cmd", cln_docker_strv_json(cfg->cmd));
     if (cfg->entrypoint)
-        cJSON_AddItemToObject(b, "Entrypoint", strv(cfg->entrypoint));
-    cJSON_AddItemToObject(b, "Env", strv(cfg->env));
+        cJSON_AddItemToObject(b, "Entrypoint", cln_docker_strv_json(cfg->entrypoint));
+    cJSON_AddItemToObject(b, "Env", cln_docker_strv_json(cfg->env));
     if (cfg->workdir)
         cJSON_AddStringToObject(b, "WorkingDir", cfg->workdir);
     if (cfg->user)
         cJSON_AddStringToObject(b, "User", cfg->user);
-    cJSON_AddItemToObject(b, "Labels", labels_obj(cfg->labels));
+    cJSON_AddItemToObject(b, "Labels", cln_docker_labels_json(cfg->labels));
     cJSON_AddBoolToObject(b, "Tty", false);
     cJSON_AddBoolToObject(b, "OpenStdin", false);
     cJSON_AddBoolToObject(b, "AttachStdout", false);
@@ -103,18 +103,18 @@ cJSON *cln_docker_create_body(const struct cln_container_config *cfg)
         cJSON_AddItemToArray(so, cJSON_CreateString("no-new-privileges"));
     }
     if (cfg->cap_add)
-        cJSON_AddItemToObject(hc, "CapAdd", strv(cfg->cap_add));
+        cJSON_AddItemToObject(hc, "CapAdd", cln_docker_strv_json(cfg->cap_add));
     if (cfg->cap_drop)
-        cJSON_AddItemToObject(hc, "CapDrop", strv(cfg->cap_drop));
+        cJSON_AddItemToObject(hc, "CapDrop", cln_docker_strv_json(cfg->cap_drop));
     if (cfg->extra_hosts)
-        cJSON_AddItemToObject(hc, "ExtraHosts", strv(cfg->extra_hosts));
+        cJSON_AddItemToObject(hc, "ExtraHosts", cln_docker_strv_json(cfg->extra_hosts));
     /* Aliases only exist on user-defined networks. */
     if (cfg->network && cfg->network_aliases && strcmp(cfg->network, "none") != 0 &&
         strcmp(cfg->network, "host") != 0 && strcmp(cfg->network, "bridge") != 0) {
         cJSON *nc = cJSON_AddObjectToObject(b, "NetworkingConfig");
         cJSON *ec = cJSON_AddObjectToObject(nc, "EndpointsConfig");
         cJSON *ep = cJSON_AddObjectToObject(ec, cfg->network);
-        cJSON_AddItemToObject(ep, "Aliases", strv(cfg->network_aliases));
+        cJSON_AddItemToObject(ep, "Aliases", cln_docker_strv_json(cfg->network_aliases));
     }
     return b;
 }

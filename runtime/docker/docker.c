@@ -10,6 +10,7 @@
 #include "docker-internal.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
+#include "runtime/base/log.h"
 #include "runtime/base/xalloc.h"
 
 /* Requests an interrupt never cuts short: removals and kills (how a run
@@ -28,8 +29,10 @@ static bool never_interrupted(const char *method, const char *path)
     return false;
 }
 
-int cln_docker_call(struct docker *d, const char *method, const char *path, const cJSON *body,
-                    const char *what, struct cln_http_response *resp, struct cln_error **err)
+/* Send a request with a JSON body (or none): any answer is a success here;
+ * a transport failure is wrapped with what. */
+static int send_json(struct docker *d, const char *method, const char *path, const cJSON *body,
+                     const char *what, struct cln_http_response *resp, struct cln_error **err)
 {
     char *text = body ? cJSON_PrintUnformatted(body) : NULL;
     struct cln_http_request req = {
@@ -44,6 +47,15 @@ int cln_docker_call(struct docker *d, const char *method, const char *path, cons
     cJSON_free(text);
     if (r < 0)
         return cln_error_wrap(err, "%s", what);
+    return 0;
+}
+
+int cln_docker_call(struct docker *d, const char *method, const char *path, const cJSON *body,
+                    const char *what, struct cln_http_response *resp, struct cln_error **err)
+{
+    int r = send_json(d, method, path, body, what, resp, err);
+    if (r < 0)
+        return r;
     r = cln_http_check(d->http, resp, what, err);
     if (r < 0)
         cln_http_response_done(resp);
@@ -55,19 +67,9 @@ static int call_simple(struct docker *d, const char *method, const char *path, c
                        const char *what, const long *ok, size_t nok, struct cln_error **err)
 {
     struct cln_http_response resp;
-    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
-    struct cln_http_request req = {
-        .method = method,
-        .path = path,
-        .content_type = body ? "application/json" : NULL,
-        .body = text,
-        .body_len = text ? strlen(text) : 0,
-        .uninterruptible = never_interrupted(method, path),
-    };
-    int r = cln_http_do(d->http, &req, &resp, err);
-    cJSON_free(text);
+    int r = send_json(d, method, path, body, what, &resp, err);
     if (r < 0)
-        return cln_error_wrap(err, "%s", what);
+        return r;
     for (size_t i = 0; i < nok; i++)
         if (resp.status == ok[i]) {
             cln_http_response_done(&resp);
@@ -76,6 +78,30 @@ static int call_simple(struct docker *d, const char *method, const char *path, c
     r = cln_http_check(d->http, &resp, what, err);
     cln_http_response_done(&resp);
     return r;
+}
+
+int cln_docker_post_for(struct docker *d, const char *path, const cJSON *body, const char *what,
+                        const char *field, char **ret, struct cln_error **err)
+{
+    struct cln_http_response resp;
+    int r = cln_docker_call(d, "POST", path, body, what, &resp, err);
+    if (r < 0)
+        return r;
+    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, field);
+    if (cJSON_IsString(v))
+        *ret = cln_xstrdup(v->valuestring);
+    else
+        r = cln_error_set(err, CLN_E_PARSE, 0, "%s: no %s in the answer", what, field);
+    cJSON_Delete(j);
+    cln_http_response_done(&resp);
+    return r;
+}
+
+int cln_docker_delete(struct docker *d, const char *path, const char *what, struct cln_error **err)
+{
+    static const long ok[] = {404};
+    return call_simple(d, "DELETE", path, NULL, what, ok, 1, err);
 }
 
 static void docker_close(void *ctx)
@@ -87,16 +113,27 @@ static void docker_close(void *ctx)
     free(d);
 }
 
+/* GET an unversioned path (/_ping, /version) and check the status; resp
+ * is filled on success only (caller frees). */
+static int get_raw(struct docker *d, const char *path, const char *what,
+                   struct cln_http_response *resp, struct cln_error **err)
+{
+    struct cln_http_request req = {.method = "GET", .path = path, .raw_path = true};
+    int r = cln_http_do(d->http, &req, resp, err);
+    if (r < 0)
+        return cln_error_wrap(err, "%s", what);
+    r = cln_http_check(d->http, resp, what, err);
+    if (r < 0)
+        cln_http_response_done(resp);
+    return r;
+}
+
 static int docker_ping(void *ctx, struct cln_error **err)
 {
-    struct docker *d = ctx;
     struct cln_http_response resp;
-    struct cln_http_request req = {.method = "GET", .path = "/_ping", .raw_path = true};
-    int r = cln_http_do(d->http, &req, &resp, err);
-    if (r < 0)
-        return cln_error_wrap(err, "ping");
-    r = cln_http_check(d->http, &resp, "ping", err);
-    cln_http_response_done(&resp);
+    int r = get_raw(ctx, "/_ping", "ping", &resp, err);
+    if (r == 0)
+        cln_http_response_done(&resp);
     return r;
 }
 
@@ -104,20 +141,16 @@ static int docker_version(void *ctx, struct cln_engine_info *ret, struct cln_err
 {
     struct docker *d = ctx;
     struct cln_http_response resp;
-    struct cln_http_request req = {.method = "GET", .path = "/version", .raw_path = true};
-    int r = cln_http_do(d->http, &req, &resp, err);
+    int r = get_raw(d, "/version", "version", &resp, err);
     if (r < 0)
-        return cln_error_wrap(err, "version");
-    r = cln_http_check(d->http, &resp, "version", err);
+        return r;
+    char min_api[16];
+    bool podman = false;
+    r = cln_docker_parse_version(resp.body.data, resp.body.len, ret, min_api, sizeof(min_api),
+                                 &podman, err);
     if (r == 0) {
-        char min_api[16];
-        bool podman = false;
-        r = cln_docker_parse_version(resp.body.data, resp.body.len, ret, min_api, sizeof(min_api),
-                                     &podman, err);
-        if (r == 0) {
-            free(ret->api_version);
-            ret->api_version = cln_xstrdup(d->api_version);
-        }
+        free(ret->api_version);
+        ret->api_version = cln_xstrdup(d->api_version);
     }
     cln_http_response_done(&resp);
     return r;
@@ -240,10 +273,13 @@ static int docker_open(const char *endpoint, struct cln_runtime **ret, struct cl
     snprintf(prefix, sizeof(prefix), "/v%s", d->api_version);
     cln_http_set_prefix(d->http, prefix);
     cln_http_set_backend(d->http, podman ? "podman" : "docker");
+    cln_log(CLN_LOG_INFO, "%s: %s %s at %s: API %s (the engine speaks %s to %s)%s",
+            podman ? "podman" : "docker", info.engine, info.version, endpoint, d->api_version,
+            min_api[0] ? min_api : "?", info.api_version, d->local ? ", on this kernel" : "");
     free(info.api_version);
     info.api_version = cln_xstrdup(d->api_version);
-    *ret = cln_runtime_new(podman ? &cln_podman_desc : &cln_docker_desc, d, endpoint, d->local,
-                           &info);
+    *ret =
+        cln_runtime_new(podman ? &cln_podman_desc : &cln_docker_desc, d, endpoint, d->local, &info);
     return 0;
 }
 
@@ -317,20 +353,7 @@ static int docker_image_pull(void *ctx, const char *ref, cln_progress_fn progres
     cln_docker_ndjson_finish(&scan);
     char what[300];
     snprintf(what, sizeof(what), "pull image %s", ref);
-    if (r == 0 && (resp.status < 200 || resp.status >= 300)) {
-        /* The body was streamed to the scanner: its message is the reason. */
-        r = cln_http_check(d->http, &resp, what, err);
-        if (scan.error && !(*err)->detail->api_message)
-            (*err)->detail->api_message = CLN_TAKE(scan.error);
-    } else if (r == 0 && scan.error) {
-        r = cln_error_set(err, CLN_E_BACKEND, 0, "pull image %s", ref);
-        struct cln_backend_detail *det = cln_backend_detail_new(cln_http_backend(d->http));
-        det->http_status = resp.status;
-        det->api_message = CLN_TAKE(scan.error);
-        cln_error_set_detail(*err, det);
-    } else if (r < 0) {
-        r = cln_error_wrap(err, "%s", what);
-    }
+    r = cln_docker_ndjson_check(d, r, &resp, &scan, what, err);
     cln_http_response_done(&resp);
     cln_docker_ndjson_done(&scan);
     return r;
@@ -345,8 +368,7 @@ static int docker_image_remove(void *ctx, const char *ref, bool force, struct cl
     cln_buf_puts(&path, force ? "?force=1" : "?force=0");
     char what[256];
     snprintf(what, sizeof(what), "remove image %s", ref);
-    static const long ok[] = {404};
-    int r = call_simple(d, "DELETE", path.data, NULL, what, ok, 1, err);
+    int r = cln_docker_delete(d, path.data, what, err);
     cln_buf_done(&path);
     return r;
 }
@@ -364,21 +386,10 @@ static int docker_create(void *ctx, const struct cln_container_config *cfg, char
         cln_http_escape(&path, cfg->name);
     }
     cleanup_json cJSON *body = cln_docker_create_body(cfg);
-    struct cln_http_response resp;
     char what[256];
     snprintf(what, sizeof(what), "create container from %s", cfg->image);
-    int r = cln_docker_call(d, "POST", path.data, body, what, &resp, err);
+    int r = cln_docker_post_for(d, path.data, body, what, "Id", ret_id, err);
     cln_buf_done(&path);
-    if (r < 0)
-        return r;
-    cJSON *j = cJSON_ParseWithLength(resp.body.data, resp.body.len);
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "Id");
-    if (cJSON_IsString(id))
-        *ret_id = cln_xstrdup(id->valuestring);
-    else
-        r = cln_error_set(err, CLN_E_PARSE, 0, "%s: no Id in the answer", what);
-    cJSON_Delete(j);
-    cln_http_response_done(&resp);
     return r;
 }
 
@@ -574,26 +585,23 @@ static size_t podman_candidates(struct cln_endpoint_candidate *ret, size_t max)
     return n;
 }
 
+/* What the two descriptors share: the API, its operations and managers,
+ * how an engine is opened and the variable that names it.  They differ
+ * in name, where to look and how to start one. */
+#define DOCKER_API_DESC                                                                            \
+    .ops = &cln_docker_ops, .network = &cln_docker_network_ops, .volume = &cln_docker_volume_ops,  \
+    .build = &cln_docker_build_ops, .open = docker_open, .endpoint_env = "DOCKER_HOST"
+
 const struct cln_runtime_desc cln_docker_desc = {
     .name = "docker",
-    .ops = &cln_docker_ops,
-    .network = &cln_docker_network_ops,
-    .volume = &cln_docker_volume_ops,
-    .build = &cln_docker_build_ops,
-    .open = docker_open,
+    DOCKER_API_DESC,
     .candidates = docker_candidates,
-    .endpoint_env = "DOCKER_HOST",
     .start_hint = "'dockerd &' (Docker)",
 };
 
 const struct cln_runtime_desc cln_podman_desc = {
     .name = "podman",
-    .ops = &cln_docker_ops,
-    .network = &cln_docker_network_ops,
-    .volume = &cln_docker_volume_ops,
-    .build = &cln_docker_build_ops,
-    .open = docker_open,
+    DOCKER_API_DESC,
     .candidates = podman_candidates,
-    .endpoint_env = "DOCKER_HOST",
     .start_hint = "'podman system service --time=0 unix:///run/podman/podman.sock &' (Podman)",
 };

@@ -13,6 +13,7 @@
 #include "runtime/base/cleanup.h"
 #include "runtime/base/deadline.h"
 #include "runtime/base/error.h"
+#include "runtime/base/log.h"
 #include "runtime/base/xalloc.h"
 
 #define POOL_MAX 16
@@ -215,6 +216,7 @@ static void mark_gone(struct cln_http *h, const char *why)
         char *g = cln_xasprintf("the engine at %s stopped answering (%s)", h->endpoint, why);
         __atomic_store_n(&h->gone, g, __ATOMIC_RELEASE);
         wake_all_locked(h);
+        cln_log(CLN_LOG_WARN, "%s: %s; every request fails from now on", h->backend, g);
     }
     pthread_mutex_unlock(&h->lock);
 }
@@ -341,6 +343,8 @@ static void *watchdog_main(void *ud)
             continue;
         }
         pthread_mutex_unlock(&h->lock);
+        cln_log(CLN_LOG_DEBUG, "%s: a request has been in flight for %llu ms: pinging the engine",
+                h->backend, (unsigned long long)(now - oldest));
         char why[256];
         bool alive = ping(h, why, sizeof(why));
         if (!alive)
@@ -630,6 +634,8 @@ int cln_http_do(struct cln_http *h, const struct cln_http_request *req,
         memset(resp, 0, sizeof(*resp));
         int r = cln_error_set(err, CLN_E_TRANSPORT, 0, "%s", gone);
         add_detail(h, *err, CURLE_COULDNT_CONNECT);
+        cln_log(CLN_LOG_DEBUG, "%s: %s %s%s: not sent, the engine is gone", h->backend, req->method,
+                req->raw_path ? "" : h->prefix, req->path);
         return r;
     }
     struct slot s;
@@ -644,7 +650,10 @@ int cln_http_do(struct cln_http *h, const struct cln_http_request *req,
     enum stop_reason stop = STOP_NONE;
     unsigned delay = 50;
     uint64_t t0 = cln_now_ms();
+    const char *where = req->raw_path ? "" : h->prefix;
+    int attempts = 0;
     for (int attempt = 0;; attempt++) {
+        attempts = attempt + 1;
         memset(resp, 0, sizeof(*resp));
         struct xfer x = {.req = req, .resp = resp};
         stop = STOP_NONE;
@@ -659,13 +668,23 @@ int cln_http_do(struct cln_http *h, const struct cln_http_request *req,
             (dl && cln_now_ms() + delay >= dl)) {
             break;
         }
+        if (cln_log_enabled(CLN_LOG_INFO)) {
+            char why[CURL_ERROR_SIZE + 64];
+            describe_failure(rc, os_errno, errbuf, why, sizeof(why));
+            cln_log(CLN_LOG_INFO, "%s: %s %s%s: %s; %s in %u ms (retry %d of %d)", h->backend,
+                    req->method, where, req->path, why,
+                    rc == CURLE_COULDNT_CONNECT ? "connecting again" : "reconnecting", delay,
+                    attempt + 1, RETRIES);
+        }
         cln_http_response_done(resp);
-        struct timespec ts = {0, (long)delay * 1000000L};
+        /* tv_nsec must stay below 1 s: nanosleep refuses the 1600 ms sleep
+         * otherwise (EINVAL, no sleep at all). */
+        struct timespec ts = {(time_t)(delay / 1000), (long)(delay % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         delay *= 2;
     }
     release(h, s);
-    const char *where = req->raw_path ? "" : h->prefix;
+    unsigned long long ms = (unsigned long long)(cln_now_ms() - t0);
     if (stop != STOP_NONE) {
         cln_http_response_done(resp);
         const char *what = NULL;
@@ -691,6 +710,8 @@ int cln_http_do(struct cln_http *h, const struct cln_http_request *req,
             break;
         }
         add_detail(h, *err, CURLE_OPERATION_TIMEDOUT);
+        cln_log(CLN_LOG_DEBUG, "%s: %s %s%s: no answer, stopped after %llu ms (%s)", h->backend,
+                req->method, where, req->path, ms, (*err)->msg);
         return r;
     }
     if (rc != CURLE_OK) {
@@ -703,8 +724,17 @@ int cln_http_do(struct cln_http *h, const struct cln_http_request *req,
         r = cln_error_set(err, CLN_E_TRANSPORT, 0, "the engine at %s: %s (%s %s%s)", h->endpoint,
                           why, req->method, where, req->path);
         add_detail(h, *err, rc);
+        cln_log(CLN_LOG_DEBUG, "%s: %s %s%s: failed after %llu ms and %d attempt%s: %s", h->backend,
+                req->method, where, req->path, ms, attempts, attempts == 1 ? "" : "s", why);
         return r;
     }
+    if (attempts > 1)
+        cln_log(CLN_LOG_INFO, "%s: %s %s%s: answered at attempt %d", h->backend, req->method, where,
+                req->path, attempts);
+    cln_log(CLN_LOG_DEBUG, "%s: %s %s%s: %ld in %llu ms%s", h->backend, req->method, where,
+            req->path, resp->status, ms,
+            resp->deadline_passed ? (resp->interrupted ? ", interrupted" : ", past its deadline")
+                                  : "");
     return 0;
 }
 
