@@ -473,25 +473,22 @@ Test(runtime, copy_files_in_and_out)
     struct cln_capture content;
     struct cln_file_info info;
     bool found = false;
-    die_on(cln_rt_copy_out(rt, id, "/tmp/conf/app.conf", 0, &info, &content, &found,
-                                   &err),
-           err, "copy out");
+    die_on(cln_rt_copy_out(rt, id, "/tmp/conf/app.conf", 0, &info, &content, &found, &err), err,
+           "copy out");
     cr_assert(found);
     cr_assert_eq(info.type, CLN_FILE_REGULAR);
     cr_assert_str_eq(content.data.data, "key=value\n");
     cln_capture_done(&content);
     cln_file_info_done(&info);
-    die_on(cln_rt_copy_out(rt, id, "/tmp/conf/blob.bin", 0, &info, &content, &found,
-                                   &err),
-           err, "copy out");
+    die_on(cln_rt_copy_out(rt, id, "/tmp/conf/blob.bin", 0, &info, &content, &found, &err), err,
+           "copy out");
     cr_assert_eq(content.data.len, sizeof(bin));
     cr_assert_eq(memcmp(content.data.data, bin, sizeof(bin)), 0);
     cln_capture_done(&content);
     cln_file_info_done(&info);
     /* streamed under a cap: the first bytes and the size, never more in memory */
-    die_on(cln_rt_copy_out(rt, id, "/tmp/conf/blob.bin", 2, &info, &content, &found,
-                                   &err),
-           err, "copy out capped");
+    die_on(cln_rt_copy_out(rt, id, "/tmp/conf/blob.bin", 2, &info, &content, &found, &err), err,
+           "copy out capped");
     cr_assert_eq(content.data.len, 2);
     cr_assert_eq(content.total, sizeof(bin));
     cr_assert(content.truncated);
@@ -502,8 +499,8 @@ Test(runtime, copy_files_in_and_out)
     cr_assert(found);
     cr_assert_eq(info.type, CLN_FILE_DIRECTORY);
     cln_file_info_done(&info);
-    die_on(cln_rt_copy_out(rt, id, "/tmp/absent", 0, &info, &content, &found, &err),
-           err, "copy out absent");
+    die_on(cln_rt_copy_out(rt, id, "/tmp/absent", 0, &info, &content, &found, &err), err,
+           "copy out absent");
     cr_assert_not(found);
     /* into "/": missing parents are created, existing ones keep their mode */
     struct cln_file deep = {.path = "/srv/www/index.html", .data = "x", .len = 1};
