@@ -44,9 +44,9 @@
 #include "base/error.h"
 #include "base/xalloc.h"
 
-#define WIRE_MAGIC 0x434c4e42u /* "CLNB" */
-#define REQ_MAX (128 * 1024)   /* the strings of one request */
-#define MAX_STRINGS 4096       /* argv entries; env entries */
+#define WIRE_MAGIC 0x434c4e42u       /* "CLNB" */
+#define REQ_MAX ((size_t)128 * 1024) /* the strings of one request */
+#define MAX_STRINGS 4096             /* argv entries; env entries */
 #define MAX_PROGRAMS 32
 #define PROGRAM_NAMES 16384
 #define MAX_KIDS 512
@@ -154,8 +154,7 @@ static bool declared(const char *const *programs, size_t n, const char *resolved
     return false;
 }
 
-static ssize_t send_fds(int sock, struct iovec *iov, int niov, const int *fds, int nfds,
-                        int flags)
+static ssize_t send_fds(int sock, struct iovec *iov, int niov, const int *fds, int nfds, int flags)
 {
     union {
         struct cmsghdr h;
@@ -181,8 +180,7 @@ static ssize_t send_fds(int sock, struct iovec *iov, int niov, const int *fds, i
 
 /* Receive one message and up to 4 fds (close-on-exec); fds beyond are
  * closed.  *ret_flags gets msg_flags (MSG_TRUNC, MSG_CTRUNC). */
-static ssize_t recv_fds(int sock, void *buf, size_t size, int fds[4], int *ret_nfds,
-                        int *ret_flags)
+static ssize_t recv_fds(int sock, void *buf, size_t size, int fds[4], int *ret_nfds, int *ret_flags)
 {
     union {
         struct cmsghdr h;
@@ -472,7 +470,7 @@ static void handle_request(struct broker_state *s)
     rep->seq = (size_t)n >= sizeof(s->req.h) ? s->req.h.seq : 0;
     const char *path = NULL, *cwd = NULL;
     int pidfd = -1;
-    if ((mflags & (MSG_TRUNC | MSG_CTRUNC)) || parse(s, (size_t)n, &path, &cwd) < 0 ||
+    if ((mflags & (MSG_TRUNC | MSG_CTRUNC)) || parse(s, (size_t)n, &path, &cwd) < 0 || !path ||
         nfds != 1 + nstdio(s->req.h.flags))
         rep->result = RES_BAD_REQUEST;
     else
@@ -521,8 +519,7 @@ __attribute__((noreturn)) static void broker_main(struct broker_state *s, int so
     sigemptyset(&pd);
     sigaddset(&pd, PDEATH_SIG);
     s->sigfd = signalfd(-1, &pd, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (s->sigfd < 0 || prctl(PR_SET_PDEATHSIG, PDEATH_SIG, 0, 0, 0) < 0 ||
-        getppid() != s->harness)
+    if (s->sigfd < 0 || prctl(PR_SET_PDEATHSIG, PDEATH_SIG, 0, 0, 0) < 0 || getppid() != s->harness)
         _exit(1);
     s->self = getpid();
     if (chdir("/") < 0)
@@ -628,8 +625,8 @@ static int died(const struct cln_broker *b, struct cln_error **err)
 
 /* Take the reply to request seq (0: the ready message), with the pidfd it
  * carries when ret_pidfd.  Under b->lock. */
-static int recv_reply(struct cln_broker *b, uint32_t seq, uint64_t wait_ms,
-                      struct wire_reply *rep, int *ret_pidfd, struct cln_error **err)
+static int recv_reply(struct cln_broker *b, uint32_t seq, uint64_t wait_ms, struct wire_reply *rep,
+                      int *ret_pidfd, struct cln_error **err)
 {
     struct pollfd p = {.fd = b->sock, .events = POLLIN};
     int r = poll_until(&p, 1, cln_now_ms() + wait_ms);
@@ -746,7 +743,7 @@ int cln_broker_start(const char *const *programs, struct cln_broker **ret, struc
         free(b);
         return cln_error_set(err, CLN_E_IO, e, "host-process broker: pidfd_open");
     }
-    struct wire_reply rep;
+    struct wire_reply rep = {0};
     int r = recv_reply(b, 0, READY_WAIT_MS, &rep, NULL, err);
     if (r == 0 && rep.result != RES_READY)
         r = cln_error_set(err, CLN_E_INTERNAL, 0, "the host-process broker (pid %d) did not start",
@@ -857,7 +854,7 @@ int cln_broker_spawn(struct cln_broker *b, const struct cln_broker_spawn_req *re
         cln_buf_done(&strs);
         return cln_error_set(err, CLN_E_INVALID, 0,
                              "host process %s: argv and env too large (%zu bytes, %u and %u "
-                             "strings; at most %d bytes and %d strings each)",
+                             "strings; at most %zu bytes and %d strings each)",
                              req->path, len, h.nargv, h.nenv, REQ_MAX, MAX_STRINGS);
     }
     h.len = (uint32_t)strs.len;
@@ -874,7 +871,7 @@ int cln_broker_spawn(struct cln_broker *b, const struct cln_broker_spawn_req *re
             fds[nfds++] = std[i];
         }
     }
-    struct wire_reply rep;
+    struct wire_reply rep = {0};
     int pidfd = -1, r = 0;
     pthread_mutex_lock(&b->lock);
     if (b->dead) {
@@ -967,8 +964,8 @@ int cln_broker_kill(struct cln_broker_child *c, int sig, struct cln_error **err)
     if (c->pidfd < 0)
         return cln_error_set(err, CLN_E_INVALID, 0, "host process %d: already released", c->pid);
     if (pidfd_signal(c->pidfd, sig) < 0 && errno != ESRCH)
-        return cln_error_set(err, CLN_E_IO, errno, "signal %d to host process %d (%s)", sig,
-                             c->pid, c->path);
+        return cln_error_set(err, CLN_E_IO, errno, "signal %d to host process %d (%s)", sig, c->pid,
+                             c->path);
     return 0;
 }
 
@@ -997,10 +994,11 @@ int cln_runtime_broker_check(const struct cln_runtime *rt, struct cln_error **er
     if (!rt->desc->host_programs || rt->broker)
         return 0;
     char *why = rt->broker_err ? cln_error_render(rt->broker_err) : cln_xstrdup("not started");
-    int r = cln_error_set(err, rt->broker_err ? cln_error_root_code(rt->broker_err) : CLN_E_INTERNAL,
-                          0, "runtime '%s' runs host programs, but its host-process broker is "
-                          "missing: %s",
-                          rt->desc->name, why);
+    int r =
+        cln_error_set(err, rt->broker_err ? cln_error_root_code(rt->broker_err) : CLN_E_INTERNAL, 0,
+                      "runtime '%s' runs host programs, but its host-process broker is "
+                      "missing: %s",
+                      rt->desc->name, why);
     free(why);
     return r;
 }

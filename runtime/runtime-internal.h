@@ -28,11 +28,11 @@ struct cln_runtime {
  * nothing) and from a thread that may be the broker's parent: if that
  * thread exits, the broker checks that the harness is still there and
  * carries on. */
-int cln_broker_start(const char *const *programs, struct cln_broker **ret,
-                     struct cln_error **err);
+int cln_broker_start(const char *const *programs, struct cln_broker **ret, struct cln_error **err);
 /* Stop it: every process it started is killed (SIGKILL) and reaped, then
  * the broker exits; bounded (a few seconds at worst).  NULL-safe. */
 void cln_broker_stop(struct cln_broker *b);
 /* 0 when the runtime's backend runs no host programs or its broker runs;
- * otherwise why the broker is missing (CLN_E_TRANSPORT). */
+ * otherwise why the broker is missing (with the code of that cause, e.g.
+ * CLN_E_NOT_FOUND for a declared program that does not exist). */
 int cln_runtime_broker_check(const struct cln_runtime *rt, struct cln_error **err);
