@@ -121,12 +121,10 @@ struct cln_runtime_desc {
     const char *unavailable;
 };
 
-
 /* Make a runtime around a backend's ctx: ownership of ctx (ops->close frees
  * it at cln_runtime_close) and of info's strings passes to it. */
 struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *ctx,
-                                    const char *endpoint, bool local,
-                                    struct cln_engine_info *info);
+                                    const char *endpoint, bool local, struct cln_engine_info *info);
 
 /* A backend that declares host_programs MUST call this for every process it
  * starts, before starting it; the harness puts the list in its results.

@@ -191,8 +191,7 @@ void cln_strv_free(char **v, size_t n)
 /* ---- the runtime object ---- */
 
 struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *ctx,
-                                    const char *endpoint, bool local,
-                                    struct cln_engine_info *info)
+                                    const char *endpoint, bool local, struct cln_engine_info *info)
 {
     struct cln_runtime *rt = cln_xcalloc(1, sizeof(*rt));
     pthread_mutex_init(&rt->procs_lock, NULL);
@@ -438,8 +437,7 @@ int cln_rt_image_pull(struct cln_runtime *rt, const char *ref, cln_progress_fn p
     return rt->desc->ops->image_pull(rt->ctx, ref, progress, userdata, err);
 }
 
-int cln_rt_image_remove(struct cln_runtime *rt, const char *ref, bool force,
-                        struct cln_error **err)
+int cln_rt_image_remove(struct cln_runtime *rt, const char *ref, bool force, struct cln_error **err)
 {
     return rt->desc->ops->image_remove(rt->ctx, ref, force, err);
 }
