@@ -121,18 +121,90 @@ struct cln_runtime_desc {
     const char *unavailable;
 };
 
-
 /* Make a runtime around a backend's ctx: ownership of ctx (ops->close frees
  * it at cln_runtime_close) and of info's strings passes to it. */
 struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *ctx,
-                                    const char *endpoint, bool local,
-                                    struct cln_engine_info *info);
+                                    const char *endpoint, bool local, struct cln_engine_info *info);
 
 /* A backend that declares host_programs MUST call this for every process it
  * starts, before starting it; the harness puts the list in its results.
  * Thread-safe. */
 void cln_runtime_record_host_process(struct cln_runtime *rt, const char *path,
                                      const char *const *argv);
+
+/* ---- the host-process broker (runtime/broker.c; docs/runtime.md) ----
+ *
+ * A runtime whose descriptor declares host_programs has a broker: a small
+ * process forked when the runtime is made (cln_runtime_new), before the
+ * harness locks itself out of execve, that starts the declared programs,
+ * and nothing else, on the backend's behalf.  cln_runtime_close stops it,
+ * and with it every process it started.  Everything here is thread-safe;
+ * nothing prints. */
+
+struct cln_broker; /* opaque */
+
+/* What to start.  The broker refuses a path that is not absolute, or that
+ * does not resolve (every symlink, "." and "..", by the kernel) to the
+ * same file as one of the declared programs resolved when the broker
+ * started; it runs the resolved path.  Strings are copied. */
+struct cln_broker_spawn_req {
+    const char *path;        /* required, absolute */
+    const char *const *argv; /* NULL-terminated, argv[0] included; NULL: {path} */
+    const char *const *env;  /* "KEY=VALUE", NULL-terminated: the whole environment; NULL: empty */
+    const char *cwd;         /* NULL: "/" */
+    /* The child's stdin, stdout and stderr, passed to the broker (the
+     * caller keeps its own copies and closes them when it likes); a value
+     * <= 0, as in a zeroed request, is /dev/null: the harness's own stdin
+     * is never handed over. */
+    int stdin_fd, stdout_fd, stderr_fd;
+};
+
+/* A started process.  The pid is for messages and records only: signal it
+ * with cln_broker_kill, which goes through pidfd and can never reach a
+ * later process given the same pid. */
+struct cln_broker_child {
+    int pid;
+    int pidfd;      /* exactly that process (owned) */
+    int status_fd;  /* its wait status arrives here once the broker reaped it (owned) */
+    int broker_pid; /* for messages */
+    bool ended;     /* status known (cln_broker_wait returned it) */
+    int status;     /* a wait(2) status: WIFEXITED/WEXITSTATUS, WIFSIGNALED/WTERMSIG */
+    char *path;     /* owned: the resolved path that was executed */
+};
+
+/* The runtime's broker; NULL when its backend declares no host programs
+ * or the broker could not be started (cln_runtime_spawn says why). */
+struct cln_broker *cln_runtime_broker(struct cln_runtime *rt);
+/* Start a host process for a backend: recorded with
+ * cln_runtime_record_host_process (its resolved path and argv) before it
+ * starts, then started by the runtime's broker.  A request the broker
+ * refuses (CLN_E_ISOLATION) is not recorded: it never ran.  No broker:
+ * CLN_E_UNSUPPORTED, or the reason it did not start. */
+int cln_runtime_spawn(struct cln_runtime *rt, const struct cln_broker_spawn_req *req,
+                      struct cln_broker_child *ret, struct cln_error **err);
+
+/* The same without recording (cln_runtime_spawn is what backends call).
+ * Fails with CLN_E_ISOLATION when refused, CLN_E_INVALID when the program
+ * could not be started (chdir or execve failed: errno says why), and
+ * CLN_E_TRANSPORT when the broker is gone ("the host-process broker (pid
+ * N) died: ..."): at once, for this and every later request.  A broker
+ * that does not answer within a few seconds is killed and counts as gone. */
+int cln_broker_spawn(struct cln_broker *b, const struct cln_broker_spawn_req *req,
+                     struct cln_broker_child *ret, struct cln_error **err);
+/* Wait for the child to end, at most timeout_ms (0: only look) and never
+ * past the calling thread's deadline (runtime/base/deadline.h); then
+ * CLN_E_TIMEOUT, and the child still runs.  *ret_status is a wait(2)
+ * status.  Once it ended, later calls give the same status at once. */
+int cln_broker_wait(struct cln_broker_child *c, uint64_t timeout_ms, int *ret_status,
+                    struct cln_error **err);
+/* Send sig to exactly that process (pidfd_send_signal); one that already
+ * ended is not an error. */
+int cln_broker_kill(struct cln_broker_child *c, int sig, struct cln_error **err);
+/* Release the handles (a child still running keeps running until it ends
+ * or the broker stops); NULL-safe, idempotent. */
+void cln_broker_child_done(struct cln_broker_child *c);
+/* The broker process's pid. */
+int cln_broker_pid(const struct cln_broker *b);
 
 /* The registry (runtime/registry.c), including backends not built on this
  * platform (ops NULL), so that "--runtime apple" on Linux says "not built

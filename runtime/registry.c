@@ -190,6 +190,21 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
                 break;
             continue;
         }
+        /* A backend that runs host programs is usable only with its broker. */
+        if (cln_runtime_broker_check(rt, &e) < 0) {
+            char *why = cln_error_render(e);
+            cln_error_free(e);
+            cln_runtime_close(rt);
+            if (named) {
+                rc = cln_error_set(err, CLN_E_TRANSPORT, 0, "the engine named by %s (%s): %s",
+                                   named, ep, why);
+                free(why);
+                break;
+            }
+            cln_buf_printf(&tried, "\n  %s (%s): %s", ep, cands[i].source, why);
+            free(why);
+            continue;
+        }
         free(rt->endpoint);
         rt->endpoint = cln_xstrdup(ep);
         *ret = rt;

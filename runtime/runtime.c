@@ -194,6 +194,11 @@ struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *c
         rt->info = *info;
         memset(info, 0, sizeof(*info));
     }
+    /* A backend that runs host programs gets its broker now, while the
+     * harness can still fork one that can exec (before the lockout); a
+     * failure is kept: cln_runtime_open and cln_runtime_spawn report it. */
+    if (desc->host_programs)
+        (void)cln_broker_start(desc->host_programs, &rt->broker, &rt->broker_err);
     return rt;
 }
 
@@ -282,6 +287,9 @@ void cln_runtime_close(struct cln_runtime *rt)
         return;
     if (rt->desc && rt->desc->ops)
         rt->desc->ops->close(rt->ctx);
+    /* after the backend's close, which may still run host programs */
+    cln_broker_stop(rt->broker);
+    cln_error_free(rt->broker_err);
     cln_host_processes_free(rt->procs, rt->nprocs);
     pthread_mutex_destroy(&rt->procs_lock);
     cln_engine_info_done(&rt->info);
