@@ -134,7 +134,7 @@ void cln_runner_track(struct test_ctx *c, const char *id)
 static void teardown_error(struct cln_test_result *r, struct cln_error *e)
 {
     r->teardown_errors =
-        cln_xrealloc(r->teardown_errors, (r->nteardown_errors + 1) * sizeof(*r->teardown_errors));
+        cln_xrealloc(r->teardown_errors, (r->nteardown_errors + 1) * sizeof(struct cln_error *));
     r->teardown_errors[r->nteardown_errors++] = e;
 }
 

@@ -98,16 +98,20 @@ static void install_lockout(struct cln_session *s)
     cleanup_error struct cln_error *err = NULL;
     if (s->opts->no_lockout) {
         s->lockout.method = cln_xstrdup("off: --no-lockout");
-    } else if (cln_runtime_host_programs(rt)) {
-        struct cln_buf b = CLN_BUF_INIT;
-        cln_buf_printf(&b, "not installed: runtime %s runs host programs (", cln_runtime_name(rt));
-        for (size_t i = 0; cln_runtime_host_programs(rt)[i]; i++)
-            cln_buf_printf(&b, "%s%s", i ? ", " : "", cln_runtime_host_programs(rt)[i]);
-        cln_buf_puts(&b, "); every one it starts is recorded");
-        s->lockout.method = cln_buf_steal(&b);
     } else if (cln_lockout_install(&s->lockout, &err) < 0) {
         cleanup_free char *m = cln_error_render(err);
         s->lockout.method = cln_xasprintf("not installed: %s", m);
+    } else if (cln_runtime_host_programs(rt)) {
+        /* the backend's programs are started by its host-process broker,
+         * forked with the runtime before this: this process stays locked */
+        struct cln_buf b = CLN_BUF_INIT;
+        cln_buf_printf(&b, "%s; runtime %s's host programs (", s->lockout.method,
+                       cln_runtime_name(rt));
+        for (size_t i = 0; cln_runtime_host_programs(rt)[i]; i++)
+            cln_buf_printf(&b, "%s%s", i ? ", " : "", cln_runtime_host_programs(rt)[i]);
+        cln_buf_puts(&b, ") only through its host-process broker, each one recorded");
+        free(s->lockout.method);
+        s->lockout.method = cln_buf_steal(&b);
     }
     HOOK(s, lockout);
 }

@@ -1,7 +1,6 @@
 /* Steps: each run by exec in a service or a fresh container, with its
  * deadline, retries, stdin and output relayed; expectations checked. */
 #include "runner-internal.h"
-#include "expect.h"
 #include "regex.h"
 #include "expect.h"
 

@@ -676,7 +676,9 @@ void cln_broker_stop(struct cln_broker *b)
     (void)waitid(P_PIDFD, (id_t)b->pidfd, &si, WEXITED | WNOHANG);
     close(b->pidfd);
     pthread_mutex_destroy(&b->lock);
-    cln_strv_free(b->programs, b->nprograms);
+    for (size_t i = 0; i < b->nprograms; i++)
+        free(b->programs[i]);
+    free(b->programs);
     free(b->dead);
     free(b);
 }
@@ -738,7 +740,9 @@ int cln_broker_start(const char *const *programs, struct cln_broker **ret, struc
         kill(pid, SIGKILL); /* our unreaped child: the pid is still its */
         (void)waitpid(pid, NULL, 0);
         close(b->sock);
-        cln_strv_free(b->programs, b->nprograms);
+        for (size_t i = 0; i < b->nprograms; i++)
+            free(b->programs[i]);
+        free(b->programs);
         pthread_mutex_destroy(&b->lock);
         free(b);
         return cln_error_set(err, CLN_E_IO, e, "host-process broker: pidfd_open");

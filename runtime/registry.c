@@ -24,7 +24,7 @@
 BACKENDS(DECLARE)
 #undef DECLARE
 
-#define ENTRY(d) &d,
+#define ENTRY(d) &(d),
 const struct cln_runtime_desc *const cln_runtime_registry[] = {BACKENDS(ENTRY) NULL};
 #undef ENTRY
 
@@ -96,6 +96,22 @@ static const struct cln_runtime_desc *opener(const struct cln_runtime_desc *aske
     return NULL;
 }
 
+/* The first backend (the one asked for, else any) whose variable names an
+ * endpoint, and that endpoint. */
+static const struct cln_runtime_desc *named_by_env(const struct cln_runtime_desc *asked,
+                                                   const char **ret_endpoint)
+{
+    for (size_t i = 0; cln_runtime_registry[i]; i++) {
+        const struct cln_runtime_desc *d = cln_runtime_registry[i];
+        const char *v = d->endpoint_env ? getenv(d->endpoint_env) : NULL;
+        if (d->ops && d->open && v && *v && (!asked || d == asked)) {
+            *ret_endpoint = v;
+            return d;
+        }
+    }
+    return NULL;
+}
+
 int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **ret,
                      struct cln_error **err)
 {
@@ -129,11 +145,9 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
         named = "--host";
         add_candidate(cands, &nc, cln_xstrdup(cfg->endpoint), opener(asked), named);
     } else {
-        for (size_t i = 0; cln_runtime_registry[i] && !named; i++) {
-            const struct cln_runtime_desc *d = cln_runtime_registry[i];
-            const char *v = d->endpoint_env ? getenv(d->endpoint_env) : NULL;
-            if (!d->ops || !d->open || !v || !*v || (asked && d != asked))
-                continue;
+        const char *v = NULL;
+        const struct cln_runtime_desc *d = named_by_env(asked, &v);
+        if (d) {
             snprintf(var, sizeof(var), "$%s", d->endpoint_env);
             named = var;
             add_candidate(cands, &nc, cln_xstrdup(v), asked ? asked : d, named);

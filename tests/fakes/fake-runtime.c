@@ -329,14 +329,19 @@ static const struct cln_network_ops fake_net = {
 static const struct cln_runtime_desc fake_desc = {
     .name = "fake", .ops = &fake_ops, .network = &fake_net};
 static const struct cln_runtime_desc fake_desc_nonet = {.name = "fake-nonet", .ops = &fake_ops};
+static const char *const fake_programs[] = {"/bin/echo", NULL};
+static const struct cln_runtime_desc fake_desc_hostprog = {
+    .name = "fake-hostprog", .ops = &fake_ops, .network = &fake_net, .host_programs = fake_programs};
 
 struct cln_runtime *fake_runtime_new(struct fake *f)
 {
     pthread_mutex_init(&f->lock, NULL);
     struct fake_ctx *c = cln_xcalloc(1, sizeof(*c));
     c->f = f;
-    return cln_runtime_new(f->no_network ? &fake_desc_nonet : &fake_desc, c, "fake://", false,
-                           NULL);
+    return cln_runtime_new(f->host_programs ? &fake_desc_hostprog
+                           : f->no_network  ? &fake_desc_nonet
+                                            : &fake_desc,
+                           c, "fake://", false, NULL);
 }
 
 void fake_runtime_free(struct cln_runtime *rt)

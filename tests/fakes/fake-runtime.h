@@ -18,7 +18,8 @@ struct fake {
     size_t nlog, cap;
     int next_id;
     int flaky_calls;
-    bool no_network;  /* build the runtime without the network manager */
+    bool no_network;    /* build the runtime without the network manager */
+    bool host_programs; /* declare /bin/echo as a host program (the broker starts it) */
     bool interrupted; /* ops->interrupt was called (atomic) */
     bool gone;        /* ops->gone says the engine stopped answering (atomic; set by a test) */
 };
