@@ -59,13 +59,19 @@ static char *read_small(const char *path)
     return cln_buf_steal(&b);
 }
 
+/* /proc/PID/what, or /proc/self/what for pid <= 0. */
+static void proc_path(char *buf, size_t size, int pid, const char *what)
+{
+    if (pid > 0)
+        snprintf(buf, size, "/proc/%d/%s", pid, what);
+    else
+        snprintf(buf, size, "/proc/self/%s", what);
+}
+
 uint64_t cln_proc_start_time(int pid)
 {
     char path[64];
-    if (pid > 0)
-        snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    else
-        snprintf(path, sizeof(path), "/proc/self/stat");
+    proc_path(path, sizeof(path), pid, "stat");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -97,10 +103,7 @@ uint64_t cln_proc_now_ticks(void)
 uint64_t cln_proc_pidns(int pid)
 {
     char path[64];
-    if (pid > 0)
-        snprintf(path, sizeof(path), "/proc/%d/ns/pid", pid);
-    else
-        snprintf(path, sizeof(path), "/proc/self/ns/pid");
+    proc_path(path, sizeof(path), pid, "ns/pid");
     struct stat st;
     return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }

@@ -330,8 +330,10 @@ static const struct cln_runtime_desc fake_desc = {
     .name = "fake", .ops = &fake_ops, .network = &fake_net};
 static const struct cln_runtime_desc fake_desc_nonet = {.name = "fake-nonet", .ops = &fake_ops};
 static const char *const fake_programs[] = {"/bin/echo", NULL};
-static const struct cln_runtime_desc fake_desc_hostprog = {
-    .name = "fake-hostprog", .ops = &fake_ops, .network = &fake_net, .host_programs = fake_programs};
+static const struct cln_runtime_desc fake_desc_hostprog = {.name = "fake-hostprog",
+                                                           .ops = &fake_ops,
+                                                           .network = &fake_net,
+                                                           .host_programs = fake_programs};
 
 struct cln_runtime *fake_runtime_new(struct fake *f)
 {

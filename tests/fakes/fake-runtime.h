@@ -20,8 +20,8 @@ struct fake {
     int flaky_calls;
     bool no_network;    /* build the runtime without the network manager */
     bool host_programs; /* declare /bin/echo as a host program (the broker starts it) */
-    bool interrupted; /* ops->interrupt was called (atomic) */
-    bool gone;        /* ops->gone says the engine stopped answering (atomic; set by a test) */
+    bool interrupted;   /* ops->interrupt was called (atomic) */
+    bool gone;          /* ops->gone says the engine stopped answering (atomic; set by a test) */
 };
 
 struct cln_runtime *fake_runtime_new(struct fake *f);
