@@ -1,6 +1,7 @@
 /* Run a command and print "wall_s cpu_s maxrss_kib exit_status" for it.
  * A small C parent, so that the child's peak RSS (counted from fork) is its
  * own and not a big parent's (Python's fork would add ~14 MiB). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -17,6 +18,10 @@ int main(int argc, char **argv)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pid_t pid = fork();
     if (pid == 0) {
+        /* the command's own output is not ours (ours is the figures) */
+        int null = open("/dev/null", O_WRONLY);
+        if (null >= 0)
+            dup2(null, 1);
         execvp(argv[1], argv + 1);
         perror("measure: exec");
         _exit(127);
