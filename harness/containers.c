@@ -161,6 +161,97 @@ int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wa
     return 0;
 }
 
+/* The keep-alive busybox once for the run: a volume of the run holding it,
+ * filled through a container that is created and never started (an
+ * archive into its mount), then checked through a second one; every
+ * container mounts it read-only at KEEPALIVE_DIR, and no 2 MB copy (an
+ * untar in the engine for each container) is made.  An engine that does
+ * not fill a volume that way (Podman copies into the container's own
+ * layer) or has no volumes: each container gets its copy, as before. */
+static int fill_keepalive_volume(struct test_ctx *c, const char *image, const char *name)
+{
+    struct cln_runtime *rt = c->run->rt;
+    const struct cln_buf *ka = cln_runner_keepalive();
+    struct cln_labels labels = {0};
+    cln_runtime_labels(&labels, c->run->opts->run_id, c->run->opts->version, NULL);
+    struct cln_error *e = NULL;
+    char *vname = NULL;
+    int r = cln_volume_create(rt, name, &labels, &vname, &e);
+    free(vname);
+    static const char *const cmd[] = {KEEPALIVE_BIN, "true", NULL};
+    for (int pass = 0; r == 0 && pass < 2; pass++) {
+        struct cln_mount m = {
+            .type = CLN_MOUNT_VOLUME, .source = name, .target = KEEPALIVE_DIR, .read_only = pass};
+        struct cln_container_config cfg = {.image = image,
+                                           .entrypoint = cmd,
+                                           .cmd = cmd + 2,
+                                           .labels = &labels,
+                                           .network = "none",
+                                           .mounts = &m,
+                                           .nmounts = 1};
+        char *id = NULL;
+        r = cln_rt_create(rt, &cfg, &id, &e);
+        if (r == 0 && pass == 0) {
+            struct cln_file f = {
+                .path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
+            r = cln_rt_copy_in(rt, id, "/", &f, 1, &e);
+        } else if (r == 0) {
+            /* what a container mounting it sees */
+            struct cln_file_info fi = {0};
+            struct cln_capture content = {0};
+            bool found = false;
+            r = cln_rt_copy_out(rt, id, KEEPALIVE_BIN, 1, &fi, &content, &found, &e);
+            if (r == 0 && (!found || fi.size != ka->len))
+                r = -1;
+            if (found) {
+                cln_file_info_done(&fi);
+                cln_capture_done(&content);
+            }
+        }
+        if (id) {
+            struct cln_error *re = NULL;
+            if (cln_rt_remove(rt, id, true, &re) < 0 && r == 0)
+                r = -1;
+            cln_error_free(re);
+            free(id);
+        }
+    }
+    cln_error_free(e);
+    cln_labels_done(&labels);
+    return r;
+}
+
+const char *cln_runner_keepalive_volume(struct test_ctx *c, const char *image)
+{
+    struct run *run = c->run;
+    pthread_mutex_lock(&run->ka_lock);
+    if (run->ka_state == 0) {
+        run->ka_state = -1;
+        if (cln_runner_keepalive()->len && cln_runtime_supports(run->rt, CLN_FEATURE_VOLUME)) {
+            snprintf(run->ka_volume, sizeof(run->ka_volume), "cleanrun-%s-keepalive",
+                     run->opts->run_id);
+            run->ka_state = fill_keepalive_volume(c, image, run->ka_volume) == 0 ? 1 : -1;
+            if (run->ka_state < 0) {
+                struct cln_error *e = NULL;
+                (void)cln_volume_remove(run->rt, run->ka_volume, true, &e);
+                cln_error_free(e);
+            }
+        }
+    }
+    const char *v = run->ka_state > 0 ? run->ka_volume : NULL;
+    pthread_mutex_unlock(&run->ka_lock);
+    return v;
+}
+
+void cln_runner_keepalive_volume_done(struct run *run, bool kept)
+{
+    if (run->ka_state <= 0 || kept)
+        return; /* kept: its containers still mount it; gc removes both */
+    struct cln_error *e = NULL;
+    (void)cln_volume_remove(run->rt, run->ka_volume, true, &e);
+    cln_error_free(e); /* the leak audit finds it if it is still there */
+}
+
 /* The create path services and fresh containers share: the test's labels
  * plus label, the hermetic defaults and the privileges the spec allowed,
  * the hosts entries, a readable name; then create, track for teardown,
@@ -179,6 +270,23 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
         cln_labels_set(&labels, c->labels.items[i].key, c->labels.items[i].value);
     cln_labels_set(&labels, req->label, req->label_value);
     struct cln_mount *mounts = cln_runner_host_mounts(req->privs);
+    size_t nmounts = req->privs->nmounts;
+    /* the keep-alive busybox: the run's volume, read-only, or a copy */
+    const struct cln_buf *ka = cln_runner_keepalive();
+    const char *kavol =
+        req->keepalive && ka->len ? cln_runner_keepalive_volume(c, req->cfg.image) : NULL;
+    if (kavol) {
+        mounts = cln_xrealloc(mounts, (nmounts + 1) * sizeof(*mounts));
+        mounts[nmounts++] = (struct cln_mount){
+            .type = CLN_MOUNT_VOLUME, .source = kavol, .target = KEEPALIVE_DIR, .read_only = true};
+    }
+    struct cln_file *files = cln_xcalloc(req->nfiles + 1, sizeof(*files));
+    size_t nfiles = req->nfiles;
+    if (req->nfiles)
+        memcpy(files, req->files, req->nfiles * sizeof(*files));
+    if (req->keepalive && ka->len && !kavol)
+        files[nfiles++] = (struct cln_file){
+            .path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
     cleanup_strv struct cln_strv hosts = {0};
     bool with_hosts =
         pl->mode != CLN_NET_NONE && pl->mode != CLN_NET_HOST && c->r->network && !c->resolves;
@@ -193,7 +301,7 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     cfg.privileged = req->privs->privileged;
     cfg.pid_host = req->privs->host_pid;
     cfg.mounts = mounts;
-    cfg.nmounts = req->privs->nmounts;
+    cfg.nmounts = nmounts;
     cfg.extra_hosts = with_hosts ? cln_strv_argv(&hosts) : NULL;
     struct cln_error *e = NULL;
     *ret_id = NULL;
@@ -203,16 +311,20 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     const char *pfx = req->prefix ? req->prefix : "";
     const char *sep = req->prefix ? ": " : "";
     if (r < 0) {
+        free(files);
         *err = req->prefix ? cln_runner_wrap(e, "%s", req->prefix) : e;
         return -1;
     }
     cln_runner_track(c, *ret_id);
     if (pl->join_internal && req->join &&
         cln_network_connect(rt, c->r->network, *ret_id, req->aliases, &e) < 0) {
+        free(files);
         *err = cln_runner_wrap(e, "%s%sjoin the test network", pfx, sep);
         return -1;
     }
-    if (req->nfiles && cln_rt_copy_in(rt, *ret_id, "/", req->files, req->nfiles, &e) < 0) {
+    r = nfiles ? cln_rt_copy_in(rt, *ret_id, "/", files, nfiles, &e) : 0;
+    free(files);
+    if (r < 0) {
         *err = req->files_word ? cln_runner_wrap(e, "%s%s%s", pfx, sep, req->files_word) : e;
         return -1;
     }
@@ -239,7 +351,6 @@ char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step 
     static const char *const empty[] = {NULL};
     char what[32];
     snprintf(what, sizeof(what), "step%zu", si + 1);
-    struct cln_file f = {.path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
     struct cln_runner_create req = {
         .what = what,
         .label = "io.cleanrun.step",
@@ -253,8 +364,7 @@ char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step 
                 .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
                 .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS},
         .join = s->network,
-        .files = &f,
-        .nfiles = 1,
+        .keepalive = true,
     };
     char *id = NULL;
     struct cln_error *e = NULL;

@@ -93,7 +93,7 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
 
     char token[40] = "cleanrun-canary-";
     cln_random_hex(token + strlen(token), 8);
-    ev->canary_path = cln_xasprintf(KEEPALIVE_DIR "/%s", token);
+    ev->canary_path = cln_xasprintf("/.%s", token); /* not in the read-only KEEPALIVE_DIR */
     ev->canary = CLN_CANARY_FAILED;
     const struct cln_buf *ka = cln_runner_keepalive();
     if (!has_keepalive) {

@@ -65,6 +65,10 @@ struct run {
     size_t next;
     bool stop; /* fail-fast or interrupted: start nothing new */
     uint64_t run_deadline;
+    /* the keep-alive busybox, delivered once for the run (containers.c) */
+    pthread_mutex_t ka_lock;
+    int ka_state;        /* 0 not tried, 1 the volume holds it, -1 copy per container */
+    char ka_volume[128]; /* its name, once made */
 };
 
 /* Where a container goes: the network to create it on, and whether it
@@ -119,6 +123,7 @@ struct cln_runner_create {
     size_t *hosts_known;                /* cln_runner_hosts_vector()'s */
     const struct cln_file *files;       /* copied in before start */
     size_t nfiles;
+    bool keepalive;         /* with the keep-alive busybox at KEEPALIVE_BIN (if the host has it) */
     const char *prefix;     /* of errors: "service web", or NULL */
     const char *files_word; /* in a copy error: "files", or NULL */
 };
@@ -126,6 +131,12 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
                                 char **ret_id, struct cln_error **err);
 /* The keep-alive busybox (empty when the host has none); loaded once. */
 const struct cln_buf *cln_runner_keepalive(void);
+/* The run's volume holding it (made once, with a container of image), or
+ * NULL: the engine cannot fill a volume that way, and each container gets
+ * its own copy. */
+const char *cln_runner_keepalive_volume(struct test_ctx *c, const char *image);
+/* Remove that volume at the end of the run, unless kept is set. */
+void cln_runner_keepalive_volume_done(struct run *run, bool kept);
 void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip);
 /* "NAME:IP" for each name known so far; *ret_n (may be NULL) the count. */
 void cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n, struct cln_strv *ret);

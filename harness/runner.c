@@ -440,6 +440,7 @@ int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, siz
 {
     struct run run = {.rt = rt, .tests = tests, .n = n, .opts = opts, .results = results};
     pthread_mutex_init(&run.lock, NULL);
+    pthread_mutex_init(&run.ka_lock, NULL);
     if (opts->run_timeout_ms)
         run.run_deadline = now_ms() + opts->run_timeout_ms;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -456,6 +457,11 @@ int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, siz
     for (size_t i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     free(th);
+    bool kept = false;
+    for (size_t i = 0; i < n; i++)
+        kept = kept || results[i].kept.n;
+    cln_runner_keepalive_volume_done(&run, kept);
+    pthread_mutex_destroy(&run.ka_lock);
     pthread_mutex_destroy(&run.lock);
     return 0;
 }

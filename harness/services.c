@@ -385,8 +385,8 @@ static void *start_service(void *ud)
         aliases[i + 1] = s->aliases.v[i];
     char *id = NULL;
     uint64_t started = 0;
-    /* the spec's files and the keepalive busybox (readiness over http
-     * inside it, the canary, /etc/hosts), in one copy before it starts */
+    /* the spec's files, and the keepalive busybox (readiness over http
+     * inside it, the canary, /etc/hosts): the run's volume or a copy */
     const struct cln_buf *ka = cln_runner_keepalive();
     bool has_keepalive = ka->len > 0;
     struct cln_file *files = cln_xcalloc(s->nfiles + 1, sizeof(*files));
@@ -396,9 +396,6 @@ static void *start_service(void *ud)
                                         .data = s->files[i].data,
                                         .len = s->files[i].len,
                                         .mode = s->files[i].mode};
-    if (has_keepalive)
-        files[nf++] = (struct cln_file){
-            .path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
     char prefix[160];
     snprintf(prefix, sizeof(prefix), "service %s", s->name);
     struct cln_container_state st;
@@ -433,6 +430,7 @@ static void *start_service(void *ud)
             .hosts_known = &c->svc_hosts_known[j->idx],
             .files = files,
             .nfiles = nf,
+            .keepalive = true,
             .prefix = prefix,
             .files_word = "files",
         };

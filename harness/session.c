@@ -119,6 +119,14 @@ static void install_lockout(struct cln_session *s)
 /* Was this resource kept by --keep-on-failure (so not a leak)? */
 static bool kept(const struct cln_session *s, const char *name)
 {
+    /* the run's keep-alive volume stays with the containers that mount it */
+    char kavol[128];
+    snprintf(kavol, sizeof(kavol), "cleanrun-%s-keepalive", s->opts->run_id);
+    bool any = false;
+    for (size_t t = 0; t < s->n; t++)
+        any = any || s->results[t].kept.n;
+    if (any && strcmp(name, kavol) == 0)
+        return true;
     for (size_t t = 0; t < s->n; t++) {
         const struct cln_test_result *tr = &s->results[t];
         if (cln_strv_contains(&tr->kept, name) || cln_strv_contains(&tr->kept_networks, name))

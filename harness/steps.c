@@ -67,13 +67,14 @@ static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t 
         return -1;
     }
     char name[64];
-    snprintf(name, sizeof(name), KEEPALIVE_DIR "/stdin-%zu", si);
+    /* beside, not in, KEEPALIVE_DIR (the run's read-only volume); the
+     * keep-alive busybox is in every container cleanrun made */
+    snprintf(name, sizeof(name), "/.cleanrun-stdin-%zu", si);
     struct cln_file files[] = {
-        {.path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755},
         {.path = name + 1, .data = s->stdin_text, .len = strlen(s->stdin_text), .mode = 0644},
     };
     struct cln_error *e = NULL;
-    if (cln_rt_copy_in(rt, id, "/", files, 2, &e) < 0) {
+    if (cln_rt_copy_in(rt, id, "/", files, 1, &e) < 0) {
         *err = cln_runner_wrap(e, "stdin");
         return -1;
     }
