@@ -306,7 +306,14 @@ static void run_test(struct run *run, size_t idx)
     }
 
     struct cln_runtime *rt = run->rt;
-    if (cln_runtime_supports(rt, CLN_FEATURE_NETWORK)) {
+    bool wants_net = t->nservices > 0;
+    for (size_t i = 0; i < t->nsteps && !wants_net; i++)
+        wants_net = t->steps[i].network || t->steps[i].privs.outbound;
+    if (!cln_runtime_supports(rt, CLN_FEATURE_NETWORK)) {
+        r->network_note = cln_xasprintf("runtime '%s' has no networks: services and steps are "
+                                        "not on a private network",
+                                        cln_runtime_name(rt));
+    } else if (wants_net) {
         char name[96];
         snprintf(name, sizeof(name), "cleanrun-%s-%zu-net", run->opts->run_id, idx);
         char *id = NULL;
@@ -317,11 +324,7 @@ static void run_test(struct run *run, size_t idx)
         }
         free(id);
         r->network = cln_xstrdup(name);
-    } else {
-        r->network_note = cln_xasprintf("runtime '%s' has no networks: services and steps are "
-                                        "not on a private network",
-                                        cln_runtime_name(rt));
-    }
+    } /* else nothing of the test is on a network: its steps run with none */
     if (cln_runner_ensure_images(&c) < 0 || cln_runner_start_services(&c) < 0)
         goto done;
     for (size_t i = 0; i < t->nsteps; i++) {

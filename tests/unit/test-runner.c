@@ -401,3 +401,23 @@ Test(runner, the_limit_that_fired_is_named)
     cr_assert_lt(results[0].steps[0].attempts[0].duration_ms, 1000);
     cr_assert_str_eq(results[0].steps[0].attempts[0].limit, "the run's --timeout (300ms)");
 }
+
+/* A network only where something of the test needs one: a test of fresh
+ * steps alone gets none (its steps run with no network either way); a
+ * step that asks for one, or a service, gets the test's network. */
+Test(runner, a_network_only_for_a_test_that_needs_one)
+{
+    add_spec("a", "[test]\nname = \"plain\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"true\"]\n");
+    add_spec("b", "[test]\nname = \"networked\"\ndefault_image = \"bb\"\n" IMG
+                  "[[steps]]\nrun = [\"true\"]\nnetwork = true\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_PASSED);
+    cr_assert_eq(results[1].status, CLN_ST_PASSED);
+    cr_assert_null(results[0].network);
+    cr_assert_null(results[0].network_note);
+    cr_assert_not_null(results[1].network);
+    cr_assert_eq(fake_count(&fk, "network-create"), 1, "one network, for the test that asked");
+    cr_assert_str_eq(results[0].steps[0].evidence.net_reason, "no network");
+    assert_torn_down();
+}
