@@ -56,6 +56,9 @@ void cln_runner_attempt_error(struct cln_attempt *a, struct cln_error *e)
  *   /.cleanrun/busybox sh -c 'exec "$@" < FILE' cleanrun-stdin ARGV...
  * The shell execs the step's own argv, unchanged, with FILE as its stdin.
  * *ret_argv gets the wrapped argv; the step's own stays in the result. */
+/* What the stdin wrapper says on stderr when the program is not on PATH. */
+#define STDIN_NOT_FOUND "cleanrun-stdin: not found: "
+
 static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t si, const char *id,
                       const struct cln_strv *argv, struct cln_strv *ret_argv,
                       struct cln_error **err)
@@ -79,7 +82,16 @@ static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t 
         return -1;
     }
     struct cln_strv v = {0};
-    char *script = cln_xasprintf("exec \"$@\" < %s", name);
+    /* busybox's sh would run its own applet for a bare name ("cat"), not
+     * the image's program: find it along PATH itself, and exec that path
+     * with the step's own argv[0] (exec -a). */
+    char *script = cln_xasprintf(
+        "set -f; p=$1; case $p in */*) ;; *) p=; IFS=:; for d in ${PATH:-/usr/bin:/bin}; do "
+        "if [ -f \"${d:-.}/$1\" ] && [ -x \"${d:-.}/$1\" ]; then p=${d:-.}/$1; break; fi; "
+        "done; unset IFS;; esac; "
+        "[ -n \"$p\" ] || { echo \"" STDIN_NOT_FOUND "$1\" >&2; exit 127; }; "
+        "a=$1; shift; exec -a \"$a\" \"$p\" \"$@\" < %s",
+        name);
     const char *head[] = {KEEPALIVE_BIN, "sh", "-c", script, "cleanrun-stdin"};
     v.v = cln_xcalloc(argv->n + 6, sizeof(char *));
     for (size_t i = 0; i < 5; i++)
@@ -89,6 +101,21 @@ static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t 
     free(script);
     *ret_argv = v;
     return 0;
+}
+
+/* The stdin wrapper could not find the step's program: the same error as
+ * the engine's when it cannot start one (docs/spec.md). */
+static struct cln_error *stdin_not_found(const struct cln_attempt *a)
+{
+    const struct cln_buf *e = &a->err.data;
+    size_t pl = strlen(STDIN_NOT_FOUND);
+    if (a->exit_code != 127 || a->out.data.len || e->len <= pl || e->len > 4096 ||
+        memcmp(e->data, STDIN_NOT_FOUND, pl) != 0 || memchr(e->data, '\n', e->len - 1))
+        return NULL;
+    return cln_error_make(CLN_E_INVALID, 0,
+                          "could not start the process: exec: \"%.*s\": executable file not "
+                          "found in $PATH",
+                          (int)(e->len - pl - 1), e->data + pl);
 }
 
 /* An exec into a service failed: when the service is no longer running,
@@ -215,6 +242,13 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         }
         memset(&er.out, 0, sizeof(er.out));
         memset(&er.err, 0, sizeof(er.err));
+        struct cln_error *nf = wrapped.n && !a->timed_out ? stdin_not_found(a) : NULL;
+        if (nf) {
+            a->error = nf;
+            sr->status = CLN_ST_ERROR;
+            cln_exec_result_done(&er);
+            break;
+        }
         bool was_interrupted = er.interrupted;
         cln_exec_result_done(&er);
         if (ec.on_output) { /* the end of the step's output: its last partial lines */

@@ -517,6 +517,51 @@ else
     out=$T/build.log bad "22: could not build the HEALTHCHECK image"
 fi
 
+# 17. stdin runs the image's own program, never busybox's applet of that
+# name (busybox's sh prefers its applets), with the step's own argv[0];
+# and a program that is not there is the engine's error, not a shell's
+mkdir -p "$T/own"
+printf '#!/bin/sh\necho "image-cat $0 $*"\n' >"$T/own/cat"
+chmod +x "$T/own/cat"
+cat >"$T/own/Dockerfile" <<EOF
+FROM $IMG
+COPY cat /usr/local/bin/cat
+ENV PATH=/usr/local/bin:/bin
+EOF
+if build localhost/cleanrun-results/own:1 "$T/own"; then
+    own=$(spec own <<EOF
+[test]
+name = "stdin-own-program"
+[[steps]]
+image = "localhost/cleanrun-results/own:1"
+run = ["cat", "-n"]
+stdin = "x\n"
+expect.stdout = "image-cat /usr/local/bin/cat -n\n"
+EOF
+    )
+    own2=$(spec own2 <<EOF
+[test]
+name = "stdin-no-such-program"
+[[steps]]
+image = "localhost/cleanrun-results/own:1"
+run = ["no-such-program"]
+stdin = "x\n"
+EOF
+    )
+    check "17: stdin" 3 run --report json="$T/own.json" "$own" "$own2"
+    if python3 -c 'import json,sys
+t = {t["name"]: t for t in json.load(open(sys.argv[1]))["tests"]}
+assert t["stdin-own-program"]["status"] == "passed", t["stdin-own-program"]["steps"][0]
+e = t["stdin-no-such-program"]["steps"][0]["error"] or ""
+assert t["stdin-no-such-program"]["status"] == "error" and "could not start the process" in e, e' "$T/own.json"; then
+        ok "17: a step with stdin runs the image's program (not busybox's applet); a missing one could not start"
+    else
+        bad "17: stdin runs the image's own program"
+    fi
+else
+    out=$T/build.log bad "17: could not build the image with its own cat"
+fi
+
 # 4. a built image follows the image in its FROM
 mkdir -p "$T/base"
 cat >"$T/base/Dockerfile" <<EOF
@@ -675,6 +720,7 @@ while read -r r; do
 done < <(sort -u "$runs")
 for i in hc:1 base:1; do api "/images/localhost/cleanrun-results/$i" >/dev/null; done
 curl -s --unix-socket "$sock" -X DELETE "http://localhost/v1.41/images/localhost/cleanrun-results/hc:1?force=1" >/dev/null
+curl -s --unix-socket "$sock" -X DELETE "http://localhost/v1.41/images/localhost/cleanrun-results/own:1?force=1" >/dev/null
 curl -s --unix-socket "$sock" -X DELETE "http://localhost/v1.41/images/localhost/cleanrun-results/base:1?force=1" >/dev/null
 if [ $leftover = 0 ]; then
     ok "nothing left by the $(sort -u "$runs" | grep -c .) runs of this script"
