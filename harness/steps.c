@@ -121,7 +121,8 @@ static struct cln_error *stdin_not_found(const struct cln_attempt *a)
 /* An exec into a service failed: when the service is no longer running,
  * that is what to say (not the engine's "container is not running"), with
  * its exit code and, in its result, its last log lines. */
-static struct cln_error *service_gone(struct test_ctx *c, const char *name, struct cln_error *e)
+static struct cln_error *service_gone(struct test_ctx *c, const char *name, struct cln_error *e,
+                                      uint64_t settle_ms)
 {
     struct cln_service_result *sr = (struct cln_service_result *)cln_runner_find_service(c, name);
     struct cln_container_state st;
@@ -129,6 +130,20 @@ static struct cln_error *service_gone(struct test_ctx *c, const char *name, stru
     if (!sr || !sr->container_id || cln_rt_inspect(c->run->rt, sr->container_id, &st, &ie) < 0) {
         cln_error_free(ie);
         return e;
+    }
+    if (st.running && settle_ms) {
+        /* the engine may report the exec's end before the container's
+         * (Docker does): wait a moment for it to say the service stopped */
+        int code = 0;
+        if (cln_rt_wait(c->run->rt, sr->container_id, cln_runner_remaining(c, settle_ms), &code,
+                        &ie) == 0) {
+            cln_container_state_done(&st);
+            if (cln_rt_inspect(c->run->rt, sr->container_id, &st, &ie) < 0) {
+                cln_error_free(ie);
+                return e;
+            }
+        }
+        cln_error_free(ie);
     }
     bool running = st.running;
     int code = st.exit_code;
@@ -220,7 +235,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         int64_t ooms = observed ? cln_cgroup_oom_kills(base.cgroup) : -1;
         if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
             a->status = CLN_ST_ERROR;
-            a->error = s->service ? service_gone(c, s->service, e) : e;
+            a->error = s->service ? service_gone(c, s->service, e, 0) : e;
             sr->status = CLN_ST_ERROR;
             break;
         }
@@ -277,6 +292,20 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
                     : a->error     ? CLN_ST_ERROR
                     : a->nfailures ? CLN_ST_FAILED
                                    : CLN_ST_PASSED;
+        /* A step that did not pass in a service that has exited: the
+         * service's exit is what happened (an exec racing its exit ends 126
+         * with runc's "cannot exec in a deleted state"; one it outlived was
+         * killed with the container, 137), not the step's expectations.
+         * An exit that looks like either waits up to 1 s for the engine to
+         * see the service go. */
+        bool dying = a->exit_code == 126 || a->exit_code > 128;
+        struct cln_error *gone = s->service && a->status != CLN_ST_PASSED && !a->error
+                                     ? service_gone(c, s->service, NULL, dying ? 1000 : 0)
+                                     : NULL;
+        if (gone) {
+            a->error = gone;
+            a->status = CLN_ST_ERROR;
+        }
         sr->status = a->status;
         if (a->status == CLN_ST_PASSED || a->status == CLN_ST_ERROR)
             break;

@@ -325,6 +325,15 @@ service = "s"
 run = ["true"]
 
 [test]
+name = "service-exits-under-a-step"
+[services.s]
+image = "@IMG@"
+command = ["sh", "-c", "echo going; sleep 1; echo gone; exit 4"]
+[[steps]]
+service = "s"
+run = ["sleep", "30"]
+
+[test]
 name = "logs-on-failure"
 [services.s]
 image = "@IMG@"
@@ -455,6 +464,8 @@ fi
 want service-exits error "19: service exits" && section service-exits &&
     has "19: a service that exits at once: said so, with its log" "service s exited with code 3" "bye-bye" &&
     lacks "19: service exits" "HTTP 409"
+want service-exits-under-a-step error "19: service exits under a step" && section service-exits-under-a-step &&
+    has "19: a service that exits under a step: an error saying so, with its log" "service s exited with code 4" "gone"
 want logs-on-failure failed "19: logs on failure" && section logs-on-failure &&
     has "19: a failed step shows the last log lines of the test's services" "service-says-hello"
 

@@ -110,13 +110,24 @@ static int f_kill(void *ctx, const char *id, const char *sig, struct cln_error *
     logf_(F(ctx), "kill %s", id);
     return 0;
 }
+static void sleep_ms(uint64_t ms);
+/* A container ends only by "vanish": any other is still running at the
+ * deadline. */
 static int f_wait(void *ctx, const char *id, uint64_t t, int *code, struct cln_error **err)
 {
-    (void)t;
-    (void)err;
-    logf_(F(ctx), "wait %s", id);
-    *code = 0;
-    return 0;
+    struct fake *f = F(ctx);
+    logf_(f, "wait %s", id);
+    pthread_mutex_lock(&f->lock);
+    bool gone = f->vanished && strcmp(f->vanished, id) == 0;
+    *code = f->vanished_code;
+    if (gone)
+        f->vanish_late = false;
+    pthread_mutex_unlock(&f->lock);
+    if (gone)
+        return 0;
+    sleep_ms(t);
+    return cln_error_set(err, CLN_E_TIMEOUT, 0, "container %s still running after %llu ms", id,
+                         (unsigned long long)t);
 }
 static int f_remove(void *ctx, const char *id, bool force, struct cln_error **err)
 {
@@ -128,12 +139,16 @@ static int f_remove(void *ctx, const char *id, bool force, struct cln_error **er
 static int f_inspect(void *ctx, const char *id, struct cln_container_state *ret,
                      struct cln_error **err)
 {
-    (void)ctx;
+    struct fake *f = F(ctx);
     (void)err;
     memset(ret, 0, sizeof(*ret));
     ret->id = cln_xstrdup(id);
-    ret->running = true;
-    ret->status = cln_xstrdup("running");
+    pthread_mutex_lock(&f->lock);
+    bool gone = f->vanished && strcmp(f->vanished, id) == 0 && !f->vanish_late;
+    ret->exit_code = gone ? f->vanished_code : 0;
+    pthread_mutex_unlock(&f->lock);
+    ret->running = !gone;
+    ret->status = cln_xstrdup(gone ? "exited" : "running");
     ret->image_id = cln_xstrdup("sha256:fake");
     return 0;
 }
@@ -218,6 +233,18 @@ static int f_exec(void *ctx, const char *id, const struct cln_exec_config *cfg,
         int calls = f->flaky_calls++;
         pthread_mutex_unlock(&f->lock);
         r.exit_code = calls < strtol(a[1], NULL, 10) ? 1 : 0;
+    } else if (strcmp(a[0], "vanish") == 0 || strcmp(a[0], "vanish-late") == 0) {
+        bool late = strcmp(a[0], "vanish-late") == 0;
+        pthread_mutex_lock(&f->lock);
+        free(f->vanished);
+        f->vanished = cln_xstrdup(id);
+        f->vanished_code = (int)strtol(a[1], NULL, 10);
+        f->vanish_late = late;
+        pthread_mutex_unlock(&f->lock);
+        r.exit_code = late ? 137 : 126;
+        if (!late)
+            cln_buf_puts(&r.out.data, "cannot exec in a deleted state: unknown\r\n");
+        r.out.total = r.out.data.len;
     } else if (strcmp(a[0], "explode") == 0) {
         free(r.exec_id);
         return cln_error_set(err, CLN_E_TRANSPORT, 0, "fake: the engine went away");
@@ -356,6 +383,7 @@ void fake_done(struct fake *f)
     for (size_t i = 0; i < f->nlog; i++)
         free(f->log[i]);
     free(f->log);
+    free(f->vanished);
     pthread_mutex_destroy(&f->lock);
 }
 

@@ -5,6 +5,10 @@
  *   echo ARGS...        stdout "ARGS\n"
  *   sleepms N           takes N ms (killed at the exec deadline: TIMEOUT)
  *   flaky K             exit 1 the first K times (counted per fake), then 0
+ *   vanish N            the container exits with code N under the exec, which
+ *                       ends 126 as runc's "cannot exec in a deleted state"
+ *   vanish-late N       the same, ending 137, and inspect says "running" until
+ *                       a wait (as Docker, which reports the exec's end first)
  * and by image: "fail/create:1" fails create, "fail/start:1" fails start. */
 #pragma once
 
@@ -22,6 +26,9 @@ struct fake {
     bool host_programs; /* declare /bin/echo as a host program (the broker starts it) */
     bool interrupted;   /* ops->interrupt was called (atomic) */
     bool gone;          /* ops->gone says the engine stopped answering (atomic; set by a test) */
+    char *vanished;     /* the container a "vanish" exec ended, and its exit code */
+    int vanished_code;
+    bool vanish_late; /* inspect says running until a wait */
 };
 
 struct cln_runtime *fake_runtime_new(struct fake *f);

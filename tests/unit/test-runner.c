@@ -421,3 +421,40 @@ Test(runner, a_network_only_for_a_test_that_needs_one)
     cr_assert_str_eq(results[0].steps[0].evidence.net_reason, "no network");
     assert_torn_down();
 }
+
+/* A service that exits under a step (the exec fails as runc's "cannot exec
+ * in a deleted state", exit 126, or is killed with the container): the
+ * step is an error saying the service exited, with its code, not a
+ * failure of the step's expectations (CI saw the race on Docker). */
+Test(runner, a_service_that_exits_under_a_step_is_an_error)
+{
+    add_spec("a", "[test]\nname = \"gone\"\n" IMG "[services.s]\nimage = \"bb\"\n"
+                  "[[steps]]\nservice = \"s\"\nrun = [\"vanish\", \"3\"]\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_ERROR);
+    const struct cln_step_result *st = &results[0].steps[0];
+    cr_assert_eq(st->status, CLN_ST_ERROR);
+    cr_assert_eq(st->nattempts, 1);
+    const char *m = st->attempts[0].error ? cln_error_text(st->attempts[0].error) : "";
+    cr_assert(strstr(m, "service s exited with code 3"), "%s", m);
+    assert_torn_down();
+}
+
+/* The same when the engine reports the exec's end (137) before the
+ * container's (Docker): the runner waits for the engine to see it; a step
+ * that simply fails in a running service does not wait. */
+Test(runner, a_service_seen_exiting_after_its_exec_is_an_error)
+{
+    add_spec("a", "[test]\nname = \"late\"\n" IMG "[services.s]\nimage = \"bb\"\n"
+                  "[[steps]]\nservice = \"s\"\nrun = [\"vanish-late\", \"5\"]\n");
+    add_spec("b", "[test]\nname = \"plain\"\n" IMG "[services.s]\nimage = \"bb\"\n"
+                  "[[steps]]\nservice = \"s\"\nrun = [\"false\"]\n");
+    run_all(1, false, NULL);
+    const struct cln_step_result *st = &results[0].steps[0];
+    cr_assert_eq(st->status, CLN_ST_ERROR);
+    const char *m = st->attempts[0].error ? cln_error_text(st->attempts[0].error) : "";
+    cr_assert(strstr(m, "service s exited with code 5"), "%s", m);
+    cr_assert_eq(results[1].status, CLN_ST_FAILED);
+    cr_assert_eq(fake_count(&fk, "wait"), 1, "only the exit that looked like a dying service waited");
+    assert_torn_down();
+}
