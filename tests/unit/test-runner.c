@@ -455,6 +455,7 @@ Test(runner, a_service_seen_exiting_after_its_exec_is_an_error)
     const char *m = st->attempts[0].error ? cln_error_text(st->attempts[0].error) : "";
     cr_assert(strstr(m, "service s exited with code 5"), "%s", m);
     cr_assert_eq(results[1].status, CLN_ST_FAILED);
-    cr_assert_eq(fake_count(&fk, "wait"), 1, "only the exit that looked like a dying service waited");
+    cr_assert_eq(fake_count(&fk, "wait"), 1,
+                 "only the exit that looked like a dying service waited");
     assert_torn_down();
 }
