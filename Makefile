@@ -37,7 +37,7 @@ PKG_LIBS    = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 TEST_CFLAGS = $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LIBS   = $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
 
-CPPFLAGS   += -I. -DCLN_VERSION='"$(VERSION)"' -D_GNU_SOURCE
+CPPFLAGS   += -I. -DCLN_VERSION='"$(VERSION)"' -D_GNU_SOURCE -DCLN_INSIDE_EXEC='"$(INSIDE)"'
 CFLAGS_release := -O2 -g -D_FORTIFY_SOURCE=2
 CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
                   -fno-sanitize-recover=all
@@ -45,7 +45,12 @@ LDFLAGS_asan   := -fsanitize=address,undefined
 LDLIBS     := -lm -lpthread
 
 RUNTIME_SRC := $(wildcard runtime/base/*.c runtime/*.c runtime/*/*.c)
-HARNESS_SRC := $(filter-out harness/cli/main.c,$(wildcard harness/*.c harness/*/*.c))
+HARNESS_SRC := $(filter-out harness/cli/main.c harness/inside/%,$(wildcard harness/*.c harness/*/*.c))
+# What runs inside containers (harness/inside/): static, with musl, embedded
+# in the harness by harness/inside.c; one build for every variant.
+INSIDE_SRC  := harness/inside/cleanrun-exec.c
+INSIDE      := build/inside/cleanrun-exec
+MUSL_CC     ?= musl-gcc
 LIB_SRC     := $(sort $(RUNTIME_SRC) $(HARNESS_SRC))
 MAIN_SRC    := harness/cli/main.c
 UNIT_SRC    := $(wildcard tests/unit/*.c tests/fakes/*.c)
@@ -76,6 +81,9 @@ depcheck:
 	  echo "cleanrun: missing build dependencies ($(PKGS) via pkg-config)."; \
 	  echo "  Run 'make deps' (Debian/Ubuntu, as root) or install libcurl4-openssl-dev,"; \
 	  echo "  libcjson-dev and pkg-config."; exit 2; }
+	@command -v $(MUSL_CC) >/dev/null 2>&1 || { \
+	  echo "cleanrun: missing $(MUSL_CC), which builds what runs inside containers."; \
+	  echo "  Run 'make deps' (Debian/Ubuntu, as root) or install musl-tools."; exit 2; }
 
 # ---- build variants ----
 
@@ -88,6 +96,8 @@ $(1)/obj/tests/%.o: KIND_CFLAGS = $$(TEST_CFLAGS)
 $(1)/obj/%.o: %.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(CSTD) $$(WARN) $$(CFLAGS_$(2)) $$(CPPFLAGS) $$(PKG_CFLAGS) $$(KIND_CFLAGS) $$(CFLAGS) -MMD -MP -c $$< -o $$@
+
+$(1)/obj/harness/inside.o: $(INSIDE)
 
 $(1)/libcleanrun.a: $$(call objs,$(1),$$(LIB_SRC))
 	@rm -f $$@
@@ -102,6 +112,10 @@ $(1)/test-unit: $$(call objs,$(1),$$(UNIT_SRC)) $(1)/libcleanrun.a
 $(1)/test-integration: $$(call objs,$(1),$$(INTEG_SRC)) $(1)/libcleanrun.a
 	$$(CC) $$(LDFLAGS_$(2)) $$(LDFLAGS) -o $$@ $$^ $$(TEST_LIBS) $$(PKG_LIBS) $$(LDLIBS)
 endef
+
+$(INSIDE): $(INSIDE_SRC)
+	@mkdir -p $(dir $@)
+	$(MUSL_CC) $(CSTD) $(WARN_BASE) -Os -static -s -o $@ $<
 
 # One line a variant.
 $(eval $(call variant,$(REL),release))

@@ -50,6 +50,20 @@ const struct cln_buf *cln_runner_keepalive(void)
     return &keepalive;
 }
 
+const struct cln_file *cln_runner_keepalive_files(size_t *ret_n)
+{
+    static struct cln_file files[2];
+    const struct cln_buf *ka = cln_runner_keepalive();
+    size_t len = 0;
+    const char *exec = cln_runner_inside_exec(&len);
+    files[0] = (struct cln_file){
+        .path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
+    files[1] =
+        (struct cln_file){.path = KEEPALIVE_EXEC + 1, .data = exec, .len = len, .mode = 0755};
+    *ret_n = ka->len ? 2 : 0;
+    return files;
+}
+
 /* ---- networks ---- */
 
 /* The test's routed network (a route to the host and beyond), made the
@@ -192,9 +206,9 @@ static int fill_keepalive_volume(struct test_ctx *c, const char *image, const ch
         char *id = NULL;
         r = cln_rt_create(rt, &cfg, &id, &e);
         if (r == 0 && pass == 0) {
-            struct cln_file f = {
-                .path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
-            r = cln_rt_copy_in(rt, id, "/", &f, 1, &e);
+            size_t nka = 0;
+            const struct cln_file *ka_files = cln_runner_keepalive_files(&nka);
+            r = cln_rt_copy_in(rt, id, "/", ka_files, nka, &e);
         } else if (r == 0) {
             /* what a container mounting it sees */
             struct cln_file_info fi = {0};
@@ -280,13 +294,14 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
         mounts[nmounts++] = (struct cln_mount){
             .type = CLN_MOUNT_VOLUME, .source = kavol, .target = KEEPALIVE_DIR, .read_only = true};
     }
-    struct cln_file *files = cln_xcalloc(req->nfiles + 1, sizeof(*files));
+    size_t nka = 0;
+    const struct cln_file *ka_files = cln_runner_keepalive_files(&nka);
+    struct cln_file *files = cln_xcalloc(req->nfiles + nka + 1, sizeof(*files));
     size_t nfiles = req->nfiles;
     if (req->nfiles)
         memcpy(files, req->files, req->nfiles * sizeof(*files));
-    if (req->keepalive && ka->len && !kavol)
-        files[nfiles++] = (struct cln_file){
-            .path = KEEPALIVE_BIN + 1, .data = ka->data, .len = ka->len, .mode = 0755};
+    for (size_t i = 0; req->keepalive && !kavol && i < nka; i++)
+        files[nfiles++] = ka_files[i];
     cleanup_strv struct cln_strv hosts = {0};
     bool with_hosts =
         pl->mode != CLN_NET_NONE && pl->mode != CLN_NET_HOST && c->r->network && !c->resolves;
@@ -334,7 +349,8 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
 /* A fresh container for an ephemeral step, kept alive by the keepalive
  * binary; returns its id or NULL with *msg set. */
 char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
-                                 struct cln_error **err, struct cln_evidence *ev, bool *observed)
+                                 struct cln_error **err, struct cln_evidence *ev, bool *observed,
+                                 char token[static 40])
 {
     struct cln_runtime *rt = c->run->rt;
     const struct cln_buf *ka = cln_runner_keepalive();
@@ -374,7 +390,7 @@ char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step 
         *err = e;
         return id;
     }
-    cln_runner_observe_container(rt, id, true, &s->privs, pl.mode, pl.reason, ev);
+    cln_runner_observe_container(rt, id, true, &s->privs, pl.mode, pl.reason, ev, token);
     *observed = true;
     return id;
 }

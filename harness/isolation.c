@@ -153,6 +153,7 @@ void cln_evidence_copy(struct cln_evidence *dst, const struct cln_evidence *src)
     dst->cgroup = dup0(src->cgroup);
     dst->canary_path = dup0(src->canary_path);
     dst->canary_note = dup0(src->canary_note);
+    dst->canary_by = src->canary_by;
     dst->reason = dup0(src->reason);
 }
 

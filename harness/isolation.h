@@ -100,8 +100,9 @@ struct cln_evidence {
     struct cln_ns_set ns, host_ns;
     char *cgroup; /* owned */
     enum cln_canary_state canary;
-    char *canary_path; /* owned; in the container, and the same path on the host */
-    char *canary_note; /* owned; why it failed */
+    char *canary_path;     /* owned; in the container, and the same path on the host */
+    char *canary_note;     /* owned; why it failed */
+    const char *canary_by; /* static: "step" (the step's own exec wrote it), "writer", or NULL */
     struct cln_isolation_request request;
     enum cln_verdict verdict;
     char *reason; /* owned; why not isolated, or what was shown */

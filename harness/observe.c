@@ -41,6 +41,35 @@ static bool pid_is_container(int pid, const char *id)
     return cg && strstr(cg, id) != NULL;
 }
 
+/* Write the canary by an exec of its own (as uid 0, through the
+ * keep-alive busybox) and check it. */
+static void write_canary(struct cln_runtime *rt, const char *id, struct cln_evidence *ev,
+                         const char *token)
+{
+    const char *argv[] = {KEEPALIVE_BIN,   "sh", "-c", "printf %s \"$1\" > \"$2\"", "canary", token,
+                          ev->canary_path, NULL};
+    struct cln_exec_config ec = {
+        .argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
+    struct cln_exec_result er;
+    struct cln_error *e = NULL;
+    ev->canary = CLN_CANARY_FAILED;
+    free(ev->canary_note);
+    ev->canary_note = NULL;
+    if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
+        ev->canary_note = cln_runner_text(e);
+        return;
+    }
+    if (er.status != CLN_EXEC_EXITED || er.exit_code != 0)
+        ev->canary_note = cln_xasprintf("the writer exited %d: %.*s", er.exit_code,
+                                        (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
+                                        er.err.data.data ? er.err.data.data : "");
+    else {
+        ev->canary_by = "writer";
+        cln_canary_check(ev, token);
+    }
+    cln_exec_result_done(&er);
+}
+
 /* Observe a running container: its main process's namespaces (every exec
  * joins them: runc and crun setns(2) into the init process's namespaces),
  * its cgroup, and a random canary written by a process exec'd in it, then
@@ -48,9 +77,11 @@ static bool pid_is_container(int pid, const char *id)
  * static busybox is already at KEEPALIVE_BIN. */
 void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool has_keepalive,
                                   const struct cln_spec_privs *privs, enum cln_net_mode net_mode,
-                                  const char *net_reason, struct cln_evidence *ev)
+                                  const char *net_reason, struct cln_evidence *ev, char *ret_token)
 {
     memset(ev, 0, sizeof(*ev));
+    if (ret_token)
+        ret_token[0] = '\0';
     ev->local = cln_runtime_local(rt);
     ev->container_id = cln_xstrdup(id);
     ev->net_mode = net_mode;
@@ -110,21 +141,24 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
             return;
         }
     }
-    const char *argv[] = {KEEPALIVE_BIN,   "sh", "-c", "printf %s \"$1\" > \"$2\"", "canary", token,
-                          ev->canary_path, NULL};
-    struct cln_exec_config ec = {
-        .argv = argv, .user = "0", .timeout_ms = 10000, .output_cap = 4096};
-    struct cln_exec_result er;
-    if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
-        ev->canary_note = cln_runner_text(e);
+    if (ret_token) { /* the step's exec writes it */
+        memcpy(ret_token, token, sizeof(token));
+        ev->canary = CLN_CANARY_NOT_RUN;
+        cln_evidence_judge(ev);
+        return;
+    }
+    write_canary(rt, id, ev, token);
+    cln_evidence_judge(ev);
+}
+
+void cln_runner_canary_after_step(struct cln_runtime *rt, const char *id, struct cln_evidence *ev,
+                                  const char *token)
+{
+    cln_canary_check(ev, token);
+    if (ev->canary == CLN_CANARY_MISSING) {
+        write_canary(rt, id, ev, token);
     } else {
-        if (er.status != CLN_EXEC_EXITED || er.exit_code != 0)
-            ev->canary_note = cln_xasprintf("the writer exited %d: %.*s", er.exit_code,
-                                            (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
-                                            er.err.data.data ? er.err.data.data : "");
-        else
-            cln_canary_check(ev, token);
-        cln_exec_result_done(&er);
+        ev->canary_by = "step";
     }
     cln_evidence_judge(ev);
 }

@@ -90,6 +90,8 @@ static cJSON *jevidence(const struct cln_evidence *e)
     cJSON_AddItemToObject(cn, "path", jstr(e->canary_path));
     cJSON_AddStringToObject(cn, "state", cln_canary_state_name(e->canary));
     cJSON_AddItemToObject(cn, "note", jstr(e->canary_note));
+    cJSON_AddItemToObject(cn, "written_by",
+                          e->canary_by ? cJSON_CreateString(e->canary_by) : cJSON_CreateNull());
     cJSON *rq = cJSON_AddObjectToObject(o, "requested");
     cJSON_AddBoolToObject(rq, "host_network", e->request.host_network);
     cJSON_AddBoolToObject(rq, "host_pid", e->request.host_pid);

@@ -19,6 +19,7 @@ struct cln_error;
  * keep them alive and to run probes (any image, no shell needed). */
 #define KEEPALIVE_DIR "/.cleanrun"
 #define KEEPALIVE_BIN "/.cleanrun/busybox"
+#define KEEPALIVE_EXEC "/.cleanrun/exec" /* harness/inside/cleanrun-exec.c */
 
 /* Stopping what ran when the limit fires (killing the step, reading how
  * it ended, removing its container) takes engine requests too: they get
@@ -105,9 +106,18 @@ const struct cln_service_result *cln_runner_find_service(const struct test_ctx *
 char *cln_runner_substitute(const struct test_ctx *c, const char *s);
 
 /* observe.c */
+/* ret_token: NULL, the canary is written now; else, where it is to be
+ * written, it is left to the step's own exec (ret_token gets its token,
+ * ev->canary_path its path; "" when there is none to write), and
+ * cln_runner_canary_after_step() checks it. */
 void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool has_keepalive,
                                   const struct cln_spec_privs *privs, enum cln_net_mode net_mode,
-                                  const char *net_reason, struct cln_evidence *ev);
+                                  const char *net_reason, struct cln_evidence *ev, char *ret_token);
+/* After the step whose exec was to write the canary: check it; when it is
+ * not there (the step could not write it: another user, a read-only root,
+ * a program that did not start), write one as before, then judge ev. */
+void cln_runner_canary_after_step(struct cln_runtime *rt, const char *id, struct cln_evidence *ev,
+                                  const char *token);
 void cln_runner_step_evidence(const struct cln_evidence *base, const struct cln_attempt *a,
                               struct cln_evidence *ev);
 
@@ -123,14 +133,19 @@ struct cln_runner_create {
     size_t *hosts_known;                /* cln_runner_hosts_vector()'s */
     const struct cln_file *files;       /* copied in before start */
     size_t nfiles;
-    bool keepalive;         /* with the keep-alive busybox at KEEPALIVE_BIN (if the host has it) */
-    const char *prefix;     /* of errors: "service web", or NULL */
+    bool keepalive;     /* with the keep-alive files at KEEPALIVE_DIR (if the host has busybox) */
+    const char *prefix; /* of errors: "service web", or NULL */
     const char *files_word; /* in a copy error: "files", or NULL */
 };
 int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_create *req,
                                 char **ret_id, struct cln_error **err);
 /* The keep-alive busybox (empty when the host has none); loaded once. */
 const struct cln_buf *cln_runner_keepalive(void);
+/* What goes at KEEPALIVE_DIR: the busybox and cleanrun-exec, as files to
+ * copy (paths relative to /); none when the host has no busybox. */
+const struct cln_file *cln_runner_keepalive_files(size_t *ret_n);
+/* inside.c: cleanrun-exec, the static binary */
+const char *cln_runner_inside_exec(size_t *ret_len);
 /* The run's volume holding it (made once, with a container of image), or
  * NULL: the engine cannot fill a volume that way, and each container gets
  * its own copy. */
@@ -146,7 +161,8 @@ struct cln_mount *cln_runner_host_mounts(const struct cln_spec_privs *p);
 int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wants_net, bool ports,
                      struct placement *ret, struct cln_error **err);
 char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
-                                 struct cln_error **err, struct cln_evidence *ev, bool *observed);
+                                 struct cln_error **err, struct cln_evidence *ev, bool *observed,
+                                 char token[static 40]);
 
 /* images.c */
 int cln_runner_ensure_images(struct test_ctx *c);

@@ -476,7 +476,7 @@ static void *start_service(void *ud)
     if (await_ready(c, sr, started) == 0) {
         j->rc = 0;
         cln_runner_observe_container(rt, id, has_keepalive, &s->privs, pl.mode, pl.reason,
-                                     &sr->evidence);
+                                     &sr->evidence, NULL);
         sr->observed = true;
     }
 out:

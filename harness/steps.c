@@ -5,6 +5,7 @@
 #include "expect.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -51,71 +52,97 @@ void cln_runner_attempt_error(struct cln_attempt *a, struct cln_error *e)
         cln_error_free(e);
 }
 
-/* stdin for a step: the engine's exec has no stdin here, so the text is
- * copied into the container and the step runs as
- *   /.cleanrun/busybox sh -c 'exec "$@" < FILE' cleanrun-stdin ARGV...
- * The shell execs the step's own argv, unchanged, with FILE as its stdin.
- * *ret_argv gets the wrapped argv; the step's own stays in the result. */
-/* What the stdin wrapper says on stderr when the program is not on PATH. */
-#define STDIN_NOT_FOUND "cleanrun-stdin: not found: "
-
-static int stdin_wrap(struct test_ctx *c, const struct cln_spec_step *s, size_t si, const char *id,
-                      const struct cln_strv *argv, struct cln_strv *ret_argv,
-                      struct cln_error **err)
+/* A step runs through cleanrun-exec (harness/inside/cleanrun-exec.c, at
+ * KEEPALIVE_EXEC) when it needs something done in its own process first:
+ *   /.cleanrun/exec [-c TOKEN PATH] [-i FILE] -- ARGV...
+ * -c: its fresh container's canary, written by the step's own process
+ * (docs/isolation.md); -i: its stdin, the text copied into the container
+ * first (the engine's exec has no stdin here).  The wrapper execs the
+ * step's own argv with its environment untouched; *ret_argv gets the
+ * wrapped argv, the step's own stays in the result. */
+static char *stdin_file(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
+                        const char *id, struct cln_error **err)
 {
-    struct cln_runtime *rt = c->run->rt;
-    const struct cln_buf *ka = cln_runner_keepalive();
-    if (!ka->len) {
+    size_t nka = 0;
+    (void)cln_runner_keepalive_files(&nka);
+    if (!nka) {
         *err = cln_error_make(CLN_E_IO, 0, "stdin needs /bin/busybox (busybox-static) on the host");
-        return -1;
+        return NULL;
     }
-    char name[64];
-    /* beside, not in, KEEPALIVE_DIR (the run's read-only volume); the
-     * keep-alive busybox is in every container cleanrun made */
-    snprintf(name, sizeof(name), "/.cleanrun-stdin-%zu", si);
+    /* beside, not in, KEEPALIVE_DIR (the run's read-only volume) */
+    char *name = cln_xasprintf("/.cleanrun-stdin-%zu", si);
     struct cln_file files[] = {
         {.path = name + 1, .data = s->stdin_text, .len = strlen(s->stdin_text), .mode = 0644},
     };
     struct cln_error *e = NULL;
-    if (cln_rt_copy_in(rt, id, "/", files, 1, &e) < 0) {
+    if (cln_rt_copy_in(c->run->rt, id, "/", files, 1, &e) < 0) {
         *err = cln_runner_wrap(e, "stdin");
-        return -1;
+        free(name);
+        return NULL;
     }
-    struct cln_strv v = {0};
-    /* busybox's sh would run its own applet for a bare name ("cat"), not
-     * the image's program: find it along PATH itself, and exec that path
-     * with the step's own argv[0] (exec -a). */
-    char *script = cln_xasprintf(
-        "set -f; p=$1; case $p in */*) ;; *) p=; IFS=:; for d in ${PATH:-/usr/bin:/bin}; do "
-        "if [ -f \"${d:-.}/$1\" ] && [ -x \"${d:-.}/$1\" ]; then p=${d:-.}/$1; break; fi; "
-        "done; unset IFS;; esac; "
-        "[ -n \"$p\" ] || { echo \"" STDIN_NOT_FOUND "$1\" >&2; exit 127; }; "
-        "a=$1; shift; exec -a \"$a\" \"$p\" \"$@\" < %s",
-        name);
-    const char *head[] = {KEEPALIVE_BIN, "sh", "-c", script, "cleanrun-stdin"};
-    v.v = cln_xcalloc(argv->n + 6, sizeof(char *));
-    for (size_t i = 0; i < 5; i++)
-        v.v[v.n++] = cln_xstrdup(head[i]);
-    for (size_t i = 0; i < argv->n; i++)
-        v.v[v.n++] = cln_xstrdup(argv->v[i]);
-    free(script);
-    *ret_argv = v;
-    return 0;
+    return name;
 }
 
-/* The stdin wrapper could not find the step's program: the same error as
- * the engine's when it cannot start one (docs/spec.md). */
-static struct cln_error *stdin_not_found(const struct cln_attempt *a)
+static void inside_wrap(const struct cln_strv *argv, const char *token, const char *canary,
+                        const char *stdin_path, struct cln_strv *ret)
+{
+    cln_strv_done(ret);
+    if (!canary && !stdin_path)
+        return;
+    ret->v = cln_xcalloc(argv->n + 8, sizeof(char *));
+    ret->v[ret->n++] = cln_xstrdup(KEEPALIVE_EXEC);
+    if (canary) {
+        ret->v[ret->n++] = cln_xstrdup("-c");
+        ret->v[ret->n++] = cln_xstrdup(token);
+        ret->v[ret->n++] = cln_xstrdup(canary);
+    }
+    if (stdin_path) {
+        ret->v[ret->n++] = cln_xstrdup("-i");
+        ret->v[ret->n++] = cln_xstrdup(stdin_path);
+    }
+    ret->v[ret->n++] = cln_xstrdup("--");
+    for (size_t i = 0; i < argv->n; i++)
+        ret->v[ret->n++] = cln_xstrdup(argv->v[i]);
+}
+
+/* cleanrun-exec could not run the step's program (or open its stdin): the
+ * same error as the engine's when it cannot start one (docs/spec.md).  Its
+ * one line: "cleanrun-exec: WHAT ERRNO NAME". */
+#define INSIDE_FAILED "cleanrun-exec: "
+static struct cln_error *inside_failed(const struct cln_attempt *a)
 {
     const struct cln_buf *e = &a->err.data;
-    size_t pl = strlen(STDIN_NOT_FOUND);
+    size_t pl = strlen(INSIDE_FAILED);
     if (a->exit_code != 127 || a->out.data.len || e->len <= pl || e->len > 4096 ||
-        memcmp(e->data, STDIN_NOT_FOUND, pl) != 0 || memchr(e->data, '\n', e->len - 1))
+        memcmp(e->data, INSIDE_FAILED, pl) != 0 || e->data[e->len - 1] != '\n' ||
+        memchr(e->data, '\n', e->len - 1))
         return NULL;
-    return cln_error_make(CLN_E_INVALID, 0,
-                          "could not start the process: exec: \"%.*s\": executable file not "
-                          "found in $PATH",
-                          (int)(e->len - pl - 1), e->data + pl);
+    cleanup_free char *line = cln_xstrndup(e->data + pl, e->len - pl - 1);
+    char what[16];
+    int err = 0, off = 0;
+    if (sscanf(line, "%15s %d %n", what, &err, &off) != 2 || !off)
+        return NULL;
+    const char *name = line + off;
+    if (strcmp(what, "stdin") == 0)
+        return cln_error_make(CLN_E_IO, 0, "stdin: cannot open %s in the container: %s", name,
+                              strerror(err));
+    if (strcmp(what, "exec") != 0)
+        return NULL;
+    if (err == ENOENT && !strchr(name, '/'))
+        return cln_error_make(CLN_E_INVALID, 0,
+                              "could not start the process: exec: \"%s\": executable file not "
+                              "found in $PATH",
+                              name);
+    /* the engine's words (runc's, Go's lower-case errno texts) */
+    char why[128];
+    snprintf(why, sizeof(why), "%s", strerror(err));
+    why[0] = (char)tolower((unsigned char)why[0]);
+    if (err == ENOENT)
+        return cln_error_make(CLN_E_INVALID, 0,
+                              "could not start the process: exec: \"%s\": stat %s: %s", name, name,
+                              why);
+    return cln_error_make(CLN_E_INVALID, 0, "could not start the process: exec: \"%s\": %s", name,
+                          why);
 }
 
 /* An exec into a service failed: when the service is no longer running,
@@ -184,6 +211,8 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
     char *fresh = NULL;
     cleanup_strv struct cln_strv env = {0};
     struct cln_strv wrapped = {0};
+    cleanup_free char *stdin_path = NULL;
+    char token[40] = ""; /* a fresh container's canary, for the step's exec to write */
     struct out_relay relay = {.c = c, .step = s->name};
     struct cln_evidence base;
     bool observed = false;
@@ -198,7 +227,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         }
     } else {
         sr->where = cln_xasprintf("image %s (fresh container)", s->image);
-        fresh = cln_runner_fresh_container(c, s, si, &msg, &base, &observed);
+        fresh = cln_runner_fresh_container(c, s, si, &msg, &base, &observed, token);
         id = fresh;
         if (msg) {
             step_error(sr, msg);
@@ -207,7 +236,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
     }
     sr->container_id = id ? cln_xstrdup(id) : NULL;
     cln_runner_env_vector(c, &s->env, &env);
-    if (s->stdin_text && stdin_wrap(c, s, si, id, &sr->argv, &wrapped, &msg) < 0) {
+    if (s->stdin_text && !(stdin_path = stdin_file(c, s, si, id, &msg))) {
         step_error(sr, msg);
         goto out;
     }
@@ -217,6 +246,8 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
                 break;
             cln_runner_pause_ms(c, cln_runner_remaining(c, s->retry_interval_ms));
         }
+        inside_wrap(&sr->argv, token, token[0] && !attempt ? base.canary_path : NULL, stdin_path,
+                    &wrapped);
         sr->attempts = cln_xrealloc(sr->attempts, (sr->nattempts + 1) * sizeof(*sr->attempts));
         struct cln_attempt *a = &sr->attempts[sr->nattempts++];
         memset(a, 0, sizeof(*a));
@@ -257,7 +288,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         }
         memset(&er.out, 0, sizeof(er.out));
         memset(&er.err, 0, sizeof(er.err));
-        struct cln_error *nf = wrapped.n && !a->timed_out ? stdin_not_found(a) : NULL;
+        struct cln_error *nf = wrapped.n && !a->timed_out ? inside_failed(a) : NULL;
         if (nf) {
             a->error = nf;
             sr->status = CLN_ST_ERROR;
@@ -311,6 +342,8 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
             break;
     }
 out:
+    if (observed && token[0]) /* the canary the step's exec wrote, or one written now */
+        cln_runner_canary_after_step(rt, id, &base, token);
     if (observed) {
         cln_runner_step_evidence(&base, sr->nattempts ? &sr->attempts[sr->nattempts - 1] : NULL,
                                  &sr->evidence);

@@ -573,6 +573,47 @@ else
     out=$T/build.log bad "17: could not build the image with its own cat"
 fi
 
+# 23. the canary of a fresh container is written by the step's own exec
+# (through /.cleanrun/exec); where the step cannot write it (another user)
+# or removes it, by a writer of its own, as for a service; the wrapper
+# leaves the step's environment alone (no SHLVL or PWD, as a shell adds)
+canary=$(spec canary <<EOF
+[test]
+name = "canary-by-step"
+[[steps]]
+image = "$IMG"
+run = ["env"]
+stdin = "x\n"
+[[steps]]
+image = "$IMG"
+run = ["id", "-u"]
+user = "65534"
+expect.stdout = "65534\n"
+[[steps]]
+image = "$IMG"
+run = ["sh", "-c", "rm /.cleanrun-canary-*"]
+[services.s]
+image = "$IMG"
+command = ["sleep", "1000"]
+[[steps]]
+service = "s"
+run = ["true"]
+EOF
+)
+if check "23: canary" 0 run --report json="$T/canary.json" "$canary" &&
+    python3 -c 'import json,sys
+st = json.load(open(sys.argv[1]))["tests"][0]["steps"]
+by = [s["isolation"]["canary"]["written_by"] for s in st]
+assert by == ["step", "writer", "writer", "writer"], by
+assert all(s["isolation"]["canary"]["state"] == "proven" for s in st), st
+assert all(s["isolation"]["verdict"] == "isolated" for s in st), st
+env = st[0]["stdout"]["text"]
+assert "SHLVL=" not in env and "PWD=" not in env and "PATH=" in env, env' "$T/canary.json"; then
+    ok "23: the step's own exec writes its canary; another user's, or one it removed, is written apart; the environment is the step's"
+else
+    bad "23: the canary by the step's exec"
+fi
+
 # 4. a built image follows the image in its FROM
 mkdir -p "$T/base"
 cat >"$T/base/Dockerfile" <<EOF
