@@ -306,9 +306,16 @@ static void run_test(struct run *run, size_t idx)
     }
 
     struct cln_runtime *rt = run->rt;
-    bool wants_net = t->nservices > 0;
+    /* A network only where containers of the test talk to each other or
+     * out: two services or more, a step that asks for one, a service that
+     * publishes ports (an engine publishes them from a network) or goes
+     * out.  A lone service runs with none, reaching itself by its names
+     * at 127.0.0.1, and its steps run inside it. */
+    bool wants_net = t->nservices > 1;
     for (size_t i = 0; i < t->nsteps && !wants_net; i++)
         wants_net = t->steps[i].network || t->steps[i].privs.outbound;
+    for (size_t i = 0; i < t->nservices && !wants_net; i++)
+        wants_net = t->services[i].nports > 0 || t->services[i].privs.outbound;
     if (!cln_runtime_supports(rt, CLN_FEATURE_NETWORK)) {
         r->network_note = cln_xasprintf("runtime '%s' has no networks: services and steps are "
                                         "not on a private network",

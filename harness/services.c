@@ -403,7 +403,10 @@ static void *start_service(void *ud)
     j->rc = -1;
     struct placement pl;
     memset(&pl, 0, sizeof(pl));
-    int cr = cln_runner_place(c, &s->privs, true, s->nports > 0, &pl, &sr->error);
+    /* on the test's network when it has one (or on the runtime's default
+     * one, when it has no networks); a lone service, with none */
+    bool on_net = c->r->network || !cln_runtime_supports(rt, CLN_FEATURE_NETWORK);
+    int cr = cln_runner_place(c, &s->privs, on_net, s->nports > 0, &pl, &sr->error);
     if (cr == 0) {
         struct cln_runner_create req = {
             .what = s->name,
