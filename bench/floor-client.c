@@ -3,7 +3,9 @@
  * create/start/wait/logs/remove, remove), made by the least client there is:
  * raw HTTP/1.1 on one kept-alive unix socket (plus one per exec stream,
  * which the engine hijacks), no JSON library, no checks beyond the status.
- * Usage: floor-client SOCKET_PATH IMAGE */
+ * Usage: floor-client SOCKET_PATH IMAGE [EXECS FRESH]
+ * (EXECS and FRESH: other counts than 50 and 10, for make bench's
+ * per-operation breakdown). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,10 +129,12 @@ static void copy_id(char *dst, size_t size)
 
 int main(int argc, char **argv)
 {
-    if (argc < 3) {
-        fprintf(stderr, "usage: floor-client SOCKET IMAGE\n");
+    if (argc != 3 && argc != 5) {
+        fprintf(stderr, "usage: floor-client SOCKET IMAGE [EXECS FRESH]\n");
         return 2;
     }
+    int nexec = argc == 5 ? (int)strtol(argv[3], NULL, 10) : 50;
+    int nfresh = argc == 5 ? (int)strtol(argv[4], NULL, 10) : 10;
     sock_path = argv[1];
     conn = dial();
     call("GET", "/version", NULL, 200);
@@ -143,7 +147,7 @@ int main(int argc, char **argv)
     copy_id(id, sizeof(id));
     snprintf(path, sizeof(path), "/v1.41/containers/%s/start", id);
     call("POST", path, NULL, 204);
-    for (int i = 0; i < 50; i++) {
+    for (int i = 0; i < nexec; i++) {
         snprintf(body, sizeof(body),
                  "{\"AttachStdout\":true,\"AttachStderr\":true,\"Tty\":false,"
                  "\"Cmd\":[\"echo\",\"%d\"]}",
@@ -163,7 +167,7 @@ int main(int argc, char **argv)
             call("GET", path, NULL, 200);
         while (strstr(buf, "\"Running\":true"));
     }
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < nfresh; i++) {
         char oid[80];
         snprintf(body, sizeof(body),
                  "{\"Image\":\"%s\",\"Cmd\":[\"echo\",\"%d\"],\"Labels\":{\"io.cleanrun.run\":"

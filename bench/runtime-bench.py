@@ -52,19 +52,56 @@ def engine_cpu():
     return total / hz
 
 
-def harness_spec(path, name="bench-w1"):
+def harness_spec(path, name="bench-w1", nexec=50, nfresh=10):
     """The workload as a spec for `cleanrun run`."""
     with open(path, "w") as f:
-        f.write("\n".join(test_lines(name)) + "\n")
+        f.write("\n".join(test_lines(name, nexec, nfresh)) + "\n")
 
 
-def test_lines(name):
+def breakdown(build, ep, runs):
+    """What one exec step and one fresh container cost, through the floor
+    client and through `cleanrun run`: the workload with 50 more exec steps,
+    and with 10 more fresh containers, against the service and one step (medians;
+    differences divided by the count).  The rest is the fixed cost of a run
+    with one service (start-up, the service, teardown)."""
+    shapes = {"base": (1, 0), "exec": (51, 0), "fresh": (1, 10)}
+    variants = []
+    for shape, (n, f) in shapes.items():
+        spec = os.path.join(build, f"bench-shape-{shape}.cleanrun.toml")
+        harness_spec(spec, f"bench-{shape}", n, f)
+        variants.append((("floor", shape), [f"{build}/floor-client", SOCK, IMAGE, str(n), str(f)]))
+        variants.append((("harness", shape), [f"{build}/cleanrun", "run", "--host", ep, "--no-gc",
+                                               "-q", "--no-color", spec]))
+    res = {key: [] for key, _ in variants}
+    for _ in range(runs):
+        for key, argv in variants:
+            e0 = engine_cpu()
+            wall, _, _ = measure(build, argv)
+            res[key].append((wall, engine_cpu() - e0))
+    med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
+           for k, v in res.items()}
+    print(f"per operation (median of {runs}; wall ms / engine CPU ms each):")
+    print(f"{'':32} {'floor':>17} {'cleanrun run':>17}")
+    for label, shape, count in (("fixed (1 service + 1 step)", "base", 1),
+                                ("an exec step in the service", "exec", 50),
+                                ("a fresh container and its step", "fresh", 10)):
+        cells = []
+        for who in ("floor", "harness"):
+            w, e = med[(who, shape)]
+            if shape != "base":
+                w -= med[(who, "base")][0]
+                e -= med[(who, "base")][1]
+            cells.append(f"{w / count * 1000:7.1f} / {e / count * 1000:7.1f}")
+        print(f"{label:32} {cells[0]:>17} {cells[1]:>17}")
+
+
+def test_lines(name, nexec=50, nfresh=10):
     lines = ['[test]', f'name = "{name}"', '[services.s]', f'image = "{IMAGE}"',
              'command = ["sleep", "3600"]']
-    for i in range(50):
+    for i in range(nexec):
         lines += ['[[steps]]', 'service = "s"', f'run = ["echo", "{i}"]',
                   f'expect.stdout = "{i}\\n"', 'expect.stderr = ""', 'expect.exit = 0']
-    for _ in range(10):
+    for _ in range(nfresh):
         lines += ['[[steps]]', f'image = "{IMAGE}"', 'run = ["sh", "-c", "exit 3"]',
                   'expect.exit = 3']
     return lines
@@ -142,6 +179,7 @@ def main():
           f"({(w / floor_wall - 1) * 100:+.1f}%); client CPU < 0.15 s: "
           f"{'met' if c < 0.15 else 'MISSED'} ({c:.3f} s); peak RSS < 8 MiB: "
           f"{'met' if m < 8 else 'MISSED'} ({m:.1f} MiB)")
+    breakdown(build, ep, max(3, runs))
     if os.environ.get("BENCH_W2"):
         w2(build, ep, runs)
     w, c, m, e = summary["cleanrun run (harness path)"]

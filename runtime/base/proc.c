@@ -251,6 +251,18 @@ int cln_proc_open_scoped(int pid, const struct cln_proc_scope *scope)
     return fd;
 }
 
+int cln_proc_kill_in_scope(int pid, const struct cln_proc_scope *scope)
+{
+    struct cln_proc_scope s = *scope;
+    s.exclude = 0;
+    int fd = cln_proc_open_scoped(pid, &s);
+    if (fd < 0)
+        return -1;
+    int r = pidfd_signal(fd, SIGKILL);
+    close(fd);
+    return r < 0 ? -1 : 0;
+}
+
 /* Children of pid from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN). */
 static size_t children_of(int pid, int **out, size_t n, size_t *cap)
 {

@@ -52,3 +52,8 @@ int cln_proc_open_scoped(int pid, const struct cln_proc_scope *scope);
  * first so that it cannot fork, each proven in scope and signalled through
  * its pidfd.  Returns how many processes were killed. */
 int cln_proc_kill_scoped(int root, const struct cln_proc_scope *scope, bool orphans);
+
+/* SIGKILL pid, a process of the scope (its exclude, the container's init,
+ * allowed), through a pidfd proven in scope.  0, or -1 (not in scope,
+ * gone: nothing was signalled). */
+int cln_proc_kill_in_scope(int pid, const struct cln_proc_scope *scope);

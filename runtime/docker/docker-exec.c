@@ -21,8 +21,8 @@
  * the engine names is, here, that container's (its cgroup names the
  * container's full id).  Requests bounded to a few seconds: this runs at a
  * deadline, and the engine may be why. */
-static bool container_scope(struct docker *d, const char *id, uint64_t min_start,
-                            struct cln_proc_scope *ret, char **ret_cgroup)
+bool cln_docker_container_scope(struct docker *d, const char *id, uint64_t min_start,
+                                struct cln_proc_scope *ret, char **ret_cgroup, int *ret_init)
 {
     cleanup_free char *path = cln_xasprintf("/containers/%s/json", id);
     struct cln_http_response resp;
@@ -47,6 +47,8 @@ static bool container_scope(struct docker *d, const char *id, uint64_t min_start
                                        .min_start = min_start,
                                        .exclude = st.pid};
         ok = ret->pidns != 0 && cln_proc_start_time(st.pid) != 0;
+        if (ret_init)
+            *ret_init = st.pid;
     }
     cln_container_state_done(&st);
     if (!ok) {
@@ -140,7 +142,8 @@ static void exec_deadline(void *ud)
     e = NULL;
     struct cln_proc_scope scope;
     char *cgroup = NULL;
-    if (x->d->local && container_scope(x->d, x->container, x->start_ticks, &scope, &cgroup)) {
+    if (x->d->local &&
+        cln_docker_container_scope(x->d, x->container, x->start_ticks, &scope, &cgroup, NULL)) {
         int root = x->host_pid;
         int fd = root > 0 ? cln_proc_open_scoped(root, &scope) : -1;
         if (fd >= 0)

@@ -47,6 +47,14 @@ cJSON *cln_docker_labels_json(const struct cln_labels *l);
 /* Labels object -> cln_labels */
 void cln_docker_labels_from_json(const cJSON *obj, struct cln_labels *ret);
 
+/* ---- killing (docker-exec.c) ---- */
+struct cln_proc_scope;
+/* A container's scope (its init's pid namespace and cgroup) when the init
+ * the engine names is, on this kernel, that container's; its pid in
+ * *ret_init (may be NULL).  false: not running, not here, not proven. */
+bool cln_docker_container_scope(struct docker *d, const char *id, uint64_t min_start,
+                                struct cln_proc_scope *ret, char **ret_cgroup, int *ret_init);
+
 /* ---- streams and files (docker-exec.c) ---- */
 int cln_docker_logs(void *ctx, const char *id, unsigned tail, size_t cap,
                     struct cln_capture *ret_out, struct cln_capture *ret_err,

@@ -11,6 +11,7 @@
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
 #include "runtime/base/log.h"
+#include "runtime/base/proc.h"
 #include "runtime/base/xalloc.h"
 
 /* Requests an interrupt never cuts short: removals and kills (how a run
@@ -483,9 +484,34 @@ static int await_removal(struct docker *d, const char *id, const char *what, str
     return r;
 }
 
+/* A running container on this kernel, removed by force: its init killed
+ * here, through a pidfd proven the container's (docs/runtime.md), and the
+ * engine's word awaited that it stopped, as when a container's process
+ * exits on its own; the engine's kill (an OCI runtime process and a round
+ * trip more) is left for what this cannot prove.  Best effort: the DELETE
+ * with force follows whatever happens here. */
+static void kill_here(struct docker *d, const char *id)
+{
+    struct cln_proc_scope scope;
+    char *cgroup = NULL;
+    int init = 0;
+    if (!cln_docker_container_scope(d, id, 0, &scope, &cgroup, &init))
+        return;
+    int r = cln_proc_kill_in_scope(init, &scope);
+    free(cgroup);
+    if (r < 0)
+        return;
+    int code = 0;
+    struct cln_error *e = NULL;
+    (void)docker_wait(d, id, 10000, &code, &e);
+    cln_error_free(e);
+}
+
 static int docker_remove(void *ctx, const char *id, bool force, struct cln_error **err)
 {
     struct docker *d = ctx;
+    if (force && d->local)
+        kill_here(d, id);
     cleanup_free char *path = cln_xasprintf("/containers/%s?v=1&force=%d", id, force ? 1 : 0);
     char what[64];
     snprintf(what, sizeof(what), "remove container %.12s", id);

@@ -733,6 +733,9 @@ name = "kept"
 [services.db]
 image = "$IMG"
 command = ["sleep", "1000"]
+[services.cache]
+image = "$IMG"
+command = ["sleep", "1000"]
 [[steps]]
 name = "fails"
 service = "db"
@@ -743,7 +746,7 @@ check "19: --keep-on-failure" 1 run --keep-on-failure "$kept"
 rid=$(sed -n 's/.*, run \([0-9a-f]\{12\}\)$/\1/p' "$out" | head -n1)
 cmd=$(grep -o "$engine [^ ]* [^ ]* exec -it [^ ]* sh" "$out" | head -n1)
 if has "19: --keep-on-failure lists what it kept, with the command to reach it" "kept for inspection" "$engine" &&
-    [ "$(labelled "$rid")" -ge 2 ]; then
+    [ "$(labelled "$rid")" -ge 3 ]; then # two services and their network
     names=$(api "/containers/json?all=1" | python3 -c 'import json,sys
 for c in json.load(sys.stdin):
     for n in c["Names"]:

@@ -187,6 +187,9 @@ name = "slow-in-pidns"
 [services.app]
 image = "$IMG"
 command = ["sleep", "3600"]
+[services.side]
+image = "$IMG"
+command = ["sleep", "3600"]
 [[steps]]
 service = "app"
 run = ["sleep", "6"]
@@ -198,7 +201,7 @@ guard $spid 120
 rid=""
 for _ in $(seq 1 100); do
     rid=$(sed -n 's/.*, run \([0-9a-f]\{12\}\)$/\1/p' "$T/slow.out" | head -n1)
-    [ -n "$rid" ] && [ "$(labelled "$rid")" -gt 1 ] && break
+    [ -n "$rid" ] && [ "$(labelled "$rid")" -gt 2 ] && break # both services and their network
     sleep 0.1
 done
 echo "$rid" >>"$runs"
@@ -210,7 +213,7 @@ after=$(labelled "$rid")
 wait $spid
 src=$?
 kill $sgpid 2>/dev/null
-if [ -n "$rid" ] && [ "$before" -gt 1 ] && [ "$after" = "$before" ] && [ $src = 0 ] &&
+if [ -n "$rid" ] && [ "$before" -gt 2 ] && [ "$after" = "$before" ] && [ $src = 0 ] &&
     grep -Eq "left [0-9]+ runs? alone" "$T/gc2"; then
     ok "2: gc from the host's pid namespace (which sees the owner) and from a sibling one (which cannot) leave a live run alone ($before resources; the run passed)"
 else

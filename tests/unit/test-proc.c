@@ -159,6 +159,24 @@ Test(proc, a_gone_process_is_not_signalled)
     free(cg);
 }
 
+/* A forced removal kills a container's init itself: the scope's excluded
+ * pid is allowed there, but never a process outside the scope. */
+Test(proc, an_init_in_scope_is_killed_one_outside_never)
+{
+    char *cg = cln_proc_cgroup(getpid());
+    pid_t p = sleeper(), q = sleeper();
+    struct cln_proc_scope init = {.pidns = cln_proc_pidns(0), .cgroup = cg, .exclude = p};
+    struct cln_proc_scope other_cg = {.pidns = cln_proc_pidns(0),
+                                      .cgroup = "/docker/0123456789abcdef"};
+    struct cln_proc_scope other_ns = {.pidns = 4026539999ULL, .cgroup = cg};
+    cr_assert_eq(cln_proc_kill_in_scope(q, &other_cg), -1);
+    cr_assert_eq(cln_proc_kill_in_scope(q, &other_ns), -1);
+    cr_assert_eq(cln_proc_kill_in_scope(p, &init), 0);
+    cr_assert(was_killed(p));
+    cr_assert_not(was_killed(q)); /* which reaps it */
+    free(cg);
+}
+
 Test(proc, facts)
 {
     cr_assert_neq(cln_proc_pidns(0), 0);
