@@ -47,6 +47,11 @@ struct test_ctx {
     pthread_mutex_t lock; /* containers, the routed network, hosts */
     /* teardown, LIFO */
     struct cln_strv containers;
+    /* a fresh container being removed while the next step goes on */
+    pthread_t remover;
+    bool removing;
+    char *removing_id;
+    struct cln_error *removing_error;
     /* networks */
     bool resolves; /* the engine resolves names on the test network */
     char *routed;  /* the test's routed network, once something needed it */

@@ -139,6 +139,31 @@ static void teardown_error(struct cln_test_result *r, struct cln_error *e)
 }
 
 /* Remove one tracked container now (ephemeral steps). */
+static void *remove_in_background(void *ud)
+{
+    struct test_ctx *c = ud;
+    (void)cln_rt_remove(c->run->rt, c->removing_id, true, &c->removing_error);
+    return NULL;
+}
+
+/* The removal in the background, finished: its error is the test's. */
+static void await_removal(struct test_ctx *c)
+{
+    if (!c->removing)
+        return;
+    pthread_join(c->remover, NULL);
+    c->removing = false;
+    if (c->removing_error)
+        teardown_error(c->r, c->removing_error);
+    c->removing_error = NULL;
+    free(c->removing_id);
+    c->removing_id = NULL;
+}
+
+/* A fresh container, done with: removed while the test goes on (its next
+ * step's container is created and started meanwhile: the engine's work of
+ * removing one, mostly waiting, overlaps the next's), one at a time; the
+ * test's teardown waits for it.  Synchronously when no thread can be had. */
 void cln_runner_untrack_remove(struct test_ctx *c, const char *id)
 {
     pthread_mutex_lock(&c->lock);
@@ -147,10 +172,19 @@ void cln_runner_untrack_remove(struct test_ctx *c, const char *id)
             continue;
         char *mine = cln_strv_take(&c->containers, i);
         pthread_mutex_unlock(&c->lock);
-        struct cln_error *e = NULL;
-        if (cln_rt_remove(c->run->rt, mine, true, &e) < 0)
-            teardown_error(c->r, e);
+        await_removal(c);
+        c->removing_id = mine;
+        c->removing_error = NULL;
+        if (pthread_create(&c->remover, NULL, remove_in_background, c) == 0) {
+            c->removing = true;
+            return;
+        }
+        remove_in_background(c);
+        if (c->removing_error)
+            teardown_error(c->r, c->removing_error);
+        c->removing_error = NULL;
         free(mine);
+        c->removing_id = NULL;
         return;
     }
     pthread_mutex_unlock(&c->lock);
@@ -159,6 +193,7 @@ void cln_runner_untrack_remove(struct test_ctx *c, const char *id)
 void cln_runner_teardown(struct test_ctx *c)
 {
     struct cln_runtime *rt = c->run->rt;
+    await_removal(c);
     while (c->containers.n) {
         char *id = cln_strv_take(&c->containers, c->containers.n - 1);
         struct cln_error *e = NULL;
@@ -371,6 +406,7 @@ done:
     judge_test(r);
     /* teardown is bounded by each request's own limits, not the test's */
     cln_deadline_set(0, NULL);
+    await_removal(&c); /* the last fresh container's, kept or not */
     bool failed = r->status != CLN_ST_PASSED && r->status != CLN_ST_SKIPPED;
     if (failed) /* what each service said, for whoever reads why */
         for (size_t i = 0; i < r->nservices; i++)
