@@ -504,8 +504,8 @@ int cln_docker_copy_in(void *ctx, const char *id, const char *dir, const struct 
 {
     struct docker *d = ctx;
     /* Docker refuses a missing target directory, Podman creates it: check
-     * first, so that both behave the same. */
-    int r = dir_exists(d, id, dir, err);
+     * first, so that both behave the same (the root is always one). */
+    int r = strcmp(dir, "/") == 0 ? 0 : dir_exists(d, id, dir, err);
     if (r < 0)
         return r;
     struct cln_buf tar = CLN_BUF_INIT;
