@@ -1,0 +1,309 @@
+/* Unit tests of the Apple container backend's pure parts: both JSON
+ * schemas of the CLI (fixtures written from the documented structs,
+ * ../shared/docs/RUNTIMES.md §3.3: 1.x ManagedContainer, 0.x
+ * PrintableContainer), its error lines, and the validation and argv of a
+ * container configuration. */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/apple/apple-internal.h"
+#include "runtime/base/error.h"
+
+static struct cln_container_state *parse(const char *json, size_t *n, enum cln_apple_schema *schema)
+{
+    struct cln_container_state *s = NULL;
+    struct cln_error *e = NULL;
+    int r = cln_apple_parse_containers(json, strlen(json), &s, n, schema, &e);
+    cr_assert_eq(r, 0, "%s", e ? cln_error_text(e) : "");
+    return s;
+}
+
+/* `container inspect` in 1.x: pretty, keys sorted */
+static const char inspect_1x[] =
+    "[\n"
+    "  {\n"
+    "    \"configuration\" : {\n"
+    "      \"capAdd\" : [],\n"
+    "      \"id\" : \"cleanrun-abc-0-web\",\n"
+    "      \"image\" : {\n"
+    "        \"descriptor\" : {\n"
+    "          \"digest\" : \"sha256:1111\",\n"
+    "          \"mediaType\" : \"application/vnd.oci.image.index.v1+json\",\n"
+    "          \"size\" : 1234\n"
+    "        },\n"
+    "        \"reference\" : \"docker.io/library/alpine:latest\"\n"
+    "      },\n"
+    "      \"initProcess\" : {\n"
+    "        \"arguments\" : [\"1000\"],\n"
+    "        \"executable\" : \"sleep\",\n"
+    "        \"user\" : {\"id\" : {\"gid\" : 0, \"uid\" : 0}}\n"
+    "      },\n"
+    "      \"labels\" : {\n"
+    "        \"io.cleanrun.run\" : \"abc\",\n"
+    "        \"io.cleanrun.service\" : \"web\"\n"
+    "      },\n"
+    "      \"publishedPorts\" : [\n"
+    "        {\"containerPort\" : 80, \"count\" : 2, \"hostAddress\" : \"127.0.0.1\",\n"
+    "         \"hostPort\" : 8080, \"proto\" : \"tcp\"}\n"
+    "      ],\n"
+    "      \"resources\" : {\"cpuOverhead\" : 1, \"cpus\" : 4, \"memoryInBytes\" : 1073741824}\n"
+    "    },\n"
+    "    \"id\" : \"cleanrun-abc-0-web\",\n"
+    "    \"status\" : {\n"
+    "      \"networks\" : [\n"
+    "        {\"hostname\" : \"web\", \"ipv4Address\" : \"192.168.64.3/24\",\n"
+    "         \"ipv4Gateway\" : \"192.168.64.1\", \"network\" : \"default\"}\n"
+    "      ],\n"
+    "      \"startedDate\" : \"2026-12-02T04:05:06Z\",\n"
+    "      \"state\" : \"running\"\n"
+    "    }\n"
+    "  }\n"
+    "]\n";
+
+Test(apple, the_1x_shape_pretty_and_sorted)
+{
+    size_t n = 0;
+    enum cln_apple_schema schema = CLN_APPLE_SCHEMA_0;
+    struct cln_container_state *s = parse(inspect_1x, &n, &schema);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(schema, CLN_APPLE_SCHEMA_1);
+    cr_assert_str_eq(s[0].id, "cleanrun-abc-0-web");
+    cr_assert_str_eq(s[0].name, "cleanrun-abc-0-web");
+    cr_assert_str_eq(s[0].image_id, "sha256:1111");
+    cr_assert(s[0].running);
+    cr_assert_str_eq(s[0].status, "running");
+    cr_assert_eq(s[0].pid, 0, "a VM: no host pid");
+    cr_assert_eq(s[0].exit_code, -1, "the CLI records no exit code");
+    cr_assert_str_eq(s[0].started_at, "2026-12-02T04:05:06Z");
+    cr_assert_eq(s[0].nnetworks, 1);
+    cr_assert_str_eq(s[0].networks[0].network, "default");
+    cr_assert_str_eq(s[0].networks[0].ip, "192.168.64.3");
+    cr_assert_eq(s[0].nports, 2, "count = 2 publishes a range");
+    cr_assert_eq(s[0].ports[1].host_port, 8081);
+    cr_assert_eq(s[0].ports[1].container_port, 81);
+    cr_assert_str_eq(cln_labels_get(&s[0].labels, "io.cleanrun.service"), "web");
+    cln_apple_states_free(s, n);
+}
+
+/* `container ls --format json` in 0.x: compact, keys in Swift's order,
+ * status a string, networks and startedDate at the top level, dates in
+ * seconds since 2001-01-01; attachments with address (<= 0.8) and
+ * ipv4Address (0.9+); an unknown key ignored. */
+Test(apple, the_0x_shape_compact_and_unsorted)
+{
+    const char *j =
+        "[{\"status\":\"running\",\"configuration\":{\"id\":\"a1\",\"image\":{\"reference\":"
+        "\"x\",\"descriptor\":{\"digest\":\"sha256:2222\"}},\"labels\":{}},\"networks\":"
+        "[{\"network\":\"default\",\"address\":\"192.168.64.5/24\",\"gateway\":"
+        "\"192.168.64.1\"}],\"startedDate\":786240000.5,\"somethingNew\":{\"x\":1}},"
+        "{\"status\":\"stopped\",\"configuration\":{\"id\":\"a2\",\"image\":{}},\"networks\":"
+        "[{\"network\":\"default\",\"ipv4Address\":\"192.168.64.6/24\"}]}]";
+    size_t n = 0;
+    enum cln_apple_schema schema = CLN_APPLE_SCHEMA_1;
+    struct cln_container_state *s = parse(j, &n, &schema);
+    cr_assert_eq(n, 2);
+    cr_assert_eq(schema, CLN_APPLE_SCHEMA_0);
+    cr_assert_str_eq(s[0].id, "a1");
+    cr_assert(s[0].running);
+    cr_assert_str_eq(s[0].started_at, "2025-12-01T00:00:00Z");
+    cr_assert_str_eq(s[0].networks[0].ip, "192.168.64.5");
+    cr_assert_str_eq(s[1].networks[0].ip, "192.168.64.6");
+    cr_assert_not(s[1].running);
+    cr_assert_str_eq(s[1].status, "created", "stopped and never started");
+    cr_assert_null(s[1].image_id);
+    cr_assert_eq(s[1].labels.len, 0);
+    cln_apple_states_free(s, n);
+}
+
+/* The shape is decided per object: one array may hold both (never by a
+ * version string); a stopped 1.x container that ran has exited; missing
+ * optional keys are fine. */
+Test(apple, each_object_its_own_shape)
+{
+    const char *j = "[{\"configuration\":{\"id\":\"b1\"},\"status\":\"stopping\"},"
+                    "{\"id\":\"b2\",\"configuration\":{},\"status\":{\"state\":\"stopped\","
+                    "\"startedDate\":\"2026-01-01T00:00:00Z\"}},"
+                    "{\"id\":\"b3\",\"configuration\":{},\"status\":{}}]";
+    size_t n = 0;
+    struct cln_container_state *s = parse(j, &n, NULL);
+    cr_assert_eq(n, 3);
+    cr_assert(s[0].running, "stopping is still running");
+    cr_assert_str_eq(s[1].status, "exited");
+    cr_assert_str_eq(s[2].status, "unknown");
+    cr_assert_eq(s[2].nnetworks, 0);
+    cln_apple_states_free(s, n);
+    s = parse("[]", &n, NULL);
+    cr_assert_eq(n, 0, "0.x: a missing id is an empty array");
+    cln_apple_states_free(s, n);
+}
+
+Test(apple, neither_shape_is_an_error_naming_the_object)
+{
+    const char *bad[] = {
+        "{}",
+        "[{\"id\":\"c\",\"status\":3,\"configuration\":{}}]",
+        "[{\"configuration\":{\"id\":\"c\"},\"status\":\"running\"},{\"status\":\"running\"}]",
+        "[{\"configuration\":{},\"status\":\"running\"}]",
+        "[",
+    };
+    const char *want[] = {"not a JSON array", "container 0", "container 1", "no id",
+                          "not a JSON array"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        struct cln_container_state *s = NULL;
+        size_t n = 9;
+        struct cln_error *e = NULL;
+        cr_assert_lt(cln_apple_parse_containers(bad[i], strlen(bad[i]), &s, &n, NULL, &e), 0, "%s",
+                     bad[i]);
+        cr_assert(strstr(cln_error_text(e), want[i]), "%s: %s", bad[i], cln_error_text(e));
+        cr_assert_null(s);
+        cr_assert_eq(n, 0);
+        cln_error_free(e);
+    }
+}
+
+Test(apple, dates_status_and_images)
+{
+    char *d = cln_apple_date_iso(0);
+    cr_assert_str_eq(d, "2001-01-01T00:00:00Z");
+    free(d);
+    cr_assert_null(cln_apple_date_iso(-1e12));
+    const char *st = "{\"status\":\"not running\",\"appRoot\":\"/x\"}";
+    char *s = cln_apple_parse_system_status(st, strlen(st));
+    cr_assert_str_eq(s, "not running");
+    free(s);
+    const char *img1 = "[{\"configuration\":{\"name\":\"alpine\",\"descriptor\":{\"digest\":"
+                       "\"sha256:3333\"}},\"variants\":[]}]";
+    const char *img0 = "[{\"reference\":\"alpine\",\"descriptor\":{\"digest\":\"sha256:4444\"}}]";
+    struct cln_image_info info;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_apple_parse_image(img1, strlen(img1), &info, &e), 1);
+    cr_assert_str_eq(info.id, "sha256:3333");
+    cln_image_info_done(&info);
+    cr_assert_eq(cln_apple_parse_image(img0, strlen(img0), &info, &e), 1);
+    cr_assert_str_eq(info.id, "sha256:4444");
+    cln_image_info_done(&info);
+    cr_assert_eq(cln_apple_parse_image("[]", 2, &info, &e), 0);
+}
+
+static enum cln_apple_error_class classify(int code, const char *err, char *msg, size_t size,
+                                           char *ecode)
+{
+    struct cln_apple_failure f;
+    cln_apple_classify(code, err, strlen(err), &f);
+    snprintf(msg, size, "%s", f.message ? f.message : "");
+    snprintf(ecode, 32, "%s", f.code);
+    enum cln_apple_error_class c = f.cls;
+    cln_apple_failure_done(&f);
+    return c;
+}
+
+Test(apple, errors_are_classified_from_the_error_line)
+{
+    char m[256], code[32];
+    cr_assert_eq(classify(1, "Error: notFound: \"container x not found\"\n", m, sizeof(m), code),
+                 CLN_APPLE_NOT_FOUND);
+    cr_assert_str_eq(m, "container x not found");
+    cr_assert_str_eq(code, "notFound");
+    cr_assert_eq(
+        classify(1, "Error: exists: \"container with id x already exists\"\n", m, sizeof(m), code),
+        CLN_APPLE_PERMANENT);
+    cr_assert_eq(
+        classify(1, "Error: invalidState: \"container x is not running\"", m, sizeof(m), code),
+        CLN_APPLE_PERMANENT);
+    cr_assert_eq(classify(1, "Error: timeout: \"the operation timed out\"", m, sizeof(m), code),
+                 CLN_APPLE_TRANSIENT);
+    cr_assert_eq(classify(1, "Error: interrupted: \"XPC connection error: Connection interrupted\"",
+                          m, sizeof(m), code),
+                 CLN_APPLE_TRANSIENT);
+    cr_assert_eq(
+        classify(1,
+                 "Error: internalError: \"failed to connect: XPC connection error: Connection "
+                 "invalid\"\nEnsure container system service has been started with `container "
+                 "system start`.\n",
+                 m, sizeof(m), code),
+        CLN_APPLE_TRANSIENT, "an XPC failure passes once the API server is back");
+    cr_assert_eq(classify(64, "Error: Missing expected argument '<container-id>'\nHelp: ...\n", m,
+                          sizeof(m), code),
+                 CLN_APPLE_PERMANENT);
+    cr_assert_str_eq(code, "");
+    cr_assert_str_eq(m, "Missing expected argument '<container-id>'");
+    cr_assert_eq(classify(1, "something else\nthe last words\n\n", m, sizeof(m), code),
+                 CLN_APPLE_PERMANENT);
+    cr_assert_str_eq(m, "the last words");
+}
+
+Test(apple, a_bad_configuration_is_refused_naming_the_field)
+{
+    struct cln_port dup[] = {{.container_port = 80, .host_port = 9000},
+                             {.container_port = 81, .host_port = 9000}};
+    struct cln_mount rel = {.type = CLN_MOUNT_BIND, .source = "/srv", .target = "data"};
+    struct cln_labels l = {0};
+    cln_labels_set(&l, "a=b", "c");
+    struct {
+        struct cln_container_config cfg;
+        const char *want;
+    } cases[] = {
+        {{.image = "x", .name = "-bad"}, "name \"-bad\""},
+        {{.image = "x", .name = "a234567890123456789012345678901234567890123456789012345678901234"},
+         "at most 63"},
+        {{.image = "x", .memory_bytes = 1000}, "memory"},
+        {{.image = "x", .nano_cpus = 1500000000}, "whole CPUs"},
+        {{.image = "x", .labels = &l}, "label key \"a=b\""},
+        {{.image = "x", .ports = dup, .nports = 2}, "host port 9000/tcp is published twice"},
+        {{.image = "x", .mounts = &rel, .nmounts = 1}, "mount target \"data\""},
+        {{.image = ""}, "image"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        struct cln_error *e = NULL;
+        cr_assert_lt(cln_apple_validate(&cases[i].cfg, &e), 0, "case %zu", i);
+        cr_assert(strstr(cln_error_text(e), cases[i].want), "case %zu: %s", i, cln_error_text(e));
+        cr_assert(strstr(cln_error_text(e), "runtime apple"));
+        cln_error_free(e);
+    }
+    cln_labels_done(&l);
+    struct cln_container_config ok = {.image = "x", .name = "cleanrun-abc-0-web"};
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_apple_validate(&ok, &e), 0);
+}
+
+Test(apple, the_create_argv)
+{
+    struct cln_labels l = {0};
+    cln_labels_set(&l, "io.cleanrun.run", "abc");
+    const char *env[] = {"A=1", NULL}, *entry[] = {"/bin/sh", "-c", NULL},
+               *cmd[] = {"echo hi", NULL}, *drop[] = {"ALL", NULL};
+    struct cln_port p = {.container_port = 80, .host_port = 8080};
+    struct cln_mount m = {
+        .type = CLN_MOUNT_BIND, .source = "/srv", .target = "/data", .read_only = true};
+    struct cln_container_config cfg = {.image = "alpine",
+                                       .name = "n1",
+                                       .labels = &l,
+                                       .env = env,
+                                       .workdir = "/w",
+                                       .user = "1000",
+                                       .nano_cpus = 2000000000,
+                                       .memory_bytes = 512LL << 20,
+                                       .ports = &p,
+                                       .nports = 1,
+                                       .mounts = &m,
+                                       .nmounts = 1,
+                                       .read_only_rootfs = true,
+                                       .init = true,
+                                       .cap_drop = drop,
+                                       .entrypoint = entry,
+                                       .cmd = cmd};
+    char **a = cln_apple_create_argv(&cfg);
+    char line[1024] = "";
+    for (char **x = a; *x; x++) {
+        strncat(line, *x, sizeof(line) - strlen(line) - 2);  /* NOLINT */
+        strncat(line, " ", sizeof(line) - strlen(line) - 1); /* NOLINT */
+    }
+    cr_assert_str_eq(line, "container create --name n1 -l io.cleanrun.run=abc -e A=1 -w /w -u 1000 "
+                           "-c 2 -m 512M -p 127.0.0.1:8080:80/tcp --mount "
+                           "type=bind,source=/srv,target=/data,readonly --read-only --init "
+                           "--cap-drop ALL --entrypoint /bin/sh -- alpine -c echo hi ");
+    cln_apple_argv_free(a);
+    cln_labels_done(&l);
+}
