@@ -56,6 +56,7 @@ void cln_apple_classify(int exit_status, const char *text, size_t len,
             const char *m = e + cl + 1, *mend = e + ll;
             while (m < mend && *m == ' ')
                 m++;
+            /* cppcheck-suppress knownConditionTrueFalse ; it misreads the loop above */
             if (mend - m >= 2 && *m == '"' && mend[-1] == '"') {
                 m++;
                 mend--;

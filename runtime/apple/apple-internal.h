@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "runtime/base/buf.h"
 #include "runtime/runtime.h"
 
 /* ---- JSON (apple-json.c), docs/runtime.md "Apple" ----
@@ -74,3 +75,41 @@ bool cln_apple_name_ok(const char *name);
  * owned; the program name first ("container"). */
 char **cln_apple_create_argv(const struct cln_container_config *cfg);
 void cln_apple_argv_free(char **argv);
+
+/* ---- running the CLI (apple-cli.c) ---- */
+
+struct cln_apple_call {
+    int exit_status;    /* the exit code; 128+N for signal N */
+    struct cln_buf out; /* stdout, at most the cap */
+    struct cln_buf err; /* stderr, at most the cap */
+    bool timed_out;
+};
+void cln_apple_call_done(struct cln_apple_call *c);
+/* argv as a shell would read it back, for errors; owned. */
+char *cln_apple_cmdline(const char *const *argv);
+/* One call of cli (argv[0] included) through the runtime's broker, its
+ * output captured up to cap bytes a stream (0: the default cap), stdin
+ * fed from stdin_data when not NULL; a call still running at timeout_ms
+ * (0: none) is killed and CLN_E_TIMEOUT names its command line.  0 when
+ * it ran (whatever its exit status, in ret, which the caller frees);
+ * on an error ret holds nothing. */
+int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *argv,
+                  const char *const *env, const char *stdin_data, size_t stdin_len,
+                  uint64_t timeout_ms, size_t cap, struct cln_apple_call *ret,
+                  struct cln_error **err);
+struct cln_apple_policy {
+    uint64_t timeout_ms;    /* each try */
+    unsigned tries;         /* transient failures are tried again, at most tries in all */
+    uint64_t backoff_ms;    /* before the second try; doubling */
+    size_t cap;             /* per stream */
+    bool any_exit;          /* an exit status is the answer (exec), not a failure */
+    const char *stdin_data; /* NULL: /dev/null */
+    size_t stdin_len;
+};
+/* The call, retried while it fails transiently (apple-errors.c); a failure
+ * is an error with the command line, exit status, the CLI's error code and
+ * message (CLN_E_NOT_FOUND for notFound, CLN_E_CONFLICT for exists and
+ * invalidState, CLN_E_INVALID for invalidArgument and argument errors). */
+int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *argv,
+                   const char *const *env, const struct cln_apple_policy *pol,
+                   struct cln_apple_call *ret, struct cln_error **err);

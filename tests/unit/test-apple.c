@@ -7,8 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "runtime/apple/apple-internal.h"
+#include "runtime/backend.h"
 #include "runtime/base/error.h"
 
 static struct cln_container_state *parse(const char *json, size_t *n, enum cln_apple_schema *schema)
@@ -306,4 +309,120 @@ Test(apple, the_create_argv)
                            "--cap-drop ALL --entrypoint /bin/sh -- alpine -c echo hi ");
     cln_apple_argv_free(a);
     cln_labels_done(&l);
+}
+
+/* ---- running the CLI: real processes through a real broker ---- */
+
+static void no_close(void *ctx)
+{
+    (void)ctx;
+}
+static const struct cln_runtime_ops cli_ops = {.close = no_close};
+static const char *const cli_programs[] = {"/bin/sh", "/bin/sleep", NULL};
+static const struct cln_runtime_desc cli_desc = {
+    .name = "apple-test", .ops = &cli_ops, .host_programs = cli_programs};
+
+static struct cln_runtime *cli_runtime(void)
+{
+    return cln_runtime_new(&cli_desc, NULL, "test", true, NULL);
+}
+
+static uint64_t ms_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+Test(apple, a_call_keeps_stdout_stderr_and_its_exit_status_apart)
+{
+    struct cln_runtime *rt = cli_runtime();
+    const char *argv[] = {"/bin/sh", "-c", "echo out; echo err >&2; cat; exit 3", NULL};
+    struct cln_apple_call c;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_apple_run(rt, "/bin/sh", argv, NULL, "in\n", 3, 5000, 0, &c, &e), 0, "%s",
+                 e ? cln_error_text(e) : "");
+    cr_assert_eq(c.exit_status, 3);
+    cr_assert_eq(c.out.len, 7);
+    cr_assert(memcmp(c.out.data, "out\nin\n", 7) == 0);
+    cr_assert_eq(c.err.len, 4);
+    cln_apple_call_done(&c);
+    /* the cap: 200000 bytes written, 1000 kept, no hang */
+    const char *big[] = {
+        "/bin/sh", "-c",
+        "i=0; while [ $i -lt 2000 ]; do "
+        "echo 0123456789012345678901234567890123456789012345678901234567890123456789"
+        "0123456789012345678901234567; i=$((i+1)); done",
+        NULL};
+    cr_assert_eq(cln_apple_run(rt, "/bin/sh", big, NULL, NULL, 0, 20000, 1000, &c, &e), 0);
+    cr_assert_eq(c.exit_status, 0);
+    cr_assert_eq(c.out.len, 1000);
+    cln_apple_call_done(&c);
+    cln_runtime_close(rt);
+}
+
+/* A CLI that hangs (its API server stuck) is killed at its deadline, and
+ * the error names the command line. */
+Test(apple, a_hung_call_is_killed_at_its_deadline)
+{
+    struct cln_runtime *rt = cli_runtime();
+    const char *argv[] = {"/bin/sleep", "100", NULL};
+    struct cln_apple_call c;
+    struct cln_error *e = NULL;
+    uint64_t t0 = ms_now();
+    cr_assert_lt(cln_apple_run(rt, "/bin/sleep", argv, NULL, NULL, 0, 300, 0, &c, &e), 0);
+    uint64_t el = ms_now() - t0;
+    cr_assert(el >= 290 && el < 2500, "%llu ms", (unsigned long long)el);
+    cr_assert_eq(cln_error_root_code(e), CLN_E_TIMEOUT);
+    cr_assert(strstr(cln_error_text(e), "`/bin/sleep 100` did not finish within 300 ms"), "%s",
+              cln_error_text(e));
+    cln_error_free(e);
+    cln_runtime_close(rt);
+}
+
+/* A transient failure (XPC) is tried again and the call passes; notFound
+ * is not retried; every failure says the command line, the exit status
+ * and the CLI's own words. */
+Test(apple, transient_failures_are_retried_and_permanent_ones_are_not)
+{
+    char dir[] = "/tmp/cleanrun-apple-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char script[512];
+    snprintf(script, sizeof(script),
+             "n=$(cat %s/n 2>/dev/null || echo 0); echo $((n+1)) > %s/n; "
+             "if [ \"$1\" = xpc ] && [ $n -lt 2 ]; then echo 'Error: internalError: \"failed "
+             "to connect: XPC connection error: Connection invalid\"' >&2; exit 1; fi; "
+             "if [ \"$1\" = gone ]; then echo 'Error: notFound: \"container not found: x\"' "
+             ">&2; exit 1; fi; echo ok",
+             dir, dir);
+    struct cln_runtime *rt = cli_runtime();
+    struct cln_apple_policy pol = {.timeout_ms = 5000, .tries = 3, .backoff_ms = 10};
+    const char *xpc[] = {"/bin/sh", "-c", script, "container", "xpc", NULL};
+    struct cln_apple_call c;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_apple_call(rt, "/bin/sh", xpc, NULL, &pol, &c, &e), 0, "%s",
+                 e ? cln_error_text(e) : "");
+    cr_assert_eq(c.out.len, 3, "passed on the third try");
+    cln_apple_call_done(&c);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/n", dir);
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    cr_assert_eq(fscanf(f, "%d", &n), 1);
+    fclose(f);
+    cr_assert_eq(n, 3);
+    unlink(path);
+    const char *gone[] = {"/bin/sh", "-c", script, "container", "gone", NULL};
+    cr_assert_lt(cln_apple_call(rt, "/bin/sh", gone, NULL, &pol, &c, &e), 0);
+    cr_assert_eq(cln_error_root_code(e), CLN_E_NOT_FOUND);
+    cr_assert(strstr(cln_error_text(e), "exited 1 (notFound): container not found: x"), "%s",
+              cln_error_text(e));
+    cln_error_free(e);
+    f = fopen(path, "r");
+    cr_assert_eq(fscanf(f, "%d", &n), 1);
+    fclose(f);
+    cr_assert_eq(n, 1, "notFound is not retried");
+    unlink(path);
+    rmdir(dir);
+    cln_runtime_close(rt);
 }

@@ -1,0 +1,243 @@
+/* Running Apple's container CLI: one call through the runtime's broker,
+ * with a deadline, its output captured (capped), and the retrying form
+ * that classifies failures (apple-internal.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apple-internal.h"
+#include "runtime/backend.h"
+#include "runtime/base/buf.h"
+#include "runtime/base/cleanup.h"
+#include "runtime/base/error.h"
+#include "runtime/base/xalloc.h"
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+char *cln_apple_cmdline(const char *const *argv)
+{
+    struct cln_buf b = CLN_BUF_INIT;
+    for (size_t i = 0; argv[i]; i++) {
+        if (i)
+            cln_buf_putc(&b, ' ');
+        bool plain = argv[i][0] != '\0' &&
+                     strspn(argv[i], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJ"
+                                     "KLMNOPQRSTUVWXYZ0123456789_.,/:=@%+-") == strlen(argv[i]);
+        if (plain) {
+            cln_buf_puts(&b, argv[i]);
+            continue;
+        }
+        cln_buf_putc(&b, '\'');
+        for (const char *p = argv[i]; *p; p++) {
+            if (*p == '\'')
+                cln_buf_puts(&b, "'\\''");
+            else
+                cln_buf_putc(&b, *p);
+        }
+        cln_buf_putc(&b, '\'');
+    }
+    return cln_buf_steal(&b);
+}
+
+void cln_apple_call_done(struct cln_apple_call *c)
+{
+    cln_buf_done(&c->out);
+    cln_buf_done(&c->err);
+}
+
+/* Keep at most cap bytes of what arrives on fd; 0 at EOF, 1 more to come. */
+static int drain(int fd, struct cln_buf *b, size_t cap)
+{
+    char tmp[16384];
+    ssize_t n = read(fd, tmp, sizeof(tmp));
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN ? 1 : 0;
+    if (n == 0)
+        return 0;
+    size_t keep = b->len < cap ? cap - b->len : 0;
+    cln_buf_append(b, tmp, (size_t)n < keep ? (size_t)n : keep);
+    return 1;
+}
+
+int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *argv,
+                  const char *const *env, const char *stdin_data, size_t stdin_len,
+                  uint64_t timeout_ms, size_t cap, struct cln_apple_call *ret,
+                  struct cln_error **err)
+{
+    memset(ret, 0, sizeof(*ret));
+    ret->exit_status = -1;
+    cap = cap ? cap : CLN_DEFAULT_OUTPUT_CAP;
+    int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1};
+    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
+        (stdin_data && pipe2(pi, O_CLOEXEC) < 0)) {
+        int e = errno;
+        for (int i = 0; i < 2; i++) {
+            if (po[i] >= 0)
+                close(po[i]);
+            if (pe[i] >= 0)
+                close(pe[i]);
+        }
+        return cln_error_set(err, CLN_E_IO, e, "pipes for %s", cli);
+    }
+    struct cln_broker_spawn_req req = {.path = cli,
+                                       .argv = argv,
+                                       .env = env,
+                                       .stdin_fd = stdin_data ? pi[0] : 0,
+                                       .stdout_fd = po[1],
+                                       .stderr_fd = pe[1]};
+    struct cln_broker_child child;
+    struct cln_error *e = NULL;
+    int r = cln_runtime_spawn(rt, &req, &child, &e);
+    close(po[1]);
+    close(pe[1]);
+    if (stdin_data)
+        close(pi[0]);
+    if (r < 0) {
+        close(po[0]);
+        close(pe[0]);
+        if (stdin_data)
+            close(pi[1]);
+        *err = e;
+        return cln_error_wrap(err, "run %s", argv[1] ? argv[1] : cli);
+    }
+    uint64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
+    size_t written = 0;
+    if (stdin_data)
+        (void)fcntl(pi[1], F_SETFL, O_NONBLOCK);
+    bool open_out = true, open_err = true, open_in = stdin_data != NULL;
+    if (open_in && stdin_len == 0) {
+        close(pi[1]);
+        open_in = false;
+    }
+    while (open_out || open_err) {
+        struct pollfd p[3];
+        int np = 0, io = -1, ie = -1, ii = -1;
+        if (open_out) {
+            p[np] = (struct pollfd){.fd = po[0], .events = POLLIN};
+            io = np++;
+        }
+        if (open_err) {
+            p[np] = (struct pollfd){.fd = pe[0], .events = POLLIN};
+            ie = np++;
+        }
+        if (open_in) {
+            p[np] = (struct pollfd){.fd = pi[1], .events = POLLOUT};
+            ii = np++;
+        }
+        int wait = -1;
+        if (deadline) {
+            uint64_t now = now_ms();
+            if (now >= deadline) {
+                ret->timed_out = true;
+                break;
+            }
+            wait = (int)(deadline - now);
+        }
+        int k = poll(p, (nfds_t)np, wait);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            break;
+        if (k == 0)
+            continue; /* the deadline, seen at the top */
+        if (io >= 0 && p[io].revents && !drain(po[0], &ret->out, cap))
+            open_out = false;
+        if (ie >= 0 && p[ie].revents && !drain(pe[0], &ret->err, cap))
+            open_err = false;
+        if (ii >= 0 && p[ii].revents) {
+            ssize_t n = (p[ii].revents & POLLOUT)
+                            ? write(pi[1], stdin_data + written, stdin_len - written)
+                            : -1;
+            if (n > 0)
+                written += (size_t)n;
+            if (n < 0 || written == stdin_len) {
+                close(pi[1]);
+                open_in = false;
+            }
+        }
+    }
+    if (open_in)
+        close(pi[1]);
+    close(po[0]);
+    close(pe[0]);
+    int status = 0;
+    struct cln_error *we = NULL;
+    if (!ret->timed_out) {
+        uint64_t left = deadline ? (deadline > now_ms() ? deadline - now_ms() : 0) : 0;
+        if (cln_broker_wait(&child, deadline ? left : 60000, &status, &we) < 0) {
+            cln_error_free(we);
+            we = NULL;
+            ret->timed_out = true;
+        }
+    }
+    if (ret->timed_out) {
+        /* a hung CLI (its API server stuck): killed, exactly that process */
+        (void)cln_broker_kill(&child, SIGKILL, &we);
+        cln_error_free(we);
+        we = NULL;
+        (void)cln_broker_wait(&child, 2000, &status, &we);
+        cln_error_free(we);
+        cln_broker_child_done(&child);
+        cln_apple_call_done(ret);
+        cleanup_free char *line = cln_apple_cmdline(argv);
+        return cln_error_set(err, CLN_E_TIMEOUT, 0,
+                             "runtime apple: `%s` did not finish within %llu ms: killed", line,
+                             (unsigned long long)timeout_ms);
+    }
+    cln_broker_child_done(&child);
+    ret->exit_status = WIFEXITED(status)     ? WEXITSTATUS(status)
+                       : WIFSIGNALED(status) ? 128 + WTERMSIG(status)
+                                             : -1;
+    return 0;
+}
+
+int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *argv,
+                   const char *const *env, const struct cln_apple_policy *pol,
+                   struct cln_apple_call *ret, struct cln_error **err)
+{
+    unsigned tries = pol->tries ? pol->tries : 1;
+    uint64_t backoff = pol->backoff_ms;
+    for (unsigned t = 1;; t++) {
+        int r = cln_apple_run(rt, cli, argv, env, pol->stdin_data, pol->stdin_len, pol->timeout_ms,
+                              pol->cap, ret, err);
+        if (r < 0)
+            return r; /* could not run it, or it hung: not retried (ret freed) */
+        if (ret->exit_status == 0 || pol->any_exit)
+            return 0;
+        struct cln_apple_failure f;
+        cln_apple_classify(ret->exit_status, ret->err.data, ret->err.len, &f);
+        if (f.cls == CLN_APPLE_TRANSIENT && t < tries) {
+            cln_apple_failure_done(&f);
+            cln_apple_call_done(ret);
+            struct timespec ts = {(time_t)(backoff / 1000), (long)(backoff % 1000) * 1000000L};
+            nanosleep(&ts, NULL); /* bounded: tries x backoff, doubling */
+            backoff *= 2;
+            continue;
+        }
+        cleanup_free char *line = cln_apple_cmdline(argv);
+        enum cln_errcode code =
+            f.cls == CLN_APPLE_NOT_FOUND                                           ? CLN_E_NOT_FOUND
+            : strcmp(f.code, "exists") == 0 || strcmp(f.code, "invalidState") == 0 ? CLN_E_CONFLICT
+            : strcmp(f.code, "invalidArgument") == 0 || ret->exit_status == 64     ? CLN_E_INVALID
+                                                                                   : CLN_E_BACKEND;
+        r = cln_error_set(err, code, 0, "runtime apple: `%s` exited %d%s%s%s: %s%s", line,
+                          ret->exit_status, f.code[0] ? " (" : "", f.code, f.code[0] ? ")" : "",
+                          f.message && *f.message ? f.message : "(no message)",
+                          t > 1 ? " (after retries)" : "");
+        cln_apple_failure_done(&f);
+        cln_apple_call_done(ret); /* an error: nothing for the caller to free */
+        return r;
+    }
+}
