@@ -56,7 +56,21 @@ static void write_canary(struct cln_runtime *rt, const char *id, struct cln_evid
     free(ev->canary_note);
     ev->canary_note = NULL;
     if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
-        ev->canary_note = cln_runner_text(e);
+        /* a container that has exited already (a service that ends at
+         * once) is what to say, not the engine's refusal of the exec */
+        struct cln_container_state st;
+        memset(&st, 0, sizeof(st));
+        struct cln_error *ie = NULL;
+        if (cln_rt_inspect(rt, id, &st, &ie) == 0 && !st.running) {
+            ev->canary_note = cln_xasprintf(
+                "the container had exited (code %d) before its canary could be written",
+                st.exit_code);
+            cln_error_free(e);
+        } else {
+            ev->canary_note = cln_runner_text(e);
+        }
+        cln_container_state_done(&st);
+        cln_error_free(ie);
         return;
     }
     if (er.status != CLN_EXEC_EXITED || er.exit_code != 0)
@@ -105,6 +119,17 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
     ev->image_id = st.image_id ? cln_xstrdup(st.image_id) : NULL;
     int pid = st.running ? st.pid : 0;
     bool proven = pid_is_container(pid, st.id);
+    if (!proven && pid > 0 && ev->local && cln_proc_start_time(pid) == 0) {
+        /* gone here: exited since (a service that ends at once), when the
+         * engine says so too; else the pid means nothing here (below) */
+        struct cln_container_state now;
+        memset(&now, 0, sizeof(now));
+        struct cln_error *ie = NULL;
+        if (cln_rt_inspect(rt, id, &now, &ie) == 0 && !now.running)
+            pid = 0;
+        cln_container_state_done(&now);
+        cln_error_free(ie);
+    }
     cln_container_state_done(&st);
     if (!ev->local || pid <= 0) {
         cln_evidence_judge(ev);
