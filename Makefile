@@ -169,6 +169,8 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASN)/san-integ/ubsan \
 	    $(ASN)/test-integration --jobs $(NPROC)
 	@python3 tests/sanitizer-reports.py $(ASN)/san-integ
+	@echo "== the emulator of Apple's container CLI (tests/emulator/): its self-test, both schemas, on Docker"
+	bash tests/emulator/selftest.sh
 	@echo "== end-to-end: cleanrun run/validate/list on Podman (release build)"
 	bash tests/e2e/run.sh $(REL)/cleanrun $(PODMAN_EP)
 	@echo "== end-to-end: on Docker, with the ASan + UBSan build (a leak fails it)"

@@ -126,6 +126,11 @@ struct cln_runtime_desc {
 struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *ctx,
                                     const char *endpoint, bool local, struct cln_engine_info *info);
 
+/* What the engine said it is, once it could be asked (a backend whose
+ * questions need the runtime's broker): ownership of info's strings passes
+ * to rt, replacing what cln_runtime_new was given. */
+void cln_runtime_set_info(struct cln_runtime *rt, struct cln_engine_info *info);
+
 /* A backend that declares host_programs MUST call this for every process it
  * starts, before starting it; the harness puts the list in its results.
  * Thread-safe. */

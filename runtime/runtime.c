@@ -202,6 +202,13 @@ struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *c
     return rt;
 }
 
+void cln_runtime_set_info(struct cln_runtime *rt, struct cln_engine_info *info)
+{
+    cln_engine_info_done(&rt->info);
+    rt->info = *info;
+    memset(info, 0, sizeof(*info));
+}
+
 const char *cln_runtime_name(const struct cln_runtime *rt)
 {
     return rt->desc->name;

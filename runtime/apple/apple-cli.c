@@ -58,7 +58,7 @@ void cln_apple_call_done(struct cln_apple_call *c)
 }
 
 /* Keep at most cap bytes of what arrives on fd; 0 at EOF, 1 more to come. */
-static int drain(int fd, struct cln_buf *b, size_t cap)
+static int drain(int fd, struct cln_buf *b, uint64_t *total, size_t cap)
 {
     char tmp[16384];
     ssize_t n = read(fd, tmp, sizeof(tmp));
@@ -66,6 +66,7 @@ static int drain(int fd, struct cln_buf *b, size_t cap)
         return errno == EINTR || errno == EAGAIN ? 1 : 0;
     if (n == 0)
         return 0;
+    *total += (uint64_t)n;
     size_t keep = b->len < cap ? cap - b->len : 0;
     cln_buf_append(b, tmp, (size_t)n < keep ? (size_t)n : keep);
     return 1;
@@ -152,9 +153,9 @@ int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *ar
             break;
         if (k == 0)
             continue; /* the deadline, seen at the top */
-        if (io >= 0 && p[io].revents && !drain(po[0], &ret->out, cap))
+        if (io >= 0 && p[io].revents && !drain(po[0], &ret->out, &ret->out_total, cap))
             open_out = false;
-        if (ie >= 0 && p[ie].revents && !drain(pe[0], &ret->err, cap))
+        if (ie >= 0 && p[ie].revents && !drain(pe[0], &ret->err, &ret->err_total, cap))
             open_err = false;
         if (ii >= 0 && p[ii].revents) {
             ssize_t n = (p[ii].revents & POLLOUT)

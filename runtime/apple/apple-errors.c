@@ -71,7 +71,9 @@ void cln_apple_classify(int exit_status, const char *text, size_t len,
     /* XPC: the API server is away (starting, restarting): worth another go */
     bool xpc = memmem(text, len, "XPC connection", 14) || memmem(text, len, "xpc error", 9) ||
                memmem(text, len, "Connection invalid", 18);
-    if (strcmp(ret->code, "notFound") == 0)
+    /* 1.x wraps a missing id in delete, stop and kill:
+     * internalError: "failed to delete container" (cause: "notFound: ...") */
+    if (strcmp(ret->code, "notFound") == 0 || memmem(text, len, "(cause: \"notFound", 17))
         ret->cls = CLN_APPLE_NOT_FOUND;
     else if (exit_status != 64 /* the argument parser's refusal */ &&
              (in(ret->code, transient, sizeof(transient) / sizeof(*transient)) || xpc))

@@ -79,9 +79,10 @@ void cln_apple_argv_free(char **argv);
 /* ---- running the CLI (apple-cli.c) ---- */
 
 struct cln_apple_call {
-    int exit_status;    /* the exit code; 128+N for signal N */
-    struct cln_buf out; /* stdout, at most the cap */
-    struct cln_buf err; /* stderr, at most the cap */
+    int exit_status;               /* the exit code; 128+N for signal N */
+    struct cln_buf out;            /* stdout, at most the cap */
+    struct cln_buf err;            /* stderr, at most the cap */
+    uint64_t out_total, err_total; /* what the process wrote, kept or not */
     bool timed_out;
 };
 void cln_apple_call_done(struct cln_apple_call *c);
@@ -113,3 +114,8 @@ struct cln_apple_policy {
 int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *argv,
                    const char *const *env, const struct cln_apple_policy *pol,
                    struct cln_apple_call *ret, struct cln_error **err);
+
+/* ---- the backend (apple-ops.c) ----
+ * Open a runtime around the CLI at cli (an absolute path; the broker runs
+ * it and nothing else): `container system status` must say running. */
+int cln_apple_open_cli(const char *cli, struct cln_runtime **ret, struct cln_error **err);

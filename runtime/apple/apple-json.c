@@ -229,7 +229,9 @@ int cln_apple_parse_image(const char *json, size_t len, struct cln_image_info *r
     const cJSON *cfg = item(o, "configuration");
     const char *digest = str(item(cfg, "descriptor"), "digest");
     if (!digest)
-        digest = str(item(o, "descriptor"), "digest"); /* 0.x */
+        digest = str(item(o, "index"), "digest"); /* 0.x releases: {name, index, variants} */
+    if (!digest)
+        digest = str(item(o, "descriptor"), "digest");
     if (!digest) {
         cJSON_Delete(j);
         return cln_error_set(err, CLN_E_PARSE, 0, "the image answer has no descriptor digest");

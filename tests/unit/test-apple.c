@@ -187,6 +187,12 @@ Test(apple, dates_status_and_images)
     cr_assert_eq(cln_apple_parse_image(img0, strlen(img0), &info, &e), 1);
     cr_assert_str_eq(info.id, "sha256:4444");
     cln_image_info_done(&info);
+    const char *img0r = "[{\"name\":\"alpine\",\"index\":{\"digest\":\"sha256:5555\"},"
+                        "\"variants\":[]}]";
+    cr_assert_eq(cln_apple_parse_image(img0r, strlen(img0r), &info, &e), 1,
+                 "0.x releases (through 0.12.3) print {name, index, variants}");
+    cr_assert_str_eq(info.id, "sha256:5555");
+    cln_image_info_done(&info);
     cr_assert_eq(cln_apple_parse_image("[]", 2, &info, &e), 0);
 }
 

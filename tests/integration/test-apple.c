@@ -1,0 +1,187 @@
+/* The Apple backend's core operations against tests/emulator/container, an
+ * emulator of Apple's container CLI (faithful to its documented behaviour,
+ * both JSON schemas, real containers through the local Docker engine; see
+ * its header), in each schema: the one stand-in this project allows for a
+ * CLI that cannot run here.  Run when CLEANRUN_TEST_ENDPOINT is Docker's
+ * (the emulator drives Docker); skipped otherwise. */
+#include <criterion/criterion.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/apple/apple-internal.h"
+#include "runtime/base/error.h"
+#include "runtime/base/random.h"
+#include "runtime/runtime.h"
+
+#define EMU_IMAGE "localhost/cleanrun/busybox:1"
+
+static char emulator[PATH_MAX];
+
+static bool on_docker(void)
+{
+    const char *ep = getenv("CLEANRUN_TEST_ENDPOINT");
+    return ep && strstr(ep, "docker.sock");
+}
+
+static struct cln_runtime *open_schema(const char *schema)
+{
+    cr_assert_not_null(realpath("tests/emulator/container", emulator), "run from the top");
+    setenv("CONTAINER_EMU_SCHEMA", schema, 1);
+    unsetenv("CONTAINER_EMU_HANG");
+    unsetenv("CONTAINER_EMU_XPC_FAIL");
+    unsetenv("CONTAINER_EMU_SYSTEM");
+    setenv("CLEANRUN_APPLE_TIMEOUT_MS", "20000", 1);
+    struct cln_runtime *rt = NULL;
+    struct cln_error *e = NULL;
+    int r = cln_apple_open_cli(emulator, &rt, &e);
+    cr_assert_eq(r, 0, "open: %s", e ? cln_error_render(e) : "");
+    return rt;
+}
+
+static uint64_t ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *text(struct cln_error *e)
+{
+    return e ? cln_error_text(e) : "";
+}
+
+/* create, start, inspect, list by label, exec (status, streams apart, a
+ * deadline), logs, remove (twice), and a missing container: notFound */
+static void lifecycle(const char *schema)
+{
+    if (!on_docker())
+        cr_skip_test("the emulator drives Docker");
+    struct cln_runtime *rt = open_schema(schema);
+    struct cln_error *e = NULL;
+    char rid[17];
+    cln_random_hex(rid, 8);
+    char name[64];
+    snprintf(name, sizeof(name), "cleanrun-apple-%s-%s", schema, rid);
+    struct cln_labels l = {0};
+    cln_labels_set(&l, "io.cleanrun.run", rid);
+    struct cln_image_info img;
+    cr_assert_eq(cln_rt_image_inspect(rt, EMU_IMAGE, &img, &e), 1, "%s", text(e));
+    cln_image_info_done(&img);
+    const char *cmd[] = {"sh", "-c", "echo started; sleep 1000", NULL};
+    struct cln_container_config cfg = {.image = EMU_IMAGE, .name = name, .labels = &l, .cmd = cmd};
+    char *id = NULL;
+    cr_assert_eq(cln_rt_create(rt, &cfg, &id, &e), 0, "%s", text(e));
+    cr_assert_str_eq(id, name, "--name becomes the id");
+    cr_assert_eq(cln_rt_start(rt, id, &e), 0, "%s", text(e));
+    struct cln_container_state st;
+    cr_assert_eq(cln_rt_inspect(rt, id, &st, &e), 0, "%s", text(e));
+    cr_assert(st.running);
+    cr_assert_str_eq(cln_labels_get(&st.labels, "io.cleanrun.run"), rid);
+    cln_container_state_done(&st);
+    char filter[64];
+    snprintf(filter, sizeof(filter), "io.cleanrun.run=%s", rid);
+    struct cln_container_summary *cs = NULL;
+    size_t n = 0;
+    cr_assert_eq(cln_rt_list(rt, filter, &cs, &n, &e), 0, "%s", text(e));
+    cr_assert_eq(n, 1, "filtered here: the CLI has no label filter");
+    cln_container_summaries_free(cs, n);
+
+    const char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+    struct cln_exec_config ec = {.argv = argv, .timeout_ms = 20000};
+    struct cln_exec_result er;
+    cr_assert_eq(cln_rt_exec(rt, id, &ec, &er, &e), 0, "%s", text(e));
+    cr_assert_eq(er.exit_code, 3);
+    cr_assert_eq(er.out.data.len, 4);
+    cr_assert(memcmp(er.out.data.data, "out\n", 4) == 0);
+    cr_assert_eq(er.err.data.len, 4);
+    cln_exec_result_done(&er);
+
+    struct cln_capture lo, le;
+    cr_assert_eq(cln_rt_logs(rt, id, 0, 0, &lo, &le, &e), 0, "%s", text(e));
+    cr_assert(lo.data.len && strstr(lo.data.data, "started"));
+    cln_capture_done(&lo);
+    cln_capture_done(&le);
+
+    /* a step past its deadline: the CLI killed, and the container (the
+     * process in a VM cannot be reached otherwise) */
+    const char *slow[] = {"sleep", "100", NULL};
+    struct cln_exec_config sc = {.argv = slow, .timeout_ms = 1500};
+    uint64_t t0 = ms();
+    cr_assert_eq(cln_rt_exec(rt, id, &sc, &er, &e), 0, "%s", text(e));
+    uint64_t el = ms() - t0;
+    cr_assert_eq(er.status, CLN_EXEC_TIMEOUT);
+    cr_assert_str_eq(er.kill_method, "container-kill");
+    cr_assert_lt(el, 15000, "%llu ms", (unsigned long long)el);
+    cln_exec_result_done(&er);
+
+    cr_assert_eq(cln_rt_remove(rt, id, true, &e), 0, "%s", text(e));
+    cr_assert_eq(cln_rt_remove(rt, id, true, &e), 0, "removing a missing one: %s", text(e));
+    cr_assert_lt(cln_rt_inspect(rt, id, &st, &e), 0);
+    cr_assert(cln_error_has_code(e, CLN_E_NOT_FOUND), "%s", text(e));
+    cln_error_free(e);
+    free(id);
+    cln_labels_done(&l);
+    cln_runtime_close(rt);
+}
+
+Test(apple_emulator, lifecycle_schema_1, .timeout = 120)
+{
+    lifecycle("1");
+}
+
+Test(apple_emulator, lifecycle_schema_0, .timeout = 120)
+{
+    lifecycle("0");
+}
+
+/* The fault modes: a transient XPC failure is retried and passes; a hung
+ * call is killed within its deadline, naming the command; a stopped
+ * service says what to run. */
+Test(apple_emulator, faults, .timeout = 120)
+{
+    if (!on_docker())
+        cr_skip_test("the emulator drives Docker");
+    struct cln_runtime *rt = open_schema("1");
+    char state[] = "/tmp/cleanrun-apple-xpc-XXXXXX";
+    int fd = mkstemp(state);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(state);
+    char spec[PATH_MAX + 32];
+    snprintf(spec, sizeof(spec), "image:2:%s", state);
+    setenv("CONTAINER_EMU_XPC_FAIL", spec, 1);
+    struct cln_image_info img;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_rt_image_inspect(rt, EMU_IMAGE, &img, &e), 1, "retried: %s", text(e));
+    cln_image_info_done(&img);
+    unsetenv("CONTAINER_EMU_XPC_FAIL");
+    unlink(state);
+
+    cln_runtime_close(rt);
+    /* the bound is read at open: open with 1 s, then make inspect hang */
+    setenv("CLEANRUN_APPLE_TIMEOUT_MS", "1000", 1);
+    cr_assert_eq(cln_apple_open_cli(emulator, &rt, &e), 0, "%s", text(e));
+    setenv("CONTAINER_EMU_HANG", "inspect", 1);
+    struct cln_container_state st;
+    uint64_t t0 = ms();
+    cr_assert_lt(cln_rt_inspect(rt, "whatever", &st, &e), 0);
+    uint64_t el = ms() - t0;
+    cr_assert_lt(el, 5000, "%llu ms", (unsigned long long)el);
+    cr_assert(cln_error_has_code(e, CLN_E_TIMEOUT), "%s", text(e));
+    cr_assert(strstr(text(e), "container inspect whatever` did not finish within 1000 ms"), "%s",
+              text(e));
+    cln_error_free(e);
+    e = NULL;
+    unsetenv("CONTAINER_EMU_HANG");
+    cln_runtime_close(rt);
+
+    setenv("CONTAINER_EMU_SYSTEM", "stopped", 1);
+    cr_assert_lt(cln_apple_open_cli(emulator, &rt, &e), 0);
+    cr_assert(strstr(text(e), "run `container system start`"), "%s", text(e));
+    cln_error_free(e);
+    unsetenv("CONTAINER_EMU_SYSTEM");
+}
