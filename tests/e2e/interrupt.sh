@@ -10,7 +10,24 @@ set -uo pipefail
 bin=$1 endpoint=$2 n=${3:-20}
 cd "$(dirname "$0")/../.."
 sock=${endpoint#unix://}
-specs=(specs/http-service.cleanrun.toml specs/depends-on.cleanrun.toml
+# the example specs, and one that holds the run open for longer than the
+# longest delay below (the examples alone may finish first: runs got faster)
+long=$(mktemp -d /tmp/cleanrun-interrupt-XXXXXX)
+trap 'rm -rf "$long"' EXIT
+cat >"$long/long.cleanrun.toml" <<'EOF'
+[test]
+name = "holds-the-run-open"
+[services.s]
+image = "localhost/cleanrun/busybox:1"
+command = ["sleep", "1000"]
+[[steps]]
+service = "s"
+run = ["sleep", "8"]
+[[steps]]
+image = "localhost/cleanrun/busybox:1"
+run = ["true"]
+EOF
+specs=("$long/long.cleanrun.toml" specs/http-service.cleanrun.toml specs/depends-on.cleanrun.toml
     specs/ephemeral-tools.cleanrun.toml specs/slow-start.cleanrun.toml)
 pass=0 fail=0
 
