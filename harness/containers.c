@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +27,7 @@
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
 #include "runtime/base/proc.h"
+#include "runtime/base/strv.h"
 #include "runtime/base/xalloc.h"
 
 /* The host's static busybox, copied into fresh containers to keep them
@@ -268,11 +271,190 @@ const char *cln_runner_keepalive_volume(struct test_ctx *c, const char *image)
 
 void cln_runner_keepalive_volume_done(struct run *run, bool kept)
 {
-    if (run->ka_state <= 0 || kept)
+    if (run->ka_state != 1 || kept)
         return; /* kept: its containers still mount it; gc removes both */
     struct cln_error *e = NULL;
     (void)cln_volume_remove(run->rt, run->ka_volume, true, &e);
     cln_error_free(e); /* the leak audit finds it if it is still there */
+}
+
+/* ---- a runtime that copies only into running containers ----
+ * (Apple's `container cp`): what a container needs when its first process
+ * starts is written into the run's private host directory and mounted:
+ * the keep-alive files read-only at KEEPALIVE_DIR, and a container's own
+ * files read-only at STAGED_DIR, which cleanrun-exec -F puts in place
+ * before it becomes the container's process. */
+
+/* The run's private host directory (0700), made once. */
+static const char *run_host_dir(struct run *run, struct cln_error **err)
+{
+    pthread_mutex_lock(&run->ka_lock);
+    if (run->host_dir_state == 0) {
+        const char *tmp = getenv("TMPDIR");
+        char *t = cln_xasprintf("%s/cleanrun-%s-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp",
+                                run->opts->run_id);
+        char *real = mkdtemp(t) ? realpath(t, NULL) : NULL;
+        if (real) {
+            run->host_dir = real;
+            run->host_dir_state = 1;
+        } else {
+            *err = cln_error_make(CLN_E_IO, errno, "make the run's host directory %s", t);
+            if (t[strlen(t) - 1] != 'X')
+                (void)rmdir(t);
+            run->host_dir_state = -1;
+        }
+        free(t);
+    } else if (run->host_dir_state < 0) {
+        *err = cln_error_make(CLN_E_IO, 0, "the run's host directory could not be made");
+    }
+    const char *d = run->host_dir;
+    pthread_mutex_unlock(&run->ka_lock);
+    return d;
+}
+
+static int make_dirs(char *path, size_t from)
+{
+    for (char *p = path + from; (p = strchr(p + 1, '/'));) {
+        *p = '\0';
+        int r = mkdir(path, 0755);
+        if (r == 0)
+            r = chmod(path, 0755); /* not the umask's */
+        else if (errno == EEXIST)
+            r = 0;
+        *p = '/';
+        if (r < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Write files (paths relative to /) under root, each with its mode. */
+static int write_tree(const char *root, const struct cln_file *files, size_t n,
+                      struct cln_error **err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *rel = files[i].path;
+        while (*rel == '/')
+            rel++;
+        cleanup_free char *path = cln_xasprintf("%s/%s", root, rel);
+        bool dotdot = strcmp(rel, "..") == 0 || strncmp(rel, "../", 3) == 0 ||
+                      strstr(rel, "/../") || (strlen(rel) >= 3 && !strcmp(rel + strlen(rel) - 3, "/.."));
+        if (!*rel || dotdot)
+            return cln_error_set(err, CLN_E_INVALID, 0, "file path %s leaves its directory",
+                                 files[i].path);
+        if (make_dirs(path, strlen(root)) < 0)
+            return cln_error_set(err, CLN_E_IO, errno, "stage %s", files[i].path);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0)
+            return cln_error_set(err, CLN_E_IO, errno, "stage %s", files[i].path);
+        const char *d = files[i].data;
+        size_t left = files[i].len;
+        int r = 0;
+        while (left && r == 0) {
+            ssize_t w = write(fd, d, left);
+            if (w < 0 && errno != EINTR)
+                r = -1;
+            else if (w > 0) {
+                d += w;
+                left -= (size_t)w;
+            }
+        }
+        if (r == 0 && fchmod(fd, files[i].mode ? files[i].mode & 07777 : 0644) < 0)
+            r = -1;
+        int saved = errno;
+        if (close(fd) < 0 && r == 0) {
+            r = -1;
+            saved = errno;
+        }
+        if (r < 0)
+            return cln_error_set(err, CLN_E_IO, saved, "stage %s", files[i].path);
+    }
+    return 0;
+}
+
+/* The keep-alive files in the run's host directory, written once. */
+static const char *keepalive_host_dir(struct run *run, struct cln_error **err)
+{
+    const char *root = run_host_dir(run, err);
+    if (!root)
+        return NULL;
+    pthread_mutex_lock(&run->ka_lock);
+    if (run->ka_state == 0) {
+        size_t nka = 0;
+        const struct cln_file *ka_files = cln_runner_keepalive_files(&nka);
+        run->ka_state = write_tree(root, ka_files, nka, err) == 0 ? 2 : -2;
+    } else if (run->ka_state == -2) {
+        *err = cln_error_make(CLN_E_IO, 0, "the keep-alive files could not be written to %s",
+                              root);
+    }
+    bool ok = run->ka_state == 2;
+    pthread_mutex_unlock(&run->ka_lock);
+    return ok ? root : NULL;
+}
+
+/* A container's files staged in a directory of their own. */
+static char *stage_files(struct run *run, const struct cln_file *files, size_t n,
+                         struct cln_error **err)
+{
+    const char *root = run_host_dir(run, err);
+    if (!root)
+        return NULL;
+    pthread_mutex_lock(&run->ka_lock);
+    unsigned k = ++run->staged;
+    pthread_mutex_unlock(&run->ka_lock);
+    char *dir = cln_xasprintf("%s/files-%u", root, k);
+    if (mkdir(dir, 0755) < 0 || chmod(dir, 0755) < 0) {
+        *err = cln_error_make(CLN_E_IO, errno, "make %s", dir);
+        free(dir);
+        return NULL;
+    }
+    if (write_tree(dir, files, n, err) < 0) {
+        free(dir);
+        return NULL;
+    }
+    return dir;
+}
+
+/* The container's first process as the engine would run it: Docker's
+ * rule, an entrypoint given clears the image's CMD. */
+static int first_process(struct cln_runtime *rt, const struct cln_container_config *cfg,
+                         struct cln_strv *ret, struct cln_error **err)
+{
+    struct cln_image_info ii;
+    memset(&ii, 0, sizeof(ii));
+    if (!cfg->entrypoint || !cfg->cmd) {
+        int r = cln_rt_image_inspect(rt, cfg->image, &ii, err);
+        if (r == 0)
+            return cln_error_set(err, CLN_E_NOT_FOUND, 0, "image %s is not present", cfg->image);
+        if (r < 0)
+            return -1;
+    }
+    const char *const *ep = cfg->entrypoint ? cfg->entrypoint : cln_strv_argv(&ii.entrypoint);
+    for (; *ep; ep++)
+        cln_strv_add(ret, *ep);
+    const char *const *cmd = cfg->cmd ? cfg->cmd : cfg->entrypoint ? NULL : cln_strv_argv(&ii.cmd);
+    for (; cmd && *cmd; cmd++)
+        cln_strv_add(ret, *cmd);
+    cln_image_info_done(&ii);
+    if (!ret->n)
+        return cln_error_set(err, CLN_E_INVALID, 0,
+                             "image %s has no ENTRYPOINT or CMD and none was given", cfg->image);
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void cln_runner_host_dir_done(struct run *run)
+{
+    if (run->host_dir)
+        (void)nftw(run->host_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(run->host_dir);
+    run->host_dir = NULL;
 }
 
 /* The create path services and fresh containers share: the test's labels
@@ -294,23 +476,73 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     cln_labels_set(&labels, req->label, req->label_value);
     struct cln_mount *mounts = cln_runner_host_mounts(req->privs);
     size_t nmounts = req->privs->nmounts;
-    /* the keep-alive busybox: the run's volume, read-only, or a copy */
+    /* the keep-alive busybox: the run's volume, read-only, or a copy; on a
+     * runtime that copies only into running containers, the run's host
+     * directory, and the container's files staged and put in place by
+     * cleanrun-exec before its process */
     const struct cln_buf *ka = cln_runner_keepalive();
-    const char *kavol =
-        req->keepalive && ka->len ? cln_runner_keepalive_volume(c, req->cfg.image) : NULL;
-    if (kavol) {
+    bool copy_created = cln_runtime_supports(rt, CLN_FEATURE_COPY_CREATED);
+    const char *kavol = NULL, *kadir = NULL;
+    cleanup_free char *kasrc = NULL, *staged = NULL;
+    cleanup_strv struct cln_strv wrapped = {0};
+    struct cln_error *e = NULL;
+    if (req->keepalive && ka->len && copy_created) {
+        kavol = cln_runner_keepalive_volume(c, req->cfg.image);
+    } else if ((req->keepalive || req->nfiles) && !copy_created) {
+        if (!ka->len) {
+            free(mounts);
+            cln_labels_done(&labels);
+            *err = cln_error_make(CLN_E_IO, 0,
+                                  "%s%scannot read /bin/busybox (busybox-static), which runtime "
+                                  "%s needs in every container",
+                                  req->prefix ? req->prefix : "", req->prefix ? ": " : "",
+                                  cln_runtime_name(rt));
+            return -1;
+        }
+        kadir = keepalive_host_dir(c->run, &e);
+        if (kadir)
+            kasrc = cln_xasprintf("%s%s", kadir, KEEPALIVE_DIR);
+        if (kadir && req->nfiles)
+            staged = stage_files(c->run, req->files, req->nfiles, &e);
+        if (!kadir || (req->nfiles && !staged) ||
+            (req->nfiles && first_process(rt, &req->cfg, &wrapped, &e) < 0)) {
+            free(mounts);
+            cln_labels_done(&labels);
+            *err = req->prefix ? cln_runner_wrap(e, "%s", req->prefix) : e;
+            return -1;
+        }
+    }
+    if (kavol || kasrc) {
+        mounts = cln_xrealloc(mounts, (nmounts + 1) * sizeof(*mounts));
+        mounts[nmounts++] = (struct cln_mount){.type = kavol ? CLN_MOUNT_VOLUME : CLN_MOUNT_BIND,
+                                               .source = kavol ? kavol : kasrc,
+                                               .target = KEEPALIVE_DIR,
+                                               .read_only = true};
+    }
+    if (staged) {
         mounts = cln_xrealloc(mounts, (nmounts + 1) * sizeof(*mounts));
         mounts[nmounts++] = (struct cln_mount){
-            .type = CLN_MOUNT_VOLUME, .source = kavol, .target = KEEPALIVE_DIR, .read_only = true};
+            .type = CLN_MOUNT_BIND, .source = staged, .target = STAGED_DIR, .read_only = true};
     }
     size_t nka = 0;
     const struct cln_file *ka_files = cln_runner_keepalive_files(&nka);
     struct cln_file *files = cln_xcalloc(req->nfiles + nka + 1, sizeof(*files));
-    size_t nfiles = req->nfiles;
-    if (req->nfiles)
+    size_t nfiles = copy_created ? req->nfiles : 0;
+    if (nfiles)
         memcpy(files, req->files, req->nfiles * sizeof(*files));
-    for (size_t i = 0; req->keepalive && !kavol && i < nka; i++)
+    for (size_t i = 0; req->keepalive && copy_created && !kavol && i < nka; i++)
         files[nfiles++] = ka_files[i];
+    /* cleanrun-exec -F STAGED_DIR -- the process */
+    cleanup_strv struct cln_strv entry = {0};
+    static const char *const no_cmd[] = {NULL};
+    if (staged) {
+        cln_strv_add(&entry, KEEPALIVE_EXEC);
+        cln_strv_add(&entry, "-F");
+        cln_strv_add(&entry, STAGED_DIR);
+        cln_strv_add(&entry, "--");
+        for (size_t i = 0; i < wrapped.n; i++)
+            cln_strv_add(&entry, wrapped.v[i]);
+    }
     cleanup_strv struct cln_strv hosts = {0};
     bool with_hosts =
         pl->mode != CLN_NET_NONE && pl->mode != CLN_NET_HOST && c->r->network && !c->resolves;
@@ -331,7 +563,10 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     cfg.mounts = mounts;
     cfg.nmounts = nmounts;
     cfg.extra_hosts = with_hosts ? cln_strv_argv(&hosts) : NULL;
-    struct cln_error *e = NULL;
+    if (staged) {
+        cfg.entrypoint = cln_strv_argv(&entry);
+        cfg.cmd = no_cmd;
+    }
     *ret_id = NULL;
     int r = cln_rt_create(rt, &cfg, ret_id, &e);
     cln_labels_done(&labels);

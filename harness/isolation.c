@@ -134,6 +134,8 @@ void cln_evidence_done(struct cln_evidence *e)
     free(e->cgroup);
     free(e->canary_path);
     free(e->canary_note);
+    free(e->guest_boot_id);
+    free(e->host_boot_id);
     free(e->reason);
     memset(e, 0, sizeof(*e));
 }
@@ -154,6 +156,8 @@ void cln_evidence_copy(struct cln_evidence *dst, const struct cln_evidence *src)
     dst->canary_path = dup0(src->canary_path);
     dst->canary_note = dup0(src->canary_note);
     dst->canary_by = src->canary_by;
+    dst->guest_boot_id = dup0(src->guest_boot_id);
+    dst->host_boot_id = dup0(src->host_boot_id);
     dst->reason = dup0(src->reason);
 }
 
@@ -192,51 +196,69 @@ void cln_evidence_judge(struct cln_evidence *e)
     e->verdict = CLN_VERDICT_ISOLATED;
     free(e->reason);
     e->reason = NULL;
-    if (!e->local) {
+    bool vm = e->vm && !e->shares_kernel;
+    if (vm) {
+        if (!e->guest_boot_id) {
+            set_reason(e, CLN_VERDICT_UNVERIFIED,
+                       cln_xasprintf("the kernel the container runs on could not be read: %s",
+                                     e->canary_note ? e->canary_note : "?"));
+            return;
+        }
+    } else if (e->vm && !e->observed_pid) {
+        set_reason(e, CLN_VERDICT_UNVERIFIED,
+                   cln_xasprintf("the runtime's containers are said to be virtual machines, but "
+                                 "this one runs on this host's kernel (boot id %s) and no process "
+                                 "here has its canary under its root: nothing of it can be "
+                                 "observed",
+                                 e->guest_boot_id));
+        return;
+    } else if (!e->local) {
         set_reason(e, CLN_VERDICT_UNVERIFIED,
                    cln_xstrdup("the engine is not on this machine: its processes cannot be "
                                "observed from here"));
         return;
     }
-    if (e->observed_pid && !e->pid_proven) {
-        set_reason(e, CLN_VERDICT_UNVERIFIED,
-                   cln_xasprintf("pid %d, which the engine gives for the container, is not in a "
-                                 "cgroup naming the container here (the engine is in another pid "
-                                 "namespace or on another machine): nothing of it can be observed",
-                                 e->observed_pid));
-        return;
-    }
-    if (!e->observed_pid || !e->ns.ino[CLN_NS_MNT] || !e->host_ns.ino[CLN_NS_MNT]) {
-        set_reason(e, CLN_VERDICT_UNVERIFIED,
-                   e->observed_pid ? cln_xasprintf("the namespaces of pid %d could not be read",
-                                                   e->observed_pid)
-                                   : cln_xstrdup("no container process to observe"));
-        return;
-    }
-    /* mnt, pid, uts and net must differ from the harness's own */
-    static const enum cln_ns required[] = {CLN_NS_MNT, CLN_NS_PID, CLN_NS_UTS, CLN_NS_NET};
-    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
-        enum cln_ns n = required[i];
-        if (!e->ns.ino[n] || !e->host_ns.ino[n]) {
+    if (!vm) {
+        if (e->observed_pid && !e->pid_proven) {
             set_reason(e, CLN_VERDICT_UNVERIFIED,
-                       cln_xasprintf("the %s namespace could not be read", cln_ns_names[n]));
-            continue;
+                       cln_xasprintf("pid %d, which the engine gives for the container, is not in a "
+                                     "cgroup naming the container here (the engine is in another pid "
+                                     "namespace or on another machine): nothing of it can be observed",
+                                     e->observed_pid));
+            return;
         }
-        if (e->ns.ino[n] != e->host_ns.ino[n])
-            continue;
-        if (n == CLN_NS_NET && e->request.host_network)
+        if (!e->observed_pid || !e->ns.ino[CLN_NS_MNT] || !e->host_ns.ino[CLN_NS_MNT]) {
             set_reason(e, CLN_VERDICT_UNVERIFIED,
-                       cln_xstrdup("shares the host's net namespace, as the spec asked "
-                                   "(host_network, allowed by --allow-host-network)"));
-        else if (n == CLN_NS_PID && e->request.host_pid)
-            set_reason(e, CLN_VERDICT_UNVERIFIED,
-                       cln_xstrdup("shares the host's pid namespace, as the spec asked "
-                                   "(host_pid, allowed by --allow-host-pid)"));
-        else
-            set_reason(e, CLN_VERDICT_VIOLATED,
-                       cln_xasprintf("pid %d is in the host's %s namespace (inode %llu)",
-                                     e->observed_pid, cln_ns_names[n],
-                                     (unsigned long long)e->ns.ino[n]));
+                       e->observed_pid ? cln_xasprintf("the namespaces of pid %d could not be read",
+                                                       e->observed_pid)
+                                       : cln_xstrdup("no container process to observe"));
+            return;
+        }
+        /* mnt, pid, uts and net must differ from the harness's own */
+        static const enum cln_ns required[] = {CLN_NS_MNT, CLN_NS_PID, CLN_NS_UTS, CLN_NS_NET};
+        for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+            enum cln_ns n = required[i];
+            if (!e->ns.ino[n] || !e->host_ns.ino[n]) {
+                set_reason(e, CLN_VERDICT_UNVERIFIED,
+                           cln_xasprintf("the %s namespace could not be read", cln_ns_names[n]));
+                continue;
+            }
+            if (e->ns.ino[n] != e->host_ns.ino[n])
+                continue;
+            if (n == CLN_NS_NET && e->request.host_network)
+                set_reason(e, CLN_VERDICT_UNVERIFIED,
+                           cln_xstrdup("shares the host's net namespace, as the spec asked "
+                                       "(host_network, allowed by --allow-host-network)"));
+            else if (n == CLN_NS_PID && e->request.host_pid)
+                set_reason(e, CLN_VERDICT_UNVERIFIED,
+                           cln_xstrdup("shares the host's pid namespace, as the spec asked "
+                                       "(host_pid, allowed by --allow-host-pid)"));
+            else
+                set_reason(e, CLN_VERDICT_VIOLATED,
+                           cln_xasprintf("pid %d is in the host's %s namespace (inode %llu)",
+                                         e->observed_pid, cln_ns_names[n],
+                                         (unsigned long long)e->ns.ino[n]));
+        }
     }
     switch (e->canary) {
     case CLN_CANARY_PROVEN:
@@ -247,6 +269,13 @@ void cln_evidence_judge(struct cln_evidence *e)
                                  e->canary_path));
         break;
     case CLN_CANARY_MISSING:
+        if (vm) {
+            set_reason(e, CLN_VERDICT_VIOLATED,
+                       cln_xasprintf("the canary written inside the container at %s could not be "
+                                     "read back there",
+                                     e->canary_path));
+            break;
+        }
         set_reason(e, CLN_VERDICT_VIOLATED,
                    cln_xasprintf("the canary written inside the container is not under the root "
                                  "of pid %d: that is not the process the steps run beside",
@@ -273,7 +302,14 @@ void cln_evidence_judge(struct cln_evidence *e)
         set_reason(e, CLN_VERDICT_UNVERIFIED,
                    cln_xstrdup("a route to the host and beyond, as the spec asked (outbound, "
                                "allowed by --allow-outbound): a step can reach host services"));
-    if (e->verdict == CLN_VERDICT_ISOLATED)
+    if (e->verdict == CLN_VERDICT_ISOLATED && vm)
+        e->reason = cln_xasprintf("a virtual machine with a kernel of its own (boot id %s%s%s); "
+                                  "canary %s proven absent on the host",
+                                  e->guest_boot_id, e->host_boot_id ? ", this host's " : "",
+                                  e->host_boot_id ? e->host_boot_id : ", on a host with no Linux "
+                                                                      "kernel",
+                                  e->canary_path);
+    else if (e->verdict == CLN_VERDICT_ISOLATED)
         e->reason = cln_xasprintf("mnt, pid, uts and net namespaces differ from the host's; "
                                   "canary %s proven absent on the host",
                                   e->canary_path);

@@ -82,6 +82,14 @@ const char *cln_canary_state_name(enum cln_canary_state s);
 /* The evidence for one step (or one container, before its steps). */
 struct cln_evidence {
     bool local;              /* the engine shares this kernel */
+    /* A runtime whose containers are VMs (docs/isolation.md, "Virtual
+     * machines"): the kernel the container's exec ran on, by its boot id,
+     * against this host's (NULL where the host has none: macOS).  A guest
+     * on this very kernel is no VM: it is then observed as a local
+     * container, found by the canary under a process's root. */
+    bool vm;
+    char *guest_boot_id, *host_boot_id; /* owned */
+    bool shares_kernel;
     char *container_id;      /* owned */
     char *container_name;    /* owned */
     char *image_id;          /* owned */

@@ -13,8 +13,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +86,122 @@ static void write_canary(struct cln_runtime *rt, const char *id, struct cln_evid
     cln_exec_result_done(&er);
 }
 
+static char *read_line_file(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return NULL;
+    char buf[128];
+    char *r = fgets(buf, sizeof(buf), f) ? cln_xstrndup(buf, strcspn(buf, "\n")) : NULL;
+    fclose(f);
+    return r;
+}
+
+/* A process on this kernel whose root holds path with token in it: the
+ * container's (a random token only its exec wrote), or 0. */
+static int find_by_canary(const char *path, const char *token)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return 0;
+    int found = 0;
+    size_t tl = strlen(token);
+    struct dirent *de;
+    while (!found && (de = readdir(d))) {
+        char *end = NULL;
+        long pid = strtol(de->d_name, &end, 10);
+        if (pid <= 1 || *end)
+            continue;
+        char p[512];
+        snprintf(p, sizeof(p), "/proc/%ld/root%s", pid, path);
+        int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+            continue;
+        char buf[64];
+        ssize_t n = read(fd, buf, sizeof(buf));
+        close(fd);
+        if (n >= (ssize_t)tl && memcmp(buf, token, tl) == 0)
+            found = (int)pid;
+    }
+    closedir(d);
+    return found;
+}
+
+/* A runtime whose containers are VMs: no pid of the container means
+ * anything here.  One exec of the keep-alive busybox writes the canary,
+ * reads it back, and prints the boot id of the kernel it runs on; the
+ * canary must be absent on the host, and the kernel must not be this
+ * host's.  One that is (an emulator through a local engine) is observed as
+ * a local container instead: the process whose root holds the canary. */
+static void observe_vm(struct cln_runtime *rt, const char *id, struct cln_evidence *ev)
+{
+    ev->vm = true;
+    ev->method = "vm-kernel";
+    char token[40] = "cleanrun-canary-";
+    cln_random_hex(token + strlen(token), 8);
+    ev->canary_path = cln_xasprintf("/.%s", token);
+    ev->canary = CLN_CANARY_FAILED;
+    ev->host_boot_id = read_line_file("/proc/sys/kernel/random/boot_id");
+    const char *argv[] = {KEEPALIVE_BIN,
+                          "sh",
+                          "-c",
+                          "printf %s \"$1\" > \"$2\" && cat \"$2\" && echo && "
+                          "cat /proc/sys/kernel/random/boot_id",
+                          "canary",
+                          token,
+                          ev->canary_path,
+                          NULL};
+    struct cln_exec_config ec = {
+        .argv = argv, .user = "0", .timeout_ms = 30000, .output_cap = 4096};
+    struct cln_exec_result er;
+    struct cln_error *e = NULL;
+    if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
+        ev->canary_note = cln_runner_text(e);
+        return;
+    }
+    const char *out = er.out.data.data ? er.out.data.data : "";
+    if (er.status != CLN_EXEC_EXITED || er.exit_code != 0) {
+        ev->canary_note = cln_xasprintf("the writer exited %d: %.*s", er.exit_code,
+                                        (int)(er.err.data.len > 200 ? 200 : er.err.data.len),
+                                        er.err.data.data ? er.err.data.data : "");
+        cln_exec_result_done(&er);
+        return;
+    }
+    size_t tl = strlen(token);
+    bool seen = strncmp(out, token, tl) == 0 && out[tl] == '\n';
+    if (seen) {
+        const char *b = out + tl + 1;
+        size_t bl = strcspn(b, "\n");
+        if (bl)
+            ev->guest_boot_id = cln_xstrndup(b, bl);
+    }
+    cln_exec_result_done(&er);
+    if (!ev->guest_boot_id) {
+        ev->canary_note = cln_xstrdup("the writer did not print the canary and the boot id");
+        return;
+    }
+    ev->canary_by = "writer";
+    struct stat st;
+    bool on_host = lstat(ev->canary_path, &st) == 0 || errno != ENOENT;
+    ev->canary = on_host ? CLN_CANARY_ON_HOST : CLN_CANARY_PROVEN;
+    if (!ev->host_boot_id || strcmp(ev->host_boot_id, ev->guest_boot_id) != 0)
+        return;
+    /* this host's kernel: no VM; the container's process, if it is here */
+    ev->shares_kernel = true;
+    int pid = find_by_canary(ev->canary_path, token);
+    if (pid <= 0)
+        return;
+    ev->local = true;
+    ev->method = "canary-search";
+    ev->observed_pid = pid;
+    ev->pid_proven = true; /* its root holds what only the container's exec wrote */
+    ev->observed_start = cln_proc_start_time(pid);
+    cln_ns_read(pid, &ev->ns);
+    cln_ns_read(0, &ev->host_ns);
+    ev->cgroup = cln_proc_cgroup(pid);
+    cln_canary_check(ev, token);
+}
+
 /* Observe a running container: its main process's namespaces (every exec
  * joins them: runc and crun setns(2) into the init process's namespaces),
  * its cgroup, and a random canary written by a process exec'd in it, then
@@ -117,6 +235,18 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
     }
     ev->container_name = st.name ? cln_xstrdup(st.name) : NULL;
     ev->image_id = st.image_id ? cln_xstrdup(st.image_id) : NULL;
+    if (cln_runtime_vm(rt)) {
+        bool running = st.running;
+        cln_container_state_done(&st);
+        if (running) {
+            observe_vm(rt, id, ev);
+        } else {
+            ev->vm = true;
+            ev->canary_note = cln_xstrdup("the container is not running");
+        }
+        cln_evidence_judge(ev);
+        return;
+    }
     int pid = st.running ? st.pid : 0;
     bool proven = pid_is_container(pid, st.id);
     if (!proven && pid > 0 && ev->local && cln_proc_start_time(pid) == 0) {

@@ -86,6 +86,11 @@ static cJSON *jevidence(const struct cln_evidence *e)
         cJSON_AddBoolToObject(n, "shared", e->ns.ino[i] && e->ns.ino[i] == e->host_ns.ino[i]);
     }
     cJSON_AddItemToObject(o, "cgroup", jstr(e->cgroup));
+    cJSON *k = cJSON_AddObjectToObject(o, "kernel");
+    cJSON_AddBoolToObject(k, "vm", e->vm);
+    cJSON_AddItemToObject(k, "guest_boot_id", jstr(e->guest_boot_id));
+    cJSON_AddItemToObject(k, "host_boot_id", jstr(e->host_boot_id));
+    cJSON_AddBoolToObject(k, "shared", e->shares_kernel);
     cJSON *cn = cJSON_AddObjectToObject(o, "canary");
     cJSON_AddItemToObject(cn, "path", jstr(e->canary_path));
     cJSON_AddStringToObject(cn, "state", cln_canary_state_name(e->canary));

@@ -73,9 +73,18 @@ struct run {
     uint64_t run_deadline;
     /* the keep-alive busybox, delivered once for the run (containers.c) */
     pthread_mutex_t ka_lock;
-    int ka_state;        /* 0 not tried, 1 the volume holds it, -1 copy per container */
+    int ka_state; /* 0 not tried, 1 the volume holds it, -1 copy per container,
+                   * 2 in host_dir, -2 that failed */
     char ka_volume[128]; /* its name, once made */
+    /* A runtime that copies only into running containers: a private host
+     * directory of the run (0700), holding the keep-alive files (mounted
+     * read-only at KEEPALIVE_DIR) and each container's staged files
+     * (mounted at STAGED_DIR, put in place by cleanrun-exec -F). */
+    char *host_dir; /* made once; removed at the end of the run */
+    int host_dir_state; /* 0 not tried, 1 made, -1 failed */
+    unsigned staged;    /* containers staged so far (names their directories) */
 };
+#define STAGED_DIR "/.cleanrun-files"
 
 /* Where a container goes: the network to create it on, and whether it
  * then joins the internal test network too. */
@@ -157,6 +166,9 @@ const char *cln_runner_inside_exec(size_t *ret_len);
 const char *cln_runner_keepalive_volume(struct test_ctx *c, const char *image);
 /* Remove that volume at the end of the run, unless kept is set. */
 void cln_runner_keepalive_volume_done(struct run *run, bool kept);
+/* The run's host directory (a runtime that copies only into running
+ * containers) removed, with everything in it. */
+void cln_runner_host_dir_done(struct run *run);
 void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip);
 /* "NAME:IP" for each name known so far; *ret_n (may be NULL) the count. */
 void cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n, struct cln_strv *ret);

@@ -213,6 +213,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
     struct cln_strv wrapped = {0};
     cleanup_free char *stdin_path = NULL;
     char token[40] = ""; /* a fresh container's canary, for the step's exec to write */
+    bool exec_stdin = false;
     struct out_relay relay = {.c = c, .step = s->name};
     struct cln_evidence base;
     bool observed = false;
@@ -236,7 +237,10 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
     }
     sr->container_id = id ? cln_xstrdup(id) : NULL;
     cln_runner_env_vector(c, &s->env, &env);
-    if (s->stdin_text && !(stdin_path = stdin_file(c, s, si, id, &msg))) {
+    /* stdin: fed to the exec where the runtime can, else a file for
+     * cleanrun-exec -i */
+    exec_stdin = cln_runtime_supports(rt, CLN_FEATURE_EXEC_STDIN);
+    if (s->stdin_text && !exec_stdin && !(stdin_path = stdin_file(c, s, si, id, &msg))) {
         step_error(sr, msg);
         goto out;
     }
@@ -260,6 +264,8 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
             .timeout_ms = to,
             .on_output = c->run->opts->events.step_output ? relay_output : NULL,
             .userdata = &relay,
+            .stdin_data = exec_stdin ? s->stdin_text : NULL,
+            .stdin_len = exec_stdin && s->stdin_text ? strlen(s->stdin_text) : 0,
         };
         struct cln_exec_result er;
         struct cln_error *e = NULL;

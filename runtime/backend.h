@@ -119,6 +119,12 @@ struct cln_runtime_desc {
     const char *start_hint;
     /* Why it is not built in, when ops is NULL ("it needs macOS ..."). */
     const char *unavailable;
+    /* Does an endpoint the user named (--host) look like this backend's?
+     * NULL: only when asked for by name (or the first built in). */
+    bool (*claims)(const char *endpoint);
+    /* Traits (docs/runtime.md): copy_in reaches only running containers;
+     * exec takes stdin; each container is a VM with its own kernel. */
+    bool copy_running_only, exec_stdin, vm;
 };
 
 /* Make a runtime around a backend's ctx: ownership of ctx (ops->close frees

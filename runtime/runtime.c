@@ -157,6 +157,8 @@ void cln_image_info_done(struct cln_image_info *i)
     free(i->id);
     free(i->digest);
     i->id = i->digest = NULL;
+    cln_strv_done(&i->entrypoint);
+    cln_strv_done(&i->cmd);
 }
 
 void cln_engine_info_done(struct cln_engine_info *i)
@@ -222,6 +224,11 @@ const char *cln_runtime_endpoint(const struct cln_runtime *rt)
 bool cln_runtime_local(const struct cln_runtime *rt)
 {
     return rt->local;
+}
+
+bool cln_runtime_vm(const struct cln_runtime *rt)
+{
+    return rt->desc->vm;
 }
 
 const struct cln_engine_info *cln_runtime_engine(const struct cln_runtime *rt)
@@ -311,6 +318,10 @@ bool cln_runtime_supports(const struct cln_runtime *rt, unsigned features)
     if ((features & CLN_FEATURE_VOLUME) && !rt->desc->volume)
         return false;
     if ((features & CLN_FEATURE_BUILD) && !rt->desc->build)
+        return false;
+    if ((features & CLN_FEATURE_COPY_CREATED) && rt->desc->copy_running_only)
+        return false;
+    if ((features & CLN_FEATURE_EXEC_STDIN) && !rt->desc->exec_stdin)
         return false;
     return true;
 }
@@ -493,6 +504,9 @@ int cln_rt_logs(struct cln_runtime *rt, const char *id, unsigned tail, size_t ca
 int cln_rt_exec(struct cln_runtime *rt, const char *id, const struct cln_exec_config *cfg,
                 struct cln_exec_result *ret, struct cln_error **err)
 {
+    if (cfg->stdin_data && !rt->desc->exec_stdin)
+        return cln_error_set(err, CLN_E_UNSUPPORTED, 0, "runtime %s: exec takes no stdin",
+                             rt->desc->name);
     return rt->desc->ops->exec(rt->ctx, id, cfg, ret, err);
 }
 

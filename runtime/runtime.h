@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "base/buf.h"
+#include "base/strv.h"
 
 struct cln_error;
 
@@ -172,6 +173,10 @@ struct cln_exec_config {
     size_t output_cap;   /* per stream; 0: CLN_DEFAULT_OUTPUT_CAP */
     cln_output_fn on_output;
     void *userdata;
+    /* the process's stdin (NULL: none); only where the runtime supports
+     * CLN_FEATURE_EXEC_STDIN, else exec fails with CLN_E_UNSUPPORTED */
+    const char *stdin_data;
+    size_t stdin_len;
 };
 #define CLN_DEFAULT_OUTPUT_CAP ((size_t)8 << 20)
 
@@ -230,6 +235,9 @@ void cln_file_info_done(struct cln_file_info *i);
 struct cln_image_info {
     char *id;     /* sha256:... */
     char *digest; /* first RepoDigest, or NULL (local builds have none) */
+    /* the image's own ENTRYPOINT and CMD (empty: none), for a harness
+     * that must wrap a container's first process */
+    struct cln_strv entrypoint, cmd;
 };
 void cln_image_info_done(struct cln_image_info *i);
 
@@ -265,6 +273,12 @@ enum cln_runtime_feature {
     CLN_FEATURE_NETWORK = 1u << 0,
     CLN_FEATURE_VOLUME = 1u << 1,
     CLN_FEATURE_BUILD = 1u << 2,
+    /* copy_in reaches a created container before its first process starts
+     * (Docker, Podman); without it, only a running one (Apple's `container
+     * cp`): files a process needs at its start must be mounted instead */
+    CLN_FEATURE_COPY_CREATED = 1u << 3,
+    /* exec feeds cln_exec_config.stdin to the process */
+    CLN_FEATURE_EXEC_STDIN = 1u << 4,
 };
 
 /* ---- the runtime ---- */
@@ -297,6 +311,9 @@ void cln_engine_info_done(struct cln_engine_info *i);
 const char *cln_runtime_name(const struct cln_runtime *rt);
 const char *cln_runtime_endpoint(const struct cln_runtime *rt);
 bool cln_runtime_local(const struct cln_runtime *rt);
+/* Each container is a virtual machine with a kernel of its own (Apple's
+ * container): no process of it is on this kernel. */
+bool cln_runtime_vm(const struct cln_runtime *rt);
 const struct cln_engine_info *cln_runtime_engine(const struct cln_runtime *rt);
 /* The host programs its backend may run (NULL-terminated; NULL: none). */
 const char *const *cln_runtime_host_programs(const struct cln_runtime *rt);

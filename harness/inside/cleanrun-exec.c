@@ -5,24 +5,32 @@
  * given, untouched (a shell would add SHLVL and PWD, and run its own
  * applet of a program's name):
  *
- *   cleanrun-exec [-c TOKEN PATH] [-i FILE] -- PROGRAM [ARG...]
+ *   cleanrun-exec [-F DIR] [-c TOKEN PATH] [-i FILE] -- PROGRAM [ARG...]
  *
  *   -c  write TOKEN to PATH, a new file: the canary (docs/isolation.md),
  *       written by the step's own process; when it cannot be written the
  *       step runs all the same (the harness finds it missing and writes
  *       one itself)
  *   -i  FILE as standard input
+ *   -F  copy the tree under DIR into /, each file with its mode, missing
+ *       directories made 0755: a container's files, mounted at DIR by a
+ *       runtime that copies only into running containers, in place before
+ *       its first process starts (harness/containers.c)
  *
  * PROGRAM is found along PATH as execvp(3) does.  When it cannot be run,
  * or FILE cannot be opened, it prints one line to stderr and exits 127:
  *   cleanrun-exec: exec ERRNO PROGRAM
  *   cleanrun-exec: stdin ERRNO FILE
+ *   cleanrun-exec: files ERRNO PATH
  * which the harness turns into its error (harness/steps.c).  It is not
  * linked with the harness: it runs in the container, on its kernel only. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int fail(const char *what, int err, const char *name)
@@ -42,6 +50,89 @@ static void write_canary(const char *token, const char *path)
         (void)unlink(path); /* half a canary is none */
 }
 
+static int copy_file(const char *src, const char *dst, mode_t mode)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (in < 0)
+        return -1;
+    (void)unlink(dst); /* a file of the image at that path is replaced, not written through */
+    int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (out < 0) {
+        close(in);
+        return -1;
+    }
+    char buf[65536];
+    ssize_t n;
+    int r = 0;
+    while ((n = read(in, buf, sizeof(buf))) > 0) {
+        for (ssize_t off = 0; off < n;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0) {
+                r = -1;
+                break;
+            }
+            off += w;
+        }
+        if (r < 0)
+            break;
+    }
+    if (n < 0 || fchmod(out, mode & 07777) < 0)
+        r = -1;
+    int saved = errno;
+    close(in);
+    if (close(out) < 0)
+        r = -1;
+    errno = r < 0 ? saved : 0;
+    return r;
+}
+
+/* src (a directory under DIR) into dst: recursively, regular files and
+ * directories only.  Returns 0, or -1 with errno and the failing path in
+ * bad. */
+static int copy_tree(const char *src, const char *dst, char *bad, size_t badlen)
+{
+    DIR *d = opendir(src);
+    if (!d) {
+        snprintf(bad, badlen, "%s", src);
+        return -1;
+    }
+    struct dirent *de;
+    int r = 0;
+    while (r == 0 && (de = readdir(d))) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char s[PATH_MAX], t[PATH_MAX];
+        if (snprintf(s, sizeof(s), "%s/%s", src, de->d_name) >= (int)sizeof(s) ||
+            snprintf(t, sizeof(t), "%s/%s", strcmp(dst, "/") ? dst : "", de->d_name) >=
+                (int)sizeof(t)) {
+            errno = ENAMETOOLONG;
+            snprintf(bad, badlen, "%s", s);
+            r = -1;
+            break;
+        }
+        struct stat st;
+        if (lstat(s, &st) < 0) {
+            snprintf(bad, badlen, "%s", s);
+            r = -1;
+        } else if (S_ISDIR(st.st_mode)) {
+            struct stat tt;
+            if (lstat(t, &tt) < 0 && (mkdir(t, 0755) < 0 || chmod(t, 0755) < 0)) {
+                snprintf(bad, badlen, "%s", t);
+                r = -1;
+            } else {
+                r = copy_tree(s, t, bad, badlen);
+            }
+        } else if (S_ISREG(st.st_mode) && copy_file(s, t, st.st_mode) < 0) {
+            snprintf(bad, badlen, "%s", t);
+            r = -1;
+        }
+    }
+    int saved = errno;
+    closedir(d);
+    errno = saved;
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -49,6 +140,11 @@ int main(int argc, char **argv)
         if (strcmp(argv[i], "-c") == 0 && i + 2 < argc) {
             write_canary(argv[i + 1], argv[i + 2]);
             i += 3;
+        } else if (strcmp(argv[i], "-F") == 0 && i + 1 < argc) {
+            char bad[PATH_MAX] = "";
+            if (copy_tree(argv[i + 1], "/", bad, sizeof(bad)) < 0)
+                return fail("files", errno, bad);
+            i += 2;
         } else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) {
             int fd = open(argv[i + 1], O_RDONLY | O_CLOEXEC);
             if (fd < 0 || dup2(fd, 0) < 0)

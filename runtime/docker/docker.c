@@ -10,6 +10,7 @@
 #include "docker-internal.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
+#include "runtime/base/strv.h"
 #include "runtime/base/log.h"
 #include "runtime/base/proc.h"
 #include "runtime/base/xalloc.h"
@@ -319,6 +320,14 @@ static int docker_image_inspect(void *ctx, const char *ref, struct cln_image_inf
                 cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "RepoDigests"), 0);
             if (cJSON_IsString(dg))
                 ret->digest = cln_xstrdup(dg->valuestring);
+            const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "Config");
+            const cJSON *x;
+            cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cfg, "Entrypoint"))
+                if (cJSON_IsString(x))
+                    cln_strv_add(&ret->entrypoint, x->valuestring);
+            cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cfg, "Cmd"))
+                if (cJSON_IsString(x))
+                    cln_strv_add(&ret->cmd, x->valuestring);
             r = 1;
         }
         cJSON_Delete(j);
