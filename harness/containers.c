@@ -393,8 +393,11 @@ static const char *keepalive_host_dir(struct run *run, struct cln_error **err)
 }
 
 /* A container's files staged in a directory of their own. */
+/* A container's staged files (runtimes without COPY_CREATED): under
+ * files-N of the run's host directory, the tree in root/ and the host
+ * entries in hosts, put in place by cleanrun-exec -F and -H. */
 static char *stage_files(struct run *run, const struct cln_file *files, size_t n,
-                         struct cln_error **err)
+                         const struct cln_buf *hosts, struct cln_error **err)
 {
     const char *root = run_host_dir(run, err);
     if (!root)
@@ -403,12 +406,17 @@ static char *stage_files(struct run *run, const struct cln_file *files, size_t n
     unsigned k = ++run->staged;
     pthread_mutex_unlock(&run->ka_lock);
     char *dir = cln_xasprintf("%s/files-%u", root, k);
-    if (mkdir(dir, 0755) < 0 || chmod(dir, 0755) < 0) {
-        *err = cln_error_make(CLN_E_IO, errno, "make %s", dir);
+    cleanup_free char *tree = cln_xasprintf("%s/root", dir);
+    if (mkdir(dir, 0755) < 0 || chmod(dir, 0755) < 0 ||
+        (n && (mkdir(tree, 0755) < 0 || chmod(tree, 0755) < 0))) {
+        *err = cln_error_make(CLN_E_IO, errno, "make %s", n ? tree : dir);
         free(dir);
         return NULL;
     }
-    if (write_tree(dir, files, n, err) < 0) {
+    struct cln_file hf = {.path = "hosts", .data = hosts ? hosts->data : NULL,
+                          .len = hosts ? hosts->len : 0, .mode = 0644};
+    if ((n && write_tree(tree, files, n, err) < 0) ||
+        (hosts && hosts->len && write_tree(dir, &hf, 1, err) < 0)) {
         free(dir);
         return NULL;
     }
@@ -482,16 +490,40 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
      * cleanrun-exec before its process */
     const struct cln_buf *ka = cln_runner_keepalive();
     bool copy_created = cln_runtime_supports(rt, CLN_FEATURE_COPY_CREATED);
+    /* the test's host names: given at create, or, where the runtime copies
+     * only into running containers (and takes no host entries), staged
+     * and appended to /etc/hosts by cleanrun-exec */
+    cleanup_strv struct cln_strv hosts = {0};
+    bool with_hosts =
+        pl->mode != CLN_NET_NONE && pl->mode != CLN_NET_HOST && c->r->network && !c->resolves;
+    if (with_hosts)
+        cln_runner_hosts_vector(c, req->hosts_known, &hosts);
+    /* a service with no network (a lone one) reaches itself by its names */
+    for (size_t i = 0; pl->mode == CLN_NET_NONE && req->aliases && req->aliases[i]; i++)
+        cln_strv_push(&hosts, cln_xasprintf("%s:127.0.0.1", req->aliases[i]));
+    with_hosts = with_hosts || hosts.n;
+    struct cln_buf hosts_text = CLN_BUF_INIT;
+    for (size_t i = 0; !copy_created && i < hosts.n; i++) {
+        const char *colon = strrchr(hosts.v[i], ':');
+        cln_buf_printf(&hosts_text, "%s\t%.*s\n", colon + 1, (int)(colon - hosts.v[i]),
+                       hosts.v[i]);
+    }
+    /* the keep-alive busybox: the run's volume, read-only, or a copy; on a
+     * runtime that copies only into running containers, the run's host
+     * directory, and the container's files staged and put in place by
+     * cleanrun-exec before its process */
     const char *kavol = NULL, *kadir = NULL;
     cleanup_free char *kasrc = NULL, *staged = NULL;
     cleanup_strv struct cln_strv wrapped = {0};
     struct cln_error *e = NULL;
+    bool stage = !copy_created && (req->nfiles || hosts_text.len);
     if (req->keepalive && ka->len && copy_created) {
         kavol = cln_runner_keepalive_volume(c, req->cfg.image);
-    } else if ((req->keepalive || req->nfiles) && !copy_created) {
+    } else if (req->keepalive || stage) {
         if (!ka->len) {
             free(mounts);
             cln_labels_done(&labels);
+            cln_buf_done(&hosts_text);
             *err = cln_error_make(CLN_E_IO, 0,
                                   "%s%scannot read /bin/busybox (busybox-static), which runtime "
                                   "%s needs in every container",
@@ -502,12 +534,12 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
         kadir = keepalive_host_dir(c->run, &e);
         if (kadir)
             kasrc = cln_xasprintf("%s%s", kadir, KEEPALIVE_DIR);
-        if (kadir && req->nfiles)
-            staged = stage_files(c->run, req->files, req->nfiles, &e);
-        if (!kadir || (req->nfiles && !staged) ||
-            (req->nfiles && first_process(rt, &req->cfg, &wrapped, &e) < 0)) {
+        if (kadir && stage)
+            staged = stage_files(c->run, req->files, req->nfiles, &hosts_text, &e);
+        if (!kadir || (stage && (!staged || first_process(rt, &req->cfg, &wrapped, &e) < 0))) {
             free(mounts);
             cln_labels_done(&labels);
+            cln_buf_done(&hosts_text);
             *err = req->prefix ? cln_runner_wrap(e, "%s", req->prefix) : e;
             return -1;
         }
@@ -532,26 +564,24 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
         memcpy(files, req->files, req->nfiles * sizeof(*files));
     for (size_t i = 0; req->keepalive && copy_created && !kavol && i < nka; i++)
         files[nfiles++] = ka_files[i];
-    /* cleanrun-exec -F STAGED_DIR -- the process */
+    /* cleanrun-exec [-F STAGED_DIR/root] [-H STAGED_DIR/hosts] -- the process */
     cleanup_strv struct cln_strv entry = {0};
     static const char *const no_cmd[] = {NULL};
     if (staged) {
         cln_strv_add(&entry, KEEPALIVE_EXEC);
-        cln_strv_add(&entry, "-F");
-        cln_strv_add(&entry, STAGED_DIR);
+        if (req->nfiles) {
+            cln_strv_add(&entry, "-F");
+            cln_strv_add(&entry, STAGED_DIR "/root");
+        }
+        if (hosts_text.len) {
+            cln_strv_add(&entry, "-H");
+            cln_strv_add(&entry, STAGED_DIR "/hosts");
+        }
         cln_strv_add(&entry, "--");
         for (size_t i = 0; i < wrapped.n; i++)
             cln_strv_add(&entry, wrapped.v[i]);
     }
-    cleanup_strv struct cln_strv hosts = {0};
-    bool with_hosts =
-        pl->mode != CLN_NET_NONE && pl->mode != CLN_NET_HOST && c->r->network && !c->resolves;
-    if (with_hosts)
-        cln_runner_hosts_vector(c, req->hosts_known, &hosts);
-    /* a service with no network (a lone one) reaches itself by its names */
-    for (size_t i = 0; pl->mode == CLN_NET_NONE && req->aliases && req->aliases[i]; i++)
-        cln_strv_push(&hosts, cln_xasprintf("%s:127.0.0.1", req->aliases[i]));
-    with_hosts = with_hosts || hosts.n;
+    cln_buf_done(&hosts_text);
     cleanup_free char *cname = cln_runner_container_name(c, req->what);
     struct cln_container_config cfg = req->cfg;
     cfg.name = cname;
@@ -562,7 +592,7 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     cfg.pid_host = req->privs->host_pid;
     cfg.mounts = mounts;
     cfg.nmounts = nmounts;
-    cfg.extra_hosts = with_hosts ? cln_strv_argv(&hosts) : NULL;
+    cfg.extra_hosts = with_hosts && copy_created ? cln_strv_argv(&hosts) : NULL;
     if (staged) {
         cfg.entrypoint = cln_strv_argv(&entry);
         cfg.cmd = no_cmd;

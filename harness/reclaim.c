@@ -98,10 +98,29 @@ int cln_remove_listed(struct cln_runtime *rt, const struct cln_leak_audit *a, si
                       struct cln_error **err)
 {
     struct cln_error *first = NULL;
-    /* containers first: a network in use cannot be removed */
+    /* containers first (a network in use cannot be removed), in one
+     * request where the runtime takes several */
+    const char **ids = cln_xcalloc(a->n + 1, sizeof(*ids));
+    size_t nc = 0;
     for (size_t i = 0; i < a->n; i++)
         if (strcmp(a->items[i].kind, "container") == 0)
-            remove_one(rt, a->items[i].kind, a->items[i].name, ret_removed, &first);
+            ids[nc++] = a->items[i].name;
+    struct cln_error **errs = cln_xcalloc(nc + 1, sizeof(*errs));
+    struct cln_error *be = NULL;
+    if (nc && cln_rt_remove_many(rt, ids, nc, true, errs, &be) < 0) {
+        first = be;
+    } else {
+        for (size_t i = 0; i < nc; i++) {
+            if (!errs[i])
+                ret_removed[0]++;
+            else if (!first)
+                first = errs[i];
+            else
+                cln_error_free(errs[i]);
+        }
+    }
+    free(errs);
+    free(ids);
     for (size_t i = 0; i < a->n; i++)
         if (strcmp(a->items[i].kind, "container") != 0)
             remove_one(rt, a->items[i].kind, a->items[i].name, ret_removed, &first);

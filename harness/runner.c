@@ -194,12 +194,17 @@ void cln_runner_teardown(struct test_ctx *c)
 {
     struct cln_runtime *rt = c->run->rt;
     await_removal(c);
-    while (c->containers.n) {
-        char *id = cln_strv_take(&c->containers, c->containers.n - 1);
+    /* all of them in one request where the runtime takes several */
+    if (c->containers.n) {
+        size_t n = c->containers.n;
+        struct cln_error **errs = cln_xcalloc(n, sizeof(*errs));
         struct cln_error *e = NULL;
-        if (cln_rt_remove(rt, id, true, &e) < 0)
+        if (cln_rt_remove_many(rt, cln_strv_argv(&c->containers), n, true, errs, &e) < 0)
             teardown_error(c->r, e);
-        free(id);
+        for (size_t i = 0; i < n; i++)
+            if (errs[i])
+                teardown_error(c->r, errs[i]);
+        free(errs);
     }
     cln_strv_done(&c->containers);
     const char *nets[] = {c->routed, c->r->network};
@@ -346,11 +351,7 @@ static void run_test(struct run *run, size_t idx)
      * publishes ports (an engine publishes them from a network) or goes
      * out.  A lone service runs with none, reaching itself by its names
      * at 127.0.0.1, and its steps run inside it. */
-    bool wants_net = t->nservices > 1;
-    for (size_t i = 0; i < t->nsteps && !wants_net; i++)
-        wants_net = t->steps[i].network || t->steps[i].privs.outbound;
-    for (size_t i = 0; i < t->nservices && !wants_net; i++)
-        wants_net = t->services[i].nports > 0 || t->services[i].privs.outbound;
+    bool wants_net = cln_runner_network_reason(t) != NULL;
     if (!cln_runtime_supports(rt, CLN_FEATURE_NETWORK)) {
         r->network_note = cln_xasprintf("runtime '%s' has no networks: services and steps are "
                                         "not on a private network",
@@ -479,6 +480,21 @@ static void *worker(void *ud)
             run->opts->events.test_finished(idx, &run->results[idx], run->opts->events.userdata);
         pthread_mutex_unlock(&run->lock);
     }
+}
+
+const char *cln_runner_network_reason(const struct cln_spec_test *t)
+{
+    if (t->nservices > 1)
+        return "its services reach each other on it";
+    for (size_t i = 0; i < t->nsteps; i++)
+        if (t->steps[i].network || t->steps[i].privs.outbound)
+            return t->steps[i].network ? "a step asks for one with network = true"
+                                       : "a step goes out with outbound = true";
+    for (size_t i = 0; i < t->nservices; i++)
+        if (t->services[i].nports > 0 || t->services[i].privs.outbound)
+            return t->services[i].nports ? "a service publishes ports"
+                                         : "a service goes out with outbound = true";
+    return NULL;
 }
 
 int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, size_t n,

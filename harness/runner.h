@@ -41,5 +41,8 @@ struct cln_run_options {
 
 /* Run tests[0..n) into results[0..n) (zeroed by the caller).  Returns 0; a
  * test's problems are in its result, never lost. */
+/* Why test t needs a network of its own (NULL: it needs none). */
+const char *cln_runner_network_reason(const struct cln_spec_test *t);
+
 int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, size_t n,
                   const struct cln_run_options *opts, struct cln_test_result *results);

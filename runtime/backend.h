@@ -91,6 +91,17 @@ struct cln_build_ops {
                  void *userdata, char **ret_image_id, struct cln_error **err);
 };
 
+/* Many containers in one request, where the engine takes several ids
+ * (Apple's CLI): ret_errs[i] is NULL when ids[i] is done, else why not
+ * (a missing container is done for remove).  0 when the request ran, even
+ * if some ids failed; -1 and err when it did not run at all. */
+struct cln_batch_ops {
+    int (*remove)(void *ctx, const char *const *ids, size_t n, bool force,
+                  struct cln_error **ret_errs, struct cln_error **err);
+    int (*stop)(void *ctx, const char *const *ids, size_t n, unsigned grace_s,
+                struct cln_error **ret_errs, struct cln_error **err);
+};
+
 /* Where to look for an engine when the user named none. */
 struct cln_endpoint_candidate {
     char *endpoint;     /* allocated */
@@ -103,6 +114,10 @@ struct cln_runtime_desc {
     const struct cln_network_ops *network;
     const struct cln_volume_ops *volume;
     const struct cln_build_ops *build;
+    const struct cln_batch_ops *batch; /* NULL: one request an id */
+    /* What the missing network manager needs, said in "runtime X cannot
+     * create networks (requires ...)"; NULL: nothing to say. */
+    const char *network_requires;
     /* Host programs this backend runs (NULL-terminated; NULL: none, it talks
      * to the engine over a socket). */
     const char *const *host_programs;
@@ -136,6 +151,13 @@ struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *c
  * questions need the runtime's broker): ownership of info's strings passes
  * to rt, replacing what cln_runtime_new was given. */
 void cln_runtime_set_info(struct cln_runtime *rt, struct cln_engine_info *info);
+
+/* The backend's ctx, as given to cln_runtime_new. */
+void *cln_runtime_ctx(struct cln_runtime *rt);
+/* Settle the descriptor once the engine could be asked what it can do (a
+ * backend whose questions need the broker): the same name, ops and host
+ * programs, other managers. */
+void cln_runtime_set_desc(struct cln_runtime *rt, const struct cln_runtime_desc *desc);
 
 /* A backend that declares host_programs MUST call this for every process it
  * starts, before starting it; the harness puts the list in its results.

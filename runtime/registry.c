@@ -85,11 +85,17 @@ static void add_candidate(struct candidate *c, size_t *n, char *endpoint,
 }
 
 /* The backend to open a named endpoint with: the one asked for, else the
- * first built in. */
-static const struct cln_runtime_desc *opener(const struct cln_runtime_desc *asked)
+ * first that claims it, else the first built in. */
+static const struct cln_runtime_desc *opener(const struct cln_runtime_desc *asked,
+                                             const char *endpoint)
 {
     if (asked)
         return asked;
+    for (size_t i = 0; cln_runtime_registry[i]; i++) {
+        const struct cln_runtime_desc *d = cln_runtime_registry[i];
+        if (d->ops && d->open && d->claims && d->claims(endpoint))
+            return d;
+    }
     for (size_t i = 0; cln_runtime_registry[i]; i++)
         if (cln_runtime_registry[i]->open)
             return cln_runtime_registry[i];
@@ -143,7 +149,8 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
     char var[64];
     if (cfg && cfg->endpoint) {
         named = "--host";
-        add_candidate(cands, &nc, cln_xstrdup(cfg->endpoint), opener(asked), named);
+        add_candidate(cands, &nc, cln_xstrdup(cfg->endpoint), opener(asked, cfg->endpoint),
+                      named);
     } else {
         const char *v = NULL;
         const struct cln_runtime_desc *d = named_by_env(asked, &v);

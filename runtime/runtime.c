@@ -204,6 +204,16 @@ struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *c
     return rt;
 }
 
+void *cln_runtime_ctx(struct cln_runtime *rt)
+{
+    return rt->ctx;
+}
+
+void cln_runtime_set_desc(struct cln_runtime *rt, const struct cln_runtime_desc *desc)
+{
+    rt->desc = desc;
+}
+
 void cln_runtime_set_info(struct cln_runtime *rt, struct cln_engine_info *info)
 {
     cln_engine_info_done(&rt->info);
@@ -351,7 +361,15 @@ int cln_runtime_ensure_image(struct cln_runtime *rt, const char *ref, enum cln_p
 
 static int unsupported(const struct cln_runtime *rt, struct cln_error **err, const char *what)
 {
-    return cln_error_set(err, CLN_E_UNSUPPORTED, 0, "runtime '%s' cannot %s", rt->desc->name, what);
+    const char *why = strstr(what, "network") ? rt->desc->network_requires : NULL;
+    return cln_error_set(err, CLN_E_UNSUPPORTED, 0, "runtime %s cannot %s%s%s%s", rt->desc->name,
+                         what, why ? " (" : "", why ? why : "", why ? ")" : "");
+}
+
+const char *cln_runtime_missing_requires(const struct cln_runtime *rt, unsigned feature)
+{
+    return feature == CLN_FEATURE_NETWORK && !rt->desc->network ? rt->desc->network_requires
+                                                                 : NULL;
 }
 
 void cln_runtime_interrupt(struct cln_runtime *rt)
@@ -481,6 +499,34 @@ int cln_rt_wait(struct cln_runtime *rt, const char *id, uint64_t timeout_ms, int
 int cln_rt_remove(struct cln_runtime *rt, const char *id, bool force, struct cln_error **err)
 {
     return rt->desc->ops->remove(rt->ctx, id, force, err);
+}
+
+int cln_rt_remove_many(struct cln_runtime *rt, const char *const *ids, size_t n, bool force,
+                       struct cln_error **ret_errs, struct cln_error **err)
+{
+    for (size_t i = 0; i < n; i++)
+        ret_errs[i] = NULL;
+    if (!n)
+        return 0;
+    if (rt->desc->batch)
+        return rt->desc->batch->remove(rt->ctx, ids, n, force, ret_errs, err);
+    for (size_t i = 0; i < n; i++)
+        (void)cln_rt_remove(rt, ids[i], force, &ret_errs[i]);
+    return 0;
+}
+
+int cln_rt_stop_many(struct cln_runtime *rt, const char *const *ids, size_t n, unsigned grace_s,
+                     struct cln_error **ret_errs, struct cln_error **err)
+{
+    for (size_t i = 0; i < n; i++)
+        ret_errs[i] = NULL;
+    if (!n)
+        return 0;
+    if (rt->desc->batch)
+        return rt->desc->batch->stop(rt->ctx, ids, n, grace_s, ret_errs, err);
+    for (size_t i = 0; i < n; i++)
+        (void)cln_rt_stop(rt, ids[i], grace_s, &ret_errs[i]);
+    return 0;
 }
 
 int cln_rt_inspect(struct cln_runtime *rt, const char *id, struct cln_container_state *ret,

@@ -323,6 +323,8 @@ struct cln_host_process *cln_runtime_host_processes(const struct cln_runtime *rt
 void cln_host_processes_free(struct cln_host_process *p, size_t n);
 
 bool cln_runtime_supports(const struct cln_runtime *rt, unsigned features);
+/* What a missing feature would need ("requires macOS 26"), or NULL. */
+const char *cln_runtime_missing_requires(const struct cln_runtime *rt, unsigned feature);
 
 /* ---- the core (runtime/backend.h says what each does) ---- */
 
@@ -340,6 +342,13 @@ int cln_rt_stop(struct cln_runtime *rt, const char *id, unsigned grace_s, struct
 int cln_rt_kill(struct cln_runtime *rt, const char *id, const char *signal, struct cln_error **err);
 int cln_rt_wait(struct cln_runtime *rt, const char *id, uint64_t timeout_ms, int *ret_exit_code,
                 struct cln_error **err);
+/* Remove (stop) many containers, in one request where the backend can;
+ * ret_errs[i] (n of them, each freed by the caller) NULL when ids[i] is
+ * done.  -1 only when nothing could be asked. */
+int cln_rt_remove_many(struct cln_runtime *rt, const char *const *ids, size_t n, bool force,
+                       struct cln_error **ret_errs, struct cln_error **err);
+int cln_rt_stop_many(struct cln_runtime *rt, const char *const *ids, size_t n, unsigned grace_s,
+                     struct cln_error **ret_errs, struct cln_error **err);
 int cln_rt_remove(struct cln_runtime *rt, const char *id, bool force, struct cln_error **err);
 int cln_rt_inspect(struct cln_runtime *rt, const char *id, struct cln_container_state *ret,
                    struct cln_error **err);

@@ -519,6 +519,26 @@ static int run_session(const struct opts *o, struct cln_human *h, const struct c
     return code;
 }
 
+/* A test that needs what the runtime cannot do fails before anything
+ * starts (seed 001: "X requires Y"), exit 2. */
+static int runtime_fits(struct cln_runtime *rt, const struct cln_spec_set *set)
+{
+    const char *requires = cln_runtime_missing_requires(rt, CLN_FEATURE_NETWORK);
+    int code = CLN_EXIT_OK;
+    for (size_t i = 0; requires && i < set->n; i++) {
+        const struct cln_spec_test *t = &set->tests[i];
+        const char *why = cln_runner_network_reason(t);
+        if (!why)
+            continue;
+        fprintf(stderr,
+                "%s:%u:1: test \"%s\" needs a network (%s): runtime %s cannot create networks "
+                "(%s)\n",
+                t->file, t->line, t->name, why, cln_runtime_name(rt), requires);
+        code = CLN_EXIT_USAGE;
+    }
+    return code;
+}
+
 int cln_cmd_run(int argc, char **argv)
 {
     struct opts o = {0};
@@ -550,6 +570,8 @@ int cln_cmd_run(int argc, char **argv)
         code = CLN_EXIT_USAGE;
     } else {
         code = cln_cli_open_runtime(o.runtime, o.host, &rt);
+        if (code == CLN_EXIT_OK)
+            code = runtime_fits(rt, &set);
     }
     if (code == CLN_EXIT_OK && *cln_signals_flag(&sig)) {
         fprintf(stderr, "cleanrun: interrupted before any test started\n");

@@ -5,7 +5,7 @@
  * given, untouched (a shell would add SHLVL and PWD, and run its own
  * applet of a program's name):
  *
- *   cleanrun-exec [-F DIR] [-c TOKEN PATH] [-i FILE] -- PROGRAM [ARG...]
+ *   cleanrun-exec [-F DIR] [-H FILE] [-c TOKEN PATH] [-i FILE] -- PROGRAM [ARG...]
  *
  *   -c  write TOKEN to PATH, a new file: the canary (docs/isolation.md),
  *       written by the step's own process; when it cannot be written the
@@ -16,12 +16,15 @@
  *       directories made 0755: a container's files, mounted at DIR by a
  *       runtime that copies only into running containers, in place before
  *       its first process starts (harness/containers.c)
+ *   -H  append FILE to /etc/hosts: the test's host names, for the same
+ *       runtimes, which take no host entries at create
  *
  * PROGRAM is found along PATH as execvp(3) does.  When it cannot be run,
  * or FILE cannot be opened, it prints one line to stderr and exits 127:
  *   cleanrun-exec: exec ERRNO PROGRAM
  *   cleanrun-exec: stdin ERRNO FILE
  *   cleanrun-exec: files ERRNO PATH
+ *   cleanrun-exec: hosts ERRNO FILE
  * which the harness turns into its error (harness/steps.c).  It is not
  * linked with the harness: it runs in the container, on its kernel only. */
 #include <dirent.h>
@@ -133,6 +136,45 @@ static int copy_tree(const char *src, const char *dst, char *bad, size_t badlen)
     return r;
 }
 
+/* src's bytes at the end of dst (made 0644 when missing) */
+static int append_file(const char *src, const char *dst)
+{
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        return -1;
+    int out = open(dst, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (out < 0) {
+        int saved = errno;
+        close(in);
+        errno = saved;
+        return -1;
+    }
+    char buf[65536];
+    ssize_t n;
+    int r = 0;
+    while (r == 0 && (n = read(in, buf, sizeof(buf))) != 0) {
+        if (n < 0) {
+            r = errno == EINTR ? 0 : -1;
+            continue;
+        }
+        for (ssize_t off = 0; off < n && r == 0;) {
+            ssize_t w = write(out, buf + off, (size_t)(n - off));
+            if (w < 0)
+                r = errno == EINTR ? 0 : -1;
+            else
+                off += w;
+        }
+    }
+    int saved = errno;
+    close(in);
+    if (close(out) < 0 && r == 0) {
+        r = -1;
+        saved = errno;
+    }
+    errno = saved;
+    return r;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
@@ -144,6 +186,10 @@ int main(int argc, char **argv)
             char bad[PATH_MAX] = "";
             if (copy_tree(argv[i + 1], "/", bad, sizeof(bad)) < 0)
                 return fail("files", errno, bad);
+            i += 2;
+        } else if (strcmp(argv[i], "-H") == 0 && i + 1 < argc) {
+            if (append_file(argv[i + 1], "/etc/hosts") < 0)
+                return fail("hosts", errno, argv[i + 1]);
             i += 2;
         } else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) {
             int fd = open(argv[i + 1], O_RDONLY | O_CLOEXEC);

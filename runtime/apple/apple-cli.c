@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,10 +73,45 @@ static int drain(int fd, struct cln_buf *b, uint64_t *total, size_t cap)
     return 1;
 }
 
-int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *argv,
-                  const char *const *env, const char *stdin_data, size_t stdin_len,
-                  uint64_t timeout_ms, size_t cap, struct cln_apple_call *ret,
-                  struct cln_error **err)
+void cln_apple_tracker_interrupt(struct cln_apple_tracker *t)
+{
+    pthread_mutex_lock(&t->lock);
+    for (struct cln_apple_inflight *i = t->head; i; i = i->next) {
+        struct cln_error *e = NULL;
+        i->interrupted = true;
+        (void)cln_broker_kill(i->child, SIGKILL, &e); /* exactly that process (pidfd) */
+        cln_error_free(e);
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void track(struct cln_apple_tracker *t, struct cln_apple_inflight *i)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->lock);
+    i->next = t->head;
+    t->head = i;
+    pthread_mutex_unlock(&t->lock);
+}
+
+static void untrack(struct cln_apple_tracker *t, struct cln_apple_inflight *i)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->lock);
+    for (struct cln_apple_inflight **p = &t->head; *p; p = &(*p)->next)
+        if (*p == i) {
+            *p = i->next;
+            break;
+        }
+    pthread_mutex_unlock(&t->lock);
+}
+
+static int run_tracked(struct cln_runtime *rt, const char *cli, const char *const *argv,
+                       const char *const *env, const char *stdin_data, size_t stdin_len,
+                       uint64_t timeout_ms, size_t cap, struct cln_apple_tracker *tracker,
+                       struct cln_apple_call *ret, struct cln_error **err)
 {
     memset(ret, 0, sizeof(*ret));
     ret->exit_status = -1;
@@ -113,6 +149,8 @@ int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *ar
         *err = e;
         return cln_error_wrap(err, "run %s", argv[1] ? argv[1] : cli);
     }
+    struct cln_apple_inflight me = {.child = &child};
+    track(tracker, &me);
     uint64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
     size_t written = 0;
     if (stdin_data)
@@ -183,6 +221,17 @@ int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *ar
             ret->timed_out = true;
         }
     }
+    untrack(tracker, &me);
+    if (me.interrupted) {
+        if (ret->timed_out) { /* killed already; reaped now */
+            (void)cln_broker_wait(&child, 2000, &status, &we);
+            cln_error_free(we);
+        }
+        cln_broker_child_done(&child);
+        cln_apple_call_done(ret);
+        cleanup_free char *line = cln_apple_cmdline(argv);
+        return cln_error_set(err, CLN_E_INTERRUPTED, 0, "runtime apple: `%s` interrupted", line);
+    }
     if (ret->timed_out) {
         /* a hung CLI (its API server stuck): killed, exactly that process */
         (void)cln_broker_kill(&child, SIGKILL, &we);
@@ -204,6 +253,14 @@ int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *ar
     return 0;
 }
 
+int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *argv,
+                  const char *const *env, const char *stdin_data, size_t stdin_len,
+                  uint64_t timeout_ms, size_t cap, struct cln_apple_call *ret,
+                  struct cln_error **err)
+{
+    return run_tracked(rt, cli, argv, env, stdin_data, stdin_len, timeout_ms, cap, NULL, ret, err);
+}
+
 int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *argv,
                    const char *const *env, const struct cln_apple_policy *pol,
                    struct cln_apple_call *ret, struct cln_error **err)
@@ -211,8 +268,8 @@ int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *a
     unsigned tries = pol->tries ? pol->tries : 1;
     uint64_t backoff = pol->backoff_ms;
     for (unsigned t = 1;; t++) {
-        int r = cln_apple_run(rt, cli, argv, env, pol->stdin_data, pol->stdin_len, pol->timeout_ms,
-                              pol->cap, ret, err);
+        int r = run_tracked(rt, cli, argv, env, pol->stdin_data, pol->stdin_len, pol->timeout_ms,
+                            pol->cap, pol->tracker, ret, err);
         if (r < 0)
             return r; /* could not run it, or it hung: not retried (ret freed) */
         if (ret->exit_status == 0 || pol->any_exit)

@@ -6,11 +6,46 @@
 #include <string.h>
 
 #include "apple-internal.h"
+#include "runtime/base/buf.h"
 #include "runtime/base/error.h"
 #include "runtime/base/strv.h"
 #include "runtime/base/xalloc.h"
 
 #define MIB (1024LL * 1024LL)
+
+/* The CLI splits "-l k=v" at its first two '=' and refuses a third piece
+ * (its label parser: split(separator: "=", maxSplits: 2)): a value's '='
+ * is written %3D, and '%' %25; cln_apple_label_decode reads them back. */
+char *cln_apple_label_encode(const char *value)
+{
+    struct cln_buf b = CLN_BUF_INIT;
+    for (const char *p = value ? value : ""; *p; p++) {
+        if (*p == '=')
+            cln_buf_puts(&b, "%3D");
+        else if (*p == '%')
+            cln_buf_puts(&b, "%25");
+        else
+            cln_buf_putc(&b, *p);
+    }
+    return b.data ? cln_buf_steal(&b) : cln_xstrdup("");
+}
+
+char *cln_apple_label_decode(const char *value)
+{
+    struct cln_buf b = CLN_BUF_INIT;
+    for (const char *p = value ? value : ""; *p; p++) {
+        if (strncmp(p, "%3D", 3) == 0) {
+            cln_buf_putc(&b, '=');
+            p += 2;
+        } else if (strncmp(p, "%25", 3) == 0) {
+            cln_buf_putc(&b, '%');
+            p += 2;
+        } else {
+            cln_buf_putc(&b, *p);
+        }
+    }
+    return b.data ? cln_buf_steal(&b) : cln_xstrdup("");
+}
 
 bool cln_apple_name_ok(const char *name)
 {
@@ -80,6 +115,20 @@ int cln_apple_validate(const struct cln_container_config *cfg, struct cln_error 
                                p->container_port, proto);
         }
     }
+    /* a VM shares nothing of the host's but what is mounted */
+    if (cfg->network && strcmp(cfg->network, "host") == 0)
+        return INVALID(err, "network \"host\": a container is a virtual machine, with no way "
+                            "into the host's network");
+    if (cfg->network && strcmp(cfg->network, "bridge") == 0)
+        return INVALID(err, "network \"bridge\": Docker's; the CLI's own is \"default\"");
+    if (cfg->privileged)
+        return INVALID(err, "privileged: the CLI has no privileged containers");
+    if (cfg->pid_host)
+        return INVALID(err, "pid_host: a virtual machine cannot share the host's processes");
+    if (cfg->extra_hosts && cfg->extra_hosts[0])
+        return INVALID(err, "extra_hosts (%s): the CLI takes no host entries", cfg->extra_hosts[0]);
+    for (size_t i = 0; cfg->network_aliases && cfg->network_aliases[i]; i++)
+        return INVALID(err, "network aliases (%s): the CLI takes none", cfg->network_aliases[i]);
     for (size_t i = 0; i < cfg->nmounts; i++) {
         const struct cln_mount *m = &cfg->mounts[i];
         if (!m->target || m->target[0] != '/')
@@ -108,8 +157,9 @@ char **cln_apple_create_argv(const struct cln_container_config *cfg)
     }
     for (size_t i = 0; cfg->labels && i < cfg->labels->len; i++) {
         cln_strv_push(&v, cln_xstrdup("-l"));
-        cln_strv_push(
-            &v, cln_xasprintf("%s=%s", cfg->labels->items[i].key, cfg->labels->items[i].value));
+        char *val = cln_apple_label_encode(cfg->labels->items[i].value);
+        cln_strv_push(&v, cln_xasprintf("%s=%s", cfg->labels->items[i].key, val));
+        free(val);
     }
     for (const char *const *e = cfg->env; e && *e; e++) {
         cln_strv_push(&v, cln_xstrdup("-e"));
@@ -163,7 +213,8 @@ char **cln_apple_create_argv(const struct cln_container_config *cfg)
         cln_strv_push(&v, cln_xstrdup("--cap-drop"));
         cln_strv_push(&v, cln_xstrdup(*c));
     }
-    if (cfg->network && strcmp(cfg->network, "none") != 0 && strcmp(cfg->network, "host") != 0) {
+    /* none given: the CLI's default network */
+    if (cfg->network) {
         cln_strv_push(&v, cln_xstrdup("--network"));
         cln_strv_push(&v, cln_xstrdup(cfg->network));
     }
@@ -182,6 +233,25 @@ char **cln_apple_create_argv(const struct cln_container_config *cfg)
     for (const char *const *a = cmd; a && *a; a++)
         cln_strv_push(&v, cln_xstrdup(*a));
     return v.v; /* NULL-terminated by cln_strv_push */
+}
+
+void cln_apple_argv_add_network(char ***argv, const char *network)
+{
+    size_t n = 0, dash = 0;
+    while ((*argv)[n]) {
+        if (!dash && strcmp((*argv)[n], "--") == 0)
+            dash = n;
+        n++;
+    }
+    if (!dash)
+        dash = n;
+    char **v = cln_xcalloc(n + 3, sizeof(*v));
+    memcpy(v, *argv, dash * sizeof(*v));
+    v[dash] = cln_xstrdup("--network");
+    v[dash + 1] = cln_xstrdup(network);
+    memcpy(v + dash + 2, *argv + dash, (n - dash) * sizeof(*v));
+    free(*argv);
+    *argv = v;
 }
 
 void cln_apple_argv_free(char **argv)

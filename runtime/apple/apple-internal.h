@@ -4,11 +4,14 @@
  * Linux (tests/unit/test-apple.c); nothing here runs the CLI. */
 #pragma once
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "runtime/base/buf.h"
+#include "runtime/base/strv.h"
 #include "runtime/runtime.h"
+#include "runtime/backend.h"
 
 /* ---- JSON (apple-json.c), docs/runtime.md "Apple" ----
  * `container inspect ID...` and `container ls --format json` print an array
@@ -46,6 +49,20 @@ char *cln_apple_parse_system_status(const char *json, size_t len);
 int cln_apple_parse_image(const char *json, size_t len, struct cln_image_info *ret,
                           struct cln_error **err);
 
+/* Whether such an answer holds the image's OCI config (1.x variants):
+ * its ENTRYPOINT and CMD, which 0.x does not print. */
+bool cln_apple_image_has_config(const char *json, size_t len);
+
+/* `container network list --format json`, `container volume list --format
+ * json`: the names (id, or name; at the top, in configuration or config)
+ * and labels of each entry, whichever schema. */
+int cln_apple_parse_resources(const char *json, size_t len, struct cln_resource **ret,
+                              size_t *ret_n, struct cln_error **err);
+/* The first process of the first container of an inspect answer:
+ * configuration.initProcess executable and arguments, into ret. */
+int cln_apple_parse_process(const char *json, size_t len, struct cln_strv *ret,
+                            struct cln_error **err);
+
 /* ---- errors (apple-errors.c) ----
  * A thrown error: stderr "Error: <code>: \"<message>\"", exit 1; argument
  * errors of swift-argument-parser exit 64; a CLI killed by a signal exits
@@ -69,6 +86,9 @@ void cln_apple_failure_done(struct cln_apple_failure *f);
  * Checked before the CLI is called: a bad config is an error naming the
  * field (CLN_E_INVALID), never a CLI failure. */
 int cln_apple_validate(const struct cln_container_config *cfg, struct cln_error **err);
+/* Label values as the CLI can take them ('=' as %3D, '%' as %25) and back. */
+char *cln_apple_label_encode(const char *value);
+char *cln_apple_label_decode(const char *value);
 /* The name rule of `--name`: ^[a-zA-Z0-9][a-zA-Z0-9_.-]+$, at most 63. */
 bool cln_apple_name_ok(const char *name);
 /* `container create` argv for cfg (after cln_apple_validate), NULL-terminated,
@@ -98,6 +118,20 @@ int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *ar
                   const char *const *env, const char *stdin_data, size_t stdin_len,
                   uint64_t timeout_ms, size_t cap, struct cln_apple_call *ret,
                   struct cln_error **err);
+/* The calls in flight, for interrupt: each is killed (by pidfd) and fails
+ * with CLN_E_INTERRUPTED. */
+struct cln_broker_child;
+struct cln_apple_inflight {
+    struct cln_broker_child *child;
+    bool interrupted;
+    struct cln_apple_inflight *next;
+};
+struct cln_apple_tracker {
+    pthread_mutex_t lock;
+    struct cln_apple_inflight *head;
+};
+void cln_apple_tracker_interrupt(struct cln_apple_tracker *t);
+
 struct cln_apple_policy {
     uint64_t timeout_ms;    /* each try */
     unsigned tries;         /* transient failures are tried again, at most tries in all */
@@ -106,6 +140,7 @@ struct cln_apple_policy {
     bool any_exit;          /* an exit status is the answer (exec), not a failure */
     const char *stdin_data; /* NULL: /dev/null */
     size_t stdin_len;
+    struct cln_apple_tracker *tracker; /* NULL: not interruptible (removals, kills) */
 };
 /* The call, retried while it fails transiently (apple-errors.c); a failure
  * is an error with the command line, exit status, the CLI's error code and
@@ -115,7 +150,59 @@ int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *a
                    const char *const *env, const struct cln_apple_policy *pol,
                    struct cln_apple_call *ret, struct cln_error **err);
 
+/* ---- the backend (apple-ops.c, apple-managers.c, apple.c) ---- */
+
+struct pending;
+struct probe;
+struct apple {
+    struct cln_runtime *rt;
+    char cli[4096];
+    struct cln_apple_policy quick; /* a call that should be quick: interruptible */
+    struct cln_apple_policy sure;  /* removals and kills: not interrupted */
+    int major;                     /* the CLI's major version: `container cp` from 1 */
+    struct cln_apple_tracker tracker;
+    pthread_mutex_t lock; /* gone, pending, probes */
+    char *gone;
+    struct pending *pending;
+    struct probe *probes;
+};
+/* One call of the CLI at a->cli (argv[0] is replaced by it) with the CLI's
+ * environment; pol NULL: a->quick.  Fails at once once the CLI stopped
+ * answering (a quick call that hung). */
+int cln_apple_cli_call(struct apple *a, const char *const *argv,
+                       const struct cln_apple_policy *pol, struct cln_apple_call *ret,
+                       struct cln_error **err);
+/* Make `container create`'s argv join network too (before the image). */
+void cln_apple_argv_add_network(char ***argv, const char *network);
+/* The id of a container the CLI made that was not started yet, and the
+ * argv that made it; connect makes it again with another network. */
+int cln_apple_recreate_with_network(struct apple *a, const char *id, const char *network,
+                                    struct cln_error **err);
+/* A private directory (0700) under $TMPDIR or /tmp, and its removal. */
+char *cln_apple_private_dir(struct cln_error **err);
+void cln_apple_remove_tree(const char *dir);
+/* Write files (paths relative to root, no "..") under root. */
+int cln_apple_write_files(const char *root, const struct cln_file *files, size_t n,
+                          struct cln_error **err);
+
+extern const struct cln_runtime_ops cln_apple_ops;
+extern const struct cln_network_ops cln_apple_network_ops;
+extern const struct cln_volume_ops cln_apple_volume_ops;
+extern const struct cln_build_ops cln_apple_build_ops;
+extern const struct cln_batch_ops cln_apple_batch_ops;
+/* The CLI a process uses (the broker runs it and nothing else): set by
+ * cln_apple_open_cli before the runtime is made. */
+extern char cln_apple_cli_path[4096];
+extern const char *const cln_apple_host_programs[];
+
 /* ---- the backend (apple-ops.c) ----
  * Open a runtime around the CLI at cli (an absolute path; the broker runs
  * it and nothing else): `container system status` must say running. */
 int cln_apple_open_cli(const char *cli, struct cln_runtime **ret, struct cln_error **err);
+/* The same, with the descriptor given (NULL: cln_apple_pick_desc(NULL)). */
+int cln_apple_open_desc(const char *cli, const struct cln_runtime_desc *desc,
+                        struct cln_runtime **ret, struct cln_error **err);
+/* The descriptor for what the CLI can do: with a network manager where
+ * `container network` exists (known = true), without one otherwise. */
+const struct cln_runtime_desc *cln_apple_pick_desc(const bool *has_networks);
+bool cln_apple_labels_match(const struct cln_labels *l, const char *filter);

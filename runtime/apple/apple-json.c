@@ -10,6 +10,7 @@
 #include "apple-internal.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
+#include "runtime/base/strv.h"
 #include "runtime/base/xalloc.h"
 
 /* 2001-01-01T00:00:00Z in Unix seconds: Swift's reference date. */
@@ -106,8 +107,11 @@ static void parse_labels(const cJSON *o, struct cln_labels *l)
         return;
     cJSON_ArrayForEach(kv, o)
     {
-        if (cJSON_IsString(kv) && kv->string)
-            cln_labels_set(l, kv->string, kv->valuestring);
+        if (cJSON_IsString(kv) && kv->string) {
+            char *v = cln_apple_label_decode(kv->valuestring);
+            cln_labels_set(l, kv->string, v);
+            free(v);
+        }
     }
 }
 
@@ -238,6 +242,103 @@ int cln_apple_parse_image(const char *json, size_t len, struct cln_image_info *r
     }
     ret->id = cln_xstrdup(digest);
     ret->digest = cln_xstrdup(digest);
+    /* 1.x: the OCI image config of each variant; 0.x prints none */
+    const cJSON *oci = item(item(cJSON_GetArrayItem(item(o, "variants"), 0), "config"), "config");
+    const cJSON *a;
+    const cJSON *ep = item(oci, "Entrypoint"), *cmd = item(oci, "Cmd");
+    const cJSON *none = NULL;
+    if (!cJSON_IsArray(ep))
+        ep = none;
+    if (!cJSON_IsArray(cmd))
+        cmd = none;
+    cJSON_ArrayForEach(a, ep)
+    {
+        if (cJSON_IsString(a))
+            cln_strv_add(&ret->entrypoint, a->valuestring);
+    }
+    cJSON_ArrayForEach(a, cmd)
+    {
+        if (cJSON_IsString(a))
+            cln_strv_add(&ret->cmd, a->valuestring);
+    }
     cJSON_Delete(j);
     return 1;
+}
+
+bool cln_apple_image_has_config(const char *json, size_t len)
+{
+    cJSON *j = cJSON_ParseWithLength(json, len);
+    const cJSON *v0 = cJSON_GetArrayItem(item(cJSON_GetArrayItem(j, 0), "variants"), 0);
+    bool r = cJSON_IsObject(item(item(v0, "config"), "config"));
+    cJSON_Delete(j);
+    return r;
+}
+
+/* id or name, at the top or in configuration (1.x) or config */
+static const char *resource_name(const cJSON *o)
+{
+    static const char *const keys[] = {"id", "name"};
+    const cJSON *where[] = {o, item(o, "configuration"), item(o, "config")};
+    for (size_t w = 0; w < 3; w++)
+        for (size_t k = 0; k < 2; k++)
+            if (str(where[w], keys[k]))
+                return str(where[w], keys[k]);
+    return NULL;
+}
+
+int cln_apple_parse_resources(const char *json, size_t len, struct cln_resource **ret,
+                              size_t *ret_n, struct cln_error **err)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    cJSON *j = cJSON_ParseWithLength(json, len);
+    if (!cJSON_IsArray(j)) {
+        cJSON_Delete(j);
+        return cln_error_set(err, CLN_E_PARSE, 0, "the answer is not a JSON array");
+    }
+    size_t n = (size_t)cJSON_GetArraySize(j), k = 0;
+    struct cln_resource *r = cln_xcalloc(n ? n : 1, sizeof(*r));
+    const cJSON *o;
+    cJSON_ArrayForEach(o, j)
+    {
+        const char *name = resource_name(o);
+        if (!name) {
+            cln_resources_free(r, k);
+            cJSON_Delete(j);
+            return cln_error_set(err, CLN_E_PARSE, 0, "entry %zu of the answer has no id or name",
+                                 k);
+        }
+        r[k].name = cln_xstrdup(name);
+        parse_labels(item(o, "labels"), &r[k].labels);
+        parse_labels(item(item(o, "configuration"), "labels"), &r[k].labels);
+        parse_labels(item(item(o, "config"), "labels"), &r[k].labels);
+        k++;
+    }
+    cJSON_Delete(j);
+    *ret = r;
+    *ret_n = k;
+    return 0;
+}
+
+int cln_apple_parse_process(const char *json, size_t len, struct cln_strv *ret,
+                            struct cln_error **err)
+{
+    cJSON *j = cJSON_ParseWithLength(json, len);
+    const cJSON *p = item(item(cJSON_GetArrayItem(j, 0), "configuration"), "initProcess");
+    const char *exe = str(p, "executable");
+    if (!exe) {
+        cJSON_Delete(j);
+        return cln_error_set(err, CLN_E_PARSE, 0, "the answer has no initProcess.executable");
+    }
+    cln_strv_add(ret, exe);
+    const cJSON *a, *args = item(p, "arguments");
+    if (!cJSON_IsArray(args))
+        args = NULL;
+    cJSON_ArrayForEach(a, args)
+    {
+        if (cJSON_IsString(a))
+            cln_strv_add(ret, a->valuestring);
+    }
+    cJSON_Delete(j);
+    return 0;
 }
