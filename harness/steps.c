@@ -27,6 +27,7 @@
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
 #include "runtime/base/proc.h"
+#include "runtime/base/random.h"
 #include "runtime/base/xalloc.h"
 
 /* ---- steps ---- */
@@ -84,13 +85,17 @@ static char *stdin_file(struct test_ctx *c, const struct cln_spec_step *s, size_
 }
 
 static void inside_wrap(const struct cln_strv *argv, const char *token, const char *canary,
-                        const char *stdin_path, struct cln_strv *ret)
+                        const char *stdin_path, const char *group_file, struct cln_strv *ret)
 {
     cln_strv_done(ret);
-    if (!canary && !stdin_path)
+    if (!canary && !stdin_path && !group_file)
         return;
-    ret->v = cln_xcalloc(argv->n + 8, sizeof(char *));
+    ret->v = cln_xcalloc(argv->n + 10, sizeof(char *));
     ret->v[ret->n++] = cln_xstrdup(KEEPALIVE_EXEC);
+    if (group_file) {
+        ret->v[ret->n++] = cln_xstrdup("-g");
+        ret->v[ret->n++] = cln_xstrdup(group_file);
+    }
     if (canary) {
         ret->v[ret->n++] = cln_xstrdup("-c");
         ret->v[ret->n++] = cln_xstrdup(token);
@@ -250,8 +255,16 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
                 break;
             cln_runner_pause_ms(c, cln_runner_remaining(c, s->retry_interval_ms));
         }
+        /* a VM's processes are out of the host's reach: the step leads a
+         * process group, which cleanrun-exec -K ends at the deadline */
+        char gtok[17] = "";
+        if (cln_runtime_vm(rt))
+            cln_random_hex(gtok, 8);
+        cleanup_free char *group_file =
+            gtok[0] ? cln_xasprintf("/.cleanrun-group-%s", gtok) : NULL;
+        const char *kill_argv[] = {KEEPALIVE_EXEC, "-K", group_file, NULL};
         inside_wrap(&sr->argv, token, token[0] && !attempt ? base.canary_path : NULL, stdin_path,
-                    &wrapped);
+                    group_file, &wrapped);
         sr->attempts = cln_xrealloc(sr->attempts, (sr->nattempts + 1) * sizeof(*sr->attempts));
         struct cln_attempt *a = &sr->attempts[sr->nattempts++];
         memset(a, 0, sizeof(*a));
@@ -266,6 +279,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
             .userdata = &relay,
             .stdin_data = exec_stdin ? s->stdin_text : NULL,
             .stdin_len = exec_stdin && s->stdin_text ? strlen(s->stdin_text) : 0,
+            .kill_argv = group_file ? kill_argv : NULL,
         };
         struct cln_exec_result er;
         struct cln_error *e = NULL;

@@ -177,6 +177,11 @@ struct cln_exec_config {
      * CLN_FEATURE_EXEC_STDIN, else exec fails with CLN_E_UNSUPPORTED */
     const char *stdin_data;
     size_t stdin_len;
+    /* A runtime that cannot reach the exec's processes from the host (a
+     * VM) runs this in the container at the deadline to end them: exit 0
+     * means done ("in-container-kill"); NULL or a failure: the container
+     * is killed ("container-kill").  Ignored where the host can. */
+    const char *const *kill_argv;
 };
 #define CLN_DEFAULT_OUTPUT_CAP ((size_t)8 << 20)
 
@@ -199,7 +204,8 @@ struct cln_exec_result {
     /* on timeout: "host-signal" (its processes, each proven the step's, were
      * killed by pidfd), "none-left" (proven, but they had all exited) or
      * "container-kill" (no proof was possible: the engine killed the
-     * container); static */
+     * container) or "in-container-kill" (a VM: its kill_argv ended the
+     * exec's process group inside); static */
     const char *kill_method;
     bool interrupted; /* on timeout: an interrupt, not the deadline */
 };

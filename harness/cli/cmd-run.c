@@ -536,6 +536,26 @@ static int runtime_fits(struct cln_runtime *rt, const struct cln_spec_set *set)
                 t->file, t->line, t->name, why, cln_runtime_name(rt), requires);
         code = CLN_EXIT_USAGE;
     }
+    /* a VM shares neither the host's network nor its processes */
+    for (size_t i = 0; cln_runtime_vm(rt) && i < set->n; i++) {
+        const struct cln_spec_test *t = &set->tests[i];
+        for (size_t k = 0; k < t->nuses; k++) {
+            const struct cln_spec_priv_use *u = &t->uses[k];
+            const char *what = u->what == CLN_ALLOW_HOST_NETWORK ? "share the host's network"
+                               : u->what == CLN_ALLOW_HOST_PID   ? "share the host's processes"
+                               : u->what == CLN_ALLOW_PRIVILEGED ? "be privileged"
+                               : u->what == CLN_ALLOW_ENGINE_SOCKET
+                                   ? "be given an engine's socket"
+                                   : NULL;
+            if (!what)
+                continue;
+            fprintf(stderr,
+                    "%s:%u:%u: %s: runtime %s runs each container in a virtual machine of its "
+                    "own, which cannot %s\n",
+                    t->file, u->line, u->col, u->desc, cln_runtime_name(rt), what);
+            code = CLN_EXIT_USAGE;
+        }
+    }
     return code;
 }
 

@@ -12,6 +12,13 @@
  *       step runs all the same (the harness finds it missing and writes
  *       one itself)
  *   -i  FILE as standard input
+ *   -g  FILE: become a process group's leader (setsid) and write the
+ *       group's id to FILE, a new file (when it cannot be written the step
+ *       runs all the same): a runtime that cannot reach the processes of an
+ *       exec from the host (a VM) ends them at their deadline with
+ *   cleanrun-exec -K FILE
+ *       which sends SIGKILL to the group FILE names, and exits 0 when it
+ *       did (or the group is gone already), 1 otherwise
  *   -F  copy the tree under DIR into /, each file with its mode, missing
  *       directories made 0755: a container's files, mounted at DIR by a
  *       runtime that copies only into running containers, in place before
@@ -31,7 +38,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -175,9 +184,29 @@ static int append_file(const char *src, const char *dst)
     return r;
 }
 
+/* -K FILE: the group FILE names, killed */
+static int kill_group(const char *file)
+{
+    int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    char buf[32];
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n <= 0)
+        return 1;
+    buf[n] = '\0';
+    char *end = NULL;
+    long pgid = strtol(buf, &end, 10);
+    if (pgid <= 1 || (end && *end && *end != '\n'))
+        return 1;
+    return kill((pid_t)-pgid, SIGKILL) == 0 || errno == ESRCH ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
+    if (argc == 3 && strcmp(argv[1], "-K") == 0)
+        return kill_group(argv[2]);
     while (i < argc && strcmp(argv[i], "--") != 0) {
         if (strcmp(argv[i], "-c") == 0 && i + 2 < argc) {
             write_canary(argv[i + 1], argv[i + 2]);
@@ -190,6 +219,20 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "-H") == 0 && i + 1 < argc) {
             if (append_file(argv[i + 1], "/etc/hosts") < 0)
                 return fail("hosts", errno, argv[i + 1]);
+            i += 2;
+        } else if (strcmp(argv[i], "-g") == 0 && i + 1 < argc) {
+            /* the leader already (an engine's exec may make it one) */
+            if (setsid() > 0 || getpgrp() == getpid()) {
+                char pid[32];
+                int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+                int fd = open(argv[i + 1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                              0600);
+                if (fd >= 0) {
+                    if (write(fd, pid, (size_t)n) != n)
+                        (void)unlink(argv[i + 1]);
+                    close(fd);
+                }
+            }
             i += 2;
         } else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) {
             int fd = open(argv[i + 1], O_RDONLY | O_CLOEXEC);

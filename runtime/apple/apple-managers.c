@@ -180,7 +180,7 @@ static int b_build(void *ctx, const struct cln_build_request *req, cln_progress_
     }
     cleanup_free char *dockerfile = cln_xasprintf("%s/Dockerfile", dir);
     struct cln_strv v = {0};
-    cln_strv_add(&v, "container");
+    cln_strv_add(&v, a->cli);
     cln_strv_add(&v, "build");
     cln_strv_add(&v, "--progress");
     cln_strv_add(&v, "plain");

@@ -239,7 +239,7 @@ static int probe_image(struct apple *a, const char *ref, struct cln_image_info *
     if (p)
         return 0;
     char hex[17], na[64], nb[64];
-    cln_random_hex(hex, sizeof(hex));
+    cln_random_hex(hex, 8);
     snprintf(na, sizeof(na), "cleanrun-probe-%s-a", hex);
     snprintf(nb, sizeof(nb), "cleanrun-probe-%s-b", hex);
     static const char mark[] = "cleanrun-probe-argument";
@@ -730,12 +730,36 @@ static int a_exec(void *ctx, const char *id, const struct cln_exec_config *cfg,
          * names it there: the container is killed (docs/runtime.md) */
         cln_error_free(e);
         e = NULL;
-        (void)a_kill(a, id, "KILL", &e);
-        cln_error_free(e);
+        ret->kill_method = "container-kill";
+        if (cfg->kill_argv && cfg->kill_argv[0]) {
+            /* the harness's way to end the exec's processes inside */
+            struct cln_strv k = {0};
+            cln_strv_add(&k, "container");
+            cln_strv_add(&k, "exec");
+            cln_strv_add(&k, "-u");
+            cln_strv_add(&k, "0");
+            cln_strv_add(&k, id);
+            for (const char *const *x = cfg->kill_argv; *x; x++)
+                cln_strv_add(&k, *x);
+            struct cln_apple_policy kp = a->sure;
+            kp.any_exit = true;
+            struct cln_apple_call kc;
+            if (call(a, cln_strv_argv(&k), &kp, &kc, &e) == 0) {
+                if (kc.exit_status == 0)
+                    ret->kill_method = "in-container-kill";
+                cln_apple_call_done(&kc);
+            }
+            cln_error_free(e);
+            e = NULL;
+            cln_strv_done(&k);
+        }
+        if (strcmp(ret->kill_method, "container-kill") == 0) {
+            (void)a_kill(a, id, "KILL", &e);
+            cln_error_free(e);
+        }
         ret->status = CLN_EXEC_TIMEOUT;
         ret->interrupted = code == CLN_E_INTERRUPTED;
         ret->exit_code = -1;
-        ret->kill_method = "container-kill";
         return 0;
     }
     if (r < 0) {
@@ -1130,7 +1154,7 @@ static int batch(struct apple *a, const char *verb, const char *const *flags,
                  struct cln_error **ret_errs, struct cln_error **err)
 {
     struct cln_strv v = {0};
-    cln_strv_add(&v, "container");
+    cln_strv_add(&v, a->cli);
     cln_strv_add(&v, verb);
     for (const char *const *f = flags; f && *f; f++)
         cln_strv_add(&v, *f);

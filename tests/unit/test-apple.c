@@ -317,6 +317,142 @@ Test(apple, the_create_argv)
     cln_labels_done(&l);
 }
 
+Test(apple, what_a_virtual_machine_cannot_do_is_refused_naming_the_field)
+{
+    const char *hosts[] = {"db:10.0.0.2", NULL}, *alias[] = {"db", NULL};
+    struct {
+        struct cln_container_config cfg;
+        const char *want;
+    } cases[] = {
+        {{.image = "x", .network = "host"}, "network \"host\""},
+        {{.image = "x", .network = "bridge"}, "network \"bridge\""},
+        {{.image = "x", .privileged = true}, "privileged"},
+        {{.image = "x", .pid_host = true}, "pid_host"},
+        {{.image = "x", .extra_hosts = hosts}, "extra_hosts (db:10.0.0.2)"},
+        {{.image = "x", .network = "n", .network_aliases = alias}, "network aliases (db)"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        struct cln_error *e = NULL;
+        cr_assert_lt(cln_apple_validate(&cases[i].cfg, &e), 0, "case %zu", i);
+        cr_assert(strstr(cln_error_text(e), cases[i].want), "case %zu: %s", i, cln_error_text(e));
+        cln_error_free(e);
+    }
+}
+
+static char *joined(char **a)
+{
+    static char line[2048];
+    line[0] = '\0';
+    for (char **x = a; *x; x++) {
+        strncat(line, *x, sizeof(line) - strlen(line) - 2);  /* NOLINT */
+        strncat(line, " ", sizeof(line) - strlen(line) - 1); /* NOLINT */
+    }
+    return line;
+}
+
+Test(apple, no_network_is_said_and_a_network_joins_before_the_image)
+{
+    struct cln_container_config cfg = {.image = "alpine", .name = "n1", .network = "none"};
+    char **a = cln_apple_create_argv(&cfg);
+    /* omitted, the CLI would put it on its default network */
+    cr_assert_str_eq(joined(a), "container create --name n1 --network none -- alpine ");
+    cln_apple_argv_free(a);
+    cfg.network = "cleanrun-x-egress";
+    a = cln_apple_create_argv(&cfg);
+    cln_apple_argv_add_network(&a, "cleanrun-x-net");
+    cr_assert_str_eq(joined(a), "container create --name n1 --network cleanrun-x-egress --network "
+                                "cleanrun-x-net -- alpine ");
+    cln_apple_argv_free(a);
+}
+
+Test(apple, label_values_pass_the_clis_split_and_come_back)
+{
+    /* the CLI refuses a third piece of "-l k=v" split at '=' */
+    struct cln_labels l = {0};
+    cln_labels_set(&l, "io.cleanrun.test", "matrix[codec=gzip] 100%");
+    struct cln_container_config cfg = {.image = "alpine", .labels = &l};
+    char **a = cln_apple_create_argv(&cfg);
+    cr_assert_str_eq(joined(a),
+                     "container create -l io.cleanrun.test=matrix[codec%3Dgzip] 100%25 -- alpine ");
+    cln_apple_argv_free(a);
+    cln_labels_done(&l);
+    char *d = cln_apple_label_decode("matrix[codec%3Dgzip] 100%25 %41");
+    cr_assert_str_eq(d, "matrix[codec=gzip] 100% %41");
+    free(d);
+    /* and read back from the CLI's JSON */
+    const char json[] = "[{\"id\":\"c\",\"status\":{\"state\":\"running\"},\"configuration\":{"
+                        "\"id\":\"c\",\"labels\":{\"t\":\"a%3Db\"}}}]";
+    size_t n = 0;
+    struct cln_container_state *s = parse(json, &n, NULL);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(cln_labels_get(&s[0].labels, "t"), "a=b");
+    cln_apple_states_free(s, n);
+}
+
+Test(apple, networks_and_volumes_of_either_shape)
+{
+    /* 1.x networks {id, configuration{labels}, status}; volumes with a name
+     * and labels at the top; unknown keys ignored */
+    const char nets[] = "[{\"id\":\"default\",\"configuration\":{\"id\":\"default\",\"mode\":\"nat\"},"
+                        "\"status\":{\"ipv4Subnet\":\"192.168.64.0/24\"}},"
+                        "{\"configuration\":{\"id\":\"n1\",\"labels\":{\"io.cleanrun.run\":\"r\"}},"
+                        "\"extra\":[1,2]}]";
+    struct cln_resource *r = NULL;
+    size_t n = 0;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_apple_parse_resources(nets, strlen(nets), &r, &n, &e), 0);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(r[0].name, "default");
+    cr_assert_str_eq(r[1].name, "n1");
+    cr_assert_str_eq(cln_labels_get(&r[1].labels, "io.cleanrun.run"), "r");
+    cr_assert(cln_apple_labels_match(&r[1].labels, "io.cleanrun.run=r"));
+    cr_assert(!cln_apple_labels_match(&r[0].labels, "io.cleanrun.run"));
+    cln_resources_free(r, n);
+    const char vols[] = "[\n  {\n    \"labels\" : {\"k\" : \"v\"},\n    \"name\" : \"vol1\"\n  }\n]";
+    cr_assert_eq(cln_apple_parse_resources(vols, strlen(vols), &r, &n, &e), 0);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(r[0].name, "vol1");
+    cr_assert_str_eq(cln_labels_get(&r[0].labels, "k"), "v");
+    cln_resources_free(r, n);
+    cr_assert_lt(cln_apple_parse_resources("[{\"x\":1}]", 9, &r, &n, &e), 0);
+    cr_assert(strstr(cln_error_text(e), "no id or name"), "%s", cln_error_text(e));
+    cln_error_free(e);
+}
+
+Test(apple, an_images_entrypoint_and_cmd)
+{
+    /* 1.x: the OCI config of the first variant */
+    const char img1[] =
+        "[{\"id\":\"abc\",\"configuration\":{\"name\":\"x\",\"descriptor\":{\"digest\":"
+        "\"sha256:abc\"}},\"variants\":[{\"platform\":{},\"config\":{\"config\":{"
+        "\"Entrypoint\":[\"/bin/tini\",\"--\"],\"Cmd\":[\"httpd\",\"-f\"]}}}]}]";
+    struct cln_image_info ii;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_apple_parse_image(img1, strlen(img1), &ii, &e), 1);
+    cr_assert(cln_apple_image_has_config(img1, strlen(img1)));
+    cr_assert_eq(ii.entrypoint.n, 2);
+    cr_assert_str_eq(ii.entrypoint.v[0], "/bin/tini");
+    cr_assert_eq(ii.cmd.n, 2);
+    cr_assert_str_eq(ii.cmd.v[1], "-f");
+    cln_image_info_done(&ii);
+    /* 0.x prints no config: the backend probes */
+    const char img0[] = "[{\"reference\":\"x\",\"descriptor\":{\"digest\":\"sha256:abc\"}}]";
+    cr_assert_eq(cln_apple_parse_image(img0, strlen(img0), &ii, &e), 1);
+    cr_assert(!cln_apple_image_has_config(img0, strlen(img0)));
+    cr_assert_eq(ii.entrypoint.n + ii.cmd.n, 0);
+    cln_image_info_done(&ii);
+    /* a probe container's first process */
+    const char probe[] = "[{\"status\":\"stopped\",\"configuration\":{\"id\":\"p\",\"initProcess\":"
+                         "{\"executable\":\"/bin/tini\",\"arguments\":[\"--\",\"x\"]}}}]";
+    struct cln_strv v = {0};
+    cr_assert_eq(cln_apple_parse_process(probe, strlen(probe), &v, &e), 0);
+    cr_assert_eq(v.n, 3);
+    cr_assert_str_eq(v.v[2], "x");
+    cln_strv_done(&v);
+    cr_assert_lt(cln_apple_parse_process("[]", 2, &v, &e), 0);
+    cln_error_free(e);
+}
+
 /* ---- running the CLI: real processes through a real broker ---- */
 
 static void no_close(void *ctx)

@@ -193,6 +193,82 @@ Test(isolation, canary_states)
     }
 }
 
+/* A VM runtime (Apple's): no process here to observe; its own kernel
+ * (another boot id) and the canary are the evidence (docs/isolation.md). */
+static struct cln_evidence vm_evidence(void)
+{
+    struct cln_evidence e;
+    memset(&e, 0, sizeof(e));
+    e.vm = true;
+    e.guest_boot_id = cln_xstrdup("11111111-2222-3333-4444-555555555555");
+    e.host_boot_id = cln_xstrdup("99999999-2222-3333-4444-555555555555");
+    e.canary = CLN_CANARY_PROVEN;
+    e.canary_path = cln_xstrdup("/.cleanrun-canary-00");
+    return e;
+}
+
+Test(isolation, a_vm_with_its_own_kernel_and_a_proven_canary_is_isolated)
+{
+    struct cln_evidence e = vm_evidence();
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_ISOLATED, "%s", e.reason);
+    cr_assert(strstr(e.reason, "kernel of its own (boot id 11111111"), "%s", e.reason);
+    cln_evidence_done(&e);
+    /* on a host with no Linux kernel (macOS) there is no host boot id */
+    e = vm_evidence();
+    free(e.host_boot_id);
+    e.host_boot_id = NULL;
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_ISOLATED, "%s", e.reason);
+    cr_assert(strstr(e.reason, "no Linux kernel"), "%s", e.reason);
+    cln_evidence_done(&e);
+}
+
+Test(isolation, a_vm_whose_kernel_or_canary_is_not_proven_is_not_isolated)
+{
+    struct cln_evidence e = vm_evidence();
+    free(e.guest_boot_id);
+    e.guest_boot_id = NULL;
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_UNVERIFIED, "%s", e.reason);
+    cln_evidence_done(&e);
+    e = vm_evidence();
+    e.canary = CLN_CANARY_ON_HOST;
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_VIOLATED, "%s", e.reason);
+    cln_evidence_done(&e);
+    e = vm_evidence();
+    e.canary = CLN_CANARY_MISSING;
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_VIOLATED, "%s", e.reason);
+    cln_evidence_done(&e);
+}
+
+Test(isolation, a_said_vm_on_the_hosts_own_kernel_is_judged_by_its_process)
+{
+    /* the emulator's containers, or a VM runtime that is not one: the same
+     * boot id; observed through the process holding the canary */
+    struct cln_evidence e = vm_evidence();
+    free(e.host_boot_id);
+    e.host_boot_id = cln_xstrdup(e.guest_boot_id);
+    e.shares_kernel = true;
+    cln_evidence_judge(&e);
+    cr_assert_eq(e.verdict, CLN_VERDICT_UNVERIFIED, "%s", e.reason);
+    cr_assert(strstr(e.reason, "this host's kernel"), "%s", e.reason);
+    cln_evidence_done(&e);
+    struct cln_evidence f = isolated_evidence();
+    f.vm = true;
+    f.shares_kernel = true;
+    f.guest_boot_id = cln_xstrdup("b");
+    f.host_boot_id = cln_xstrdup("b");
+    cln_evidence_judge(&f);
+    cr_assert_eq(f.verdict, CLN_VERDICT_ISOLATED, "%s", f.reason);
+    f.ns.ino[CLN_NS_PID] = f.host_ns.ino[CLN_NS_PID];
+    cln_evidence_judge(&f);
+    cr_assert_eq(f.verdict, CLN_VERDICT_VIOLATED, "%s", f.reason);
+    cln_evidence_done(&f);
+}
+
 Test(isolation, remote_engine_and_privileges_are_unverified)
 {
     struct cln_evidence e = isolated_evidence();
