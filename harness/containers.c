@@ -338,7 +338,8 @@ static int write_tree(const char *root, const struct cln_file *files, size_t n,
             rel++;
         cleanup_free char *path = cln_xasprintf("%s/%s", root, rel);
         bool dotdot = strcmp(rel, "..") == 0 || strncmp(rel, "../", 3) == 0 ||
-                      strstr(rel, "/../") || (strlen(rel) >= 3 && !strcmp(rel + strlen(rel) - 3, "/.."));
+                      strstr(rel, "/../") ||
+                      (strlen(rel) >= 3 && !strcmp(rel + strlen(rel) - 3, "/.."));
         if (!*rel || dotdot)
             return cln_error_set(err, CLN_E_INVALID, 0, "file path %s leaves its directory",
                                  files[i].path);
@@ -384,8 +385,7 @@ static const char *keepalive_host_dir(struct run *run, struct cln_error **err)
         const struct cln_file *ka_files = cln_runner_keepalive_files(&nka);
         run->ka_state = write_tree(root, ka_files, nka, err) == 0 ? 2 : -2;
     } else if (run->ka_state == -2) {
-        *err = cln_error_make(CLN_E_IO, 0, "the keep-alive files could not be written to %s",
-                              root);
+        *err = cln_error_make(CLN_E_IO, 0, "the keep-alive files could not be written to %s", root);
     }
     bool ok = run->ka_state == 2;
     pthread_mutex_unlock(&run->ka_lock);
@@ -413,8 +413,10 @@ static char *stage_files(struct run *run, const struct cln_file *files, size_t n
         free(dir);
         return NULL;
     }
-    struct cln_file hf = {.path = "hosts", .data = hosts ? hosts->data : NULL,
-                          .len = hosts ? hosts->len : 0, .mode = 0644};
+    struct cln_file hf = {.path = "hosts",
+                          .data = hosts ? hosts->data : NULL,
+                          .len = hosts ? hosts->len : 0,
+                          .mode = 0644};
     if ((n && write_tree(tree, files, n, err) < 0) ||
         (hosts && hosts->len && write_tree(dir, &hf, 1, err) < 0)) {
         free(dir);
@@ -505,8 +507,7 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     struct cln_buf hosts_text = CLN_BUF_INIT;
     for (size_t i = 0; !copy_created && i < hosts.n; i++) {
         const char *colon = strrchr(hosts.v[i], ':');
-        cln_buf_printf(&hosts_text, "%s\t%.*s\n", colon + 1, (int)(colon - hosts.v[i]),
-                       hosts.v[i]);
+        cln_buf_printf(&hosts_text, "%s\t%.*s\n", colon + 1, (int)(colon - hosts.v[i]), hosts.v[i]);
     }
     /* the keep-alive busybox: the run's volume, read-only, or a copy; on a
      * runtime that copies only into running containers, the run's host

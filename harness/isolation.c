@@ -220,11 +220,12 @@ void cln_evidence_judge(struct cln_evidence *e)
     }
     if (!vm) {
         if (e->observed_pid && !e->pid_proven) {
-            set_reason(e, CLN_VERDICT_UNVERIFIED,
-                       cln_xasprintf("pid %d, which the engine gives for the container, is not in a "
-                                     "cgroup naming the container here (the engine is in another pid "
-                                     "namespace or on another machine): nothing of it can be observed",
-                                     e->observed_pid));
+            set_reason(
+                e, CLN_VERDICT_UNVERIFIED,
+                cln_xasprintf("pid %d, which the engine gives for the container, is not in a "
+                              "cgroup naming the container here (the engine is in another pid "
+                              "namespace or on another machine): nothing of it can be observed",
+                              e->observed_pid));
             return;
         }
         if (!e->observed_pid || !e->ns.ino[CLN_NS_MNT] || !e->host_ns.ino[CLN_NS_MNT]) {
@@ -306,8 +307,9 @@ void cln_evidence_judge(struct cln_evidence *e)
         e->reason = cln_xasprintf("a virtual machine with a kernel of its own (boot id %s%s%s); "
                                   "canary %s proven absent on the host",
                                   e->guest_boot_id, e->host_boot_id ? ", this host's " : "",
-                                  e->host_boot_id ? e->host_boot_id : ", on a host with no Linux "
-                                                                      "kernel",
+                                  e->host_boot_id ? e->host_boot_id
+                                                  : ", on a host with no Linux "
+                                                    "kernel",
                                   e->canary_path);
     else if (e->verdict == CLN_VERDICT_ISOLATED)
         e->reason = cln_xasprintf("mnt, pid, uts and net namespaces differ from the host's; "

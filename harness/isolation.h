@@ -81,7 +81,7 @@ const char *cln_canary_state_name(enum cln_canary_state s);
 
 /* The evidence for one step (or one container, before its steps). */
 struct cln_evidence {
-    bool local;              /* the engine shares this kernel */
+    bool local; /* the engine shares this kernel */
     /* A runtime whose containers are VMs (docs/isolation.md, "Virtual
      * machines"): the kernel the container's exec ran on, by its boot id,
      * against this host's (NULL where the host has none: macOS).  A guest

@@ -142,15 +142,10 @@ static void observe_vm(struct cln_runtime *rt, const char *id, struct cln_eviden
     ev->canary_path = cln_xasprintf("/.%s", token);
     ev->canary = CLN_CANARY_FAILED;
     ev->host_boot_id = read_line_file("/proc/sys/kernel/random/boot_id");
-    const char *argv[] = {KEEPALIVE_BIN,
-                          "sh",
-                          "-c",
-                          "printf %s \"$1\" > \"$2\" && cat \"$2\" && echo && "
-                          "cat /proc/sys/kernel/random/boot_id",
-                          "canary",
-                          token,
-                          ev->canary_path,
-                          NULL};
+    static const char script[] = "printf %s \"$1\" > \"$2\" && cat \"$2\" && echo && "
+                                 "cat /proc/sys/kernel/random/boot_id";
+    const char *argv[] = {KEEPALIVE_BIN,   "sh", "-c", script, "canary", token,
+                          ev->canary_path, NULL};
     struct cln_exec_config ec = {
         .argv = argv, .user = "0", .timeout_ms = 30000, .output_cap = 4096};
     struct cln_exec_result er;

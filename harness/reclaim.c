@@ -105,7 +105,7 @@ int cln_remove_listed(struct cln_runtime *rt, const struct cln_leak_audit *a, si
     for (size_t i = 0; i < a->n; i++)
         if (strcmp(a->items[i].kind, "container") == 0)
             ids[nc++] = a->items[i].name;
-    struct cln_error **errs = cln_xcalloc(nc + 1, sizeof(*errs));
+    struct cln_error **errs = cln_xcalloc(nc + 1, sizeof(struct cln_error *));
     struct cln_error *be = NULL;
     if (nc && cln_rt_remove_many(rt, ids, nc, true, errs, &be) < 0) {
         first = be;

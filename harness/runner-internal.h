@@ -73,14 +73,14 @@ struct run {
     uint64_t run_deadline;
     /* the keep-alive busybox, delivered once for the run (containers.c) */
     pthread_mutex_t ka_lock;
-    int ka_state; /* 0 not tried, 1 the volume holds it, -1 copy per container,
-                   * 2 in host_dir, -2 that failed */
+    int ka_state;        /* 0 not tried, 1 the volume holds it, -1 copy per container,
+                          * 2 in host_dir, -2 that failed */
     char ka_volume[128]; /* its name, once made */
     /* A runtime that copies only into running containers: a private host
      * directory of the run (0700), holding the keep-alive files (mounted
      * read-only at KEEPALIVE_DIR) and each container's staged files
      * (mounted at STAGED_DIR, put in place by cleanrun-exec -F). */
-    char *host_dir; /* made once; removed at the end of the run */
+    char *host_dir;     /* made once; removed at the end of the run */
     int host_dir_state; /* 0 not tried, 1 made, -1 failed */
     unsigned staged;    /* containers staged so far (names their directories) */
 };

@@ -197,7 +197,7 @@ void cln_runner_teardown(struct test_ctx *c)
     /* all of them in one request where the runtime takes several */
     if (c->containers.n) {
         size_t n = c->containers.n;
-        struct cln_error **errs = cln_xcalloc(n, sizeof(*errs));
+        struct cln_error **errs = cln_xcalloc(n, sizeof(struct cln_error *));
         struct cln_error *e = NULL;
         if (cln_rt_remove_many(rt, cln_strv_argv(&c->containers), n, true, errs, &e) < 0)
             teardown_error(c->r, e);

@@ -260,8 +260,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         char gtok[17] = "";
         if (cln_runtime_vm(rt))
             cln_random_hex(gtok, 8);
-        cleanup_free char *group_file =
-            gtok[0] ? cln_xasprintf("/.cleanrun-group-%s", gtok) : NULL;
+        cleanup_free char *group_file = gtok[0] ? cln_xasprintf("/.cleanrun-group-%s", gtok) : NULL;
         const char *kill_argv[] = {KEEPALIVE_EXEC, "-K", group_file, NULL};
         inside_wrap(&sr->argv, token, token[0] && !attempt ? base.canary_path : NULL, stdin_path,
                     group_file, &wrapped);

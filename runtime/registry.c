@@ -149,8 +149,7 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
     char var[64];
     if (cfg && cfg->endpoint) {
         named = "--host";
-        add_candidate(cands, &nc, cln_xstrdup(cfg->endpoint), opener(asked, cfg->endpoint),
-                      named);
+        add_candidate(cands, &nc, cln_xstrdup(cfg->endpoint), opener(asked, cfg->endpoint), named);
     } else {
         const char *v = NULL;
         const struct cln_runtime_desc *d = named_by_env(asked, &v);

@@ -368,8 +368,7 @@ static int unsupported(const struct cln_runtime *rt, struct cln_error **err, con
 
 const char *cln_runtime_missing_requires(const struct cln_runtime *rt, unsigned feature)
 {
-    return feature == CLN_FEATURE_NETWORK && !rt->desc->network ? rt->desc->network_requires
-                                                                 : NULL;
+    return feature == CLN_FEATURE_NETWORK && !rt->desc->network ? rt->desc->network_requires : NULL;
 }
 
 void cln_runtime_interrupt(struct cln_runtime *rt)

@@ -541,12 +541,11 @@ static int runtime_fits(struct cln_runtime *rt, const struct cln_spec_set *set)
         const struct cln_spec_test *t = &set->tests[i];
         for (size_t k = 0; k < t->nuses; k++) {
             const struct cln_spec_priv_use *u = &t->uses[k];
-            const char *what = u->what == CLN_ALLOW_HOST_NETWORK ? "share the host's network"
-                               : u->what == CLN_ALLOW_HOST_PID   ? "share the host's processes"
-                               : u->what == CLN_ALLOW_PRIVILEGED ? "be privileged"
-                               : u->what == CLN_ALLOW_ENGINE_SOCKET
-                                   ? "be given an engine's socket"
-                                   : NULL;
+            const char *what = u->what == CLN_ALLOW_HOST_NETWORK    ? "share the host's network"
+                               : u->what == CLN_ALLOW_HOST_PID      ? "share the host's processes"
+                               : u->what == CLN_ALLOW_PRIVILEGED    ? "be privileged"
+                               : u->what == CLN_ALLOW_ENGINE_SOCKET ? "be given an engine's socket"
+                                                                    : NULL;
             if (!what)
                 continue;
             fprintf(stderr,

@@ -225,8 +225,8 @@ int main(int argc, char **argv)
             if (setsid() > 0 || getpgrp() == getpid()) {
                 char pid[32];
                 int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-                int fd = open(argv[i + 1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                              0600);
+                int fd =
+                    open(argv[i + 1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd >= 0) {
                     if (write(fd, pid, (size_t)n) != n)
                         (void)unlink(argv[i + 1]);

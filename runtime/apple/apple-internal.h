@@ -169,9 +169,8 @@ struct apple {
 /* One call of the CLI at a->cli (argv[0] is replaced by it) with the CLI's
  * environment; pol NULL: a->quick.  Fails at once once the CLI stopped
  * answering (a quick call that hung). */
-int cln_apple_cli_call(struct apple *a, const char *const *argv,
-                       const struct cln_apple_policy *pol, struct cln_apple_call *ret,
-                       struct cln_error **err);
+int cln_apple_cli_call(struct apple *a, const char *const *argv, const struct cln_apple_policy *pol,
+                       struct cln_apple_call *ret, struct cln_error **err);
 /* Make `container create`'s argv join network too (before the image). */
 void cln_apple_argv_add_network(char ***argv, const char *network);
 /* The id of a container the CLI made that was not started yet, and the

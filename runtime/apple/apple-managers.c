@@ -34,8 +34,8 @@ static int make(struct apple *a, const char *noun, const char *name,
                              noun, name);
     for (size_t i = 0; labels && i < labels->len; i++)
         if (!labels->items[i].key[0] || strchr(labels->items[i].key, '='))
-            return cln_error_set(err, CLN_E_INVALID, 0, "runtime apple: %s label key \"%s\"",
-                                 noun, labels->items[i].key);
+            return cln_error_set(err, CLN_E_INVALID, 0, "runtime apple: %s label key \"%s\"", noun,
+                                 labels->items[i].key);
     struct cln_strv v = {0};
     cln_strv_add(&v, "container");
     cln_strv_add(&v, noun);

@@ -63,10 +63,10 @@ static void cli_env(struct cln_strv *v)
 }
 
 /* argv: "container" and the rest, NULL-terminated */
-int cln_apple_cli_call(struct apple *a, const char *const *argv,
-                       const struct cln_apple_policy *pol, struct cln_apple_call *ret,
-                       struct cln_error **err)
+int cln_apple_cli_call(struct apple *a, const char *const *argv, const struct cln_apple_policy *pol,
+                       struct cln_apple_call *ret, struct cln_error **err)
 {
+    memset(ret, 0, sizeof(*ret));
     pthread_mutex_lock(&a->lock);
     cleanup_free char *gone = a->gone ? cln_xstrdup(a->gone) : NULL;
     pthread_mutex_unlock(&a->lock);
@@ -171,7 +171,7 @@ static int a_version(void *ctx, struct cln_engine_info *ret, struct cln_error **
     ret->engine = cln_xstrdup("Apple container");
     ret->version = v ? cln_xstrndup(v + 8, strcspn(v + 8, " \n")) : cln_xstrdup("unknown");
     ret->os = cln_xstrdup("linux"); /* the guest's */
-    a->major = v ? atoi(v + 8) : 0;
+    a->major = v ? (int)strtol(v + 8, NULL, 10) : 0;
     cln_apple_call_done(&c);
     return 0;
 }
@@ -469,14 +469,16 @@ int cln_apple_recreate_with_network(struct apple *a, const char *id, const char 
         pending_free(p);
         return cln_error_wrap(err, "runtime apple: join %s to network %s", id, network);
     }
-    if (strcmp(nid, id) != 0) {
-        delete_quietly(a, nid);
+    if (!nid || strcmp(nid, id) != 0) {
+        int r = cln_error_set(err, CLN_E_BACKEND, 0,
+                              "runtime apple: container %s, made again to join network %s, came "
+                              "back as %s",
+                              id, network, nid ? nid : "nothing");
+        if (nid)
+            delete_quietly(a, nid);
         free(nid);
         pending_free(p);
-        return cln_error_set(err, CLN_E_BACKEND, 0,
-                             "runtime apple: container %s, made again to join network %s, came "
-                             "back as %s",
-                             id, network, nid ? "another id" : "nothing");
+        return r;
     }
     free(nid);
     pthread_mutex_lock(&a->lock);
@@ -810,7 +812,7 @@ void cln_apple_remove_tree(const char *dir)
 
 static bool has_dotdot(const char *rel)
 {
-    for (const char *p = rel; p && *p;) {
+    for (const char *p = rel; *p;) {
         size_t n = strcspn(p, "/");
         if (n == 2 && p[0] == '.' && p[1] == '.')
             return true;
@@ -844,8 +846,7 @@ int cln_apple_write_files(const char *root, const struct cln_file *files, size_t
             rel++;
         if (!*rel || has_dotdot(rel))
             return cln_error_set(err, CLN_E_INVALID, 0,
-                                 "runtime apple: file path %s leaves its directory",
-                                 files[i].path);
+                                 "runtime apple: file path %s leaves its directory", files[i].path);
         cleanup_free char *path = cln_xasprintf("%s/%s", root, rel);
         if (make_parents(path, strlen(root)) < 0)
             return cln_error_set(err, CLN_E_IO, errno, "runtime apple: stage %s", files[i].path);
@@ -954,7 +955,7 @@ static int copy_out_tar(struct apple *a, const char *id, const char *path, size_
     const char *base = slash && slash[1] ? slash + 1 : ".";
     if (slash)
         *slash = '\0';
-    const char *argv[] = {"container", "exec", id,  "tar", "-c", "-f", "-",
+    const char *argv[] = {"container", "exec",           id,   "tar", "-c", "-f", "-",
                           "-C",        *dir ? dir : "/", base, NULL};
     struct cln_apple_policy pol = a->quick;
     pol.any_exit = true;
@@ -1103,8 +1104,7 @@ const struct cln_runtime_ops cln_apple_ops = {
  * together on stderr ("Error: " then one line each): the failure of an id
  * is the line that names it. */
 static void per_id(const struct cln_apple_call *c, const char *const *ids, size_t n,
-                   const char *what, bool missing_ok, const char *line,
-                   struct cln_error **ret_errs)
+                   const char *what, bool missing_ok, const char *line, struct cln_error **ret_errs)
 {
     cleanup_free char *out = cln_xstrndup(c->out.data ? c->out.data : "", c->out.len);
     cleanup_free char *errt = cln_xstrndup(c->err.data ? c->err.data : "", c->err.len);
@@ -1135,15 +1135,15 @@ static void per_id(const struct cln_apple_call *c, const char *const *ids, size_
         }
         struct cln_apple_failure f;
         const char *text = hit ? hit : errt;
-        cln_apple_classify(c->exit_status, text, strlen(text), &f);
+        cln_apple_classify(c->exit_status, text, text ? strlen(text) : 0, &f);
         if (!(missing_ok && f.cls == CLN_APPLE_NOT_FOUND))
-            ret_errs[i] = cln_error_make(
-                f.cls == CLN_APPLE_NOT_FOUND ? CLN_E_NOT_FOUND
-                : strcmp(f.code, "invalidState") == 0 ? CLN_E_CONFLICT
-                                                       : CLN_E_BACKEND,
-                0, "runtime apple: %s %s: `%s` exited %d%s%s%s: %s", what, ids[i], line,
-                c->exit_status, f.code[0] ? " (" : "", f.code, f.code[0] ? ")" : "",
-                f.message && *f.message ? f.message : "(no message)");
+            ret_errs[i] = cln_error_make(f.cls == CLN_APPLE_NOT_FOUND          ? CLN_E_NOT_FOUND
+                                         : strcmp(f.code, "invalidState") == 0 ? CLN_E_CONFLICT
+                                                                               : CLN_E_BACKEND,
+                                         0, "runtime apple: %s %s: `%s` exited %d%s%s%s: %s", what,
+                                         ids[i], line, c->exit_status, f.code[0] ? " (" : "",
+                                         f.code, f.code[0] ? ")" : "",
+                                         f.message && *f.message ? f.message : "(no message)");
         cln_apple_failure_done(&f);
         free((char *)hit);
     }

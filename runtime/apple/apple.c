@@ -40,10 +40,9 @@ static size_t apple_candidates(struct cln_endpoint_candidate *ret, size_t max)
 #define APPLE_DESC                                                                                 \
     .name = "apple", .ops = &cln_apple_ops, .volume = &cln_apple_volume_ops,                       \
     .build = &cln_apple_build_ops, .batch = &cln_apple_batch_ops,                                  \
-    .host_programs = cln_apple_host_programs, .open = apple_open,                                  \
-    .candidates = apple_candidates, .endpoint_env = "CLEANRUN_APPLE_CLI",                          \
-    .start_hint = "'container system start' (Apple)", .claims = apple_claims,                     \
-    .copy_running_only = true, .exec_stdin = true, .vm = true
+    .host_programs = cln_apple_host_programs, .open = apple_open, .candidates = apple_candidates,  \
+    .endpoint_env = "CLEANRUN_APPLE_CLI", .start_hint = "'container system start' (Apple)",        \
+    .claims = apple_claims, .copy_running_only = true, .exec_stdin = true, .vm = true
 
 const struct cln_runtime_desc cln_apple_desc = {
     APPLE_DESC,

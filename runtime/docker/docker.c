@@ -322,12 +322,12 @@ static int docker_image_inspect(void *ctx, const char *ref, struct cln_image_inf
                 ret->digest = cln_xstrdup(dg->valuestring);
             const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "Config");
             const cJSON *x;
-            cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cfg, "Entrypoint"))
-                if (cJSON_IsString(x))
-                    cln_strv_add(&ret->entrypoint, x->valuestring);
-            cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(cfg, "Cmd"))
-                if (cJSON_IsString(x))
-                    cln_strv_add(&ret->cmd, x->valuestring);
+            cJSON_ArrayForEach(
+                x, cJSON_GetObjectItemCaseSensitive(cfg, "Entrypoint")) if (cJSON_IsString(x))
+                cln_strv_add(&ret->entrypoint, x->valuestring);
+            cJSON_ArrayForEach(x,
+                               cJSON_GetObjectItemCaseSensitive(cfg, "Cmd")) if (cJSON_IsString(x))
+                cln_strv_add(&ret->cmd, x->valuestring);
             r = 1;
         }
         cJSON_Delete(j);

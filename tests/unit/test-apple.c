@@ -393,10 +393,11 @@ Test(apple, networks_and_volumes_of_either_shape)
 {
     /* 1.x networks {id, configuration{labels}, status}; volumes with a name
      * and labels at the top; unknown keys ignored */
-    const char nets[] = "[{\"id\":\"default\",\"configuration\":{\"id\":\"default\",\"mode\":\"nat\"},"
-                        "\"status\":{\"ipv4Subnet\":\"192.168.64.0/24\"}},"
-                        "{\"configuration\":{\"id\":\"n1\",\"labels\":{\"io.cleanrun.run\":\"r\"}},"
-                        "\"extra\":[1,2]}]";
+    const char nets[] =
+        "[{\"id\":\"default\",\"configuration\":{\"id\":\"default\",\"mode\":\"nat\"},"
+        "\"status\":{\"ipv4Subnet\":\"192.168.64.0/24\"}},"
+        "{\"configuration\":{\"id\":\"n1\",\"labels\":{\"io.cleanrun.run\":\"r\"}},"
+        "\"extra\":[1,2]}]";
     struct cln_resource *r = NULL;
     size_t n = 0;
     struct cln_error *e = NULL;
@@ -408,7 +409,8 @@ Test(apple, networks_and_volumes_of_either_shape)
     cr_assert(cln_apple_labels_match(&r[1].labels, "io.cleanrun.run=r"));
     cr_assert(!cln_apple_labels_match(&r[0].labels, "io.cleanrun.run"));
     cln_resources_free(r, n);
-    const char vols[] = "[\n  {\n    \"labels\" : {\"k\" : \"v\"},\n    \"name\" : \"vol1\"\n  }\n]";
+    const char vols[] =
+        "[\n  {\n    \"labels\" : {\"k\" : \"v\"},\n    \"name\" : \"vol1\"\n  }\n]";
     cr_assert_eq(cln_apple_parse_resources(vols, strlen(vols), &r, &n, &e), 0);
     cr_assert_eq(n, 1);
     cr_assert_str_eq(r[0].name, "vol1");
