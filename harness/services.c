@@ -426,7 +426,7 @@ static void *start_service(void *ud)
                     .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
                     .nano_cpus = s->nano_cpus,
                     .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
-                    .network_aliases = pl.mode == CLN_NET_INTERNAL ? aliases : NULL,
+                    .network_aliases = pl.mode == CLN_NET_INTERNAL && c->resolves ? aliases : NULL,
                 },
             .join = true,
             .aliases = aliases,

@@ -1,24 +1,42 @@
 #!/usr/bin/env bash
 # Self-test of the emulator of Apple's container CLI (./container) against
 # the real Docker engine, in both schema modes (CONTAINER_EMU_SCHEMA=1, 0).
-# Uses only the local image localhost/cleanrun/busybox:1 (never pulls), names
-# every container emu-selftest-*, removes them all on exit, prints one
-# "ok ..." or "FAIL ..." line per check and exits non-zero on any failure.
+# Uses only the local image localhost/cleanrun/busybox:1 (never pulls, builds
+# FROM it only), names every container, network and volume emu-selftest-* and
+# every built image localhost/emu-selftest/*, removes them all on exit, prints
+# one "ok ..." or "FAIL ..." line per check and exits non-zero on any failure.
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 C="$HERE/container"
 IMAGE=localhost/cleanrun/busybox:1
 DOCKER=(/usr/bin/docker -H "${CONTAINER_EMU_DOCKER_HOST:-unix:///var/run/docker.sock}")
-TMP=$(mktemp -d /tmp/emu-selftest.XXXXXX)
+BASE=$(mktemp -d /tmp/emu-selftest.XXXXXX)
+TMP=$BASE
 fails=0
-unset CONTAINER_EMU_HANG CONTAINER_EMU_XPC_FAIL CONTAINER_EMU_SYSTEM CONTAINER_EMU_SCHEMA_MINOR
+unset CONTAINER_EMU_HANG CONTAINER_EMU_XPC_FAIL CONTAINER_EMU_SYSTEM CONTAINER_EMU_SCHEMA_MINOR \
+    CONTAINER_EMU_MACOS
 
+# what the tests made and left: containers, networks, volumes, images
+leftovers() {
+    "${DOCKER[@]}" ps -aq --filter name=emu-selftest- 2>/dev/null | sed 's/^/container /'
+    "${DOCKER[@]}" network ls -q --filter name=emu-selftest- 2>/dev/null | sed 's/^/network /'
+    "${DOCKER[@]}" volume ls -q --filter name=emu-selftest- 2>/dev/null | sed 's/^/volume /'
+    "${DOCKER[@]}" images -q --filter 'reference=localhost/emu-selftest/*' 2>/dev/null \
+        | sed 's/^/image /'
+}
 cleanup() {
     local ids
     ids=$("${DOCKER[@]}" ps -aq --filter name=emu-selftest- 2>/dev/null)
     [ -n "$ids" ] && "${DOCKER[@]}" rm -f $ids >/dev/null 2>&1
-    rm -rf "$TMP"
+    ids=$("${DOCKER[@]}" network ls -q --filter name=emu-selftest- 2>/dev/null)
+    [ -n "$ids" ] && "${DOCKER[@]}" network rm $ids >/dev/null 2>&1
+    ids=$("${DOCKER[@]}" volume ls -q --filter name=emu-selftest- 2>/dev/null)
+    [ -n "$ids" ] && "${DOCKER[@]}" volume rm -f $ids >/dev/null 2>&1
+    ids=$("${DOCKER[@]}" images --format '{{.Repository}}:{{.Tag}}' \
+        --filter 'reference=localhost/emu-selftest/*' 2>/dev/null)
+    [ -n "$ids" ] && "${DOCKER[@]}" rmi -f $ids >/dev/null 2>&1
+    rm -rf "$BASE"
 }
 trap cleanup EXIT
 
@@ -269,14 +287,233 @@ Ensure container system service has been started with `container system start`.'
     expect "$t a missing argument: exit 64" 64
     grep -qx "Error: Missing expected argument '<container-id>'" "$TMP/err" \
         && ok "$t a missing argument: its message" || fail "$t a missing argument: its message"
+
+    networks
+    volumes
+    build
 }
 
-suite 1
-suite 0
+# networks (macOS 26): create, list, inspect, containers on one, delete.  What
+# does not depend on the schema (most error lines) is checked in 1.x only.
+networks() {
+    local net=emu-selftest-net-$mode na=emu-selftest-na-$mode nb=emu-selftest-nb-$mode ip
 
-left=$("${DOCKER[@]}" ps -aq --filter name=emu-selftest- | wc -l)
-[ "$left" = 0 ] && ok "every emu-selftest- container removed by the tests" \
-    || { echo "FAIL $left emu-selftest- containers left (removed now)"; fails=$((fails + 1)); }
+    run "$C" network create --internal --label com.example.net=st --label tier "$net"
+    expect "$t network create prints the name" 0 "$net"
+    if [ "$mode" = 1 ]; then
+        run "$C" network create "$net"
+        expect "$t network create of a taken name: exists" 1 "" \
+            "Error: exists: \"network $net already exists\""
+    fi
+    run "$C" network create Bad_Net
+    if [ "$mode" = 1 ]; then want='invalid network name: Bad_Net'; else want='invalid network ID: Bad_Net'; fi
+    expect "$t network create of a bad name: invalidArgument" 1 "" "Error: invalidArgument: \"$want\""
+
+    run "$C" network ls --format json
+    expect "$t network ls --format json: exit 0" 0
+    if [ "$mode" = 1 ]; then
+        pycheck "$t network ls: 1.x NetworkResource, compact, default and the new one" '
+assert text.count("\n") == 1 and "io.cleanrun.emu" not in text
+got = {o["id"]: o for o in data}
+d, n = got["default"], got["'"$net"'"]
+assert d["configuration"]["labels"] == {"com.apple.container.resource.role": "builtin"}
+assert d["configuration"]["mode"] == "nat" and d["configuration"]["name"] == "default"
+c = n["configuration"]
+assert c["name"] == "'"$net"'" and "id" not in c and c["mode"] == "hostOnly"
+assert c["labels"] == {"com.example.net": "st", "tier": ""}, c["labels"]
+assert c["plugin"] == "container-network-vmnet" and c["options"] == {}
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", c["creationDate"])
+assert re.fullmatch(r"[\d.]+/\d+", n["status"]["ipv4Subnet"]) and n["status"]["ipv4Gateway"]'
+    else
+        pycheck "$t network ls: 0.x PrintableNetwork, default and the new one" '
+got = {o["id"]: o for o in data}
+d, n = got["default"], got["'"$net"'"]
+assert list(n) == ["id", "state", "config", "status"] and n["state"] == "running"
+assert d["config"]["labels"] == {"com.apple.container.resource.role": "builtin"}
+c = n["config"]
+assert c["id"] == "'"$net"'" and c["mode"] == "hostOnly" and isinstance(c["creationDate"], float)
+assert c["labels"] == {"com.example.net": "st", "tier": ""}
+assert c["pluginInfo"]["plugin"] == "container-network-vmnet"
+assert "/" in n["status"]["ipv4Subnet"] and n["status"]["ipv4Gateway"] and "io.cleanrun.emu" not in text'
+    fi
+    run "$C" network ls
+    pycheck "$t network ls: the table" '
+lines = text.splitlines()
+assert lines[0].split() == (["NETWORK", "SUBNET"] if "'"$mode"'" == "1" else ["NETWORK", "STATE", "SUBNET"])
+assert any(l.split()[0] == "'"$net"'" for l in lines[1:])'
+    run "$C" network inspect "$net"
+    expect "$t network inspect: exit 0" 0
+    pycheck "$t network inspect: the network" '
+(o,) = data
+assert o["id"] == "'"$net"'" and ("\n  " in text) == ("'"$mode"'" == "1")'
+    run "$C" network inspect emu-selftest-missing
+    if [ "$mode" = 1 ]; then
+        expect "$t network inspect of a missing one: notFound" 1 "" \
+            'Error: notFound: "network not found: emu-selftest-missing"'
+    else
+        expect "$t network inspect of a missing one: [] and exit 0" 0 "[]" ""
+    fi
+
+    # two containers on the network: an address on it, each reaches the other
+    run "$C" run -d --name "$na" --network "$net" "$IMAGE" sleep 300
+    expect "$t run -d --network: on the new network" 0 "$na"
+    run "$C" run -d --name "$nb" --network "$net" "$IMAGE" sleep 300
+    run "$C" inspect "$na"
+    pycheck "$t the container has an address on the network" '
+o = data[0]
+nets = o["status"]["networks"] if isinstance(o["status"], dict) else o["networks"]
+(n,) = nets
+assert n["network"] == "'"$net"'" and re.fullmatch(r"[\d.]+/\d+", n["ipv4Address"]), n
+open("'"$TMP/ip"'", "w").write(n["ipv4Address"].split("/")[0])'
+    ip=$(cat "$TMP/ip" 2>/dev/null)
+    run "$C" exec "$nb" ping -c 1 -W 3 "${ip:-0.0.0.0}"
+    expect "$t a container reaches the other by its address on the network" 0
+    if [ "$mode" = 1 ]; then
+        run "$C" network delete "$net"
+        expect "$t network delete while containers use it: fails" 1 "" \
+            "failed to delete network: [\"id\": $net, \"error\": invalidState: \"cannot delete subnet $net with referring containers: $na, $nb\"]
+Error: internalError: \"delete failed for one or more networks: [\"$net\"]\""
+    fi
+    run "$C" delete -f "$na" "$nb"
+    run "$C" network rm "$net"
+    expect "$t network rm prints the name" 0 "$net"
+    if [ "$mode" = 1 ]; then
+        run "$C" network delete "$net"
+        expect "$t network delete of a missing one: notFound" 1 "" \
+            "Error: notFound: \"failed to delete one or more networks: [\"$net\"]\""
+        run "$C" network delete default
+        expect "$t network delete default: the builtin network stays" 1 "" \
+            'Error: invalidArgument: "cannot delete a builtin network: default"'
+    fi
+
+    # macOS 15: no network subcommand, no network but the default one
+    CONTAINER_EMU_MACOS=15 run "$C" network ls
+    expect "$t macOS 15: network is no subcommand (exit 64)" 64
+    [ "$(head -1 "$TMP/err")" = "Error: Plugin 'container-network' not found." ] \
+        && ok "$t macOS 15: network: the real words" || fail "$t macOS 15: network: the real words"
+    if [ "$mode" = 1 ]; then
+        CONTAINER_EMU_MACOS=15 run "$C" create --name "$na" --network "$net" "$IMAGE" true
+        expect "$t macOS 15: create --network: invalidArgument" 1 "" \
+            'Error: invalidArgument: "non-default network configuration requires macOS 26 or newer"'
+    fi
+}
+
+# volumes: create, list, inspect, mounted by containers, delete (error lines
+# that do not depend on the schema: 1.x only)
+volumes() {
+    local vol=emu-selftest-vol-$mode c1=emu-selftest-v1-$mode c2=emu-selftest-v2-$mode
+
+    run "$C" volume create --label com.example.vol=st -s 64m "$vol"
+    expect "$t volume create prints the name" 0 "$vol"
+    if [ "$mode" = 1 ]; then
+        run "$C" volume create "$vol"
+        expect "$t volume create of a taken name" 1 "" \
+            "Error: invalidArgument: \"volume '$vol' already exists\""
+    fi
+    run "$C" volume ls --format json
+    expect "$t volume ls --format json: exit 0" 0
+    if [ "$mode" = 1 ]; then
+        pycheck "$t volume ls: 1.x VolumeResource" '
+(o,) = [o for o in data if o["id"] == "'"$vol"'"]
+c = o["configuration"]
+assert c["name"] == o["id"] and c["driver"] == "local" and c["format"] == "ext4"
+assert c["labels"] == {"com.example.vol": "st"} and c["options"] == {"size": "64m"}
+assert c["sizeInBytes"] == 64 << 20 and c["source"].endswith("/volumes/'"$vol"'/volume.img")
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", c["creationDate"]) and "io.cleanrun.emu" not in text'
+    else
+        pycheck "$t volume ls: 0.x Volume" '
+(o,) = [o for o in data if o.get("name") == "'"$vol"'"]
+assert list(o)[:5] == ["name", "driver", "format", "source", "createdAt"] and "id" not in o
+assert isinstance(o["createdAt"], float) and o["labels"] == {"com.example.vol": "st"}
+assert o["sizeInBytes"] == 64 << 20 and "io.cleanrun.emu" not in text'
+    fi
+    run "$C" volume inspect "$vol"
+    pycheck "$t volume inspect: pretty, the volume" '
+(o,) = data
+assert "\n  " in text and (o.get("id") or o.get("name")) == "'"$vol"'"'
+
+    run "$C" run --rm --name "$c1" -v "$vol:/data" "$IMAGE" sh -c 'echo kept > /data/f'
+    expect "$t run -v VOLUME:/data writes into the volume" 0
+    run "$C" create --name "$c2" --mount "type=volume,source=$vol,target=/x" "$IMAGE" cat /x/f
+    run "$C" start -a "$c2"
+    expect "$t --mount type=volume: another container reads it" 0 "kept"
+    if [ "$mode" = 1 ]; then
+        run "$C" volume rm "$vol"
+        expect "$t volume rm while a container has it: fails" 1 "" \
+            "failed to delete volume: [\"id\": $vol, \"error\": invalidArgument: \"volume '$vol' is currently in use and cannot be accessed by another container, or deleted\"]
+Error: internalError: \"delete failed for one or more volumes: [\"$vol\"]\""
+    fi
+    run "$C" delete "$c2"
+    run "$C" volume rm "$vol"
+    expect "$t volume rm prints the name" 0 "$vol"
+    if [ "$mode" = 1 ]; then
+        run "$C" volume rm "$vol"
+        expect "$t volume rm of a missing one: notFound" 1 "" \
+            "Error: notFound: \"failed to delete one or more volumes: [\"$vol\"]\""
+    fi
+    run "$C" volume inspect "$vol"
+    if [ "$mode" = 1 ]; then
+        expect "$t volume inspect of a missing one: notFound" 1 "" \
+            "Error: notFound: \"volume not found: $vol\""
+    else
+        expect "$t volume inspect of a missing one: invalidArgument" 1 "" \
+            "Error: invalidArgument: \"volume '$vol' not found\""
+    fi
+}
+
+# build: FROM the local image, then run what it built
+build() {
+    local img=localhost/emu-selftest/built:$mode c=emu-selftest-built-$mode
+    mkdir -p "$TMP/ctx"
+    printf 'FROM %s\nARG GREETING=none\nRUN echo "built-$GREETING" >/built\nCMD ["cat", "/built"]\n' \
+        "$IMAGE" >"$TMP/ctx/Dockerfile"
+
+    run "$C" build -t "$img" --build-arg GREETING=yes --progress plain "$TMP/ctx"
+    if [ "$mode" = 1 ]; then want=$img; else want="Successfully built $img"; fi
+    expect "$t build: exit 0, the final line" 0 "$want"
+    grep -q '^#[0-9]* \[[0-9]*/[0-9]*\] RUN ' "$TMP/err" && ok "$t build: its progress on stderr" \
+        || fail "$t build: its progress on stderr"
+    run "$C" run --rm --name "$c" "$img"
+    expect "$t build: run of the built image" 0 "built-yes"
+
+    if [ "$mode" = 1 ]; then
+        run "$C" image inspect "$img"
+        expect "$t build: image inspect finds the image" 0
+        mkdir -p "$TMP/bad" "$TMP/none"
+        printf 'FROM %s\nRUN exit 3\n' "$IMAGE" >"$TMP/bad/Containerfile"
+        run "$C" build -q -t "$img-bad" "$TMP/bad"
+        expect "$t build: a failing step (the Containerfile): exit 1, BuildKit's words" 1 "" \
+            'Error: unknown: "failed to solve: process "/bin/sh -c exit 3" did not complete successfully: exit code: 3"'
+        run "$C" build "$TMP/none"
+        expect "$t build: no Dockerfile: exit 64" 64
+        [ "$(head -1 "$TMP/err")" = "Error: dockerfile not found in context dir" ] \
+            && ok "$t build: no Dockerfile: its message" || fail "$t build: no Dockerfile: its message"
+    fi
+    run "$C" image delete "$img"
+    expect "$t image delete of the built image" 0
+}
+
+# The two schemas' suites run at once (their names differ), each in its own
+# directory; their lines are printed in order when both are done.
+for mode in 1 0; do
+    (
+        TMP=$BASE/schema$mode
+        mkdir -p "$TMP"
+        fails=0
+        suite "$mode" >"$BASE/log$mode" 2>&1
+        echo "$fails" >"$BASE/fails$mode"
+    ) &
+done
+wait
+for mode in 1 0; do
+    cat "$BASE/log$mode"
+    fails=$((fails + $(cat "$BASE/fails$mode" 2>/dev/null || echo 1)))
+done
+
+left=$(leftovers | wc -l)
+[ "$left" = 0 ] && ok "every emu-selftest- container, network, volume and image removed by the tests" \
+    || { echo "FAIL $left emu-selftest- objects left (removed now):"; leftovers | sed 's/^/    /'
+         fails=$((fails + 1)); }
 
 if [ "$fails" -ne 0 ]; then
     echo "FAIL $fails check(s) failed"
