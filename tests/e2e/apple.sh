@@ -33,7 +33,8 @@ left() {
 }
 runid() { sed -n 's/.*, run \([0-9a-f]\{12\}\)$/\1/p' "$tmp/out" | head -n1; }
 
-for schema in 1 0; do
+# (schema 1's examples: tests/e2e/run.sh with the emulator as the endpoint)
+for schema in 0; do
     export CONTAINER_EMU_SCHEMA=$schema
     if run -j 2 --report json="$tmp/r.json" specs && has "9 tests: 9 passed" "isolation: 25 steps isolated" &&
         python3 - "$tmp/r.json" <<'PY'; then
@@ -58,25 +59,14 @@ PY
 done
 export CONTAINER_EMU_SCHEMA=1
 
-# a hung exec (the CLI stuck): the step's deadline kills it, the container with it
-t0=$(now)
-if CONTAINER_EMU_HANG=exec run tests/e2e/failing/hung-step.cleanrun.toml; [ $? = 1 ] &&
-    has "TIMEOUT hung-step" "timed out after 1.0"; then
-    took=$(($(now) - t0))
-    [ "$took" -lt 15000 ] && ok "a hung exec is killed at the step's deadline (run took ${took} ms)" ||
-        bad "hung exec: the run took ${took} ms"
-else
-    bad "hung exec"
-fi
-
 # a hung inspect (the API server stuck): killed at the call's bound, named,
 # and every later call fails at once
 t0=$(now)
-CLEANRUN_APPLE_TIMEOUT_MS=1500 CONTAINER_EMU_HANG=inspect run specs/slow-start.cleanrun.toml
+CLEANRUN_APPLE_TIMEOUT_MS=5000 CONTAINER_EMU_HANG=inspect run specs/slow-start.cleanrun.toml
 rc=$?
 took=$(($(now) - t0))
-if [ $rc = 3 ] && has "inspect" "did not finish within 1500 ms: killed" "stopped answering" && [ "$took" -lt 30000 ]; then
-    ok "a hung inspect is killed within its 1.5 s bound and named (exit 3, run took ${took} ms)"
+if [ $rc = 3 ] && has "container inspect cleanrun-" "did not finish within 5000 ms: killed" "stopped answering" && [ "$took" -lt 40000 ]; then
+    ok "a hung inspect is killed within its 5 s bound and named (exit 3, run took ${took} ms)"
 else
     bad "hung inspect: exit $rc, ${took} ms"
 fi
@@ -84,6 +74,8 @@ rid=$(runid)
 "$bin" gc --runtime apple --host "$emu" >/dev/null 2>&1
 [ -n "$rid" ] && [ "$(left "$rid")" = "[][]" ] && ok "what the stuck run left, gc removed" ||
     bad "after the stuck run and gc: $(left "$rid")"
+
+# (a step that hangs is killed at its deadline: tests/e2e/run.sh's hung-step)
 
 # transient XPC failures: retried with backoff, and the run passes
 : >"$tmp/xpc"
