@@ -199,12 +199,17 @@ void cln_runner_teardown(struct test_ctx *c)
         size_t n = c->containers.n;
         struct cln_error **errs = cln_xcalloc(n, sizeof(struct cln_error *));
         struct cln_error *e = NULL;
-        if (cln_rt_remove_many(rt, cln_strv_argv(&c->containers), n, true, errs, &e) < 0)
+        /* the last made first (a service before those it depends on) */
+        const char **ids = cln_xcalloc(n, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+            ids[i] = c->containers.v[n - 1 - i];
+        if (cln_rt_remove_many(rt, ids, n, true, errs, &e) < 0)
             teardown_error(c->r, e);
         for (size_t i = 0; i < n; i++)
             if (errs[i])
                 teardown_error(c->r, errs[i]);
         free(errs);
+        free(ids);
     }
     cln_strv_done(&c->containers);
     const char *nets[] = {c->routed, c->r->network};
