@@ -139,9 +139,9 @@ if command -v strace >/dev/null 2>&1; then
         # the CLI's processes are the broker's children (forked before the
         # lockout): every execve after cleanrun's own start is by one of
         # them or their descendants, none by cleanrun's process
-        # (two of the examples: services, a network, files; a CLI process a
-        # call makes strace slow)
-        ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 check strace-run-apple 0 strace -f -qq -e trace=execve,execveat,clone,clone3,fork,vfork -o "$trace" "$bin" run --host "$endpoint" --no-color -q -j 2 specs/depends-on.cleanrun.toml specs/http-service.cleanrun.toml
+        # (one example, a service and its steps: a CLI process a call, each
+        # traced, makes strace slow, and the examples' 60 s limits are near)
+        ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 check strace-run-apple 0 strace -f -qq -e trace=execve,execveat,clone,clone3,fork,vfork -o "$trace" "$bin" run --host "$endpoint" --no-color -q specs/slow-start.cleanrun.toml
         if why=$(python3 - "$trace" "$bin" "$endpoint" <<'PY'
 import re, sys
 lines = open(sys.argv[1]).read().splitlines()
