@@ -244,7 +244,17 @@ static int probe_image(struct apple *a, const char *ref, struct cln_image_info *
     snprintf(nb, sizeof(nb), "cleanrun-probe-%s-b", hex);
     static const char mark[] = "cleanrun-probe-argument";
     cleanup_strv struct cln_strv pa = {0}, pb = {0};
-    int r = probe_process(a, ref, na, NULL, &pa, err);
+    struct cln_error *ea = NULL;
+    int r = probe_process(a, ref, na, NULL, &pa, &ea);
+    if (r < 0 && cln_error_root_code(ea) == CLN_E_INVALID) {
+        /* "command/entrypoint not specified for container process": the
+         * image has neither, and probe B alone tells the rest */
+        cln_error_free(ea);
+        ea = NULL;
+        r = 0;
+    }
+    if (r < 0)
+        *err = ea;
     if (r == 0)
         r = probe_process(a, ref, nb, mark, &pb, err);
     struct cln_error *ignored[2] = {NULL, NULL};

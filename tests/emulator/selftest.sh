@@ -89,7 +89,9 @@ suite() {
     local mode=$1
     export CONTAINER_EMU_SCHEMA=$mode
     local t="[schema $mode]" a=emu-selftest-a-$mode b=emu-selftest-b-$mode c=emu-selftest-c-$mode
-    local port=$((20000 + RANDOM % 20000))
+    # the two suites run at once, in subshells that share $RANDOM's seed:
+    # a range of ports of its own for each
+    local port=$((20000 + mode * 10000 + RANDOM % 10000))
 
     run "$C" system status --format json
     expect "$t system status: running, exit 0" 0
