@@ -3,7 +3,7 @@
 #   make            build build/cleanrun
 #   make test       install what is missing, then every test (unit, sanitizer,
 #                   TOML conformance)
-#   make lint       clang-format, clang-tidy, cppcheck, banned functions, layering
+#   make lint       clang-format, clang-tidy, cppcheck, banned functions, layering, OS seam
 #   make fuzz       libFuzzer over the TOML parser (FUZZ_TIME seconds, default 60)
 #   make bench      benchmarks (bench/)
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -20,7 +20,11 @@ SHARED     ?= ../shared
 FUZZ_TIME  ?= 60
 NPROC      := $(shell nproc 2>/dev/null || echo 2)
 
-PKGS       := libcurl libcjson libarchive libpcre2-8 libseccomp libxml-2.0 yaml-0.1
+# The host OS: its half of the seam runtime/base/os.h is runtime/base/os-$(HOST_OS)*.c
+# (docs/ARCHITECTURE.md "The host OS seam"); only Linux's exists today.
+HOST_OS    := $(shell uname -s | tr A-Z a-z)
+PKGS_linux := libseccomp
+PKGS       := libcurl libcjson libarchive libpcre2-8 libxml-2.0 yaml-0.1 $(PKGS_$(HOST_OS))
 TEST_PKGS  := criterion
 
 CSTD       := -std=gnu11
@@ -44,7 +48,11 @@ CFLAGS_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 LDFLAGS_asan   := -fsanitize=address,undefined
 LDLIBS     := -lm -lpthread
 
-RUNTIME_SRC := $(wildcard runtime/base/*.c runtime/*.c runtime/*/*.c)
+OS_SRC      := $(wildcard runtime/base/os-$(HOST_OS)*.c)
+ifeq ($(OS_SRC),)
+$(error no runtime/base/os-$(HOST_OS)*.c: cleanrun has no implementation of runtime/base/os.h for $(HOST_OS) yet)
+endif
+RUNTIME_SRC := $(filter-out runtime/base/os-%,$(wildcard runtime/base/*.c runtime/*.c runtime/*/*.c)) $(OS_SRC)
 HARNESS_SRC := $(filter-out harness/cli/main.c harness/inside/%,$(wildcard harness/*.c harness/*/*.c))
 # What runs inside containers (harness/inside/): static, with musl, embedded
 # in the harness by harness/inside.c; one build for every variant.
@@ -284,6 +292,8 @@ lint:
 	    || { echo "banned function used (see above)"; exit 1; }
 	@echo "== layering (tests/layering.sh: docs/ARCHITECTURE.md's rules)"
 	@bash tests/layering.sh
+	@echo "== the host OS seam (tests/portability.sh: runtime/base/os.h alone is Linux's)"
+	@bash tests/portability.sh
 	@echo "== clang-tidy"
 	clang-tidy --quiet $(filter %.c,$(LINT_SRC)) -- $(CSTD) $(CPPFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS)
 	@echo "== cppcheck"

@@ -26,7 +26,7 @@
 #include "runtime/base/deadline.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
-#include "runtime/base/proc.h"
+#include "runtime/base/os.h"
 #include "runtime/base/strv.h"
 #include "runtime/base/xalloc.h"
 

@@ -3,11 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,18 +22,10 @@ int cln_ns_read(int pid, struct cln_ns_set *ret)
     memset(ret, 0, sizeof(*ret));
     int any = 0, last_errno = 0;
     for (int i = 0; i < CLN_NS_COUNT; i++) {
-        char path[64];
-        if (pid > 0)
-            snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, cln_ns_names[i]);
-        else
-            snprintf(path, sizeof(path), "/proc/self/ns/%s", cln_ns_names[i]);
-        struct stat st;
-        if (stat(path, &st) == 0) {
-            ret->ino[i] = (uint64_t)st.st_ino;
+        if (cln_os_ns_inode(pid, cln_ns_names[i], &ret->ino[i]) == 0)
             any = 1;
-        } else {
+        else
             last_errno = errno;
-        }
     }
     if (!any) {
         errno = last_errno ? last_errno : ENOENT;
@@ -58,24 +48,6 @@ static char *read_small(const char *path)
     if (!b.data)
         cln_buf_puts(&b, "");
     return cln_buf_steal(&b);
-}
-
-int64_t cln_cgroup_oom_kills(const char *cgroup)
-{
-    if (!cgroup)
-        return -1;
-    static const char *const files[][2] = {{"/sys/fs/cgroup/memory", "/memory.oom_control"},
-                                           {"/sys/fs/cgroup", "/memory.events"},
-                                           {"/sys/fs/cgroup/unified", "/memory.events"}};
-    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-        char path[600];
-        snprintf(path, sizeof(path), "%s%s%s", files[i][0], cgroup, files[i][1]);
-        cleanup_free char *s = read_small(path);
-        const char *k = s ? strstr(s, "oom_kill ") : NULL;
-        if (k && (k == s || k[-1] == '\n'))
-            return strtoll(k + 9, NULL, 10);
-    }
-    return -1;
 }
 
 const char *cln_net_mode_name(enum cln_net_mode m)
@@ -163,9 +135,8 @@ void cln_evidence_copy(struct cln_evidence *dst, const struct cln_evidence *src)
 
 void cln_canary_check(struct cln_evidence *e, const char *token)
 {
-    char path[512];
-    snprintf(path, sizeof(path), "/proc/%d/root%s", e->observed_pid, e->canary_path);
-    cleanup_free char *in = read_small(path);
+    cleanup_free char *path = cln_os_root_path(e->observed_pid, e->canary_path);
+    cleanup_free char *in = path ? read_small(path) : NULL;
     size_t tl = strlen(token);
     bool seen = in && strncmp(in, token, tl) == 0;
     struct stat st;
@@ -321,42 +292,15 @@ void cln_evidence_judge(struct cln_evidence *e)
 
 bool cln_lockout_active(void)
 {
-    cleanup_free char *s = read_small("/proc/self/status");
-    if (!s)
-        return false;
-    const char *nnp = strstr(s, "\nNoNewPrivs:");
-    const char *sc = strstr(s, "\nSeccomp:");
-    return nnp && sc && strtol(nnp + 12, NULL, 10) == 1 && strtol(sc + 9, NULL, 10) == 2;
+    return cln_os_exec_locked_out();
 }
 
 int cln_lockout_install(struct cln_lockout *ret, struct cln_error **err)
 {
     memset(ret, 0, sizeof(*ret));
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-        return cln_error_set(err, CLN_E_IO, errno, "host-exec lockout: prctl(PR_SET_NO_NEW_PRIVS)");
-    scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-    if (!ctx)
-        return cln_error_set(err, CLN_E_IO, 0, "host-exec lockout: seccomp_init failed");
-    int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(execve), 0);
-    if (rc == 0)
-        rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(execveat), 0);
-    if (rc == 0)
-        rc = seccomp_load(ctx);
-    seccomp_release(ctx);
-    if (rc < 0)
-        return cln_error_set(err, CLN_E_IO, -rc,
-                             "host-exec lockout: installing the seccomp filter failed");
-    if (!cln_lockout_active())
-        return cln_error_set(err, CLN_E_IO, 0,
-                             "host-exec lockout: the filter was loaded but /proc/self/status "
-                             "does not show it");
-    const struct scmp_version *v = seccomp_version();
+    if (cln_os_exec_lockout(&ret->method, err) < 0)
+        return -1;
     ret->in_force = true;
-    ret->method = cln_xasprintf("seccomp filter (libseccomp %u.%u.%u) on every thread, "
-                                "no_new_privs: execve and execveat fail with EPERM",
-                                v->major, v->minor, v->micro);
     return 0;
 }
 

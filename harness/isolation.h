@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/base/proc.h"
+#include "runtime/base/os.h"
 
 struct cln_error;
 
@@ -39,10 +39,6 @@ struct cln_ns_set {
 /* Read pid's namespaces (pid 0: this process).  -1 with errno set when
  * /proc/PID/ns cannot be read at all. */
 int cln_ns_read(int pid, struct cln_ns_set *ret);
-/* How many processes the kernel's OOM killer has killed in this cgroup
- * (cgroup v1 memory.oom_control or v2 memory.events "oom_kill"); -1 when
- * it cannot be read. */
-int64_t cln_cgroup_oom_kills(const char *cgroup);
 
 enum cln_verdict {
     CLN_VERDICT_ISOLATED,

@@ -13,7 +13,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <dirent.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,7 +24,7 @@
 #include "runtime/base/deadline.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
-#include "runtime/base/proc.h"
+#include "runtime/base/os.h"
 #include "runtime/base/random.h"
 #include "runtime/base/xalloc.h"
 
@@ -86,44 +85,38 @@ static void write_canary(struct cln_runtime *rt, const char *id, struct cln_evid
     cln_exec_result_done(&er);
 }
 
-static char *read_line_file(const char *path)
+/* This host's boot id, or NULL on a host without one (no Linux kernel). */
+static char *host_boot_id(void)
 {
-    FILE *f = fopen(path, "re");
-    if (!f)
-        return NULL;
-    char buf[128];
-    char *r = fgets(buf, sizeof(buf), f) ? cln_xstrndup(buf, strcspn(buf, "\n")) : NULL;
-    fclose(f);
-    return r;
+    char b[128];
+    cln_boot_id(b, sizeof(b));
+    return strcmp(b, "unknown") != 0 ? cln_xstrdup(b) : NULL;
 }
 
 /* A process on this kernel whose root holds path with token in it: the
  * container's (a random token only its exec wrote), or 0. */
 static int find_by_canary(const char *path, const char *token)
 {
-    DIR *d = opendir("/proc");
-    if (!d)
+    int *pids = NULL;
+    size_t np = 0;
+    if (cln_os_pids(&pids, &np) < 0)
         return 0;
     int found = 0;
     size_t tl = strlen(token);
-    struct dirent *de;
-    while (!found && (de = readdir(d))) {
-        char *end = NULL;
-        long pid = strtol(de->d_name, &end, 10);
-        if (pid <= 1 || *end)
+    for (size_t i = 0; i < np && !found; i++) {
+        if (pids[i] <= 1)
             continue;
-        char p[512];
-        snprintf(p, sizeof(p), "/proc/%ld/root%s", pid, path);
-        int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        cleanup_free char *p = cln_os_root_path(pids[i], path);
+        int fd = p ? open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) : -1;
         if (fd < 0)
             continue;
         char buf[64];
         ssize_t n = read(fd, buf, sizeof(buf));
         close(fd);
         if (n >= (ssize_t)tl && memcmp(buf, token, tl) == 0)
-            found = (int)pid;
+            found = pids[i];
     }
-    closedir(d);
+    free(pids);
     return found;
 }
 
@@ -141,7 +134,7 @@ static void observe_vm(struct cln_runtime *rt, const char *id, struct cln_eviden
     cln_random_hex(token + strlen(token), 8);
     ev->canary_path = cln_xasprintf("/.%s", token);
     ev->canary = CLN_CANARY_FAILED;
-    ev->host_boot_id = read_line_file("/proc/sys/kernel/random/boot_id");
+    ev->host_boot_id = host_boot_id();
     static const char script[] = "printf %s \"$1\" > \"$2\" && cat \"$2\" && echo && "
                                  "cat /proc/sys/kernel/random/boot_id";
     const char *argv[] = {KEEPALIVE_BIN,   "sh", "-c", script, "canary", token,

@@ -2,7 +2,6 @@
  * runs whose owner is gone. */
 #include "reclaim.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -12,7 +11,7 @@
 
 #include "runtime/base/error.h"
 #include "runtime/base/strv.h"
-#include "runtime/base/proc.h"
+#include "runtime/base/os.h"
 #include "runtime/base/xalloc.h"
 
 void cln_leak_audit_done(struct cln_leak_audit *a)
@@ -174,22 +173,21 @@ static int owner_alive_in(uint64_t pidns, long pid, uint64_t start)
         /* the pid was given to a later process */
         return start && now && now != start ? 0 : 1;
     }
-    DIR *d = opendir("/proc");
-    if (!d)
+    int *pids = NULL;
+    size_t np = 0;
+    if (cln_os_pids(&pids, &np) < 0)
         return -1;
     bool visible = false;
     int alive = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && alive == 0) {
-        char *end = NULL;
-        long p = strtol(de->d_name, &end, 10);
-        if (p <= 0 || *end || cln_proc_pidns((int)p) != pidns)
+    for (size_t i = 0; i < np && alive == 0; i++) {
+        int p = pids[i];
+        if (cln_proc_pidns(p) != pidns)
             continue;
         visible = true;
-        if (cln_proc_inner_pid((int)p) == pid && (!start || cln_proc_start_time((int)p) == start))
+        if (cln_proc_inner_pid(p) == pid && (!start || cln_proc_start_time(p) == start))
             alive = 1;
     }
-    closedir(d);
+    free(pids);
     return alive ? 1 : visible ? 0 : -1;
 }
 

@@ -25,7 +25,7 @@
 #include "runtime/base/deadline.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
-#include "runtime/base/proc.h"
+#include "runtime/base/os.h"
 #include "runtime/base/xalloc.h"
 
 /* ---- services ---- */
@@ -59,7 +59,7 @@ void cln_runner_keep_log_tail(struct test_ctx *c, struct cln_service_result *sr)
 /* A connection to a (1 s at most): the socket, or -1. */
 static int tcp_connect(const struct sockaddr_in *a)
 {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int s = cln_os_socket(AF_INET, SOCK_STREAM, 0, true);
     if (s < 0)
         return -1;
     bool ok = connect(s, (const struct sockaddr *)a, sizeof(*a)) == 0;

@@ -8,18 +8,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <linux/magic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime/base/buf.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
+#include "runtime/base/os.h"
 #include "runtime/base/xalloc.h"
 
 /* ---- privileges: beyond the hermetic defaults ---- */
@@ -236,22 +234,11 @@ int cln_spec_check_allowed(const struct cln_spec_set *set, unsigned allowed, str
 static int open_source(const struct cln_spec_loader *L, const char *real, bool inside)
 {
     int flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY;
-#ifdef SYS_openat2
     if (inside) {
-        cleanup_close int dfd = open(L->real_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
-            return -1;
-        struct {
-            uint64_t flags, mode, resolve;
-        } how = {.flags = (uint64_t)flags,
-                 .resolve = 0x08 /* RESOLVE_BENEATH */ | 0x04 /* NO_SYMLINKS */ |
-                            0x02 /* NO_MAGICLINKS */};
-        int fd = (int)syscall(SYS_openat2, dfd, real + strlen(L->real_dir) + 1, &how, sizeof(how));
+        int fd = cln_os_open_beneath(L->real_dir, real + strlen(L->real_dir) + 1, flags);
         if (fd >= 0 || errno != ENOSYS)
             return fd;
     }
-#endif
-    (void)inside;
     return open(real, flags);
 }
 
@@ -286,15 +273,15 @@ int cln_spec_read_source(struct cln_spec_loader *L, struct cln_spec_test *t, tv 
                                    ? "it changed to lead out of the spec's directory"
                                    : strerror(errno));
     struct stat st;
-    struct statfs sf;
-    if (fstat(fd, &st) < 0 || fstatfs(fd, &sf) < 0)
+    int kernel_fs = fstat(fd, &st) < 0 ? -1 : cln_os_is_kernel_fs(fd);
+    if (kernel_fs < 0)
         return cln_spec_err_at(L, v->pos, err, "%s \"%s\": %s", what, source, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return cln_spec_err_at(L, v->pos, err,
                                "%s \"%s\" (%s) is not a regular file (a directory, FIFO, socket or "
                                "device is never copied)",
                                what, source, real);
-    if (sf.f_type == PROC_SUPER_MAGIC || sf.f_type == SYSFS_MAGIC)
+    if (kernel_fs)
         return cln_spec_err_at(
             L, v->pos, err,
             "%s \"%s\" (%s) is in /proc or /sys: the host's state, never a file to "

@@ -31,17 +31,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "base/buf.h"
 #include "base/deadline.h"
 #include "base/error.h"
+#include "base/os.h"
 #include "base/xalloc.h"
 
 #define WIRE_MAGIC 0x434c4e42u       /* "CLNB" */
@@ -91,59 +89,12 @@ struct wire_status {
 
 /* ---- shared by both halves (async-signal-safe) ---- */
 
-static int pidfd_open_(pid_t pid)
-{
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-}
-
-static int pidfd_signal(int pidfd, int sig)
-{
-    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
-}
-
-/* "/proc/self/fd/N" without stdio. */
-static void fd_link(int fd, char out[32])
-{
-    static const char pre[] = "/proc/self/fd/";
-    char digits[12];
-    int n = 0;
-    unsigned v = (unsigned)fd;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    memcpy(out, pre, sizeof(pre) - 1);
-    size_t k = sizeof(pre) - 1;
-    while (n)
-        out[k++] = digits[--n];
-    out[k] = '\0';
-}
-
 /* The regular file path names, as the kernel names it once every symlink,
  * "." and ".." is resolved: 0, or -errno. */
 static int resolve(const char *path, char *out, size_t size)
 {
-    int fd = open(path, O_PATH | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    char link[32];
-    fd_link(fd, link);
     struct stat st;
-    int r = fstat(fd, &st) < 0 ? -errno : 0;
-    ssize_t n = -1;
-    if (r == 0 && (n = readlink(link, out, size - 1)) < 0)
-        r = -errno;
-    close(fd);
-    if (r < 0)
-        return r;
-    if ((size_t)n >= size - 1)
-        return -ENAMETOOLONG;
-    out[n] = '\0';
-    if (out[0] != '/')
-        return -ENOENT; /* not reachable from this root */
-    if (!S_ISREG(st.st_mode))
-        return -EACCES;
-    return 0;
+    return cln_os_resolve_file(path, out, size, &st);
 }
 
 static bool declared(const char *const *programs, size_t n, const char *resolved)
@@ -173,7 +124,7 @@ static ssize_t send_fds(int sock, struct iovec *iov, int niov, const int *fds, i
     }
     ssize_t n;
     do
-        n = sendmsg(sock, &m, flags | MSG_NOSIGNAL);
+        n = sendmsg(sock, &m, flags | CLN_MSG_NOSIGNAL);
     while (n < 0 && errno == EINTR);
     return n;
 }
@@ -191,7 +142,7 @@ static ssize_t recv_fds(int sock, void *buf, size_t size, int fds[4], int *ret_n
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = c.buf, .msg_controllen = sizeof(c.buf)};
     ssize_t n;
     do
-        n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+        n = cln_os_recvmsg(sock, &m);
     while (n < 0 && errno == EINTR);
     *ret_nfds = 0;
     *ret_flags = n < 0 ? 0 : m.msg_flags;
@@ -267,7 +218,7 @@ __attribute__((noreturn)) static void child_exec(const struct broker_state *s, c
 {
     int stage = S_SETUP;
     /* killed with the broker; and the broker is still there */
-    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != s->self)
+    if (cln_os_die_with_parent(SIGKILL) < 0 || getppid() != s->self)
         goto fail;
     /* its own session: a terminal's ^C reaches the harness, which decides */
     (void)setsid();
@@ -289,13 +240,8 @@ __attribute__((noreturn)) static void child_exec(const struct broker_state *s, c
             goto fail;
     }
     stage = S_SETUP;
-    if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) < 0) {
-        /* before Linux 5.11: close all but sync now */
-        if (sync > 3 && close_range(3, (unsigned)sync - 1, 0) < 0)
-            goto fail;
-        if (close_range((unsigned)sync + 1, ~0U, 0) < 0)
-            goto fail;
-    }
+    if (cln_os_close_on_exec_from(3, sync) < 0)
+        goto fail;
     stage = S_CHDIR;
     if (chdir(cwd ? cwd : "/") < 0)
         goto fail;
@@ -345,7 +291,7 @@ static int spawn(struct broker_state *s, const char *path, const char *cwd, cons
         if (s->req.h.flags & (uint32_t)(WIRE_STDIN << i))
             std[i] = fds[k++];
     int sync[2];
-    if (pipe2(sync, O_CLOEXEC) < 0)
+    if (cln_os_pipe(sync) < 0)
         return start_failed(rep, S_PIPE, errno);
     pid_t pid = fork();
     if (pid < 0) {
@@ -371,7 +317,7 @@ static int spawn(struct broker_state *s, const char *path, const char *cwd, cons
         return n == (ssize_t)sizeof(got) ? start_failed(rep, got[0], got[1])
                                          : start_failed(rep, S_TIMEOUT, ETIMEDOUT);
     }
-    int pidfd = pidfd_open_(pid);
+    int pidfd = cln_os_proc_open(pid);
     if (pidfd < 0) {
         int e = errno;
         kill(pid, SIGKILL);
@@ -394,7 +340,7 @@ static void reap(struct broker_state *s, size_t i)
         return;
     if (r == k->pid) {
         struct wire_status ws = {.magic = WIRE_MAGIC, .status = st};
-        (void)send(k->status_fd, &ws, sizeof(ws), MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)send(k->status_fd, &ws, sizeof(ws), CLN_MSG_NOSIGNAL | MSG_DONTWAIT);
     }
     close(k->status_fd);
     close(k->pidfd);
@@ -406,7 +352,7 @@ static void reap(struct broker_state *s, size_t i)
 __attribute__((noreturn)) static void broker_exit(struct broker_state *s)
 {
     for (size_t i = 0; i < s->nkids; i++)
-        (void)pidfd_signal(s->kids[i].pidfd, SIGKILL);
+        (void)cln_os_proc_signal(s->kids[i].pidfd, SIGKILL);
     uint64_t end = cln_now_ms() + SHUTDOWN_WAIT_MS;
     while (s->nkids) {
         for (size_t i = 0; i < s->nkids; i++)
@@ -482,7 +428,8 @@ static void handle_request(struct broker_state *s)
     struct iovec iov = {.iov_base = rep, .iov_len = sizeof(*rep)};
     if (send_fds(s->sock, &iov, 1, &pidfd, pidfd >= 0 ? 1 : 0, 0) < 0) {
         if (pidfd >= 0)
-            (void)pidfd_signal(pidfd, SIGKILL); /* nobody knows of it: it is reaped as usual */
+            (void)cln_os_proc_signal(pidfd,
+                                     SIGKILL); /* nobody knows of it: it is reaped as usual */
         if (errno == EPIPE || errno == ECONNRESET)
             broker_exit(s);
     }
@@ -502,10 +449,10 @@ __attribute__((noreturn)) static void broker_main(struct broker_state *s, int so
     sigaction(SIGCHLD, &dfl, NULL); /* never auto-reaped: waitpid must see them */
     /* Only the socket is kept (on 3), everything else of the harness is
      * closed, and 0-2 are /dev/null. */
-    if (sock != 3 && dup3(sock, 3, O_CLOEXEC) < 0)
+    if (sock != 3 && cln_os_dup_cloexec(sock, 3) < 0)
         _exit(1);
     s->sock = 3;
-    if (close_range(4, ~0U, 0) < 0)
+    if (cln_os_close_from(4) < 0)
         _exit(1);
     int null = open("/dev/null", O_RDWR);
     if (null < 0)
@@ -518,8 +465,8 @@ __attribute__((noreturn)) static void broker_main(struct broker_state *s, int so
     sigset_t pd;
     sigemptyset(&pd);
     sigaddset(&pd, PDEATH_SIG);
-    s->sigfd = signalfd(-1, &pd, SFD_CLOEXEC | SFD_NONBLOCK);
-    if (s->sigfd < 0 || prctl(PR_SET_PDEATHSIG, PDEATH_SIG, 0, 0, 0) < 0 || getppid() != s->harness)
+    s->sigfd = cln_os_signal_fd(&pd);
+    if (s->sigfd < 0 || cln_os_die_with_parent(PDEATH_SIG) < 0 || getppid() != s->harness)
         _exit(1);
     s->self = getpid();
     if (chdir("/") < 0)
@@ -543,9 +490,7 @@ __attribute__((noreturn)) static void broker_main(struct broker_state *s, int so
             broker_exit(s);
         }
         if (s->pfd[1].revents) {
-            struct signalfd_siginfo si;
-            ssize_t r = read(s->sigfd, &si, sizeof(si));
-            (void)r;
+            cln_os_signal_fd_drain(s->sigfd);
             if (getppid() != s->harness)
                 broker_exit(s); /* the harness died */
         }
@@ -583,7 +528,7 @@ static void describe_exit(const siginfo_t *si, struct cln_buf *out)
     if (si->si_code == CLD_EXITED) {
         cln_buf_printf(out, "it exited with status %d", si->si_status);
     } else {
-        const char *name = sigabbrev_np(si->si_status);
+        const char *name = cln_os_signal_abbrev(si->si_status);
         if (name)
             cln_buf_printf(out, "killed by SIG%s", name);
         else
@@ -603,15 +548,14 @@ static void mark_dead(struct cln_broker *b, const char *why, int e)
     siginfo_t si;
     memset(&si, 0, sizeof(si));
     if (why) {
-        (void)pidfd_signal(b->pidfd, SIGKILL);
+        (void)cln_os_proc_signal(b->pidfd, SIGKILL);
         cln_buf_printf(&m, "the host-process broker (pid %d) %s; it was killed", (int)b->pid, why);
     } else if (poll_until(&p, 1, cln_now_ms() + 1000) > 0 &&
-               waitid(P_PIDFD, (id_t)b->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-               si.si_pid) {
+               cln_os_proc_wait(b->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid) {
         cln_buf_printf(&m, "the host-process broker (pid %d) died: ", (int)b->pid);
         describe_exit(&si, &m);
     } else {
-        (void)pidfd_signal(b->pidfd, SIGKILL);
+        (void)cln_os_proc_signal(b->pidfd, SIGKILL);
         cln_buf_printf(&m, "the host-process broker (pid %d) died: its socket closed%s%s",
                        (int)b->pid, e ? ": " : "", e ? strerror(e) : "");
     }
@@ -669,11 +613,11 @@ void cln_broker_stop(struct cln_broker *b)
     close(b->sock);
     struct pollfd p = {.fd = b->pidfd, .events = POLLIN};
     if (poll_until(&p, 1, cln_now_ms() + STOP_WAIT_MS) <= 0) {
-        (void)pidfd_signal(b->pidfd, SIGKILL);
+        (void)cln_os_proc_signal(b->pidfd, SIGKILL);
         (void)poll_until(&p, 1, cln_now_ms() + 2000);
     }
     siginfo_t si;
-    (void)waitid(P_PIDFD, (id_t)b->pidfd, &si, WEXITED | WNOHANG);
+    (void)cln_os_proc_wait(b->pidfd, &si, WEXITED | WNOHANG);
     close(b->pidfd);
     pthread_mutex_destroy(&b->lock);
     for (size_t i = 0; i < b->nprograms; i++)
@@ -709,7 +653,7 @@ int cln_broker_start(const char *const *programs, struct cln_broker **ret, struc
         used += len;
     }
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+    if (cln_os_socketpair(AF_UNIX, SOCK_SEQPACKET, sv) < 0) {
         free(s);
         return cln_error_set(err, CLN_E_IO, errno, "host-process broker: socketpair");
     }
@@ -734,7 +678,7 @@ int cln_broker_start(const char *const *programs, struct cln_broker **ret, struc
         b->programs[i] = cln_xstrdup(s->programs[i]);
     b->nprograms = s->nprograms;
     free(s);
-    b->pidfd = pidfd_open_(pid);
+    b->pidfd = cln_os_proc_open(pid);
     if (b->pidfd < 0) {
         int e = errno;
         kill(pid, SIGKILL); /* our unreaped child: the pid is still its */
@@ -863,7 +807,7 @@ int cln_broker_spawn(struct cln_broker *b, const struct cln_broker_spawn_req *re
     }
     h.len = (uint32_t)strs.len;
     int st[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, st) < 0) {
+    if (cln_os_socketpair(AF_UNIX, SOCK_SEQPACKET, st) < 0) {
         cln_buf_done(&strs);
         return cln_error_set(err, CLN_E_IO, errno, "host process %s: socketpair", req->path);
     }
@@ -967,7 +911,7 @@ int cln_broker_kill(struct cln_broker_child *c, int sig, struct cln_error **err)
         return 0;
     if (c->pidfd < 0)
         return cln_error_set(err, CLN_E_INVALID, 0, "host process %d: already released", c->pid);
-    if (pidfd_signal(c->pidfd, sig) < 0 && errno != ESRCH)
+    if (cln_os_proc_signal(c->pidfd, sig) < 0 && errno != ESRCH)
         return cln_error_set(err, CLN_E_IO, errno, "signal %d to host process %d (%s)", sig, c->pid,
                              c->path);
     return 0;

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "base/proc.h"
+#include "base/os.h"
 #include "base/cleanup.h"
 #include "base/error.h"
 #include "base/xalloc.h"

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/os.h"
 #include "base/strv.h"
 #include "base/xalloc.h"
 
@@ -241,7 +242,7 @@ static void *stream_reader(void *ud)
 int cln_tar_stream_new(size_t cap, struct cln_tar_stream **ret, struct cln_error **err)
 {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+    if (cln_os_socketpair(AF_UNIX, SOCK_STREAM, sv) < 0)
         return cln_error_set(err, CLN_E_IO, errno, "tar: socketpair");
     struct cln_tar_stream *s = cln_xcalloc(1, sizeof(*s));
     s->wr = sv[0];
@@ -265,7 +266,7 @@ int cln_tar_stream_new(size_t cap, struct cln_tar_stream **ret, struct cln_error
 bool cln_tar_stream_feed(struct cln_tar_stream *s, const char *data, size_t len)
 {
     while (len) {
-        ssize_t n = send(s->wr, data, len, MSG_NOSIGNAL);
+        ssize_t n = send(s->wr, data, len, CLN_MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,6 +26,7 @@
 #include "runtime/base/deadline.h"
 #include "runtime/base/duration.h"
 #include "runtime/base/error.h"
+#include "runtime/base/os.h"
 #include "runtime/base/random.h"
 #include "runtime/base/xalloc.h"
 
@@ -325,10 +325,8 @@ static char *find_dir(const char *given)
     const char *env = getenv("CLEANRUN_SELFTEST_DIR");
     if (env && *env)
         return cln_xstrdup(env);
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (n > 0) {
-        exe[n] = '\0';
+    cleanup_free char *exe = cln_os_self_exe();
+    if (exe) {
         char *slash = strrchr(exe, '/');
         if (slash) {
             *slash = '\0';

@@ -12,6 +12,7 @@
 #include "harness/reclaim.h"
 #include "runtime/base/deadline.h"
 #include "runtime/base/error.h"
+#include "runtime/base/os.h"
 #include "runtime/runtime.h"
 
 static void signal_set(sigset_t *set)
@@ -136,7 +137,7 @@ void cln_signals_start(struct cln_signals *s, const char *run_id)
     signal_set(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     *s = (struct cln_signals){.run_id = run_id, .wake = {-1, -1}};
-    if (pipe2(s->wake, O_CLOEXEC) < 0)
+    if (cln_os_pipe(s->wake) < 0)
         s->wake[0] = s->wake[1] = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);

@@ -18,6 +18,7 @@
 #include "runtime/base/buf.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
+#include "runtime/base/os.h"
 #include "runtime/base/xalloc.h"
 
 static uint64_t now_ms(void)
@@ -117,8 +118,7 @@ static int run_tracked(struct cln_runtime *rt, const char *cli, const char *cons
     ret->exit_status = -1;
     cap = cap ? cap : CLN_DEFAULT_OUTPUT_CAP;
     int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1};
-    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0 ||
-        (stdin_data && pipe2(pi, O_CLOEXEC) < 0)) {
+    if (cln_os_pipe(po) < 0 || cln_os_pipe(pe) < 0 || (stdin_data && cln_os_pipe(pi) < 0)) {
         int e = errno;
         for (int i = 0; i < 2; i++) {
             if (po[i] >= 0)

@@ -21,6 +21,7 @@
 #include "runtime/backend.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
+#include "runtime/base/os.h"
 #include "runtime/base/strv.h"
 #include "runtime/base/xalloc.h"
 #include "runtime/base/random.h"
@@ -411,7 +412,7 @@ static int create_from(struct apple *a, char **argv, const char *name, char **re
 static int free_port(const char *proto, uint16_t *ret, struct cln_error **err)
 {
     bool udp = proto && strcmp(proto, "udp") == 0;
-    int fd = socket(AF_INET, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+    int fd = cln_os_socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0, false);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(sa);
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||

@@ -11,7 +11,7 @@
 #include "runtime/tar.h"
 #include "runtime/base/cleanup.h"
 #include "runtime/base/deadline.h"
-#include "runtime/base/proc.h"
+#include "runtime/base/os.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
 

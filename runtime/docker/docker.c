@@ -12,7 +12,7 @@
 #include "runtime/base/error.h"
 #include "runtime/base/strv.h"
 #include "runtime/base/log.h"
-#include "runtime/base/proc.h"
+#include "runtime/base/os.h"
 #include "runtime/base/xalloc.h"
 
 /* Requests an interrupt never cuts short: removals and kills (how a run

@@ -20,7 +20,7 @@
 #include "harness/session.h"
 #include "runtime/backend.h"
 #include "harness/spec.h"
-#include "runtime/base/proc.h"
+#include "runtime/base/os.h"
 #include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
 

@@ -1,5 +1,6 @@
-/* Facts about host processes from /proc, and killing them safely. */
-#include "proc.h"
+/* The host OS seam (os.h) on Linux: facts about host processes from /proc,
+ * cgroups, and killing them safely. */
+#include "os.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -9,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -200,29 +200,6 @@ int cln_cgroup_pids(const char *cgroup, int **ret, size_t *ret_n)
     return -1;
 }
 
-static int pidfd_open_(int pid)
-{
-#ifdef SYS_pidfd_open
-    return (int)syscall(SYS_pidfd_open, pid, 0);
-#else
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
-static int pidfd_signal(int fd, int sig)
-{
-#ifdef SYS_pidfd_send_signal
-    return (int)syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0);
-#else
-    (void)fd;
-    (void)sig;
-    errno = ENOSYS;
-    return -1;
-#endif
-}
-
 static bool cgroup_within(const char *cg, const char *scope)
 {
     size_t n = strlen(scope);
@@ -233,7 +210,7 @@ int cln_proc_open_scoped(int pid, const struct cln_proc_scope *scope)
 {
     if (pid <= 0 || pid == scope->exclude || !scope->pidns || !scope->cgroup)
         return -1;
-    int fd = pidfd_open_(pid);
+    int fd = cln_os_proc_open(pid);
     if (fd < 0)
         return -1;
     /* Read what the process is while the pidfd pins it; then prove it was
@@ -243,7 +220,7 @@ int cln_proc_open_scoped(int pid, const struct cln_proc_scope *scope)
     uint64_t ns = cln_proc_pidns(pid);
     cleanup_free char *cg = cln_proc_cgroup(pid);
     bool ok = start && start >= scope->min_start && ns == scope->pidns &&
-              cgroup_within(cg, scope->cgroup) && pidfd_signal(fd, 0) == 0;
+              cgroup_within(cg, scope->cgroup) && cln_os_proc_signal(fd, 0) == 0;
     if (!ok) {
         close(fd);
         return -1;
@@ -258,7 +235,7 @@ int cln_proc_kill_in_scope(int pid, const struct cln_proc_scope *scope)
     int fd = cln_proc_open_scoped(pid, &s);
     if (fd < 0)
         return -1;
-    int r = pidfd_signal(fd, SIGKILL);
+    int r = cln_os_proc_signal(fd, SIGKILL);
     close(fd);
     return r < 0 ? -1 : 0;
 }
@@ -313,7 +290,7 @@ static void hold(struct held *h, int pid, const struct cln_proc_scope *scope)
     int fd = cln_proc_open_scoped(pid, scope);
     if (fd < 0)
         return;
-    if (pidfd_signal(fd, SIGSTOP) < 0) {
+    if (cln_os_proc_signal(fd, SIGSTOP) < 0) {
         close(fd);
         return;
     }
@@ -353,11 +330,50 @@ int cln_proc_kill_scoped(int root, const struct cln_proc_scope *scope, bool orph
     }
     int killed = 0;
     for (size_t i = 0; i < h.n; i++) {
-        if (pidfd_signal(h.fd[i], SIGKILL) == 0)
+        if (cln_os_proc_signal(h.fd[i], SIGKILL) == 0)
             killed++;
         close(h.fd[i]);
     }
     free(h.pid);
     free(h.fd);
     return killed;
+}
+
+int cln_os_pids(int **ret, size_t *ret_n)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    DIR *d = opendir("/proc");
+    if (!d)
+        return -1;
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        char *end = NULL;
+        long pid = strtol(de->d_name, &end, 10);
+        if (pid <= 0 || *end)
+            continue;
+        *ret = cln_xgrow(*ret, &cap, *ret_n + 1, sizeof(**ret));
+        (*ret)[(*ret_n)++] = (int)pid;
+    }
+    closedir(d);
+    return 0;
+}
+
+int64_t cln_cgroup_oom_kills(const char *cgroup)
+{
+    if (!cgroup)
+        return -1;
+    static const char *const files[][2] = {{"/sys/fs/cgroup/memory", "/memory.oom_control"},
+                                           {"/sys/fs/cgroup", "/memory.events"},
+                                           {"/sys/fs/cgroup/unified", "/memory.events"}};
+    for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        char path[600];
+        snprintf(path, sizeof(path), "%s%s%s", files[i][0], cgroup, files[i][1]);
+        cleanup_free char *s = read_small(path);
+        const char *k = s ? strstr(s, "oom_kill ") : NULL;
+        if (k && (k == s || k[-1] == '\n'))
+            return strtoll(k + 9, NULL, 10);
+    }
+    return -1;
 }

@@ -1,8 +1,16 @@
-/* Unit tests of safe killing (runtime/base/proc.c): nothing outside the
- * scope it was asked about is ever signalled: not a process of another pid
- * namespace or cgroup, not one older than the step, not the excluded init.
- * The processes are this test's own children, so that the test can tell. */
+/* Unit tests of the host OS seam (runtime/base/os.h), its Linux half.
+ * Safe killing (os-linux-proc.c): nothing outside the scope it was asked
+ * about is ever signalled: not a process of another pid namespace or
+ * cgroup, not one older than the step, not the excluded init.  The
+ * processes are this test's own children, so that the test can tell.
+ * The rest (os-linux.c): file resolution and opening beneath a directory,
+ * kernel file systems, namespaces and roots, process handles, descriptors. */
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/base/proc.h"
+#include "runtime/base/os.h"
 
 static pid_t sleeper(void)
 {
@@ -198,4 +206,179 @@ Test(proc, facts)
     cr_assert(me, "this process is in its own cgroup's cgroup.procs");
     free(pids);
     free(cg);
+}
+
+/* ---- the rest of the seam (os-linux.c) ---- */
+
+static char *tmpdir_make(void)
+{
+    char *d = strdup("/tmp/cln-test-os.XXXXXX");
+    cr_assert_not_null(mkdtemp(d));
+    return d;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(os, resolve_file_follows_links_and_refuses_what_is_no_regular_file)
+{
+    char *d = tmpdir_make();
+    char f[256], l[256], out[4096];
+    snprintf(f, sizeof(f), "%s/real", d);
+    snprintf(l, sizeof(l), "%s/link", d);
+    write_file(f, "x");
+    cr_assert_eq(symlink("real", l), 0);
+    struct stat st;
+    cr_assert_eq(cln_os_resolve_file(l, out, sizeof(out), &st), 0);
+    cr_assert_str_eq(out, f);
+    cr_assert_eq(cln_os_resolve_file(d, out, sizeof(out), &st), -EACCES, "a directory");
+    char missing[300];
+    snprintf(missing, sizeof(missing), "%s/missing", d);
+    cr_assert_eq(cln_os_resolve_file(missing, out, sizeof(out), &st), -ENOENT);
+    unlink(l);
+    unlink(f);
+    rmdir(d);
+    free(d);
+}
+
+Test(os, open_beneath_never_leads_out)
+{
+    char *d = tmpdir_make();
+    char sub[256], p[300];
+    snprintf(sub, sizeof(sub), "%s/sub", d);
+    cr_assert_eq(mkdir(sub, 0700), 0);
+    snprintf(p, sizeof(p), "%s/in", sub);
+    write_file(p, "in");
+    snprintf(p, sizeof(p), "%s/out", d);
+    write_file(p, "out");
+    snprintf(p, sizeof(p), "%s/up", sub);
+    cr_assert_eq(symlink("../out", p), 0);
+    int fd = cln_os_open_beneath(sub, "in", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOSYS)
+        cr_skip_test("no openat2 on this kernel");
+    cr_assert_geq(fd, 0);
+    close(fd);
+    errno = 0;
+    cr_assert_lt(cln_os_open_beneath(sub, "../out", O_RDONLY | O_CLOEXEC), 0);
+    cr_assert(errno == EXDEV || errno == ELOOP, "errno %d", errno);
+    cr_assert_lt(cln_os_open_beneath(sub, "up", O_RDONLY | O_CLOEXEC), 0, "a symlink out");
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/in", sub);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/out", d);
+    unlink(p);
+    rmdir(sub);
+    rmdir(d);
+    free(d);
+}
+
+Test(os, kernel_file_systems_are_told_apart)
+{
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(cln_os_is_kernel_fs(fd), 1, "/proc");
+    close(fd);
+    fd = open("/sys/kernel/mm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        cr_assert_eq(cln_os_is_kernel_fs(fd), 1, "/sys");
+        close(fd);
+    }
+    char *d = tmpdir_make();
+    fd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    cr_assert_eq(cln_os_is_kernel_fs(fd), 0, "a temporary directory");
+    close(fd);
+    rmdir(d);
+    free(d);
+}
+
+Test(os, namespaces_roots_and_pids)
+{
+    uint64_t ino = 0;
+    struct stat st;
+    cr_assert_eq(stat("/proc/self/ns/pid", &st), 0);
+    cr_assert_eq(cln_os_ns_inode(0, "pid", &ino), 0);
+    cr_assert_eq(ino, (uint64_t)st.st_ino);
+    cr_assert_eq(cln_os_ns_inode(getpid(), "mnt", &ino), 0);
+    cr_assert_lt(cln_os_ns_inode(getpid(), "no-such-namespace", &ino), 0);
+    char *root = cln_os_root_path(getpid(), "/etc/hostname");
+    char want[64];
+    snprintf(want, sizeof(want), "/proc/%d/root/etc/hostname", (int)getpid());
+    cr_assert_str_eq(root, want);
+    free(root);
+    int *pids = NULL;
+    size_t n = 0;
+    cr_assert_eq(cln_os_pids(&pids, &n), 0);
+    bool self = false;
+    for (size_t i = 0; i < n; i++)
+        self = self || pids[i] == getpid();
+    free(pids);
+    cr_assert(self, "this process among %zu", n);
+    char *exe = cln_os_self_exe();
+    cr_assert_not_null(exe);
+    cr_assert_eq(exe[0], '/');
+    free(exe);
+}
+
+Test(os, a_process_handle_signals_exactly_its_process_and_polls_at_exit)
+{
+    pid_t p = sleeper();
+    int h = cln_os_proc_open(p);
+    cr_assert_geq(h, 0);
+    struct pollfd pf = {.fd = h, .events = POLLIN};
+    cr_assert_eq(poll(&pf, 1, 0), 0, "readable before it exited");
+    cr_assert_eq(cln_os_proc_signal(h, SIGKILL), 0);
+    cr_assert_eq(poll(&pf, 1, 5000), 1, "readable once it exited");
+    siginfo_t si;
+    memset(&si, 0, sizeof(si));
+    cr_assert_eq(cln_os_proc_wait(h, &si, WEXITED), 0);
+    cr_assert_eq(si.si_pid, p);
+    cr_assert_eq(si.si_status, SIGKILL);
+    cr_assert_lt(cln_os_proc_signal(h, 0), 0, "reaped: no process behind it");
+    close(h);
+}
+
+Test(os, descriptors_and_the_rest)
+{
+    int fds[2];
+    cr_assert_eq(cln_os_pipe(fds), 0);
+    cr_assert(fcntl(fds[0], F_GETFD) & FD_CLOEXEC);
+    cr_assert(fcntl(fds[1], F_GETFD) & FD_CLOEXEC);
+    int sv[2];
+    cr_assert_eq(cln_os_socketpair(AF_UNIX, SOCK_SEQPACKET, sv), 0);
+    cr_assert(fcntl(sv[0], F_GETFD) & FD_CLOEXEC);
+    int s = cln_os_socket(AF_INET, SOCK_STREAM, 0, true);
+    cr_assert_geq(s, 0);
+    cr_assert(fcntl(s, F_GETFL) & O_NONBLOCK);
+    cr_assert(fcntl(s, F_GETFD) & FD_CLOEXEC);
+    int d = cln_os_dup_cloexec(fds[0], 100);
+    cr_assert_eq(d, 100);
+    cr_assert(fcntl(d, F_GETFD) & FD_CLOEXEC);
+    close(d);
+    close(s);
+    close(sv[0]);
+    close(sv[1]);
+    close(fds[0]);
+    close(fds[1]);
+    unsigned char buf[32] = {0}, zero[32] = {0};
+    cr_assert_eq(cln_os_random(buf, sizeof(buf)), (ssize_t)sizeof(buf));
+    cr_assert_neq(memcmp(buf, zero, sizeof(buf)), 0);
+    cr_assert_str_eq(cln_os_signal_abbrev(SIGKILL), "KILL");
+    /* after a fork, everything from 3 up but one is gone at execve */
+    pid_t p = fork();
+    if (p == 0) {
+        int keep = dup(1), other = dup(1);
+        if (cln_os_close_on_exec_from(3, keep) < 0)
+            _exit(2);
+        int ok = (fcntl(keep, F_GETFD) >= 0) &&
+                 (fcntl(other, F_GETFD) < 0 || (fcntl(other, F_GETFD) & FD_CLOEXEC));
+        _exit(ok ? 0 : 1);
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(p, &st, 0), p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
 }
