@@ -179,12 +179,16 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	@python3 tests/sanitizer-reports.py $(ASN)/san-integ
 	@echo "== the emulator of Apple's container CLI (tests/emulator/): its self-test, both schemas, on Docker"
 	bash tests/emulator/selftest.sh
-	@echo "== Apple backend against the emulator: e2e, reports, self-test (1.x); examples (0.x), fault modes, macOS 15"
+	@echo "== Apple backend against the emulator, 1.x then 0.x: e2e, reports, self-test, interrupt; fault modes, macOS 15"
 	bash tests/e2e/run.sh $(REL)/cleanrun $(CURDIR)/tests/emulator/container
 	SHARED=$(SHARED) bash tests/e2e/reports.sh $(REL)/cleanrun $(CURDIR)/tests/emulator/container
 	bash tests/e2e/selftest.sh $(REL)/cleanrun $(CURDIR)/tests/emulator/container
+	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(CURDIR)/tests/emulator/container 3
+	CONTAINER_EMU_SCHEMA=0 bash tests/e2e/run.sh $(REL)/cleanrun $(CURDIR)/tests/emulator/container
+	CONTAINER_EMU_SCHEMA=0 SHARED=$(SHARED) bash tests/e2e/reports.sh $(REL)/cleanrun $(CURDIR)/tests/emulator/container
 	CONTAINER_EMU_SCHEMA=0 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    $(ASN)/cleanrun self-test --host $(CURDIR)/tests/emulator/container
+	    bash tests/e2e/selftest.sh $(ASN)/cleanrun $(CURDIR)/tests/emulator/container
+	CONTAINER_EMU_SCHEMA=0 bash tests/e2e/interrupt.sh $(REL)/cleanrun $(CURDIR)/tests/emulator/container 2
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    bash tests/e2e/apple.sh $(ASN)/cleanrun
 	@echo "== end-to-end: cleanrun run/validate/list on Podman (release build)"

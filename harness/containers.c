@@ -2,6 +2,7 @@
  * entries, placement (network, host mounts), the keep-alive busybox, and
  * fresh containers for steps. */
 #include "runner-internal.h"
+#include "reclaim.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <ftw.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -290,20 +290,10 @@ static const char *run_host_dir(struct run *run, struct cln_error **err)
 {
     pthread_mutex_lock(&run->ka_lock);
     if (run->host_dir_state == 0) {
-        const char *tmp = getenv("TMPDIR");
-        char *t = cln_xasprintf("%s/cleanrun-%s-XXXXXX", tmp && tmp[0] == '/' ? tmp : "/tmp",
-                                run->opts->run_id);
-        char *real = mkdtemp(t) ? realpath(t, NULL) : NULL;
-        if (real) {
-            run->host_dir = real;
+        if (cln_host_dir_make(run->opts->run_id, &run->host_dir, err) == 0)
             run->host_dir_state = 1;
-        } else {
-            *err = cln_error_make(CLN_E_IO, errno, "make the run's host directory %s", t);
-            if (t[strlen(t) - 1] != 'X')
-                (void)rmdir(t);
+        else
             run->host_dir_state = -1;
-        }
-        free(t);
     } else if (run->host_dir_state < 0) {
         *err = cln_error_make(CLN_E_IO, 0, "the run's host directory could not be made");
     }
@@ -452,17 +442,9 @@ static int first_process(struct cln_runtime *rt, const struct cln_container_conf
     return 0;
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)ftw;
-    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 void cln_runner_host_dir_done(struct run *run)
 {
-    if (run->host_dir)
-        (void)nftw(run->host_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    cln_host_dir_remove(run->host_dir);
     free(run->host_dir);
     run->host_dir = NULL;
 }

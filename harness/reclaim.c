@@ -2,13 +2,19 @@
  * runs whose owner is gone. */
 #include "reclaim.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "runtime/base/buf.h"
+#include "runtime/base/cleanup.h"
 #include "runtime/base/error.h"
 #include "runtime/base/strv.h"
 #include "runtime/base/os.h"
@@ -304,5 +310,125 @@ int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error *
         ret->volumes += removed[2];
     }
     judged_free(&dead);
+    cln_gc_host_dirs(ret);
     return 0;
+}
+
+/* ---- the runs' private host directories ---- */
+
+static const char *host_dir_parent(void)
+{
+    const char *tmp = getenv("TMPDIR");
+    return tmp && tmp[0] == '/' ? tmp : "/tmp";
+}
+
+#define OWNER_FILE "owner"
+
+int cln_host_dir_make(const char *run_id, char **ret, struct cln_error **err)
+{
+    *ret = NULL;
+    cleanup_free char *t = cln_xasprintf("%s/cleanrun-%s-XXXXXX", host_dir_parent(), run_id);
+    if (!mkdtemp(t))
+        return cln_error_set(err, CLN_E_IO, errno, "make the run's host directory %s", t);
+    char *real = realpath(t, NULL);
+    struct cln_labels l = {0};
+    cln_runtime_labels(&l, run_id, CLN_VERSION, NULL);
+    struct cln_buf b = CLN_BUF_INIT;
+    for (size_t i = 0; i < l.len; i++)
+        cln_buf_printf(&b, "%s=%s\n", l.items[i].key, l.items[i].value);
+    cln_labels_done(&l);
+    cleanup_free char *owner = real ? cln_xasprintf("%s/" OWNER_FILE, real) : NULL;
+    int fd = owner ? open(owner, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+    int e = errno;
+    bool ok = fd >= 0 && write(fd, b.data, b.len) == (ssize_t)b.len;
+    e = ok ? 0 : fd >= 0 ? errno : e;
+    if (fd >= 0 && close(fd) < 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    cln_buf_done(&b);
+    if (!ok) {
+        if (owner)
+            (void)unlink(owner);
+        (void)rmdir(real ? real : t);
+        free(real);
+        return cln_error_set(err, CLN_E_IO, e, "write the owner of the run's host directory %s", t);
+    }
+    *ret = real;
+    return 0;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return (flag == FTW_DP ? rmdir(path) : unlink(path)) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void cln_host_dir_remove(const char *path)
+{
+    if (path)
+        (void)nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* The labels of dir's owner file; false when it is not one cleanrun wrote
+ * for this user. */
+static bool read_owner(int dirfd, struct cln_labels *ret)
+{
+    int fd = openat(dirfd, OWNER_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct stat st;
+    char buf[4096];
+    ssize_t n = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid()
+                    ? read(fd, buf, sizeof(buf) - 1)
+                    : -1;
+    close(fd);
+    if (n <= 0)
+        return false;
+    buf[n] = '\0';
+    for (char *line = buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+        nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        char *eq = strchr(line, '=');
+        if (!eq)
+            continue;
+        *eq = '\0';
+        cln_labels_set(ret, line, eq + 1);
+    }
+    return cln_labels_get(ret, CLN_LABEL_RUN) != NULL;
+}
+
+void cln_gc_host_dirs(struct cln_gc_report *r)
+{
+    const char *parent = host_dir_parent();
+    DIR *d = opendir(parent);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strncmp(de->d_name, "cleanrun-", 9) != 0)
+            continue;
+        int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+            continue;
+        struct stat st;
+        struct cln_labels l = {0};
+        bool ours = fstat(fd, &st) == 0 && st.st_uid == geteuid() && (st.st_mode & 0777) == 0700 &&
+                    read_owner(fd, &l);
+        close(fd);
+        if (ours && cln_owner_state(&l, true) == CLN_OWNER_GONE) {
+            cleanup_free char *path = cln_xasprintf("%s/%s", parent, de->d_name);
+            if (nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) == 0) {
+                r->host_dirs++;
+            } else {
+                r->errors = cln_xrealloc(r->errors, (r->nerrors + 1) * sizeof(char *));
+                r->errors[r->nerrors++] = cln_xasprintf(
+                    "remove the host directory %s of a dead run: %s", path, strerror(errno));
+            }
+        }
+        cln_labels_done(&l);
+    }
+    closedir(d);
 }

@@ -60,11 +60,28 @@ struct cln_gc_report {
     size_t runs;    /* dead runs found */
     size_t unknown; /* runs left alone: their owner cannot be judged from here */
     size_t containers, networks, volumes;
-    char **errors; /* removals that failed, rendered */
+    size_t host_dirs; /* the runs' private host directories removed (below) */
+    char **errors;    /* removals that failed, rendered */
     size_t nerrors;
 };
 void cln_gc_report_done(struct cln_gc_report *r);
 
-/* Remove the resources of every run whose owner is gone.  Runs with a live
- * or unknown owner are never touched. */
+/* Remove the resources of every run whose owner is gone, and their
+ * private host directories (below).  Runs with a live or unknown owner
+ * are never touched. */
 int cln_gc(struct cln_runtime *rt, struct cln_gc_report *ret, struct cln_error **err);
+
+/* A run's private host directory (for a runtime that copies only into
+ * running containers): $TMPDIR (when absolute, else /tmp)/cleanrun-RUN-XXXXXX,
+ * 0700, holding an "owner" file with the run's ownership labels, one
+ * "key=value" a line, so that gc can tell when its owner is gone even
+ * when no container of the run was ever made.  *ret: its canonical path
+ * (owned).  0, or -1 with *err. */
+int cln_host_dir_make(const char *run_id, char **ret, struct cln_error **err);
+/* Remove it and everything in it (never following a link). */
+void cln_host_dir_remove(const char *path);
+/* Remove the host directories of runs whose owner is gone: only
+ * directories named cleanrun-*, owned by this user, mode 0700, whose
+ * owner file (a regular file of this user) judges CLN_OWNER_GONE.  Adds
+ * to r->host_dirs and r->errors. */
+void cln_gc_host_dirs(struct cln_gc_report *r);

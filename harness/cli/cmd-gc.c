@@ -61,6 +61,9 @@ static int gc_dead_runs(struct cln_runtime *rt)
         return cln_cli_fail(err, CLN_EXIT_INFRA);
     printf("gc: %zu dead run%s: removed %zu containers, %zu networks, %zu volumes\n", r.runs,
            r.runs == 1 ? "" : "s", r.containers, r.networks, r.volumes);
+    if (r.host_dirs)
+        printf("gc: removed %zu private host director%s of dead runs\n", r.host_dirs,
+               r.host_dirs == 1 ? "y" : "ies");
     if (r.unknown)
         printf("gc: left %zu run%s alone: the owner cannot be judged from here (another "
                "machine's, or a pid namespace not visible here); 'cleanrun gc --run ID' removes "

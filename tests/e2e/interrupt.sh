@@ -19,7 +19,12 @@ fi
 # the example specs, and one that holds the run open for longer than the
 # longest delay below (the examples alone may finish first: runs got faster)
 long=$(mktemp -d /tmp/cleanrun-interrupt-XXXXXX)
-trap 'rm -rf "$long"' EXIT
+# the runs' TMPDIR, where a runtime that copies only into running
+# containers keeps each run's private host directory: none may remain
+runtmp=$(mktemp -d /tmp/cleanrun-interrupt-tmp-XXXXXX)
+export TMPDIR=$runtmp
+trap 'rm -rf "$long" "$runtmp"' EXIT
+hostdirs() { find "$runtmp" -mindepth 1 -maxdepth 1 -name 'cleanrun-*' | wc -l; }
 cat >"$long/long.cleanrun.toml" <<'EOF'
 [test]
 name = "holds-the-run-open"
@@ -45,6 +50,11 @@ labelled() {
     v=$(curl -s --unix-socket "$sock" "http://localhost/v1.41/volumes?$f" | grep -o '"Name":"[^"]*' | wc -l)
     echo $((c + nw + v))
 }
+labelled_containers() {
+    curl -s --unix-socket "$sock" \
+        'http://localhost/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.cleanrun.run%22%5D%7D' |
+        grep -o '"Id":"[0-9a-f]*' | wc -l
+}
 # a random delay of 0 to 3.5 s, in ms steps
 rnd_sleep() { sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", (r % 3500) / 1000 }')"; }
 
@@ -60,11 +70,11 @@ for ((i = 1; i <= n; i++)); do
     kill -INT "$pid" 2>/dev/null
     wait "$pid"
     rc=$?
-    left=$(labelled)
+    left=$(labelled) dirs=$(hostdirs)
     # every run lasts longer than the longest delay: it must end interrupted
     # (a signal taken by a thread that did not block it was once lost)
-    if [ "$left" != 0 ] || [ "$rc" != 130 ]; then
-        echo "FAIL sigint run $i: exit $rc, $left labelled resources left"
+    if [ "$left" != 0 ] || [ "$rc" != 130 ] || [ "$dirs" != 0 ]; then
+        echo "FAIL sigint run $i: exit $rc, $left labelled resources and $dirs host directories left"
         bad=$((bad + 1))
         "$bin" gc --host "$endpoint" >/dev/null
     fi
@@ -112,7 +122,7 @@ for ((i = 1; i <= n; i++)); do
     wait "$pid" 2>/dev/null
     [ "$(labelled)" != 0 ] && leftover_runs=$((leftover_runs + 1))
 done
-before=$(labelled)
+before=$(labelled) dirs_before=$(hostdirs)
 # ps sees what the killed runs left, and knows their owners are gone
 "$bin" ps --host "$endpoint" --format json >/tmp/cleanrun-ps.$$ 2>&1
 "$bin" ps --host "$endpoint" --format json --state running --name '*' >/tmp/cleanrun-ps-run.$$ 2>&1
@@ -143,29 +153,35 @@ else
     fail=$((fail + 1))
 fi
 rm -f /tmp/cleanrun-ps.$$ /tmp/cleanrun-ps-run.$$ /tmp/cleanrun-ps-none.$$
-out=$("$bin" gc --host "$endpoint")
-after=$(labelled)
-if [ "$after" = 0 ] && [ "$before" -gt 0 ]; then
-    echo "ok   $n runs killed by SIGKILL ($before labelled resources left, $out): nothing remains"
+out=$("$bin" gc --host "$endpoint" | tr '\n' ' ')
+after=$(labelled) dirs_after=$(hostdirs)
+if [ "$after" = 0 ] && [ "$before" -gt 0 ] && [ "$dirs_after" = 0 ]; then
+    echo "ok   $n runs killed by SIGKILL ($before labelled resources, $dirs_before host directories left, $out): nothing remains"
     pass=$((pass + 1))
 else
-    echo "FAIL SIGKILL then gc: $before before, $after after ($out)"
+    echo "FAIL SIGKILL then gc: $before before, $after after; host directories $dirs_before before, $dirs_after after ($out)"
+    find "$runtmp" -mindepth 1 -maxdepth 1 | sed 's/^/    | /'
     fail=$((fail + 1))
 fi
 # gc never touches a live run
 "$bin" run --host "$endpoint" --no-color -q -j 1 --no-gc specs/slow-start.cleanrun.toml >/dev/null 2>&1 &
 pid=$!
-sleep 1
-mid=$(labelled)
+# until its service container exists (bounded): the readiness wait holds
+# the run there for 2 s
+for ((w = 0; w < 300; w++)); do
+    [ "$(labelled_containers)" -gt 0 ] && break
+    sleep 0.1
+done
+mid=$(labelled) mid_dirs=$(hostdirs)
 "$bin" gc --host "$endpoint" >/dev/null
-still=$(labelled)
+still=$(labelled) still_dirs=$(hostdirs)
 wait "$pid"
 rc=$?
-if [ "$mid" -gt 0 ] && [ "$still" = "$mid" ] && [ "$rc" = 0 ]; then
-    echo "ok   gc leaves a live run alone ($mid resources kept; the run passed)"
+if [ "$mid" -gt 0 ] && [ "$still" = "$mid" ] && [ "$still_dirs" = "$mid_dirs" ] && [ "$rc" = 0 ]; then
+    echo "ok   gc leaves a live run alone ($mid resources, $mid_dirs host directories kept; the run passed)"
     pass=$((pass + 1))
 else
-    echo "FAIL gc and a live run: $mid before gc, $still after, run exit $rc"
+    echo "FAIL gc and a live run: $mid before gc, $still after; host directories $mid_dirs, $still_dirs; run exit $rc"
     fail=$((fail + 1))
 fi
 

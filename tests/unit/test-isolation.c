@@ -624,3 +624,85 @@ Test(exit_code, violation_wins_then_errors_then_failures)
     r[0].verdict = CLN_VERDICT_VIOLATED;
     cr_assert_eq(cln_session_exit_code(r, 3, true), 4, "a violation wins over errors and leaks");
 }
+
+/* The runs' private host directories: gc removes a dead run's (with what
+ * is in it, never what a link in it leads to) and leaves alone a live
+ * run's, one that is not 0700, and one without an owner file. */
+Test(gc, host_dirs_of_dead_runs_only)
+{
+    char base[] = "/tmp/cln-test-hostdirs.XXXXXX";
+    cr_assert_not_null(mkdtemp(base));
+    const char *old = getenv("TMPDIR");
+    char *saved = old ? strdup(old) : NULL;
+    setenv("TMPDIR", base, 1);
+
+    char *live = NULL;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_host_dir_make("aaaa", &live, &e), 0);
+    struct stat st;
+    cr_assert_eq(stat(live, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0700);
+
+    /* a run whose owner (a child, reaped) is gone */
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char *d = NULL;
+        struct cln_error *ce = NULL;
+        if (cln_host_dir_make("bbbb", &d, &ce) < 0)
+            _exit(1);
+        ssize_t w = write(p[1], d, strlen(d));
+        _exit(w > 0 ? 0 : 1);
+    }
+    close(p[1]);
+    char dead[512] = {0};
+    cr_assert_gt(read(p[0], dead, sizeof(dead) - 1), 0);
+    close(p[0]);
+    int status = 0;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    char victim[600], path[700];
+    snprintf(victim, sizeof(victim), "%s/victim", base);
+    FILE *f = fopen(victim, "w");
+    cr_assert_not_null(f);
+    fputs("keep me", f);
+    fclose(f);
+    snprintf(path, sizeof(path), "%s/link", dead);
+    cr_assert_eq(symlink(victim, path), 0);
+    snprintf(path, sizeof(path), "%s/sub", dead);
+    cr_assert_eq(mkdir(path, 0755), 0);
+
+    /* the same dead owner, but 0755; and a 0700 one without an owner file */
+    char open_dir[600], bare[600], cmd[2000];
+    snprintf(open_dir, sizeof(open_dir), "%s/cleanrun-cccc-open", base);
+    snprintf(bare, sizeof(bare), "%s/cleanrun-dddd-bare", base);
+    cr_assert_eq(mkdir(open_dir, 0755), 0);
+    cr_assert_eq(chmod(open_dir, 0755), 0);
+    cr_assert_eq(mkdir(bare, 0700), 0);
+    snprintf(cmd, sizeof(cmd), "cp '%s/owner' '%s/owner'", dead, open_dir);
+    cr_assert_eq(system(cmd), 0);
+
+    struct cln_gc_report r;
+    memset(&r, 0, sizeof(r));
+    cln_gc_host_dirs(&r);
+    cr_assert_eq(r.host_dirs, 1, "removed %zu", r.host_dirs);
+    cr_assert_eq(r.nerrors, 0);
+    cr_assert_neq(stat(dead, &st), 0, "the dead run's directory is gone");
+    cr_assert_eq(stat(live, &st), 0, "the live run's is kept");
+    cr_assert_eq(stat(open_dir, &st), 0, "one not 0700 is kept");
+    cr_assert_eq(stat(bare, &st), 0, "one without an owner file is kept");
+    cr_assert_eq(stat(victim, &st), 0, "a link's target is never followed");
+    cln_gc_report_done(&r);
+
+    cln_host_dir_remove(live);
+    cr_assert_neq(stat(live, &st), 0);
+    free(live);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+    cr_assert_eq(system(cmd), 0);
+    if (saved)
+        setenv("TMPDIR", saved, 1);
+    else
+        unsetenv("TMPDIR");
+    free(saved);
+}
