@@ -124,7 +124,7 @@ static ssize_t send_fds(int sock, struct iovec *iov, int niov, const int *fds, i
     }
     ssize_t n;
     do
-        n = sendmsg(sock, &m, flags | CLN_MSG_NOSIGNAL);
+        n = cln_os_sendmsg(sock, &m, flags);
     while (n < 0 && errno == EINTR);
     return n;
 }
@@ -340,7 +340,7 @@ static void reap(struct broker_state *s, size_t i)
         return;
     if (r == k->pid) {
         struct wire_status ws = {.magic = WIRE_MAGIC, .status = st};
-        (void)send(k->status_fd, &ws, sizeof(ws), CLN_MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)cln_os_send(k->status_fd, &ws, sizeof(ws), MSG_DONTWAIT);
     }
     close(k->status_fd);
     close(k->pidfd);
@@ -887,7 +887,7 @@ int cln_broker_wait(struct cln_broker_child *c, uint64_t timeout_ms, int *ret_st
     struct wire_status ws;
     ssize_t n;
     do
-        n = recv(c->status_fd, &ws, sizeof(ws), MSG_DONTWAIT);
+        n = cln_os_recv(c->status_fd, &ws, sizeof(ws), MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     if (n == (ssize_t)sizeof(ws) && ws.magic == WIRE_MAGIC) {
         c->ended = true;

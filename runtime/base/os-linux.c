@@ -39,9 +39,24 @@ int cln_os_socketpair(int domain, int type, int sv[2])
     return socketpair(domain, type | SOCK_CLOEXEC, 0, sv);
 }
 
+ssize_t cln_os_sendmsg(int sock, const struct msghdr *m, int flags)
+{
+    return sendmsg(sock, m, flags | MSG_NOSIGNAL);
+}
+
 ssize_t cln_os_recvmsg(int sock, struct msghdr *m)
 {
     return recvmsg(sock, m, MSG_CMSG_CLOEXEC);
+}
+
+ssize_t cln_os_send(int sock, const void *buf, size_t len, int flags)
+{
+    return send(sock, buf, len, flags | MSG_NOSIGNAL);
+}
+
+ssize_t cln_os_recv(int sock, void *buf, size_t len, int flags)
+{
+    return recv(sock, buf, len, flags);
 }
 
 int cln_os_dup_cloexec(int fd, int to)

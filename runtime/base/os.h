@@ -105,10 +105,20 @@ int cln_os_pids(int **ret, size_t *ret_n);
 int cln_os_pipe(int fds[2]);
 /* socket(2): close-on-exec, non-blocking when asked, never SIGPIPE. */
 int cln_os_socket(int domain, int type, int protocol, bool nonblock);
-/* socketpair(2), both ends close-on-exec, never SIGPIPE. */
+/* socketpair(2), both ends close-on-exec, never SIGPIPE.  The broker's
+ * channels are (AF_UNIX, SOCK_SEQPACKET): one message a call, boundaries
+ * kept, descriptors passed.  A host whose Unix sockets lack SOCK_SEQPACKET
+ * makes a stream pair here and frames each message in the four calls
+ * below: nothing else reads or writes those channels. */
 int cln_os_socketpair(int domain, int type, int sv[2]);
-/* recvmsg(2) with every received descriptor close-on-exec at once. */
+/* sendmsg(2) of one message (flags | CLN_MSG_NOSIGNAL). */
+ssize_t cln_os_sendmsg(int sock, const struct msghdr *m, int flags);
+/* recvmsg(2) of one message, every received descriptor close-on-exec at
+ * once; m->msg_flags says MSG_TRUNC/MSG_CTRUNC. */
 ssize_t cln_os_recvmsg(int sock, struct msghdr *m);
+/* send(2) and recv(2) of one small message with no descriptors. */
+ssize_t cln_os_send(int sock, const void *buf, size_t len, int flags);
+ssize_t cln_os_recv(int sock, void *buf, size_t len, int flags);
 /* dup fd onto to, close-on-exec.  Async-signal-safe. */
 int cln_os_dup_cloexec(int fd, int to);
 /* Close every descriptor from lowfd up (after a fork).  Async-signal-safe. */

@@ -50,9 +50,12 @@ labelled() {
     v=$(curl -s --unix-socket "$sock" "http://localhost/v1.41/volumes?$f" | grep -o '"Name":"[^"]*' | wc -l)
     echo $((c + nw + v))
 }
-labelled_containers() {
+# the containers of services (io.cleanrun.service): not the short-lived
+# ones a backend may make on the way (Apple 0.x's image probes), which may
+# be gone by the time gc looks
+service_containers() {
     curl -s --unix-socket "$sock" \
-        'http://localhost/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.cleanrun.run%22%5D%7D' |
+        'http://localhost/v1.41/containers/json?all=1&filters=%7B%22label%22%3A%5B%22io.cleanrun.service%22%5D%7D' |
         grep -o '"Id":"[0-9a-f]*' | wc -l
 }
 # a random delay of 0 to 3.5 s, in ms steps
@@ -169,7 +172,7 @@ pid=$!
 # until its service container exists (bounded): the readiness wait holds
 # the run there for 2 s
 for ((w = 0; w < 300; w++)); do
-    [ "$(labelled_containers)" -gt 0 ] && break
+    [ "$(service_containers)" -gt 0 ] && break
     sleep 0.1
 done
 mid=$(labelled) mid_dirs=$(hostdirs)
