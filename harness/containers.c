@@ -3,6 +3,7 @@
  * fresh containers for steps. */
 #include "runner-internal.h"
 #include "reclaim.h"
+#include "runtime/base/log.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -363,6 +364,24 @@ static int write_tree(const char *root, const struct cln_file *files, size_t n,
     return 0;
 }
 
+/* Whether a local engine binds the run's host directory: 0 not known
+ * yet, 1 it does, -1 it does not. */
+static int keepalive_bind_state(struct run *run)
+{
+    pthread_mutex_lock(&run->ka_lock);
+    int b = run->ka_bind;
+    pthread_mutex_unlock(&run->ka_lock);
+    return b;
+}
+
+static void keepalive_bind_set(struct run *run, int b)
+{
+    pthread_mutex_lock(&run->ka_lock);
+    if (run->ka_bind == 0)
+        run->ka_bind = b;
+    pthread_mutex_unlock(&run->ka_lock);
+}
+
 /* The keep-alive files in the run's host directory, written once. */
 static const char *keepalive_host_dir(struct run *run, struct cln_error **err)
 {
@@ -370,14 +389,14 @@ static const char *keepalive_host_dir(struct run *run, struct cln_error **err)
     if (!root)
         return NULL;
     pthread_mutex_lock(&run->ka_lock);
-    if (run->ka_state == 0) {
+    if (run->ka_dir_state == 0) {
         size_t nka = 0;
         const struct cln_file *ka_files = cln_runner_keepalive_files(&nka);
-        run->ka_state = write_tree(root, ka_files, nka, err) == 0 ? 2 : -2;
-    } else if (run->ka_state == -2) {
+        run->ka_dir_state = write_tree(root, ka_files, nka, err) == 0 ? 1 : -1;
+    } else if (run->ka_dir_state < 0) {
         *err = cln_error_make(CLN_E_IO, 0, "the keep-alive files could not be written to %s", root);
     }
-    bool ok = run->ka_state == 2;
+    bool ok = run->ka_dir_state == 1;
     pthread_mutex_unlock(&run->ka_lock);
     return ok ? root : NULL;
 }
@@ -442,9 +461,10 @@ static int first_process(struct cln_runtime *rt, const struct cln_container_conf
     return 0;
 }
 
-void cln_runner_host_dir_done(struct run *run)
+void cln_runner_host_dir_done(struct run *run, bool kept)
 {
-    cln_host_dir_remove(run->host_dir);
+    if (!kept)
+        cln_host_dir_remove(run->host_dir);
     free(run->host_dir);
     run->host_dir = NULL;
 }
@@ -500,9 +520,27 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     cleanup_strv struct cln_strv wrapped = {0};
     struct cln_error *e = NULL;
     bool stage = !copy_created && (req->nfiles || hosts_text.len);
-    if (req->keepalive && ka->len && copy_created) {
+    /* a local engine binds the run's host directory: no volume to fill,
+     * no copy; one that turns out not to see this host's files (another
+     * mount namespace: cleanrun in a container beside the engine's socket)
+     * gets the volume or a copy instead, from then on */
+    int bind = req->keepalive && ka->len && copy_created && cln_runtime_local(rt)
+                   ? keepalive_bind_state(c->run)
+                   : -1;
+    if (bind >= 0) {
+        struct cln_error *be = NULL;
+        kadir = keepalive_host_dir(c->run, &be);
+        if (kadir) {
+            kasrc = cln_xasprintf("%s%s", kadir, KEEPALIVE_DIR);
+        } else {
+            cln_log(CLN_LOG_INFO, "the keep-alive files are copied: %s", be ? be->msg : "?");
+            cln_error_free(be);
+            bind = -1;
+        }
+    }
+    if (bind < 0 && req->keepalive && ka->len && copy_created) {
         kavol = cln_runner_keepalive_volume(c, req->cfg.image);
-    } else if (req->keepalive || stage) {
+    } else if (bind < 0 && (req->keepalive || stage)) {
         if (!ka->len) {
             free(mounts);
             cln_labels_done(&labels);
@@ -545,7 +583,7 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     size_t nfiles = copy_created ? req->nfiles : 0;
     if (nfiles)
         memcpy(files, req->files, req->nfiles * sizeof(*files));
-    for (size_t i = 0; req->keepalive && copy_created && !kavol && i < nka; i++)
+    for (size_t i = 0; req->keepalive && copy_created && !kavol && !kasrc && i < nka; i++)
         files[nfiles++] = ka_files[i];
     /* cleanrun-exec [-F STAGED_DIR/root] [-H STAGED_DIR/hosts] -- the process */
     cleanup_strv struct cln_strv entry = {0};
@@ -582,6 +620,32 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     }
     *ret_id = NULL;
     int r = cln_rt_create(rt, &cfg, ret_id, &e);
+    if (bind == 0 && r < 0) {
+        /* the first bind of the run was refused: again without it, and
+         * when that is taken, the engine does not see this host's files
+         * (Docker: "bind source path does not exist") */
+        struct cln_error *first = e;
+        e = NULL;
+        kavol = cln_runner_keepalive_volume(c, req->cfg.image);
+        nmounts--; /* the keep-alive mount, the last one (no staging here) */
+        if (kavol)
+            mounts[nmounts++] = (struct cln_mount){.type = CLN_MOUNT_VOLUME,
+                                                   .source = kavol,
+                                                   .target = KEEPALIVE_DIR,
+                                                   .read_only = true};
+        for (size_t i = 0; req->keepalive && !kavol && i < nka; i++)
+            files[nfiles++] = ka_files[i];
+        cfg.nmounts = nmounts;
+        r = cln_rt_create(rt, &cfg, ret_id, &e);
+        if (r == 0) {
+            cln_log(CLN_LOG_INFO, "the engine does not bind %s (%s): the keep-alive files %s",
+                    kasrc, first->msg, kavol ? "in a volume" : "copied into each container");
+            keepalive_bind_set(c->run, -1);
+        }
+        cln_error_free(first);
+    } else if (bind == 0) {
+        keepalive_bind_set(c->run, 1);
+    }
     cln_labels_done(&labels);
     free(mounts);
     const char *pfx = req->prefix ? req->prefix : "";

@@ -73,13 +73,16 @@ struct run {
     uint64_t run_deadline;
     /* the keep-alive busybox, delivered once for the run (containers.c) */
     pthread_mutex_t ka_lock;
-    int ka_state;        /* 0 not tried, 1 the volume holds it, -1 copy per container,
-                          * 2 in host_dir, -2 that failed */
+    int ka_state;        /* the volume: 0 not tried, 1 it holds them, -1 copy per container */
     char ka_volume[128]; /* its name, once made */
-    /* A runtime that copies only into running containers: a private host
-     * directory of the run (0700), holding the keep-alive files (mounted
-     * read-only at KEEPALIVE_DIR) and each container's staged files
-     * (mounted at STAGED_DIR, put in place by cleanrun-exec -F). */
+    int ka_dir_state;    /* the files in host_dir: 0 not written, 1 written, -1 that failed */
+    int ka_bind;         /* a local engine binding host_dir's files: 0 not tried yet,
+                          * 1 it did, -1 it could not (it sees another filesystem) */
+    /* A private host directory of the run (0700), holding the keep-alive
+     * files, mounted read-only at KEEPALIVE_DIR (on a local engine, and on
+     * a runtime that copies only into running containers), and each
+     * container's staged files on the latter (mounted at STAGED_DIR, put
+     * in place by cleanrun-exec -F). */
     char *host_dir;     /* made once; removed at the end of the run */
     int host_dir_state; /* 0 not tried, 1 made, -1 failed */
     unsigned staged;    /* containers staged so far (names their directories) */
@@ -166,9 +169,10 @@ const char *cln_runner_inside_exec(size_t *ret_len);
 const char *cln_runner_keepalive_volume(struct test_ctx *c, const char *image);
 /* Remove that volume at the end of the run, unless kept is set. */
 void cln_runner_keepalive_volume_done(struct run *run, bool kept);
-/* The run's host directory (a runtime that copies only into running
- * containers) removed, with everything in it. */
-void cln_runner_host_dir_done(struct run *run);
+/* The run's host directory removed, with everything in it, unless kept
+ * is set (kept containers may bind it; gc removes it once the run is
+ * gone). */
+void cln_runner_host_dir_done(struct run *run, bool kept);
 void cln_runner_add_hosts(struct test_ctx *c, size_t svc, const char *ip);
 /* "NAME:IP" for each name known so far; *ret_n (may be NULL) the count. */
 void cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n, struct cln_strv *ret);

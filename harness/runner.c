@@ -528,7 +528,8 @@ int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, siz
     for (size_t i = 0; i < n; i++)
         kept = kept || results[i].kept.n;
     cln_runner_keepalive_volume_done(&run, kept);
-    cln_runner_host_dir_done(&run);
+    /* kept containers may bind it: gc removes it with them, its owner gone */
+    cln_runner_host_dir_done(&run, kept);
     pthread_mutex_destroy(&run.ka_lock);
     pthread_mutex_destroy(&run.lock);
     return 0;

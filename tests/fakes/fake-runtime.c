@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "runtime/backend.h"
 #include "runtime/base/error.h"
@@ -81,6 +82,14 @@ static int f_create(void *ctx, const struct cln_container_config *cfg, char **re
         logf_(f, "create-failed %s", cfg->image);
         return cln_error_set(err, CLN_E_BACKEND, 0, "fake: create refused");
     }
+    for (size_t i = 0; f->blind && i < cfg->nmounts; i++)
+        if (cfg->mounts[i].type == CLN_MOUNT_BIND) {
+            logf_(f, "create-failed %s bind %s", cfg->image, cfg->mounts[i].source);
+            return cln_error_set(err, CLN_E_BACKEND, 0,
+                                 "invalid mount config for type \"bind\": bind source path does "
+                                 "not exist: %s",
+                                 cfg->mounts[i].source);
+        }
     pthread_mutex_lock(&f->lock);
     int id = ++f->next_id;
     pthread_mutex_unlock(&f->lock);
@@ -88,6 +97,17 @@ static int f_create(void *ctx, const struct cln_container_config *cfg, char **re
     *ret_id = cln_xasprintf("c%d", id);
     logf_(f, "create c%d %s %s net=%s", id, cfg->image, svc ? svc : "-",
           cfg->network ? cfg->network : "-");
+    for (size_t i = 0; i < cfg->nmounts; i++) {
+        const struct cln_mount *m = &cfg->mounts[i];
+        /* a bind's source as the engine would find it: seen or missing */
+        bool seen = m->type != CLN_MOUNT_BIND || (m->source && access(m->source, R_OK) == 0);
+        logf_(f, "mount c%d %s %s %s %s%s", id,
+              m->type == CLN_MOUNT_BIND     ? "bind"
+              : m->type == CLN_MOUNT_VOLUME ? "volume"
+                                            : "tmpfs",
+              m->source ? m->source : "-", m->target, m->read_only ? "ro" : "rw",
+              seen ? "" : " missing");
+    }
     return 0;
 }
 static int f_start(void *ctx, const char *id, struct cln_error **err)
@@ -370,7 +390,7 @@ struct cln_runtime *fake_runtime_new(struct fake *f)
     return cln_runtime_new(f->host_programs ? &fake_desc_hostprog
                            : f->no_network  ? &fake_desc_nonet
                                             : &fake_desc,
-                           c, "fake://", false, NULL);
+                           c, "fake://", f->local, NULL);
 }
 
 void fake_runtime_free(struct cln_runtime *rt)

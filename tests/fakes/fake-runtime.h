@@ -9,7 +9,9 @@
  *                       ends 126 as runc's "cannot exec in a deleted state"
  *   vanish-late N       the same, ending 137, and inspect says "running" until
  *                       a wait (as Docker, which reports the exec's end first)
- * and by image: "fail/create:1" fails create, "fail/start:1" fails start. */
+ * and by image: "fail/create:1" fails create, "fail/start:1" fails start.
+ * create logs "create ID IMAGE SERVICE net=NET", then a line
+ * "mount ID bind|volume|tmpfs SOURCE TARGET ro|rw" for each mount. */
 #pragma once
 
 #include <pthread.h>
@@ -29,6 +31,9 @@ struct fake {
     char *vanished;     /* the container a "vanish" exec ended, and its exit code */
     int vanished_code;
     bool vanish_late; /* inspect says running until a wait */
+    bool local;       /* the engine is on this kernel (cln_runtime_local) */
+    bool blind;       /* ...but does not see this host's files: a bind mount is
+                       * refused ("bind source path does not exist") */
 };
 
 struct cln_runtime *fake_runtime_new(struct fake *f);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -457,5 +458,71 @@ Test(runner, a_service_seen_exiting_after_its_exec_is_an_error)
     cr_assert_eq(results[1].status, CLN_ST_FAILED);
     cr_assert_eq(fake_count(&fk, "wait"), 1,
                  "only the exit that looked like a dying service waited");
+    assert_torn_down();
+}
+
+/* The run's host directories (cleanrun-*) under dir, where TMPDIR points. */
+static size_t host_dirs(void)
+{
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    for (struct dirent *e; d && (e = readdir(d));)
+        n += strncmp(e->d_name, "cleanrun-", 9) == 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+/* On a local engine the keep-alive files are the run's host directory,
+ * bound read-only into every container: no volume to fill, nothing
+ * copied; the directory is gone when the run ends. */
+Test(runner, a_local_engine_binds_the_keepalive_files)
+{
+    cr_assert_eq(setenv("TMPDIR", dir, 1), 0);
+    fk.local = true;
+    add_spec("a", "[test]\nname = \"bound\"\n" IMG "[services.s]\nimage = \"bb\"\n"
+                  "[[steps]]\nservice = \"s\"\nrun = [\"true\"]\n"
+                  "[[steps]]\nimage = \"bb\"\nrun = [\"true\"]\n");
+    run_all(1, false, NULL);
+    unsetenv("TMPDIR");
+    cr_assert_eq(results[0].status, CLN_ST_PASSED);
+    size_t creates = fake_count(&fk, "create c");
+    cr_assert_eq(creates, 2, "a service and a fresh container");
+    size_t binds = 0;
+    for (size_t i = 0; i < fk.nlog; i++) {
+        const char *l = fk.log[i];
+        if (strncmp(l, "mount ", 6) != 0 || !strstr(l, " /.cleanrun "))
+            continue;
+        cr_assert(strstr(l, " bind ") && strstr(l, "/cleanrun-r1-") && strstr(l, " ro"), "%s", l);
+        cr_assert_null(strstr(l, "missing"), "the files were there at create: %s", l);
+        binds++;
+    }
+    cr_assert_eq(binds, 2, "every container binds them");
+    cr_assert_eq(fake_count(&fk, "copy-in"), 0, "nothing copied");
+    cr_assert_eq(fake_count(&fk, "volume-create"), 0, "no volume");
+    cr_assert_eq(host_dirs(), 0, "the run's host directory is removed");
+    assert_torn_down();
+}
+
+/* A local engine that does not see this host's files (cleanrun in a
+ * container beside the engine's socket) refuses the bind once; from then
+ * on every container gets the files another way, and the test passes. */
+Test(runner, a_local_engine_that_cannot_see_the_files_gets_them_another_way)
+{
+    cr_assert_eq(setenv("TMPDIR", dir, 1), 0);
+    fk.local = true;
+    fk.blind = true;
+    add_spec("a", "[test]\nname = \"blind\"\n" IMG "[services.s]\nimage = \"bb\"\n"
+                  "[[steps]]\nservice = \"s\"\nrun = [\"true\"]\n"
+                  "[[steps]]\nimage = \"bb\"\nrun = [\"true\"]\n"
+                  "[[steps]]\nimage = \"bb\"\nrun = [\"true\"]\n");
+    run_all(1, false, NULL);
+    unsetenv("TMPDIR");
+    cr_assert_eq(results[0].status, CLN_ST_PASSED, "%s",
+                 results[0].error ? cln_error_text(results[0].error) : "");
+    cr_assert_eq(fake_count(&fk, "create-failed"), 1, "the bind is tried once");
+    cr_assert_eq(fake_count(&fk, "create c"), 3);
+    cr_assert_eq(fake_count(&fk, "copy-in"), 3, "each container gets its copy");
+    cr_assert_eq(host_dirs(), 0);
     assert_torn_down();
 }
