@@ -766,6 +766,57 @@ else
 fi
 [ -n "$cmd" ] || true
 
+# 24. The keep-alive files on a local engine: the run's host directory,
+# bound read-only at /.cleanrun into every container (issue 13: no volume
+# to fill), removed at the run's end; an engine that does not see this
+# host's files (here: cleanrun in a mount namespace of its own, its TMPDIR
+# a tmpfs the engine cannot see) refuses the bind once, and the run gets
+# them another way and passes.
+mkdir -p "$T/tmp" "$T/blind"
+bound=$(spec bound <<EOF
+[test]
+name = "bound"
+[services.s]
+image = "$IMG"
+command = ["sleep", "1000"]
+[[steps]]
+service = "s"
+run = ["grep", " /.cleanrun ", "/proc/self/mountinfo"]
+expect.stdout.regex = '/cleanrun-[0-9a-f]{12}-[A-Za-z0-9]{6}/\\.cleanrun /\\.cleanrun ro[, ]'
+[[steps]]
+image = "$IMG"
+run = ["grep", " /.cleanrun ", "/proc/self/mountinfo"]
+expect.stdout.regex = '/cleanrun-[0-9a-f]{12}-[A-Za-z0-9]{6}/\\.cleanrun /\\.cleanrun ro[, ]'
+EOF
+)
+blind=$(spec blind <<EOF
+[test]
+name = "blind"
+[services.s]
+image = "$IMG"
+command = ["sleep", "1000"]
+[[steps]]
+service = "s"
+run = ["/.cleanrun/busybox", "true"]
+[[steps]]
+image = "$IMG"
+run = ["true"]
+EOF
+)
+if TMPDIR=$T/tmp check "24: bound keep-alive files" 0 run "$bound"; then
+    if [ -z "$(ls -A "$T/tmp")" ]; then
+        ok "24: on a local engine every container binds the run's host directory read-only at /.cleanrun; gone after the run"
+    else
+        bad "24: the run left $(ls "$T/tmp")"
+    fi
+fi
+if check "24: an engine that cannot see the files" 0 unshare -m --propagation private \
+    sh -c 'mount -t tmpfs -o mode=0700 none "$1" && TMPDIR=$1 timeout 300 "$2" run --host "$3" --no-color -v "$4"' \
+    sh "$T/blind" "$bin" "$endpoint" "$blind"; then
+    has "24: an engine that cannot see this host's files: the bind refused once, the run passes without it" \
+        "the engine does not bind" "1 passed"
+fi
+
 # ---- nothing left ----
 leftover=0
 while read -r r; do
