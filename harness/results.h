@@ -68,6 +68,9 @@ struct cln_service_result {
     char *log_tail; /* last log lines when it failed */
     bool observed;
     struct cln_evidence evidence; /* of the service's container */
+    /* its canary, while the exec of its first step is to write it (the
+     * runner's own, "" when none is pending) */
+    char canary_token[40];
 };
 
 struct cln_test_result {

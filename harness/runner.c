@@ -409,9 +409,18 @@ static void run_test(struct run *run, size_t idx)
             break;
     }
 done:
-    judge_test(r);
     /* teardown is bounded by each request's own limits, not the test's */
     cln_deadline_set(0, NULL);
+    /* a service whose canary no step wrote (its steps did not run): by a
+     * writer now, unless the run is stopping (then it stays not-run) */
+    for (size_t i = 0; i < r->nservices; i++) {
+        struct cln_service_result *sr = &r->services[i];
+        if (sr->observed && sr->canary_token[0] && !cln_runtime_gone(rt) &&
+            !cln_runner_interrupted(&c))
+            cln_runner_canary_after_step(rt, sr->container_id, &sr->evidence, sr->canary_token);
+        sr->canary_token[0] = '\0';
+    }
+    judge_test(r);
     await_removal(&c); /* the last fresh container's, kept or not */
     bool failed = r->status != CLN_ST_PASSED && r->status != CLN_ST_SKIPPED;
     if (failed) /* what each service said, for whoever reads why */

@@ -478,8 +478,13 @@ static void *start_service(void *ud)
     cln_container_state_done(&st);
     if (await_ready(c, sr, started) == 0) {
         j->rc = 0;
+        /* the canary: written by the exec of the first step in it, where
+         * the test has one (one exec fewer), else by a writer now */
+        bool has_step = false;
+        for (size_t i = 0; i < c->t->nsteps && !has_step; i++)
+            has_step = c->t->steps[i].service && !strcmp(c->t->steps[i].service, s->name);
         cln_runner_observe_container(rt, id, has_keepalive, &s->privs, pl.mode, pl.reason,
-                                     &sr->evidence, NULL);
+                                     &sr->evidence, has_step ? sr->canary_token : NULL);
         sr->observed = true;
     }
 out:

@@ -217,19 +217,24 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
     cleanup_strv struct cln_strv env = {0};
     struct cln_strv wrapped = {0};
     cleanup_free char *stdin_path = NULL;
-    char token[40] = ""; /* a fresh container's canary, for the step's exec to write */
+    char token[40] = ""; /* the container's canary, for the step's exec to write */
+    struct cln_service_result *svc = NULL;
     bool exec_stdin = false;
     struct out_relay relay = {.c = c, .step = s->name};
     struct cln_evidence base;
     bool observed = false;
     memset(&base, 0, sizeof(base));
     if (s->service) {
-        const struct cln_service_result *svc = cln_runner_find_service(c, s->service);
+        svc = (struct cln_service_result *)cln_runner_find_service(c, s->service);
         sr->where = cln_xasprintf("service %s", s->service);
         id = svc ? svc->container_id : NULL;
         if (svc && svc->observed) {
             cln_evidence_copy(&base, &svc->evidence);
             observed = true;
+            /* the service's canary, when no step has written it yet: this
+             * step's first exec writes it (steps of a test run one by one) */
+            memcpy(token, svc->canary_token, sizeof(token));
+            svc->canary_token[0] = '\0';
         }
     } else {
         sr->where = cln_xasprintf("image %s (fresh container)", s->image);
@@ -361,8 +366,13 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
             break;
     }
 out:
-    if (observed && token[0]) /* the canary the step's exec wrote, or one written now */
+    if (observed && token[0]) { /* the canary the step's exec wrote, or one written now */
         cln_runner_canary_after_step(rt, id, &base, token);
+        if (svc) { /* the service's evidence, now complete */
+            cln_evidence_done(&svc->evidence);
+            cln_evidence_copy(&svc->evidence, &base);
+        }
+    }
     if (observed) {
         cln_runner_step_evidence(&base, sr->nattempts ? &sr->attempts[sr->nattempts - 1] : NULL,
                                  &sr->evidence);

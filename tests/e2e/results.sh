@@ -573,9 +573,10 @@ else
     out=$T/build.log bad "17: could not build the image with its own cat"
 fi
 
-# 23. the canary of a fresh container is written by the step's own exec
-# (through /.cleanrun/exec); where the step cannot write it (another user)
-# or removes it, by a writer of its own, as for a service; the wrapper
+# 23. the canary of a fresh container, and of a service with a step, is
+# written by the (first) step's own exec (through /.cleanrun/exec); where
+# the step cannot write it (another user) or removes it, and in a service
+# no step runs in, by a writer of its own; the wrapper
 # leaves the step's environment alone (no SHLVL or PWD, as a shell adds)
 canary=$(spec canary <<EOF
 [test]
@@ -595,6 +596,9 @@ run = ["sh", "-c", "rm /.cleanrun-canary-*"]
 [services.s]
 image = "$IMG"
 command = ["sleep", "1000"]
+[services.idle]
+image = "$IMG"
+command = ["sleep", "1000"]
 [[steps]]
 service = "s"
 run = ["true"]
@@ -602,9 +606,13 @@ EOF
 )
 if check "23: canary" 0 run --report json="$T/canary.json" "$canary" &&
     python3 -c 'import json,sys
-st = json.load(open(sys.argv[1]))["tests"][0]["steps"]
+t = json.load(open(sys.argv[1]))["tests"][0]
+st = t["steps"]
 by = [s["isolation"]["canary"]["written_by"] for s in st]
-assert by == ["step", "writer", "writer", "writer"], by
+assert by == ["step", "writer", "writer", "step"], by
+sv = {s["name"]: s["isolation"]["canary"] for s in t["services"]}
+assert sv["s"]["written_by"] == "step" and sv["idle"]["written_by"] == "writer", sv
+assert all(c["state"] == "proven" for c in sv.values()), sv
 assert all(s["isolation"]["canary"]["state"] == "proven" for s in st), st
 assert all(s["isolation"]["verdict"] == "isolated" for s in st), st
 env = st[0]["stdout"]["text"]
