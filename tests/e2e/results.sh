@@ -454,7 +454,9 @@ want host-env passed "21: host_env" && ok "21: host_env names are for \${env.NAM
 # 5. readiness: never past the deadline, once more at it, the real time
 want ready-at-deadline passed "5: ready at the deadline" && ok "5: a service ready at 1.5 s passes with interval 40s, timeout 3s (checked at the deadline)"
 want never-ready error "5: never ready" && section never-ready
-if grep -q "not ready after 3\.[0-9]*s" "$out"; then
+# (3.x s; 4.x s on a loaded machine, where starting the container and
+# the probe's exec take their time: never the 40 s interval)
+if grep -q "not ready after [34]\.[0-9]*s" "$out"; then
     ok "5: never ready with interval 40s: gives up at 3 s, saying so ($(grep -o 'not ready after [0-9.]*s' "$out"))"
 else
     bad "5: never ready: no 'not ready after 3.x s'"
