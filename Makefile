@@ -23,7 +23,7 @@ NPROC      := $(shell nproc 2>/dev/null || echo 2)
 # The host OS: its half of the seam runtime/base/os.h is runtime/base/os-$(HOST_OS)*.c
 # (docs/ARCHITECTURE.md "The host OS seam"); only Linux's exists today.
 HOST_OS    := $(shell uname -s | tr A-Z a-z)
-PKGS_linux := libseccomp
+PKGS_linux := libseccomp libcrypto
 PKGS       := libcurl libcjson libarchive libpcre2-8 libxml-2.0 yaml-0.1 $(PKGS_$(HOST_OS))
 TEST_PKGS  := criterion
 
@@ -52,7 +52,9 @@ OS_SRC      := $(wildcard runtime/base/os-$(HOST_OS)*.c)
 ifeq ($(OS_SRC),)
 $(error no runtime/base/os-$(HOST_OS)*.c: cleanrun has no implementation of runtime/base/os.h for $(HOST_OS) yet)
 endif
-RUNTIME_SRC := $(filter-out runtime/base/os-%,$(wildcard runtime/base/*.c runtime/*.c runtime/*/*.c)) $(OS_SRC)
+# runtime/native/ is a Linux backend: built on Linux only.
+LINUX_ONLY  := $(if $(filter linux,$(HOST_OS)),,runtime/native/%)
+RUNTIME_SRC := $(filter-out runtime/base/os-% $(LINUX_ONLY),$(wildcard runtime/base/*.c runtime/*.c runtime/*/*.c)) $(OS_SRC)
 HARNESS_SRC := $(filter-out harness/cli/main.c harness/inside/%,$(wildcard harness/*.c harness/*/*.c))
 # What runs inside containers (harness/inside/): static, with musl, embedded
 # in the harness by harness/inside.c; one build for every variant.
@@ -88,7 +90,7 @@ depcheck:
 	@pkg-config --exists $(PKGS) 2>/dev/null || { \
 	  echo "cleanrun: missing build dependencies ($(PKGS) via pkg-config)."; \
 	  echo "  Run 'make deps' (Debian/Ubuntu, as root) or install libcurl4-openssl-dev,"; \
-	  echo "  libcjson-dev and pkg-config."; exit 2; }
+	  echo "  libcjson-dev, libarchive-dev, libssl-dev and pkg-config."; exit 2; }
 	@command -v $(MUSL_CC) >/dev/null 2>&1 || { \
 	  echo "cleanrun: missing $(MUSL_CC), which builds what runs inside containers."; \
 	  echo "  Run 'make deps' (Debian/Ubuntu, as root) or install musl-tools."; exit 2; }
