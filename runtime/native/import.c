@@ -258,8 +258,9 @@ static void docker_names(const cJSON *dm, int dfd, const char *mdigest, struct c
     }
 }
 
+/* via: the descriptor of the index that led here (its names), or NULL. */
 static int oci_index(struct importer *im, const cJSON *index, const cJSON *dm, int depth,
-                     struct cln_error **err)
+                     const cJSON *via, struct cln_error **err)
 {
     if (depth > 4)
         return cln_error_set(err, CLN_E_INVALID, 0, "indexes nested too deep");
@@ -281,15 +282,16 @@ static int oci_index(struct importer *im, const cJSON *index, const cJSON *dm, i
                 return cln_error_wrap(err, "index");
             cleanup_free char *path = cln_xasprintf("blobs/sha256/%s", hex);
             if (read_json(im->dfd, path, digest, sz, "index", NULL, NULL, &sub, err) < 0 ||
-                oci_index(im, sub, dm, depth + 1, err) < 0)
+                oci_index(im, sub, dm, depth + 1, d, err) < 0)
                 return -CLN_E_INVALID;
-            /* the names of the index are the names of what it selected */
             continue;
         }
         if (strcmp(mt, MT_OCI_MANIFEST) != 0 && strcmp(mt, MT_DOCKER_MANIFEST) != 0)
             continue; /* unknown media types are not errors (image-layout.md) */
         struct cln_strv names = {0};
         add_names(d, &names);
+        if (via)
+            add_names(via, &names);
         docker_names(dm, im->dfd, digest, &names);
         int r = oci_manifest(im, digest, sz, &names, err);
         cln_strv_done(&names);
@@ -318,7 +320,7 @@ static int import_oci(struct importer *im, struct cln_error **err)
     struct cln_error *e = NULL;
     if (read_json(im->dfd, "manifest.json", NULL, -1, "docker save", NULL, NULL, &dm, &e) < 0)
         cln_error_free(e); /* an OCI layout without docker's manifest.json */
-    return oci_index(im, index, cJSON_IsArray(dm) ? dm : NULL, 0, err);
+    return oci_index(im, index, cJSON_IsArray(dm) ? dm : NULL, 0, NULL, err);
 }
 
 /* ---- docker save <= v24 ---- */
@@ -566,7 +568,7 @@ static int import_locked(struct importer *im, const char *path, struct cln_error
 }
 
 int cln_store_import(struct cln_store *s, const char *path, const char *ref,
-                     struct cln_image_list *ret, struct cln_error **err)
+                     struct cln_store_images *ret, struct cln_error **err)
 {
     struct importer im = {.s = s, .dfd = -1, .ref = ref};
     if (native_lock(s, true, err) < 0)
@@ -579,13 +581,13 @@ int cln_store_import(struct cln_store *s, const char *path, const char *ref,
         cln_strv_done(&im.ids);
         return cln_error_wrap(err, "import '%s'", path);
     }
-    struct cln_image_list l = {.v = cln_xcalloc(im.ids.n + 1, sizeof(*l.v))};
+    struct cln_store_images l = {.v = cln_xcalloc(im.ids.n + 1, sizeof(*l.v))};
     for (size_t i = 0; r == 0 && i < im.ids.n; i++)
         if ((r = cln_store_lookup(s, im.ids.v[i], &l.v[l.n], err)) == 0)
             l.n++;
     cln_strv_done(&im.ids);
     if (r < 0) {
-        cln_image_list_done(&l);
+        cln_store_images_done(&l);
         return r;
     }
     *ret = l;

@@ -236,7 +236,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static void info_fill(const cJSON *db, const char *id, struct cln_image_info *i)
+static void info_fill(const cJSON *db, const char *id, struct cln_store_info *i)
 {
     const cJSON *img =
         cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(db, "images"), id);
@@ -256,24 +256,24 @@ static void info_fill(const cJSON *db, const char *id, struct cln_image_info *i)
         qsort(i->refs.v, i->refs.n, sizeof(*i->refs.v), cmp_str);
 }
 
-void cln_image_info_done(struct cln_image_info *i)
+void cln_store_info_done(struct cln_store_info *i)
 {
     free(i->id);
     free(i->manifest);
     free(i->created);
     cln_strv_done(&i->refs);
-    *i = (struct cln_image_info){0};
+    *i = (struct cln_store_info){0};
 }
 
-void cln_image_list_done(struct cln_image_list *l)
+void cln_store_images_done(struct cln_store_images *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        cln_image_info_done(&l->v[i]);
+        cln_store_info_done(&l->v[i]);
     free(l->v);
-    *l = (struct cln_image_list){0};
+    *l = (struct cln_store_images){0};
 }
 
-int cln_store_list(struct cln_store *s, struct cln_image_list *ret, struct cln_error **err)
+int cln_store_list(struct cln_store *s, struct cln_store_images *ret, struct cln_error **err)
 {
     cleanup_json cJSON *db = NULL;
     if (native_lock(s, false, err) < 0)
@@ -283,7 +283,7 @@ int cln_store_list(struct cln_store *s, struct cln_image_list *ret, struct cln_e
     if (r < 0)
         return r;
     const cJSON *images = cJSON_GetObjectItemCaseSensitive(db, "images");
-    struct cln_image_list l = {0};
+    struct cln_store_images l = {0};
     size_t n = (size_t)cJSON_GetArraySize(images);
     l.v = cln_xcalloc(n ? n : 1, sizeof(*l.v));
     const cJSON *img;
@@ -333,7 +333,7 @@ static int resolve(const cJSON *db, const char *name, char **ret_id, bool *ret_b
     return 0;
 }
 
-int cln_store_lookup(struct cln_store *s, const char *name, struct cln_image_info *ret,
+int cln_store_lookup(struct cln_store *s, const char *name, struct cln_store_info *ret,
                      struct cln_error **err)
 {
     cleanup_json cJSON *db = NULL;
@@ -345,7 +345,7 @@ int cln_store_lookup(struct cln_store *s, const char *name, struct cln_image_inf
     native_unlock(s);
     if (r < 0 || (r = resolve(db, name, &id, &by_ref, err)) < 0)
         return r;
-    *ret = (struct cln_image_info){0};
+    *ret = (struct cln_store_info){0};
     info_fill(db, id, ret);
     return 0;
 }
@@ -355,8 +355,9 @@ static int remove_locked(struct cln_store *s, const char *name, struct cln_error
     cleanup_json cJSON *db = NULL;
     cleanup_free char *id = NULL;
     bool by_ref = false;
-    if (db_load(s, &db, err) < 0 || resolve(db, name, &id, &by_ref, err) < 0)
-        return -CLN_E_INVALID;
+    int r = db_load(s, &db, err);
+    if (r < 0 || (r = resolve(db, name, &id, &by_ref, err)) < 0)
+        return r;
     cJSON *refs = obj(db, "refs");
     if (by_ref) {
         cleanup_free char *norm = native_ref_normalize(name);
@@ -364,14 +365,14 @@ static int remove_locked(struct cln_store *s, const char *name, struct cln_error
             refs, cJSON_GetObjectItemCaseSensitive(refs, name) ? name : norm);
     }
     bool still_named = false;
-    for (cJSON *r = refs->child, *next = NULL; r; r = next) {
-        next = r->next;
-        if (!cJSON_IsString(r) || strcmp(r->valuestring, id) != 0)
+    for (cJSON *ent = refs->child, *next = NULL; ent; ent = next) {
+        next = ent->next;
+        if (!cJSON_IsString(ent) || strcmp(ent->valuestring, id) != 0)
             continue;
         if (by_ref)
             still_named = true;
         else
-            cJSON_Delete(cJSON_DetachItemViaPointer(refs, r));
+            cJSON_Delete(cJSON_DetachItemViaPointer(refs, ent));
     }
     if (!still_named)
         cJSON_DeleteItemFromObjectCaseSensitive(obj(db, "images"), id);
@@ -475,17 +476,18 @@ int cln_store_prune(struct cln_store *s, size_t *ret_freed, struct cln_error **e
     return r;
 }
 
-int cln_store_image_get(struct cln_store *s, const char *name, struct cln_image **ret,
+int cln_store_image_get(struct cln_store *s, const char *name, struct cln_store_image **ret,
                         struct cln_error **err)
 {
-    struct cln_image_info info = {0};
-    if (cln_store_lookup(s, name, &info, err) < 0)
-        return -CLN_E_NOT_FOUND;
-    struct cln_image *img = cln_xcalloc(1, sizeof(*img));
+    struct cln_store_info info = {0};
+    int r = cln_store_lookup(s, name, &info, err);
+    if (r < 0)
+        return r;
+    struct cln_store_image *img = cln_xcalloc(1, sizeof(*img));
     img->id = CLN_TAKE(info.id);
     img->manifest = CLN_TAKE(info.manifest);
-    cln_image_info_done(&info);
-    int r = native_lock(s, false, err);
+    cln_store_info_done(&info);
+    r = native_lock(s, false, err);
     if (r == 0) {
         r = image_config(s, img->id, &img->config, err);
         for (size_t i = 0; r == 0 && img->config && i < img->config->diff_ids.n; i++) {
@@ -506,14 +508,14 @@ int cln_store_image_get(struct cln_store *s, const char *name, struct cln_image 
         native_unlock(s);
     }
     if (r < 0) {
-        cln_image_free(img);
+        cln_store_image_free(img);
         return r;
     }
     *ret = img;
     return 0;
 }
 
-void cln_image_free(struct cln_image *img)
+void cln_store_image_free(struct cln_store_image *img)
 {
     if (!img)
         return;

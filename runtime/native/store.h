@@ -40,7 +40,7 @@ void cln_store_close(struct cln_store *s); /* NULL-safe */
 void cln_store_set_limits(struct cln_store *s, uint64_t max_entries, uint64_t max_bytes);
 
 /* An image as listed. */
-struct cln_image_info {
+struct cln_store_info {
     char *id;             /* the config digest, "sha256:<hex>" */
     char *manifest;       /* the manifest digest */
     struct cln_strv refs; /* names, sorted; may be empty */
@@ -48,11 +48,11 @@ struct cln_image_info {
     uint64_t size;        /* bytes of the unpacked layers */
 };
 
-struct cln_image_list {
-    struct cln_image_info *v;
+struct cln_store_images {
+    struct cln_store_info *v;
     size_t n;
 };
-void cln_image_list_done(struct cln_image_list *l);
+void cln_store_images_done(struct cln_store_images *l);
 
 /* Import FILE: a `docker save` archive (either layout), an OCI image layout
  * directory or OCI archive, or a plain rootfs tarball (one layer, a minimal
@@ -60,17 +60,17 @@ void cln_image_list_done(struct cln_image_list *l);
  * is added as a name of every image imported (a rootfs tarball has no other).
  * *ret gets the images imported (usually one). */
 int cln_store_import(struct cln_store *s, const char *path, const char *ref,
-                     struct cln_image_list *ret, struct cln_error **err);
+                     struct cln_store_images *ret, struct cln_error **err);
 
 /* Every image, sorted by id. */
-int cln_store_list(struct cln_store *s, struct cln_image_list *ret, struct cln_error **err);
+int cln_store_list(struct cln_store *s, struct cln_store_images *ret, struct cln_error **err);
 
 /* Find an image by name ("busybox" means "busybox:latest"), by id
  * ("sha256:<hex>") or by a prefix of its hex (with or without "sha256:").
  * CLN_E_NOT_FOUND when none, CLN_E_CONFLICT when a prefix is ambiguous. */
-int cln_store_lookup(struct cln_store *s, const char *name, struct cln_image_info *ret,
+int cln_store_lookup(struct cln_store *s, const char *name, struct cln_store_info *ret,
                      struct cln_error **err);
-void cln_image_info_done(struct cln_image_info *i);
+void cln_store_info_done(struct cln_store_info *i);
 
 /* Remove a name, or an image: by name the name goes, and the image with it
  * when it was its last one; by id or prefix the image and all its names.
@@ -102,13 +102,13 @@ int cln_image_config_parse(const char *json, size_t len, struct cln_image_config
 void cln_image_config_free(struct cln_image_config *c); /* NULL-safe */
 
 /* What mounting an image needs. */
-struct cln_image {
+struct cln_store_image {
     char *id, *manifest;
     struct cln_image_config *config;
     struct cln_strv layer_dirs; /* absolute paths, bottom layer first */
 };
 
 /* Look name up (as cln_store_lookup) and load its config and layers. */
-int cln_store_image_get(struct cln_store *s, const char *name, struct cln_image **ret,
+int cln_store_image_get(struct cln_store *s, const char *name, struct cln_store_image **ret,
                         struct cln_error **err);
-void cln_image_free(struct cln_image *img); /* NULL-safe */
+void cln_store_image_free(struct cln_store_image *img); /* NULL-safe */
