@@ -68,7 +68,10 @@ static int parse_inner(const cJSON *cfg, struct cln_image_config *c, struct cln_
     const cJSON *ports = cJSON_GetObjectItemCaseSensitive(cfg, "ExposedPorts");
     if (!cJSON_IsObject(ports))
         ports = NULL;
-    cJSON_ArrayForEach(it, ports) cln_strv_add(&c->exposed_ports, it->string);
+    cJSON_ArrayForEach(it, ports)
+    {
+        cln_strv_add(&c->exposed_ports, it->string);
+    }
     const cJSON *hc = cJSON_GetObjectItemCaseSensitive(cfg, "Healthcheck");
     if (cJSON_IsObject(hc)) {
         c->has_healthcheck = true;

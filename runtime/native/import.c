@@ -517,16 +517,16 @@ static int import_rootfs(struct importer *im, const char *path, struct cln_error
             "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":"
             "\"%s\",\"size\":%llu}]}",
             MT_OCI_MANIFEST, h, strlen(ctext), diff_id, (unsigned long long)size);
-        /* the layer is in the store now: finish_image skips it; its size is known */
-        uint64_t sizes[1] = {size};
         cleanup_free char *cd = NULL, *md = NULL;
         if (native_blob_put(im->s, ctext, strlen(ctext), &cd, err) < 0 ||
             native_blob_put(im->s, mtext, strlen(mtext), &md, err) < 0)
             r = -CLN_E_IO;
         if (r == 0 && im->ref)
             cln_strv_add(&names, im->ref);
-        if (r == 0)
+        if (r == 0) {
+            uint64_t sizes[1] = {size};
             r = native_db_add(im->s, cd, md, created, &c->diff_ids, sizes, &names, err);
+        }
         if (r == 0)
             cln_strv_push(&im->ids, CLN_TAKE(cd));
     }

@@ -287,7 +287,10 @@ int cln_store_list(struct cln_store *s, struct cln_store_images *ret, struct cln
     size_t n = (size_t)cJSON_GetArraySize(images);
     l.v = cln_xcalloc(n ? n : 1, sizeof(*l.v));
     const cJSON *img;
-    cJSON_ArrayForEach(img, images) info_fill(db, img->string, &l.v[l.n++]);
+    cJSON_ArrayForEach(img, images)
+    {
+        info_fill(db, img->string, &l.v[l.n++]);
+    }
     if (l.n > 1)
         qsort(l.v, l.n, sizeof(*l.v), cmp_str); /* id is the first member */
     *ret = l;
@@ -312,22 +315,24 @@ static int resolve(const cJSON *db, const char *name, char **ret_id, bool *ret_b
     size_t n = strlen(hex);
     const char *found = NULL;
     if (n && n <= NATIVE_HEX_LEN && strspn(hex, "0123456789abcdef") == n) {
-        const cJSON *img;
-        cJSON_ArrayForEach(img, cJSON_GetObjectItemCaseSensitive(db, "images"))
-        {
+        const cJSON *images = cJSON_GetObjectItemCaseSensitive(db, "images");
+        for (const cJSON *img = images->child; img; img = img->next) {
             if (strncmp(img->string + 7, hex, n) != 0)
                 continue;
-            if (found)
-                return cln_error_set(err, CLN_E_CONFLICT, 0,
-                                     "image '%s' is ambiguous: %s and %s, at least", name, found,
-                                     img->string);
+            if (found) {
+                cln_error_set(err, CLN_E_CONFLICT, 0,
+                              "image '%s' is ambiguous: %s and %s, at least", name, found,
+                              img->string);
+                return -CLN_E_CONFLICT;
+            }
             found = img->string;
         }
     }
-    if (!found)
-        return cln_error_set(err, CLN_E_NOT_FOUND, 0,
-                             "no image '%s' in the store (cleanrun image import FILE adds one)",
-                             name);
+    if (!found) {
+        cln_error_set(err, CLN_E_NOT_FOUND, 0,
+                      "no image '%s' in the store (cleanrun image import FILE adds one)", name);
+        return -CLN_E_NOT_FOUND;
+    }
     *ret_by_ref = false;
     *ret_id = cln_xstrdup(found);
     return 0;
@@ -397,11 +402,13 @@ static int image_config(struct cln_store *s, const char *id, struct cln_image_co
     if (native_digest_hex(id, hex, err) < 0)
         return -CLN_E_INVALID;
     cleanup_free char *path = cln_xasprintf("blobs/sha256/%s", hex);
-    if (native_read_verified(s->rootfd, path, id, -1, NATIVE_MAX_JSON, "image config", &text, &len,
-                             err) < 0 ||
-        cln_image_config_parse(text, len, ret, err) < 0)
-        return cln_error_wrap(err, "image %s", id);
-    return 0;
+    int r = native_read_verified(s->rootfd, path, id, -1, NATIVE_MAX_JSON, "image config", &text,
+                                 &len, err);
+    if (r == 0)
+        r = cln_image_config_parse(text, len, ret, err);
+    if (r < 0)
+        cln_error_wrap(err, "image %s", id);
+    return r;
 }
 
 /* Remove every entry of dir (relative to the root) that keep does not
@@ -439,7 +446,7 @@ static int prune_locked(struct cln_store *s, size_t *ret_freed, struct cln_error
     {
         const char *m = jstr(img, "manifest");
         struct cln_image_config *c = NULL;
-        if (image_config(s, img->string, &c, err) < 0)
+        if (image_config(s, img->string, &c, err) < 0 || !c)
             return cln_error_wrap(err, "prune: keeping everything");
         cJSON_AddTrueToObject(blobs, img->string + 7);
         if (m && strlen(m) > 7)

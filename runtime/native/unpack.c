@@ -63,18 +63,22 @@ static int openat2_beneath(int dirfd, const char *path, int flags)
  * "..".  "" is the root itself. */
 static int clean_name(const char *raw, const char *what, char **ret, struct cln_error **err)
 {
-    if (!raw || !*raw)
-        return cln_error_set(err, CLN_E_INVALID, 0, "an entry without a name");
-    if (raw[0] == '/')
-        return cln_error_set(err, CLN_E_INVALID, 0, "%s '%s': absolute path refused", what, raw);
+    if (!raw || !*raw) {
+        cln_error_set(err, CLN_E_INVALID, 0, "an entry without a name");
+        return -CLN_E_INVALID;
+    }
+    if (raw[0] == '/') {
+        cln_error_set(err, CLN_E_INVALID, 0, "%s '%s': absolute path refused", what, raw);
+        return -CLN_E_INVALID;
+    }
     struct cln_buf out = {0};
     const char *p = raw;
     while (*p) {
         size_t n = strcspn(p, "/");
         if (n == 2 && p[0] == '.' && p[1] == '.') {
             cln_buf_done(&out);
-            return cln_error_set(err, CLN_E_INVALID, 0, "%s '%s': '..' component refused", what,
-                                 raw);
+            cln_error_set(err, CLN_E_INVALID, 0, "%s '%s': '..' component refused", what, raw);
+            return -CLN_E_INVALID;
         }
         if (n && !(n == 1 && p[0] == '.')) {
             if (out.len)
@@ -119,8 +123,10 @@ static int open_parent(struct unpack *u, const char *path, const char *entry, bo
                        int *ret_fd, const char **ret_base, struct cln_error **err)
 {
     cleanup_close int cur = openat(u->rootfd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (cur < 0)
-        return cln_error_set(err, CLN_E_IO, errno, "open the target directory");
+    if (cur < 0) {
+        cln_error_set(err, CLN_E_IO, errno, "open the target directory");
+        return -CLN_E_INVALID;
+    }
     const char *p = path;
     for (;;) {
         size_t n = strcspn(p, "/");
@@ -129,22 +135,27 @@ static int open_parent(struct unpack *u, const char *path, const char *entry, bo
         cleanup_free char *comp = cln_xstrndup(p, n);
         int fd = openat2_beneath(cur, comp, O_PATH | O_DIRECTORY);
         if (fd < 0 && errno == ENOENT && create) {
-            if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST)
-                return cln_error_set(err, CLN_E_IO, errno, "entry '%s': create its parent '%.*s'",
-                                     entry, (int)(p - path + n), path);
+            if (mkdirat(cur, comp, 0755) < 0 && errno != EEXIST) {
+                cln_error_set(err, CLN_E_IO, errno, "entry '%s': create its parent '%.*s'", entry,
+                              (int)(p - path + n), path);
+                return -CLN_E_INVALID;
+            }
             fd = openat2_beneath(cur, comp, O_PATH | O_DIRECTORY);
         }
         if (fd < 0) {
             int e = errno;
             struct stat st;
             if ((e == ELOOP || e == ENOTDIR || e == EXDEV) &&
-                fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-                return cln_error_set(err, CLN_E_INVALID, 0,
-                                     "entry '%s': its parent '%.*s' is a symlink: refused", entry,
-                                     (int)(p - path + n), path);
-            return cln_error_set(err, e == ENOENT ? CLN_E_NOT_FOUND : CLN_E_INVALID, e,
-                                 "entry '%s': its parent '%.*s' is not a directory", entry,
-                                 (int)(p - path + n), path);
+                fstatat(cur, comp, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+                cln_error_set(err, CLN_E_INVALID, 0,
+                              "entry '%s': its parent '%.*s' is a symlink: refused", entry,
+                              (int)(p - path + n), path);
+                return -CLN_E_INVALID;
+            }
+            cln_error_set(err, e == ENOENT ? CLN_E_NOT_FOUND : CLN_E_INVALID, e,
+                          "entry '%s': its parent '%.*s' is not a directory", entry,
+                          (int)(p - path + n), path);
+            return -CLN_E_INVALID;
         }
         close(cur);
         cur = fd;
@@ -223,7 +234,7 @@ static int whiteout(struct unpack *u, int parent, const char *name, const char *
     struct stat st;
     if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
         return 0; /* X is in this very layer: a whiteout hides lower layers only */
-    if (mknodat(parent, name, S_IFCHR | 0, makedev(0, 0)) == 0)
+    if (mknodat(parent, name, S_IFCHR, makedev(0, 0)) == 0)
         return 0;
     if (u->o->is_root || (errno != EPERM && errno != EACCES))
         return cln_error_set(err, CLN_E_IO, errno, "entry '%s': create the whiteout", entry);
