@@ -36,13 +36,15 @@ struct tent {
     int mode;         /* 0: 0644 for files, 0755 for dirs */
 };
 
-/* A tar in memory (gzip when asked). */
-static char *tar_mem(const struct tent *t, size_t n, bool gz, size_t *ret_len)
+/* A tar in memory, compressed when asked: 0 none, 'g' gzip, 'z' zstd. */
+static char *tar_mem_filter(const struct tent *t, size_t n, char filter, size_t *ret_len)
 {
     struct archive *a = archive_write_new();
     archive_write_set_format_pax_restricted(a);
-    if (gz)
+    if (filter == 'g')
         archive_write_add_filter_gzip(a);
+    if (filter == 'z')
+        cr_assert_eq(archive_write_add_filter_zstd(a), ARCHIVE_OK);
     size_t cap = 1 << 20, used = 0;
     char *buf = cln_xmalloc(cap);
     archive_write_set_bytes_in_last_block(a, 1);
@@ -89,6 +91,11 @@ static char *tar_mem(const struct tent *t, size_t n, bool gz, size_t *ret_len)
     archive_write_free(a);
     *ret_len = used;
     return buf;
+}
+
+static char *tar_mem(const struct tent *t, size_t n, bool gz, size_t *ret_len)
+{
+    return tar_mem_filter(t, n, gz ? 'g' : 0, ret_len);
 }
 
 /* A file entry with binary contents, for archives of archives. */
@@ -549,6 +556,30 @@ Test(native_store, imports_a_rootfs_tarball_as_one_layer)
     cr_assert_eq(img->layer_dirs.n, 1);
     cr_assert_str_eq(img->config->os, "linux");
     cr_assert_not(img->config->has_cmd);
+    cleanup_free char *hello = cln_xasprintf("%s/etc/hello", img->layer_dirs.v[0]);
+    cleanup_free char *t = read_text(hello);
+    cr_assert_str_eq(t, "hello\n");
+    cln_store_image_free(img);
+}
+
+Test(native_store, imports_a_zstd_layer)
+{
+    struct archive *probe = archive_write_new();
+    bool zstd = archive_write_add_filter_zstd(probe) == ARCHIVE_OK;
+    archive_write_free(probe);
+    if (!zstd)
+        cr_skip_test("this libarchive writes no zstd");
+    size_t len = 0;
+    cleanup_free char *tar = tar_mem_filter(LAYER1, CLN_ARRAY_SIZE(LAYER1), 'z', &len);
+    cr_assert_eq((unsigned char)tar[0], 0x28, "zstd magic");
+    cleanup_free char *p = wpath("rootfs.tar.zst");
+    write_file(p, tar, len);
+    cleanup_error struct cln_error *err = NULL;
+    struct cln_store_images l = {0};
+    cr_assert_eq(cln_store_import(store, p, "zst", &l, &err), 0, "%s", cln_error_text(err));
+    cln_store_images_done(&l);
+    struct cln_store_image *img = NULL;
+    cr_assert_eq(cln_store_image_get(store, "zst", &img, &err), 0, "%s", cln_error_text(err));
     cleanup_free char *hello = cln_xasprintf("%s/etc/hello", img->layer_dirs.v[0]);
     cleanup_free char *t = read_text(hello);
     cr_assert_str_eq(t, "hello\n");
