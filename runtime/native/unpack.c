@@ -363,7 +363,8 @@ static int one_entry(struct unpack *u, struct archive *a, struct archive_entry *
         perm = type == AE_IFDIR ? 0700 : 0600;
     if (!hardlink && (type == AE_IFCHR || type == AE_IFBLK) && (!u->o->layer || !u->o->is_root))
         return cln_error_set(err, CLN_E_INVALID, 0, "entry '%s': device node refused (%s)", entry,
-                             u->o->layer ? "only root may create one" : "not in an image archive");
+                             u->o->layer ? "only root may create one"
+                                         : "an image archive has none");
     if (!*path) {
         if (type == AE_IFDIR)
             dir_record(u, ".", e, perm, true);
