@@ -586,6 +586,71 @@ Test(native_store, imports_a_zstd_layer)
     cln_store_image_free(img);
 }
 
+/* As an ordinary user: whiteouts as char devices 0/0 (unprivileged since
+ * Linux 5.8) or user.overlay.whiteout files, opaque directories as
+ * user.overlay.opaque.  In a child that drops to uid 65534 when root. */
+static int whiteouts_as_user(const char *archive, const struct image *im)
+{
+    cleanup_free char *root = wpath("store-user");
+    struct cln_store *s = NULL;
+    struct cln_error *err = NULL;
+    struct cln_store_images l = {0};
+    struct cln_store_image *img = NULL;
+    int ret = 0;
+    if (cln_store_open(root, &s, &err) < 0 || cln_store_import(s, archive, NULL, &l, &err) < 0 ||
+        cln_store_image_get(s, im->config_digest, &img, &err) < 0) {
+        fprintf(stderr, "%s\n", cln_error_text(err));
+        ret = 20;
+    }
+    if (ret == 0) {
+        cleanup_free char *gone = cln_xasprintf("%s/a/gone", img->layer_dirs.v[1]);
+        cleanup_free char *d = cln_xasprintf("%s/d", img->layer_dirs.v[1]);
+        struct stat st;
+        char v[4] = {0}, w[4] = {0};
+        if (lstat(gone, &st) < 0)
+            ret = 21;
+        else if (!(S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) &&
+                 lgetxattr(gone, "user.overlay.whiteout", w, sizeof(w)) < 0)
+            ret = 22;
+        else if (lgetxattr(d, "user.overlay.opaque", v, sizeof(v)) != 1 || v[0] != 'y')
+            ret = 23;
+        else if (lgetxattr(d, "trusted.overlay.opaque", v, sizeof(v)) >= 0)
+            ret = 24;
+    }
+    cln_store_image_free(img);
+    cln_store_images_done(&l);
+    cln_error_free(err);
+    cln_store_close(s);
+    return ret;
+}
+
+Test(native_store, honours_whiteouts_as_an_ordinary_user)
+{
+    struct image im = {0};
+    image_make(&im, false);
+    cleanup_free char *p = wpath("old.tar");
+    write_docker_old(p, &im);
+    if (geteuid() != 0) {
+        cr_assert_eq(whiteouts_as_user(p, &im), 0);
+        image_done(&im);
+        return;
+    }
+    cr_assert_eq(chmod(work, 0777), 0);
+    cr_assert_eq(chmod(p, 0644), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        if (setgid(65534) < 0 || setuid(65534) < 0)
+            _exit(10);
+        _exit(whiteouts_as_user(p, &im));
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d",
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    image_done(&im);
+}
+
 /* ---- hostile archives ---- */
 
 static void refused(const struct tent *t, size_t n, const char *what)
