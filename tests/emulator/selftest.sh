@@ -14,7 +14,7 @@ DOCKER=(/usr/bin/docker -H "${CONTAINER_EMU_DOCKER_HOST:-unix:///var/run/docker.
 BASE=$(mktemp -d /tmp/emu-selftest.XXXXXX)
 TMP=$BASE
 fails=0
-unset CONTAINER_EMU_HANG CONTAINER_EMU_XPC_FAIL CONTAINER_EMU_SYSTEM CONTAINER_EMU_SCHEMA_MINOR \
+unset CONTAINER_EMU_HANG CONTAINER_EMU_HANG_AFTER CONTAINER_EMU_XPC_FAIL CONTAINER_EMU_SYSTEM CONTAINER_EMU_SCHEMA_MINOR \
     CONTAINER_EMU_MACOS
 
 # what the tests made and left: containers, networks, volumes, images
@@ -273,6 +273,15 @@ assert o["reference"] == "'"$IMAGE"'" and o["descriptor"]["digest"].startswith("
     expect "$t CONTAINER_EMU_HANG=inspect: the call hangs (timeout 124)" 124
     CONTAINER_EMU_HANG=inspect run "$C" ls -q
     expect "$t CONTAINER_EMU_HANG=inspect: other calls pass" 0
+    CONTAINER_EMU_HANG_AFTER=create run timeout 5 "$C" create --name "emu-selftest-$mode-after" \
+        "$IMAGE" sleep 100
+    expect "$t CONTAINER_EMU_HANG_AFTER=create: the call hangs (timeout 124), printing nothing" 124 ""
+    run "$C" ls -a -q
+    grep -qx "emu-selftest-$mode-after" "$TMP/out" &&
+        ok "$t CONTAINER_EMU_HANG_AFTER=create: the container was made" ||
+        fail "$t CONTAINER_EMU_HANG_AFTER=create: the container was made"
+    run "$C" delete -f "emu-selftest-$mode-after"
+    expect "$t CONTAINER_EMU_HANG_AFTER=create: and is deleted as any other" 0
     CONTAINER_EMU_XPC_FAIL="ls:1:$TMP/xpc-$mode" run "$C" ls -q
     expect "$t CONTAINER_EMU_XPC_FAIL: the first call fails" 1 "" \
         'Error: internalError: "failed to connect: XPC connection error: Connection invalid"
