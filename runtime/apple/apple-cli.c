@@ -2,6 +2,7 @@
  * with a deadline, its output captured (capped), and the retrying form
  * that classifies failures (apple-internal.h). */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,6 +18,7 @@
 #include "runtime/backend.h"
 #include "runtime/base/buf.h"
 #include "runtime/base/cleanup.h"
+#include "runtime/base/deadline.h"
 #include "runtime/base/error.h"
 #include "runtime/base/os.h"
 #include "runtime/base/xalloc.h"
@@ -109,14 +111,42 @@ static void untrack(struct cln_apple_tracker *t, struct cln_apple_inflight *i)
     pthread_mutex_unlock(&t->lock);
 }
 
+/* After the child closed its output: how long its status may still take
+ * to arrive once every deadline passed (it is exiting, not hung). */
+#define EOF_GRACE_MS 2000
+
+/* The child's status within ms, whatever the calling thread's deadline
+ * (cln_broker_wait would stop at it): the bound is the caller's. */
+static int wait_status(struct cln_broker_child *child, uint64_t ms, int *ret_status)
+{
+    const char *what = NULL;
+    uint64_t dl = cln_deadline_get(&what);
+    cleanup_free char *saved = what ? cln_xstrdup(what) : NULL;
+    cln_deadline_set(0, NULL);
+    struct cln_error *e = NULL;
+    int r = cln_broker_wait(child, ms, ret_status, &e);
+    cln_error_free(e);
+    cln_deadline_set(dl, saved);
+    return r;
+}
+
 static int run_tracked(struct cln_runtime *rt, const char *cli, const char *const *argv,
                        const char *const *env, const char *stdin_data, size_t stdin_len,
-                       uint64_t timeout_ms, size_t cap, struct cln_apple_tracker *tracker,
-                       struct cln_apple_call *ret, struct cln_error **err)
+                       uint64_t timeout_ms, bool own_bound_only, size_t cap,
+                       struct cln_apple_tracker *tracker, struct cln_apple_call *ret,
+                       struct cln_error **err)
 {
     memset(ret, 0, sizeof(*ret));
     ret->exit_status = -1;
     cap = cap ? cap : CLN_DEFAULT_OUTPUT_CAP;
+    /* the call's own bound and the calling thread's deadline, whichever
+     * comes first (docs/runtime.md "Deadlines") */
+    const char *what = NULL;
+    uint64_t thread_dl = own_bound_only ? 0 : cln_deadline_get(&what);
+    cleanup_free char *thread_what = what ? cln_xstrdup(what) : NULL;
+    uint64_t own = timeout_ms ? now_ms() + timeout_ms : 0;
+    uint64_t deadline = cln_deadline_min(own, thread_dl);
+    bool by_thread = thread_dl && (!own || thread_dl < own);
     int po[2] = {-1, -1}, pe[2] = {-1, -1}, pi[2] = {-1, -1};
     if (cln_os_pipe(po) < 0 || cln_os_pipe(pe) < 0 || (stdin_data && cln_os_pipe(pi) < 0)) {
         int e = errno;
@@ -151,11 +181,11 @@ static int run_tracked(struct cln_runtime *rt, const char *cli, const char *cons
     }
     struct cln_apple_inflight me = {.child = &child};
     track(tracker, &me);
-    uint64_t deadline = timeout_ms ? now_ms() + timeout_ms : 0;
     size_t written = 0;
     if (stdin_data)
         (void)fcntl(pi[1], F_SETFL, O_NONBLOCK);
     bool open_out = true, open_err = true, open_in = stdin_data != NULL;
+    bool expired = false;
     if (open_in && stdin_len == 0) {
         close(pi[1]);
         open_in = false;
@@ -179,10 +209,10 @@ static int run_tracked(struct cln_runtime *rt, const char *cli, const char *cons
         if (deadline) {
             uint64_t now = now_ms();
             if (now >= deadline) {
-                ret->timed_out = true;
+                expired = true;
                 break;
             }
-            wait = (int)(deadline - now);
+            wait = deadline - now > INT_MAX ? INT_MAX : (int)(deadline - now);
         }
         int k = poll(p, (nfds_t)np, wait);
         if (k < 0 && errno == EINTR)
@@ -212,36 +242,47 @@ static int run_tracked(struct cln_runtime *rt, const char *cli, const char *cons
     close(po[0]);
     close(pe[0]);
     int status = 0;
-    struct cln_error *we = NULL;
-    if (!ret->timed_out) {
-        uint64_t left = deadline ? (deadline > now_ms() ? deadline - now_ms() : 0) : 0;
-        if (cln_broker_wait(&child, deadline ? left : 60000, &status, &we) < 0) {
-            cln_error_free(we);
-            we = NULL;
-            ret->timed_out = true;
-        }
+    if (!expired) {
+        /* its output ended: it is exiting; its status comes through the
+         * broker a moment later, so wait for it even where a deadline
+         * passed meanwhile (briefly: a CLI that closed its output and
+         * stays is still a hung one) */
+        uint64_t now = now_ms();
+        uint64_t left = deadline ? (deadline > now ? deadline - now : 0) : 60000;
+        if (left < EOF_GRACE_MS)
+            left = EOF_GRACE_MS;
+        if (wait_status(&child, left, &status) < 0)
+            expired = true;
     }
     untrack(tracker, &me);
     if (me.interrupted) {
-        if (ret->timed_out) { /* killed already; reaped now */
-            (void)cln_broker_wait(&child, 2000, &status, &we);
-            cln_error_free(we);
-        }
+        if (expired) /* killed already; reaped now */
+            (void)wait_status(&child, 2000, &status);
         cln_broker_child_done(&child);
         cln_apple_call_done(ret);
         cleanup_free char *line = cln_apple_cmdline(argv);
         return cln_error_set(err, CLN_E_INTERRUPTED, 0, "runtime apple: `%s` interrupted", line);
     }
-    if (ret->timed_out) {
-        /* a hung CLI (its API server stuck): killed, exactly that process */
-        (void)cln_broker_kill(&child, SIGKILL, &we);
-        cln_error_free(we);
-        we = NULL;
-        (void)cln_broker_wait(&child, 2000, &status, &we);
-        cln_error_free(we);
+    if (expired) {
+        /* killed, exactly that process */
+        struct cln_error *ke = NULL;
+        (void)cln_broker_kill(&child, SIGKILL, &ke);
+        cln_error_free(ke);
+        (void)wait_status(&child, 2000, &status);
         cln_broker_child_done(&child);
         cln_apple_call_done(ret);
         cleanup_free char *line = cln_apple_cmdline(argv);
+        if (by_thread)
+            /* the caller's limit, not the CLI's fault */
+            return cln_error_set(err, CLN_E_TIMEOUT, 0,
+                                 "runtime apple: %s passed while `%s` was still running: killed",
+                                 thread_what ? thread_what : "the deadline", line);
+        ret->hung = true; /* its own bound: the CLI hung */
+        if (!timeout_ms)
+            return cln_error_set(err, CLN_E_TIMEOUT, 0,
+                                 "runtime apple: `%s` closed its output and did not exit within "
+                                 "60000 ms: killed",
+                                 line);
         return cln_error_set(err, CLN_E_TIMEOUT, 0,
                              "runtime apple: `%s` did not finish within %llu ms: killed", line,
                              (unsigned long long)timeout_ms);
@@ -258,7 +299,20 @@ int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *ar
                   uint64_t timeout_ms, size_t cap, struct cln_apple_call *ret,
                   struct cln_error **err)
 {
-    return run_tracked(rt, cli, argv, env, stdin_data, stdin_len, timeout_ms, cap, NULL, ret, err);
+    return run_tracked(rt, cli, argv, env, stdin_data, stdin_len, timeout_ms, false, cap, NULL, ret,
+                       err);
+}
+
+/* Sleep ms before another try, unless the calling thread's deadline
+ * comes first (0: no time for another try). */
+static bool backoff_sleep(uint64_t ms, bool own_bound_only)
+{
+    uint64_t dl = own_bound_only ? 0 : cln_deadline_get(NULL);
+    if (dl && now_ms() + ms >= dl)
+        return false;
+    struct timespec ts = {(time_t)(ms / 1000), (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+    return true;
 }
 
 int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *argv,
@@ -269,20 +323,26 @@ int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *a
     uint64_t backoff = pol->backoff_ms;
     for (unsigned t = 1;; t++) {
         int r = run_tracked(rt, cli, argv, env, pol->stdin_data, pol->stdin_len, pol->timeout_ms,
-                            pol->cap, pol->tracker, ret, err);
+                            pol->cleanup, pol->cap, pol->tracker, ret, err);
         if (r < 0)
             return r; /* could not run it, or it hung: not retried (ret freed) */
-        if (ret->exit_status == 0 || pol->any_exit)
+        if (ret->exit_status == 0)
             return 0;
         struct cln_apple_failure f;
         cln_apple_classify(ret->exit_status, ret->err.data, ret->err.len, &f);
-        if (f.cls == CLN_APPLE_TRANSIENT && t < tries) {
+        /* where any exit is an answer (exec, batches, status), the CLI's
+         * own transient error line is still one to try again: the API
+         * server was away, nothing was done */
+        bool transient = f.cls == CLN_APPLE_TRANSIENT && (!pol->any_exit || f.code[0]);
+        if (transient && t < tries && backoff_sleep(backoff, pol->cleanup)) {
             cln_apple_failure_done(&f);
             cln_apple_call_done(ret);
-            struct timespec ts = {(time_t)(backoff / 1000), (long)(backoff % 1000) * 1000000L};
-            nanosleep(&ts, NULL); /* bounded: tries x backoff, doubling */
-            backoff *= 2;
+            backoff *= 2; /* bounded: tries x backoff, doubling */
             continue;
+        }
+        if (pol->any_exit) {
+            cln_apple_failure_done(&f);
+            return 0; /* the caller reads the exit status and stderr */
         }
         cleanup_free char *line = cln_apple_cmdline(argv);
         enum cln_errcode code =

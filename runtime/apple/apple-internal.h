@@ -103,7 +103,8 @@ struct cln_apple_call {
     struct cln_buf out;            /* stdout, at most the cap */
     struct cln_buf err;            /* stderr, at most the cap */
     uint64_t out_total, err_total; /* what the process wrote, kept or not */
-    bool timed_out;
+    bool hung; /* killed at the call's own bound (not the thread's deadline): the
+                * CLI stopped answering; kept when the call fails */
 };
 void cln_apple_call_done(struct cln_apple_call *c);
 /* argv as a shell would read it back, for errors; owned. */
@@ -111,9 +112,11 @@ char *cln_apple_cmdline(const char *const *argv);
 /* One call of cli (argv[0] included) through the runtime's broker, its
  * output captured up to cap bytes a stream (0: the default cap), stdin
  * fed from stdin_data when not NULL; a call still running at timeout_ms
- * (0: none) is killed and CLN_E_TIMEOUT names its command line.  0 when
- * it ran (whatever its exit status, in ret, which the caller frees);
- * on an error ret holds nothing. */
+ * (0: none) or at the calling thread's deadline (runtime/base/deadline.h),
+ * whichever comes first, is killed and CLN_E_TIMEOUT names its command
+ * line and the limit (ret->hung when it was timeout_ms).  0 when it ran
+ * (whatever its exit status, in ret, which the caller frees); on an error
+ * ret holds nothing but hung. */
 int cln_apple_run(struct cln_runtime *rt, const char *cli, const char *const *argv,
                   const char *const *env, const char *stdin_data, size_t stdin_len,
                   uint64_t timeout_ms, size_t cap, struct cln_apple_call *ret,
@@ -141,11 +144,15 @@ struct cln_apple_policy {
     const char *stdin_data; /* NULL: /dev/null */
     size_t stdin_len;
     struct cln_apple_tracker *tracker; /* NULL: not interruptible (removals, kills) */
+    bool cleanup; /* a bounded cleanup: runs even once the CLI stopped answering, bounded
+                   * by timeout_ms alone (not the thread's deadline, which may have passed) */
 };
-/* The call, retried while it fails transiently (apple-errors.c); a failure
- * is an error with the command line, exit status, the CLI's error code and
- * message (CLN_E_NOT_FOUND for notFound, CLN_E_CONFLICT for exists and
- * invalidState, CLN_E_INVALID for invalidArgument and argument errors). */
+/* The call, retried while it fails transiently (apple-errors.c: XPC,
+ * timeout, interrupted), any_exit or not; a failure is an error with the
+ * command line, exit status, the CLI's error code and message
+ * (CLN_E_NOT_FOUND for notFound, CLN_E_CONFLICT for exists and
+ * invalidState, CLN_E_INVALID for invalidArgument and argument errors);
+ * with any_exit, the last try's exit status and output are the answer. */
 int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *argv,
                    const char *const *env, const struct cln_apple_policy *pol,
                    struct cln_apple_call *ret, struct cln_error **err);

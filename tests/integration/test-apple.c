@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "runtime/apple/apple-internal.h"
+#include "runtime/base/deadline.h"
 #include "runtime/base/error.h"
 #include "runtime/base/random.h"
 #include "runtime/runtime.h"
@@ -186,4 +187,173 @@ Test(apple_emulator, faults, .timeout = 120)
     cr_assert(strstr(text(e), "run `container system start`"), "%s", text(e));
     cln_error_free(e);
     unsetenv("CONTAINER_EMU_SYSTEM");
+}
+
+/* A fresh runtime of schema 1 with these bounds and faults (the emulator
+ * reads CONTAINER_EMU_* at each call). */
+static struct cln_runtime *open_with_timeout(const char *schema, const char *timeout_ms)
+{
+    struct cln_runtime *rt = open_schema(schema);
+    cln_runtime_close(rt);
+    setenv("CLEANRUN_APPLE_TIMEOUT_MS", timeout_ms, 1);
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_apple_open_cli(emulator, &rt, &e), 0, "open: %s", text(e));
+    return rt;
+}
+
+static void unique_name(char *buf, size_t size, const char *what, const char *schema)
+{
+    char rid[17];
+    cln_random_hex(rid, 8);
+    snprintf(buf, size, "cleanrun-apple-%s-%s-%s", what, schema, rid);
+}
+
+/* Whether the emulator (so Docker) still has a container of that name. */
+static bool exists(const char *schema, const char *name)
+{
+    struct cln_runtime *rt = open_schema(schema);
+    struct cln_container_state st;
+    struct cln_error *e = NULL;
+    int r = cln_rt_inspect(rt, name, &st, &e);
+    if (r == 0)
+        cln_container_state_done(&st);
+    else
+        cr_assert(cln_error_has_code(e, CLN_E_NOT_FOUND), "%s", text(e));
+    cln_error_free(e);
+    cln_runtime_close(rt);
+    return r == 0;
+}
+
+/* A create that hangs after the API server made the container (its reply
+ * never comes back): killed at its bound, the CLI counts as stuck, and the
+ * container it made is deleted all the same (docs/runtime.md). */
+static void create_hung_after(const char *schema)
+{
+    if (!on_docker())
+        cr_skip_test("the emulator drives Docker");
+    struct cln_runtime *rt = open_with_timeout(schema, "4000");
+    char name[80];
+    unique_name(name, sizeof(name), "hung", schema);
+    const char *cmd[] = {"sleep", "1000", NULL};
+    struct cln_container_config cfg = {.image = EMU_IMAGE, .name = name, .cmd = cmd};
+    setenv("CONTAINER_EMU_HANG_AFTER", "create", 1);
+    char *id = NULL;
+    struct cln_error *e = NULL;
+    cr_assert_lt(cln_rt_create(rt, &cfg, &id, &e), 0);
+    unsetenv("CONTAINER_EMU_HANG_AFTER");
+    cr_assert(cln_error_has_code(e, CLN_E_TIMEOUT), "%s", text(e));
+    cr_assert(strstr(text(e), "did not finish within 4000 ms"), "%s", text(e));
+    cln_error_free(e);
+    e = NULL;
+    /* the runtime counts as gone from then on */
+    struct cln_container_state st;
+    cr_assert_lt(cln_rt_inspect(rt, name, &st, &e), 0);
+    cr_assert(strstr(text(e), "stopped answering"), "%s", text(e));
+    cln_error_free(e);
+    cln_runtime_close(rt);
+    cr_assert_not(exists(schema, name), "the half-made container %s was left behind", name);
+}
+
+Test(apple_emulator, a_create_that_hung_after_making_it_is_cleaned_up_schema_1, .timeout = 120)
+{
+    create_hung_after("1");
+}
+
+Test(apple_emulator, a_create_that_hung_after_making_it_is_cleaned_up_schema_0, .timeout = 120)
+{
+    create_hung_after("0");
+}
+
+/* The calling thread's deadline bounds each call as well as the call's
+ * own bound, and is named when it is the one that passed; it says nothing
+ * about the CLI, so later calls still run. */
+static void thread_deadline(const char *schema)
+{
+    if (!on_docker())
+        cr_skip_test("the emulator drives Docker");
+    struct cln_runtime *rt = open_with_timeout(schema, "30000");
+    setenv("CONTAINER_EMU_HANG", "inspect", 1);
+    cln_deadline_set(cln_now_ms() + 1500, "the test's timeout (1.5s)");
+    struct cln_container_state st;
+    struct cln_error *e = NULL;
+    uint64_t t0 = ms();
+    cr_assert_lt(cln_rt_inspect(rt, "whatever", &st, &e), 0);
+    uint64_t el = ms() - t0;
+    cln_deadline_set(0, NULL);
+    unsetenv("CONTAINER_EMU_HANG");
+    cr_assert_lt(el, 6000, "the thread's 1.5 s, not the call's 30 s: %llu ms",
+                 (unsigned long long)el);
+    cr_assert(cln_error_has_code(e, CLN_E_TIMEOUT), "%s", text(e));
+    cr_assert(strstr(text(e), "the test's timeout (1.5s) passed while `"), "%s", text(e));
+    cr_assert_null(strstr(text(e), "did not finish within 30000 ms"), "%s", text(e));
+    cln_error_free(e);
+    e = NULL;
+    /* not taken for a stuck CLI */
+    cr_assert_lt(cln_rt_inspect(rt, "cleanrun-apple-no-such-container", &st, &e), 0);
+    cr_assert(cln_error_has_code(e, CLN_E_NOT_FOUND), "%s", text(e));
+    cln_error_free(e);
+    cln_runtime_close(rt);
+}
+
+Test(apple_emulator, the_threads_deadline_bounds_a_call_schema_1, .timeout = 120)
+{
+    thread_deadline("1");
+}
+
+Test(apple_emulator, the_threads_deadline_bounds_a_call_schema_0, .timeout = 120)
+{
+    thread_deadline("0");
+}
+
+static char *xpc_state(void)
+{
+    static char state[64];
+    snprintf(state, sizeof(state), "/tmp/cleanrun-apple-xpc-XXXXXX");
+    int fd = mkstemp(state);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(state);
+    return state;
+}
+
+static void xpc_fail(const char *sub, int n, const char *state)
+{
+    char spec[PATH_MAX + 64];
+    snprintf(spec, sizeof(spec), "%s:%d:%s", sub, n, state);
+    setenv("CONTAINER_EMU_XPC_FAIL", spec, 1);
+}
+
+/* A removal (one call for many ids, every exit status read per id) that
+ * meets the API server away is tried again as any call is. */
+static void delete_retried(const char *schema)
+{
+    if (!on_docker())
+        cr_skip_test("the emulator drives Docker");
+    struct cln_runtime *rt = open_schema(schema);
+    char name[80];
+    unique_name(name, sizeof(name), "xpc", schema);
+    const char *cmd[] = {"sleep", "1000", NULL};
+    struct cln_container_config cfg = {.image = EMU_IMAGE, .name = name, .cmd = cmd};
+    char *id = NULL;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_rt_create(rt, &cfg, &id, &e), 0, "%s", text(e));
+    const char *state = xpc_state();
+    xpc_fail("delete", 2, state);
+    int r = cln_rt_remove(rt, id, true, &e);
+    unsetenv("CONTAINER_EMU_XPC_FAIL");
+    unlink(state);
+    cr_assert_eq(r, 0, "retried: %s", text(e));
+    cr_assert_not(exists(schema, name));
+    free(id);
+    cln_runtime_close(rt);
+}
+
+Test(apple_emulator, a_removal_is_retried_after_an_xpc_failure_schema_1, .timeout = 120)
+{
+    delete_retried("1");
+}
+
+Test(apple_emulator, a_removal_is_retried_after_an_xpc_failure_schema_0, .timeout = 120)
+{
+    delete_retried("0");
 }

@@ -12,6 +12,7 @@
 
 #include "runtime/apple/apple-internal.h"
 #include "runtime/backend.h"
+#include "runtime/base/deadline.h"
 #include "runtime/base/error.h"
 
 static struct cln_container_state *parse(const char *json, size_t *n, enum cln_apple_schema *schema)
@@ -521,6 +522,48 @@ Test(apple, a_hung_call_is_killed_at_its_deadline)
     cr_assert(strstr(cln_error_text(e), "`/bin/sleep 100` did not finish within 300 ms"), "%s",
               cln_error_text(e));
     cln_error_free(e);
+    cln_runtime_close(rt);
+}
+
+/* The calling thread's deadline bounds a call as its own bound does (the
+ * second Ctrl-C's 3 s sweep is not 30 s a call), and the error names it,
+ * not the call's bound. */
+Test(apple, the_threads_deadline_bounds_a_call_and_is_named, .timeout = 20)
+{
+    struct cln_runtime *rt = cli_runtime();
+    const char *argv[] = {"/bin/sleep", "100", NULL};
+    struct cln_apple_call c;
+    struct cln_error *e = NULL;
+    uint64_t t0 = ms_now();
+    cln_deadline_set(t0 + 300, "the forced removal's 3 s");
+    int r = cln_apple_run(rt, "/bin/sleep", argv, NULL, NULL, 0, 30000, 0, &c, &e);
+    cln_deadline_set(0, NULL);
+    uint64_t el = ms_now() - t0;
+    cr_assert_lt(r, 0);
+    cr_assert(el >= 290 && el < 2500, "%llu ms", (unsigned long long)el);
+    cr_assert_eq(cln_error_root_code(e), CLN_E_TIMEOUT);
+    cr_assert(strstr(cln_error_text(e),
+                     "the forced removal's 3 s passed while `/bin/sleep 100` was still running"),
+              "%s", cln_error_text(e));
+    cr_assert_not(c.hung, "the caller's limit: the CLI did not hang");
+    cln_error_free(e);
+    cln_runtime_close(rt);
+}
+
+/* A call whose output ended is exiting: its status is waited for a moment
+ * even when the thread's deadline passed meanwhile, not taken for a hang. */
+Test(apple, a_call_that_closed_its_output_is_reaped_past_the_threads_deadline, .timeout = 20)
+{
+    struct cln_runtime *rt = cli_runtime();
+    const char *argv[] = {"/bin/sh", "-c", "exec >/dev/null 2>&1; sleep 0.6; exit 7", NULL};
+    struct cln_apple_call c;
+    struct cln_error *e = NULL;
+    cln_deadline_set(ms_now() + 200, "the test's timeout (0.2s)");
+    int r = cln_apple_run(rt, "/bin/sh", argv, NULL, NULL, 0, 30000, 0, &c, &e);
+    cln_deadline_set(0, NULL);
+    cr_assert_eq(r, 0, "%s", e ? cln_error_text(e) : "");
+    cr_assert_eq(c.exit_status, 7);
+    cln_apple_call_done(&c);
     cln_runtime_close(rt);
 }
 
