@@ -60,12 +60,22 @@ const struct cln_runtime_desc *cln_apple_pick_desc(const bool *has_networks)
     return has_networks && !*has_networks ? &apple_desc_no_networks : &cln_apple_desc;
 }
 
+/* macOS 15's CLI has no `container network`: the word is taken for a
+ * plugin's name, which is not there (exit 64). */
+static bool no_network_plugin(const struct cln_apple_call *c)
+{
+    static const char said[] = "Plugin 'container-network' not found";
+    return c->exit_status == 64 && c->err.data &&
+           memmem(c->err.data, c->err.len, said, sizeof(said) - 1) != NULL;
+}
+
 static int apple_open(const char *endpoint, struct cln_runtime **ret, struct cln_error **err)
 {
     struct cln_runtime *rt = NULL;
     if (cln_apple_open_desc(endpoint, &cln_apple_desc, &rt, err) < 0)
         return -1;
-    /* networks where the CLI has them: decided by its own answer */
+    /* networks where the CLI has them: decided by its own answer, after
+     * the retries of any call; anything but that answer is an error */
     struct apple *a = cln_runtime_ctx(rt);
     const char *argv[] = {"container", "network", "list", "--format", "json", NULL};
     struct cln_apple_policy pol = a->quick;
@@ -76,6 +86,19 @@ static int apple_open(const char *endpoint, struct cln_runtime **ret, struct cln
         return cln_error_wrap(err, "runtime apple: ask whether it has networks");
     }
     bool has = c.exit_status == 0;
+    if (!has && !no_network_plugin(&c)) {
+        struct cln_apple_failure f;
+        cln_apple_classify(c.exit_status, c.err.data, c.err.len, &f);
+        cln_error_set(err, CLN_E_BACKEND, 0,
+                      "runtime apple: ask whether it has networks: `%s network list --format "
+                      "json` exited %d%s%s%s: %s",
+                      a->cli, c.exit_status, f.code[0] ? " (" : "", f.code, f.code[0] ? ")" : "",
+                      f.message && *f.message ? f.message : "(no message)");
+        cln_apple_failure_done(&f);
+        cln_apple_call_done(&c);
+        cln_runtime_close(rt);
+        return -1;
+    }
     cln_apple_call_done(&c);
     cln_runtime_set_desc(rt, cln_apple_pick_desc(&has));
     *ret = rt;

@@ -357,3 +357,55 @@ Test(apple_emulator, a_removal_is_retried_after_an_xpc_failure_schema_0, .timeou
 {
     delete_retried("0");
 }
+
+/* Whether the CLI has networks is its own answer at open: an XPC failure
+ * of `network list` is tried again, one that lasts fails the open, and
+ * only macOS 15's missing plugin means "no networks". */
+static struct cln_runtime *open_apple(struct cln_error **e)
+{
+    struct cln_runtime_config cfg = {.runtime = "apple", .endpoint = emulator};
+    struct cln_runtime *rt = NULL;
+    return cln_runtime_open(&cfg, &rt, e) < 0 ? NULL : rt;
+}
+
+static void network_probe(const char *schema)
+{
+    if (!on_docker())
+        cr_skip_test("the emulator drives Docker");
+    cln_runtime_close(open_schema(schema));
+    struct cln_error *e = NULL;
+    const char *state = xpc_state();
+    xpc_fail("network list", 2, state);
+    struct cln_runtime *rt = open_apple(&e);
+    unsetenv("CONTAINER_EMU_XPC_FAIL");
+    unlink(state);
+    cr_assert_not_null(rt, "retried: %s", text(e));
+    cr_assert(cln_runtime_supports(rt, CLN_FEATURE_NETWORK), "an XPC failure is not macOS 15");
+    cln_runtime_close(rt);
+
+    xpc_fail("network list", 100, state);
+    rt = open_apple(&e);
+    unsetenv("CONTAINER_EMU_XPC_FAIL");
+    unlink(state);
+    cr_assert_null(rt, "an XPC failure that lasts fails the open");
+    cr_assert(strstr(text(e), "XPC connection error"), "%s", text(e));
+    cln_error_free(e);
+    e = NULL;
+
+    setenv("CONTAINER_EMU_MACOS", "15", 1);
+    rt = open_apple(&e);
+    unsetenv("CONTAINER_EMU_MACOS");
+    cr_assert_not_null(rt, "%s", text(e));
+    cr_assert_not(cln_runtime_supports(rt, CLN_FEATURE_NETWORK), "macOS 15: no networks");
+    cln_runtime_close(rt);
+}
+
+Test(apple_emulator, networks_are_decided_by_the_clis_own_answer_schema_1, .timeout = 120)
+{
+    network_probe("1");
+}
+
+Test(apple_emulator, networks_are_decided_by_the_clis_own_answer_schema_0, .timeout = 120)
+{
+    network_probe("0");
+}
