@@ -152,13 +152,24 @@ const struct cln_volume_ops cln_apple_volume_ops = {
     .create = v_create, .remove = v_remove, .list = v_list};
 
 /* The context written to a private directory (0700), then `container
- * build -t TAG -f DIR/Dockerfile DIR`; the image's id from inspect. */
+ * build -t TAG -f DIR/Dockerfile DIR`; the image's id from inspect.  Only
+ * with a network for RUN (req->network): the CLI cannot take it away. */
 static int b_build(void *ctx, const struct cln_build_request *req, cln_progress_fn progress,
                    void *userdata, char **ret_image_id, struct cln_error **err)
 {
     struct apple *a = ctx;
     if (!req->tag || !*req->tag)
         return cln_error_set(err, CLN_E_INVALID, 0, "runtime apple: a build needs a tag");
+    /* RUN steps get no network unless asked (docs/spec.md `outbound`), and
+     * `container build` has no flag for their network: its builder VM
+     * always has one.  Refused rather than built with a network. */
+    if (!req->network)
+        return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
+                             "runtime apple cannot build without network: `container build` has "
+                             "no option to take the network from its RUN steps (its builder VM "
+                             "always has one); image %s asks for none (an image built with a "
+                             "network: outbound = true, with --allow-outbound)",
+                             req->tag);
     cleanup_free char *dir = cln_apple_private_dir(err);
     if (!dir)
         return -1;

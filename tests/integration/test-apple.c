@@ -409,3 +409,45 @@ Test(apple_emulator, networks_are_decided_by_the_clis_own_answer_schema_0, .time
 {
     network_probe("0");
 }
+
+/* `container build` has no flag for the network of RUN steps (its builder
+ * VM has one): a build that asks for none is refused, nothing built; one
+ * that allows a network builds. */
+static void build_network(const char *schema)
+{
+    if (!on_docker())
+        cr_skip_test("the emulator drives Docker");
+    struct cln_runtime *rt = open_schema(schema);
+    char rid[17], tag[96];
+    cln_random_hex(rid, 8);
+    snprintf(tag, sizeof(tag), "localhost/cleanrun/apple-test-build-%s:%s", schema, rid);
+    struct cln_build_request req = {.dockerfile = "FROM " EMU_IMAGE "\nRUN echo built > /built\n",
+                                    .tag = tag};
+    char *id = NULL;
+    struct cln_error *e = NULL;
+    cr_assert_lt(cln_build_image(rt, &req, NULL, NULL, &id, &e), 0);
+    cr_assert(cln_error_has_code(e, CLN_E_UNSUPPORTED), "%s", text(e));
+    cr_assert(strstr(text(e), "runtime apple cannot build without network"), "%s", text(e));
+    cln_error_free(e);
+    e = NULL;
+    struct cln_image_info img;
+    cr_assert_eq(cln_rt_image_inspect(rt, tag, &img, &e), 0, "nothing built: %s", text(e));
+
+    req.network = true;
+    cr_assert_eq(cln_build_image(rt, &req, NULL, NULL, &id, &e), 0, "%s", text(e));
+    cr_assert_not_null(id);
+    free(id);
+    cr_assert_eq(cln_rt_image_remove(rt, tag, true, &e), 0, "%s", text(e));
+    cr_assert_eq(cln_rt_image_inspect(rt, tag, &img, &e), 0, "removed: %s", text(e));
+    cln_runtime_close(rt);
+}
+
+Test(apple_emulator, a_build_without_network_is_refused_schema_1, .timeout = 180)
+{
+    build_network("1");
+}
+
+Test(apple_emulator, a_build_without_network_is_refused_schema_0, .timeout = 180)
+{
+    build_network("0");
+}
