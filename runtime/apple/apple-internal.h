@@ -191,6 +191,15 @@ void cln_apple_remove_tree(const char *dir);
 int cln_apple_write_files(const char *root, const struct cln_file *files, size_t n,
                           struct cln_error **err);
 
+/* The per-id results of a batch call (`delete|stop ID...`) that exited
+ * non-zero: an id printed on stdout is done; otherwise its error is the
+ * `Error:` line naming it (as a whole word: never a line about an id it is
+ * a prefix of), else the whole of stderr.  ret_errs[i] is set for each
+ * failed id (a notFound left NULL when missing_ok). */
+void cln_apple_per_id(const struct cln_apple_call *c, const char *const *ids, size_t n,
+                      const char *what, bool missing_ok, const char *line,
+                      struct cln_error **ret_errs);
+
 extern const struct cln_runtime_ops cln_apple_ops;
 extern const struct cln_network_ops cln_apple_network_ops;
 extern const struct cln_volume_ops cln_apple_volume_ops;

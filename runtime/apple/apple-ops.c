@@ -1119,8 +1119,33 @@ const struct cln_runtime_ops cln_apple_ops = {
 /* The CLI prints each id it did on stdout, a line each, and the failures
  * together on stderr ("Error: " then one line each): the failure of an id
  * is the line that names it. */
-static void per_id(const struct cln_apple_call *c, const char *const *ids, size_t n,
-                   const char *what, bool missing_ok, const char *line, struct cln_error **ret_errs)
+/* A character of a container's name (`--name`'s rule). */
+static bool name_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '_' || ch == '.' || ch == '-';
+}
+
+/* Whether text names id as a whole word: not inside a longer name (a
+ * sentence's full stop after it is not part of the name). */
+static bool names_id(const char *text, const char *id)
+{
+    size_t k = strlen(id);
+    if (!k)
+        return false;
+    for (const char *p = strstr(text, id); p; p = strstr(p + 1, id)) {
+        const char *after = p + k;
+        bool starts = p == text || !name_char(p[-1]);
+        bool ends = !name_char(*after) || (*after == '.' && !name_char(after[1]));
+        if (starts && ends)
+            return true;
+    }
+    return false;
+}
+
+void cln_apple_per_id(const struct cln_apple_call *c, const char *const *ids, size_t n,
+                      const char *what, bool missing_ok, const char *line,
+                      struct cln_error **ret_errs)
 {
     cleanup_free char *out = cln_xstrndup(c->out.data ? c->out.data : "", c->out.len);
     cleanup_free char *errt = cln_xstrndup(c->err.data ? c->err.data : "", c->err.len);
@@ -1142,7 +1167,7 @@ static void per_id(const struct cln_apple_call *c, const char *const *ids, size_
             size_t k = strcspn(p, "\n");
             char save = p[k];
             p[k] = '\0';
-            if (strstr(p, ids[i]))
+            if (names_id(p, ids[i]))
                 hit = cln_xstrdup(p);
             p[k] = save;
             p += k;
@@ -1186,7 +1211,7 @@ static int batch(struct apple *a, const char *verb, const char *const *flags,
     if (r < 0)
         return -1;
     if (c.exit_status != 0)
-        per_id(&c, ids, n, verb, missing_ok, line, ret_errs);
+        cln_apple_per_id(&c, ids, n, verb, missing_ok, line, ret_errs);
     cln_apple_call_done(&c);
     return 0;
 }

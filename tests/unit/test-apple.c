@@ -613,3 +613,29 @@ Test(apple, transient_failures_are_retried_and_permanent_ones_are_not)
     rmdir(dir);
     cln_runtime_close(rt);
 }
+
+/* The failure of each id of a batch is the line naming that id, as a
+ * whole word: an id that is a prefix of another never takes its line. */
+Test(apple, a_batch_failure_is_the_line_naming_that_id_exactly)
+{
+    static const char errs[] = "Error: notFound: \"container not found: web-1\"\n"
+                               "Error: invalidState: \"container web is not running\"\n";
+    struct cln_apple_call c = {.exit_status = 1};
+    cln_buf_append(&c.err, errs, sizeof(errs) - 1);
+    cln_buf_append(&c.out, "db\n", 3);
+    const char *ids[] = {"web", "web-1", "db", "we"};
+    struct cln_error *got[4] = {NULL, NULL, NULL, NULL};
+    cln_apple_per_id(&c, ids, 4, "stop", false, "container stop web web-1 db we", got);
+    cr_assert_not_null(got[0]);
+    cr_assert_eq(cln_error_root_code(got[0]), CLN_E_CONFLICT, "%s", cln_error_text(got[0]));
+    cr_assert(strstr(cln_error_text(got[0]), "container web is not running"), "%s",
+              cln_error_text(got[0]));
+    cr_assert_not_null(got[1]);
+    cr_assert_eq(cln_error_root_code(got[1]), CLN_E_NOT_FOUND, "%s", cln_error_text(got[1]));
+    cr_assert_null(got[2], "done: printed on stdout");
+    /* named by no line: the whole of stderr speaks for it */
+    cr_assert_not_null(got[3]);
+    for (int i = 0; i < 4; i++)
+        cln_error_free(got[i]);
+    cln_apple_call_done(&c);
+}
