@@ -118,6 +118,12 @@ static void lifecycle(const char *schema)
     cr_assert_str_eq(er.kill_method, "container-kill");
     cr_assert_lt(el, 15000, "%llu ms", (unsigned long long)el);
     cln_exec_result_done(&er);
+    /* and the kill happened: the container is no longer running */
+    int code = 0;
+    cr_assert_eq(cln_rt_wait(rt, id, 15000, &code, &e), 0, "killed: %s", text(e));
+    cr_assert_eq(cln_rt_inspect(rt, id, &st, &e), 0, "%s", text(e));
+    cr_assert_not(st.running, "container-kill left it running");
+    cln_container_state_done(&st);
 
     cr_assert_eq(cln_rt_remove(rt, id, true, &e), 0, "%s", text(e));
     cr_assert_eq(cln_rt_remove(rt, id, true, &e), 0, "removing a missing one: %s", text(e));
@@ -450,4 +456,181 @@ Test(apple_emulator, a_build_without_network_is_refused_schema_1, .timeout = 180
 Test(apple_emulator, a_build_without_network_is_refused_schema_0, .timeout = 180)
 {
     build_network("0");
+}
+
+/* An exec's stdout (exit 0 asserted), owned. */
+static char *exec_out(struct cln_runtime *rt, const char *id, const char *script)
+{
+    const char *argv[] = {"sh", "-c", script, NULL};
+    struct cln_exec_config ec = {.argv = argv, .timeout_ms = 20000};
+    struct cln_exec_result er;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_rt_exec(rt, id, &ec, &er, &e), 0, "%s", text(e));
+    cr_assert_eq(er.exit_code, 0, "`%s` exited %d", script, er.exit_code);
+    char *s = strndup(er.out.data.data ? er.out.data.data : "", er.out.data.len);
+    cln_exec_result_done(&er);
+    return s;
+}
+
+static bool running(struct cln_runtime *rt, const char *id)
+{
+    struct cln_container_state st;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_rt_inspect(rt, id, &st, &e), 0, "%s", text(e));
+    bool r = st.running;
+    cln_container_state_done(&st);
+    return r;
+}
+
+/* What the lifecycle test does not reach: volumes, a container with an
+ * added capability, a tmpfs and a volume mount (seen from inside), files
+ * copied in (1.x `cp`, 0.x tar through exec), stop with a grace, kill's
+ * result, batch stop and delete with per-id results (one id missing), and
+ * images: removal and a pull (of a local name: no registry is contacted
+ * that answers, so the failure is what is checked). */
+static void operations(const char *schema)
+{
+    if (!on_docker())
+        cr_skip_test("the emulator drives Docker");
+    struct cln_runtime *rt = open_schema(schema);
+    struct cln_error *e = NULL;
+    char rid[17], a[80], b[80], vol[80], missing[80];
+    cln_random_hex(rid, 8);
+    snprintf(a, sizeof(a), "cleanrun-apple-ops-%s-%s-a", schema, rid);
+    snprintf(b, sizeof(b), "cleanrun-apple-ops-%s-%s-b", schema, rid);
+    snprintf(vol, sizeof(vol), "cleanrun-apple-ops-%s-%s-v", schema, rid);
+    snprintf(missing, sizeof(missing), "cleanrun-apple-ops-%s-%s-none", schema, rid);
+    struct cln_labels l = {0};
+    cln_labels_set(&l, "io.cleanrun.run", rid);
+    char filter[64];
+    snprintf(filter, sizeof(filter), "io.cleanrun.run=%s", rid);
+
+    /* a volume, listed by its label */
+    char *vname = NULL;
+    cr_assert_eq(cln_volume_create(rt, vol, &l, &vname, &e), 0, "%s", text(e));
+    cr_assert_str_eq(vname, vol);
+    free(vname);
+    struct cln_resource *res = NULL;
+    size_t nres = 0;
+    cr_assert_eq(cln_volume_list(rt, filter, &res, &nres, &e), 0, "%s", text(e));
+    cr_assert_eq(nres, 1);
+    cr_assert_str_eq(res[0].name, vol);
+    cln_resources_free(res, nres);
+
+    /* --cap-add, --tmpfs and a volume mount */
+    const char *caps[] = {"NET_ADMIN", NULL};
+    struct cln_mount mounts[] = {{.type = CLN_MOUNT_VOLUME, .source = vol, .target = "/data"},
+                                 {.type = CLN_MOUNT_TMPFS, .target = "/scratch"}};
+    const char *cmd[] = {"sleep", "1000", NULL};
+    struct cln_container_config cfg = {.image = EMU_IMAGE,
+                                       .name = a,
+                                       .labels = &l,
+                                       .cmd = cmd,
+                                       .mounts = mounts,
+                                       .nmounts = 2,
+                                       .cap_add = caps};
+    char *ida = NULL, *idb = NULL;
+    cr_assert_eq(cln_rt_create(rt, &cfg, &ida, &e), 0, "%s", text(e));
+    cr_assert_eq(cln_rt_start(rt, ida, &e), 0, "%s", text(e));
+    char *capeff = exec_out(rt, ida, "sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status");
+    unsigned long long bits = strtoull(capeff, NULL, 16);
+    cr_assert(bits & (1ull << 12), "CAP_NET_ADMIN (12) in CapEff %s", capeff);
+    free(capeff);
+    char *mnt = exec_out(rt, ida, "cat /proc/mounts");
+    cr_assert(strstr(mnt, " /scratch tmpfs "), "%s", mnt);
+    cr_assert(strstr(mnt, " /data "), "%s", mnt);
+    free(mnt);
+    free(exec_out(rt, ida, "echo kept > /data/f"));
+
+    /* files in (under a directory that exists: the volume; Docker, under the
+     * emulator, cannot copy into a tmpfs), with their modes and parents */
+    struct cln_file files[] = {{.path = "dir/hello.txt", .data = "hello\n", .len = 6, .mode = 0640},
+                               {.path = "run.sh", .data = "#!/bin/sh\n", .len = 10, .mode = 0755}};
+    cr_assert_eq(cln_rt_copy_in(rt, ida, "/data", files, 2, &e), 0, "%s", text(e));
+    char *got = exec_out(rt, ida,
+                         "cat /data/dir/hello.txt; stat -c %a /data/dir/hello.txt "
+                         "/data/run.sh");
+    cr_assert_str_eq(got, "hello\n640\n755\n");
+    free(got);
+
+    /* kill: its result, and the container stopped by it */
+    cr_assert_eq(cln_rt_kill(rt, ida, "KILL", &e), 0, "%s", text(e));
+    int code = 0;
+    cr_assert_eq(cln_rt_wait(rt, ida, 15000, &code, &e), 0, "%s", text(e));
+    cr_assert_not(running(rt, ida));
+    cr_assert_lt(cln_rt_kill(rt, missing, "KILL", &e), 0);
+    cr_assert(cln_error_has_code(e, CLN_E_NOT_FOUND), "%s", text(e));
+    cln_error_free(e);
+    e = NULL;
+
+    /* stop with a grace: sleep, the first process, ignores SIGTERM, so
+     * the grace runs out before it is killed */
+    cfg = (struct cln_container_config){.image = EMU_IMAGE, .name = b, .labels = &l, .cmd = cmd};
+    cr_assert_eq(cln_rt_create(rt, &cfg, &idb, &e), 0, "%s", text(e));
+    cr_assert_eq(cln_rt_start(rt, idb, &e), 0, "%s", text(e));
+    uint64_t t0 = ms();
+    cr_assert_eq(cln_rt_stop(rt, idb, 2, &e), 0, "%s", text(e));
+    uint64_t el = ms() - t0;
+    cr_assert(el >= 1500 && el < 15000, "stopped after %llu ms (grace 2 s)",
+              (unsigned long long)el);
+    cr_assert_not(running(rt, idb));
+    cr_assert_eq(cln_rt_stop(rt, idb, 1, &e), 0, "a stopped one: %s", text(e));
+
+    /* batch stop and delete: a result per id, the missing one's its own */
+    cr_assert_eq(cln_rt_start(rt, idb, &e), 0, "%s", text(e));
+    const char *ids[] = {idb, missing};
+    struct cln_error *errs[3] = {NULL, NULL, NULL};
+    cr_assert_eq(cln_rt_stop_many(rt, ids, 2, 1, errs, &e), 0, "%s", text(e));
+    cr_assert_null(errs[0], "%s", text(errs[0]));
+    cr_assert_not_null(errs[1], "a missing id is an error of its own");
+    cr_assert(cln_error_has_code(errs[1], CLN_E_NOT_FOUND), "%s", text(errs[1]));
+    cr_assert(strstr(text(errs[1]), missing), "%s", text(errs[1]));
+    cln_error_free(errs[1]);
+    errs[1] = NULL;
+    cr_assert_not(running(rt, idb));
+    const char *all[] = {ida, idb, missing};
+    cr_assert_eq(cln_rt_remove_many(rt, all, 3, true, errs, &e), 0, "%s", text(e));
+    for (int i = 0; i < 3; i++)
+        cr_assert_null(errs[i], "id %d: %s (a missing one is removed already)", i, text(errs[i]));
+    struct cln_container_summary *cs = NULL;
+    size_t n = 0;
+    cr_assert_eq(cln_rt_list(rt, filter, &cs, &n, &e), 0, "%s", text(e));
+    cr_assert_eq(n, 0, "both removed");
+    cln_container_summaries_free(cs, n);
+
+    /* the volume outlives its container, then goes */
+    cr_assert_eq(cln_volume_remove(rt, vol, false, &e), 0, "%s", text(e));
+    cr_assert_eq(cln_volume_list(rt, filter, &res, &nres, &e), 0, "%s", text(e));
+    cr_assert_eq(nres, 0);
+    cln_resources_free(res, nres);
+    cr_assert_eq(cln_volume_remove(rt, vol, false, &e), 0, "gone already: %s", text(e));
+
+    /* images: removing a missing one (forced: fine; not: an error), and a
+     * pull of a name no registry has, which fails naming the call */
+    char img[96];
+    snprintf(img, sizeof(img), "localhost/cleanrun/apple-no-such-image-%s:0", rid);
+    cr_assert_eq(cln_rt_image_remove(rt, img, true, &e), 0, "%s", text(e));
+    cr_assert_lt(cln_rt_image_remove(rt, img, false, &e), 0);
+    cr_assert(strstr(text(e), "image delete"), "%s", text(e));
+    cln_error_free(e);
+    e = NULL;
+    cr_assert_lt(cln_rt_image_pull(rt, img, NULL, NULL, &e), 0);
+    cr_assert(strstr(text(e), "image pull --progress none"), "%s", text(e));
+    cr_assert(strstr(text(e), "failed to pull image"), "%s", text(e));
+    cln_error_free(e);
+
+    free(ida);
+    free(idb);
+    cln_labels_done(&l);
+    cln_runtime_close(rt);
+}
+
+Test(apple_emulator, operations_schema_1, .timeout = 240)
+{
+    operations("1");
+}
+
+Test(apple_emulator, operations_schema_0, .timeout = 240)
+{
+    operations("0");
 }
