@@ -167,6 +167,8 @@ struct apple {
     struct cln_apple_policy quick; /* a call that should be quick: interruptible */
     struct cln_apple_policy sure;  /* removals and kills: not interrupted */
     int major;                     /* the CLI's major version: `container cp` from 1 */
+    bool build_network_ok;         /* CLEANRUN_APPLE_BUILD_NETWORK=allow: a build that asks for no
+                                    * network runs with the builder's (the CLI cannot take it) */
     struct cln_apple_tracker tracker;
     pthread_mutex_t lock; /* gone, pending, probes */
     char *gone;

@@ -162,13 +162,16 @@ static int b_build(void *ctx, const struct cln_build_request *req, cln_progress_
         return cln_error_set(err, CLN_E_INVALID, 0, "runtime apple: a build needs a tag");
     /* RUN steps get no network unless asked (docs/spec.md `outbound`), and
      * `container build` has no flag for their network: its builder VM
-     * always has one.  Refused rather than built with a network. */
-    if (!req->network)
+     * always has one.  Refused rather than built with a network, unless
+     * the user consented (CLEANRUN_APPLE_BUILD_NETWORK=allow). */
+    if (!req->network && !a->build_network_ok)
         return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
                              "runtime apple cannot build without network: `container build` has "
                              "no option to take the network from its RUN steps (its builder VM "
                              "always has one); image %s asks for none (an image built with a "
-                             "network: outbound = true, with --allow-outbound)",
+                             "network: outbound = true, with --allow-outbound; or consent to "
+                             "every build having the builder's network: "
+                             "CLEANRUN_APPLE_BUILD_NETWORK=allow)",
                              req->tag);
     cleanup_free char *dir = cln_apple_private_dir(err);
     if (!dir)

@@ -1265,6 +1265,10 @@ int cln_apple_open_desc(const char *cli, const struct cln_runtime_desc *desc,
         .timeout_ms = tm > 0 ? (uint64_t)tm : CALL_MS, .tries = 4, .backoff_ms = 200};
     a->quick = a->sure;
     a->quick.tracker = &a->tracker;
+    /* CLEANRUN_APPLE_BUILD_NETWORK=allow: consent to builds whose RUN steps
+     * keep the builder VM's network (apple-managers.c) */
+    const char *bn = getenv("CLEANRUN_APPLE_BUILD_NETWORK");
+    a->build_network_ok = bn && strcmp(bn, "allow") == 0;
     struct cln_runtime *rt =
         cln_runtime_new(desc ? desc : cln_apple_pick_desc(NULL), a, cli, false, NULL);
     a->rt = rt;

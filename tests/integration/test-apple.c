@@ -446,6 +446,16 @@ static void build_network(const char *schema)
     cr_assert_eq(cln_rt_image_remove(rt, tag, true, &e), 0, "%s", text(e));
     cr_assert_eq(cln_rt_image_inspect(rt, tag, &img, &e), 0, "removed: %s", text(e));
     cln_runtime_close(rt);
+
+    /* with the user's consent, read at open, it builds with the builder's */
+    setenv("CLEANRUN_APPLE_BUILD_NETWORK", "allow", 1);
+    cr_assert_eq(cln_apple_open_cli(emulator, &rt, &e), 0, "%s", text(e));
+    unsetenv("CLEANRUN_APPLE_BUILD_NETWORK");
+    req.network = false;
+    cr_assert_eq(cln_build_image(rt, &req, NULL, NULL, &id, &e), 0, "%s", text(e));
+    free(id);
+    cr_assert_eq(cln_rt_image_remove(rt, tag, true, &e), 0, "%s", text(e));
+    cln_runtime_close(rt);
 }
 
 Test(apple_emulator, a_build_without_network_is_refused_schema_1, .timeout = 180)
