@@ -350,10 +350,11 @@ int cln_apple_call(struct cln_runtime *rt, const char *cli, const char *const *a
             : strcmp(f.code, "exists") == 0 || strcmp(f.code, "invalidState") == 0 ? CLN_E_CONFLICT
             : strcmp(f.code, "invalidArgument") == 0 || ret->exit_status == 64     ? CLN_E_INVALID
                                                                                    : CLN_E_BACKEND;
-        r = cln_error_set(err, code, 0, "runtime apple: `%s` exited %d%s%s%s: %s%s", line,
-                          ret->exit_status, f.code[0] ? " (" : "", f.code, f.code[0] ? ")" : "",
-                          f.message && *f.message ? f.message : "(no message)",
-                          t > 1 ? " (after retries)" : "");
+        /* the exit status and the CLI's words as backend detail:
+         * "runtime apple: `...` failed (apple, exit status 1: notFound: ...)" */
+        r = cln_error_set(err, code, 0, "runtime apple: `%s` failed%s", line,
+                          t > 1 ? " after retries" : "");
+        cln_apple_set_detail(*err, ret->exit_status, &f);
         cln_apple_failure_done(&f);
         cln_apple_call_done(ret); /* an error: nothing for the caller to free */
         return r;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "apple-internal.h"
+#include "runtime/base/error.h"
 #include "runtime/base/xalloc.h"
 
 /* Codes of the CLI's ContainerizationError that may pass on another try;
@@ -86,4 +87,15 @@ void cln_apple_failure_done(struct cln_apple_failure *f)
 {
     free(f->message);
     f->message = NULL;
+}
+
+void cln_apple_set_detail(struct cln_error *e, int exit_status, const struct cln_apple_failure *f)
+{
+    if (!e)
+        return;
+    struct cln_backend_detail *d = cln_backend_detail_new("apple");
+    d->exit_status = exit_status;
+    const char *m = f->message && *f->message ? f->message : "(no message)";
+    d->api_message = f->code[0] ? cln_xasprintf("%s: %s", f->code, m) : cln_xstrdup(m);
+    cln_error_set_detail(e, d);
 }

@@ -81,6 +81,10 @@ struct cln_apple_failure {
 void cln_apple_classify(int exit_status, const char *stderr_text, size_t len,
                         struct cln_apple_failure *ret);
 void cln_apple_failure_done(struct cln_apple_failure *f);
+/* Attach to e (its outermost layer) the backend detail of such a failure:
+ * backend "apple", the exit status, and the CLI's own words ("CODE:
+ * MESSAGE", or the message alone when there was no Error: line). */
+void cln_apple_set_detail(struct cln_error *e, int exit_status, const struct cln_apple_failure *f);
 
 /* ---- configuration (apple-config.c) ----
  * Checked before the CLI is called: a bad config is an error naming the

@@ -231,8 +231,8 @@ static int b_build(void *ctx, const struct cln_build_request *req, cln_progress_
     if (c.exit_status != 0) {
         struct cln_apple_failure f;
         cln_apple_classify(c.exit_status, c.err.data, c.err.len, &f);
-        r = cln_error_set(err, CLN_E_BACKEND, 0, "runtime apple: `%s` exited %d: %s", line,
-                          c.exit_status, f.message && *f.message ? f.message : "(no message)");
+        r = cln_error_set(err, CLN_E_BACKEND, 0, "runtime apple: `%s` failed", line);
+        cln_apple_set_detail(*err, c.exit_status, &f);
         cln_apple_failure_done(&f);
         cln_apple_call_done(&c);
         return r;

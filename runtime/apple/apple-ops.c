@@ -915,12 +915,15 @@ static int copy_in_tar(struct apple *a, const char *id, const char *dir,
     cln_buf_done(&tar);
     if (r < 0)
         return cln_error_wrap(err, "runtime apple: copy into %s", id);
-    if (c.exit_status != 0)
+    if (c.exit_status != 0) {
         r = cln_error_set(err, CLN_E_BACKEND, 0,
-                          "runtime apple: copy into %s:%s: `tar -x` in the container exited %d: "
-                          "%.*s",
-                          id, dir, c.exit_status, (int)(c.err.len > 300 ? 300 : c.err.len),
-                          c.err.data ? c.err.data : "");
+                          "runtime apple: copy into %s:%s: `tar -x` in the container failed", id,
+                          dir);
+        struct cln_apple_failure f;
+        cln_apple_classify(c.exit_status, c.err.data, c.err.len, &f);
+        cln_apple_set_detail(*err, c.exit_status, &f);
+        cln_apple_failure_done(&f);
+    }
     cln_apple_call_done(&c);
     return r;
 }
@@ -1177,14 +1180,14 @@ void cln_apple_per_id(const struct cln_apple_call *c, const char *const *ids, si
         struct cln_apple_failure f;
         const char *text = hit ? hit : errt;
         cln_apple_classify(c->exit_status, text, text ? strlen(text) : 0, &f);
-        if (!(missing_ok && f.cls == CLN_APPLE_NOT_FOUND))
-            ret_errs[i] = cln_error_make(f.cls == CLN_APPLE_NOT_FOUND          ? CLN_E_NOT_FOUND
-                                         : strcmp(f.code, "invalidState") == 0 ? CLN_E_CONFLICT
-                                                                               : CLN_E_BACKEND,
-                                         0, "runtime apple: %s %s: `%s` exited %d%s%s%s: %s", what,
-                                         ids[i], line, c->exit_status, f.code[0] ? " (" : "",
-                                         f.code, f.code[0] ? ")" : "",
-                                         f.message && *f.message ? f.message : "(no message)");
+        if (!(missing_ok && f.cls == CLN_APPLE_NOT_FOUND)) {
+            ret_errs[i] =
+                cln_error_make(f.cls == CLN_APPLE_NOT_FOUND          ? CLN_E_NOT_FOUND
+                               : strcmp(f.code, "invalidState") == 0 ? CLN_E_CONFLICT
+                                                                     : CLN_E_BACKEND,
+                               0, "runtime apple: %s %s: `%s` failed", what, ids[i], line);
+            cln_apple_set_detail(ret_errs[i], c->exit_status, &f);
+        }
         cln_apple_failure_done(&f);
         free((char *)hit);
     }

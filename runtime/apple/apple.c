@@ -91,9 +91,9 @@ static int apple_open(const char *endpoint, struct cln_runtime **ret, struct cln
         cln_apple_classify(c.exit_status, c.err.data, c.err.len, &f);
         cln_error_set(err, CLN_E_BACKEND, 0,
                       "runtime apple: ask whether it has networks: `%s network list --format "
-                      "json` exited %d%s%s%s: %s",
-                      a->cli, c.exit_status, f.code[0] ? " (" : "", f.code, f.code[0] ? ")" : "",
-                      f.message && *f.message ? f.message : "(no message)");
+                      "json` failed",
+                      a->cli);
+        cln_apple_set_detail(*err, c.exit_status, &f);
         cln_apple_failure_done(&f);
         cln_apple_call_done(&c);
         cln_runtime_close(rt);

@@ -602,7 +602,17 @@ Test(apple, transient_failures_are_retried_and_permanent_ones_are_not)
     const char *gone[] = {"/bin/sh", "-c", script, "container", "gone", NULL};
     cr_assert_lt(cln_apple_call(rt, "/bin/sh", gone, NULL, &pol, &c, &e), 0);
     cr_assert_eq(cln_error_root_code(e), CLN_E_NOT_FOUND);
-    cr_assert(strstr(cln_error_text(e), "exited 1 (notFound): container not found: x"), "%s",
+    /* the CLI's exit status and message as backend detail */
+    const struct cln_backend_detail *d = NULL;
+    for (const struct cln_error *l = e; l && !d; l = l->cause)
+        d = l->detail;
+    cr_assert_not_null(d, "%s", cln_error_text(e));
+    cr_assert_str_eq(d->backend, "apple");
+    cr_assert_eq(d->exit_status, 1);
+    cr_assert_str_eq(d->api_message, "notFound: container not found: x");
+    cr_assert(strstr(cln_error_text(e), "(apple, exit status 1: notFound: container not found: x)"),
+              "%s", cln_error_text(e));
+    cr_assert(strstr(cln_error_text(e), "container gone` failed"), "the command line: %s",
               cln_error_text(e));
     cln_error_free(e);
     f = fopen(path, "r");
@@ -628,6 +638,8 @@ Test(apple, a_batch_failure_is_the_line_naming_that_id_exactly)
     cln_apple_per_id(&c, ids, 4, "stop", false, "container stop web web-1 db we", got);
     cr_assert_not_null(got[0]);
     cr_assert_eq(cln_error_root_code(got[0]), CLN_E_CONFLICT, "%s", cln_error_text(got[0]));
+    cr_assert_not_null(got[0]->detail);
+    cr_assert_eq(got[0]->detail->exit_status, 1);
     cr_assert(strstr(cln_error_text(got[0]), "container web is not running"), "%s",
               cln_error_text(got[0]));
     cr_assert_not_null(got[1]);
