@@ -27,8 +27,9 @@
 #include "runtime/base/random.h"
 #include "runtime/tar.h"
 
-#define CALL_MS 30000  /* one CLI call that should be quick */
-#define PULL_MS 600000 /* an image pull */
+#define CALL_MS 30000    /* one CLI call that should be quick */
+#define PULL_MS 600000   /* an image pull */
+#define CLEANUP_MS 10000 /* a cleanup that runs even once the CLI counts as stuck */
 
 /* A container created and not started yet, with the arguments that made
  * it: joining a network later means making it again (the CLI connects a
@@ -376,12 +377,14 @@ static void pending_free(struct pending *p)
 /* `container delete -f id`, whatever happened before: a create that
  * failed half-way leaves nothing behind.  It runs even when that create
  * hung and the CLI counts as stopped answering, and after the caller's
- * deadline: a cleanup, bounded by the quick calls' bound alone. */
+ * deadline: a cleanup, bounded by CLEANUP_MS alone. */
 static void delete_quietly(struct apple *a, const char *id)
 {
     const char *argv[] = {"container", "delete", "-f", id, NULL};
     struct cln_apple_policy pol = a->sure;
     pol.cleanup = true;
+    pol.timeout_ms = CLEANUP_MS;
+    pol.tries = 2; /* one more on an XPC failure, within the bound's reach */
     struct cln_apple_call c;
     struct cln_error *e = NULL;
     if (call(a, argv, &pol, &c, &e) == 0)
