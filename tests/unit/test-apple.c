@@ -555,10 +555,10 @@ Test(apple, the_threads_deadline_bounds_a_call_and_is_named, .timeout = 20)
 Test(apple, a_call_that_closed_its_output_is_reaped_past_the_threads_deadline, .timeout = 20)
 {
     struct cln_runtime *rt = cli_runtime();
-    const char *argv[] = {"/bin/sh", "-c", "exec >/dev/null 2>&1; sleep 0.6; exit 7", NULL};
+    const char *argv[] = {"/bin/sh", "-c", "exec >/dev/null 2>&1; sleep 1.2; exit 7", NULL};
     struct cln_apple_call c;
     struct cln_error *e = NULL;
-    cln_deadline_set(ms_now() + 200, "the test's timeout (0.2s)");
+    cln_deadline_set(ms_now() + 600, "the test's timeout (0.6s)");
     int r = cln_apple_run(rt, "/bin/sh", argv, NULL, NULL, 0, 30000, 0, &c, &e);
     cln_deadline_set(0, NULL);
     cr_assert_eq(r, 0, "%s", e ? cln_error_text(e) : "");
