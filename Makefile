@@ -23,7 +23,7 @@ NPROC      := $(shell nproc 2>/dev/null || echo 2)
 # The host OS: its half of the seam runtime/base/os.h is runtime/base/os-$(HOST_OS)*.c
 # (docs/ARCHITECTURE.md "The host OS seam"); only Linux's exists today.
 HOST_OS    := $(shell uname -s | tr A-Z a-z)
-PKGS_linux := libseccomp libcrypto
+PKGS_linux := libseccomp libcrypto libcap
 PKGS       := libcurl libcjson libarchive libpcre2-8 libxml-2.0 yaml-0.1 $(PKGS_$(HOST_OS))
 TEST_PKGS  := criterion
 

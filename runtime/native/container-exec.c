@@ -1,0 +1,308 @@
+/* exec into a running container (NATIVE.md §4).  A forked child joins the
+ * init's cgroups and namespaces (setns on its pidfd; /proc/PID/ns/ when the
+ * kernel is older than 5.8) and forks, so that the pid namespace applies; the
+ * grandchild leads its own process group and gets the container's security
+ * before exec.  At the deadline the child kills that process group only (its
+ * unreaped child leads it: the group cannot be anyone else's); the caller
+ * kills the child through its pidfd as a backstop, and the grandchild dies
+ * with it (PDEATHSIG). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/base/buf.h"
+#include "runtime/base/cleanup.h"
+#include "runtime/base/xalloc.h"
+#include "runtime/native/container-internal.h"
+#include "runtime/native/container.h"
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+void cln_ctr_exec_result_done(struct cln_ctr_exec_result *r)
+{
+    free(r->out);
+    free(r->err);
+    memset(r, 0, sizeof(*r));
+}
+
+static const int ns_flags =
+    CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP;
+
+static int join_ns(int init_fd, pid_t init)
+{
+    if (setns(init_fd, ns_flags) == 0)
+        return 0;
+    if (errno != EINVAL)
+        return -errno;
+    /* Before 5.8: every /proc/PID/ns/ entry opened first, then joined; mnt last. */
+    static const char *const names[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
+    int fds[6];
+    for (int i = 0; i < 6; i++) {
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)init, names[i]);
+        fds[i] = open(p, O_RDONLY | O_CLOEXEC);
+        if (fds[i] < 0)
+            return -errno;
+    }
+    /* The pid is still the init's: the pidfd keeps it from being reused while
+     * the init is a zombie, and a dead init makes the joins fail. */
+    if (syscall(SYS_pidfd_send_signal, init_fd, 0, NULL, 0) < 0)
+        return -errno;
+    for (int i = 0; i < 6; i++)
+        if (setns(fds[i], 0) < 0)
+            return -errno;
+    return 0;
+}
+
+struct exec_child {
+    const struct ctr_proc *proc;
+    int init_fd;
+    pid_t init;
+    char procs[4][4200]; /* the cgroup.procs files */
+    unsigned timeout_ms;
+    int sock, in, out, err;
+};
+
+__attribute__((noreturn)) static void run_exec(const struct exec_child *x, pid_t parent)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+        _exit(137);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0); /* NATIVE.md §8: before joining */
+    const int keep[] = {x->sock, x->in, x->out, x->err, x->init_fd};
+    ctr_close_except(keep, CLN_ARRAY_SIZE(keep));
+    for (int i = 0; i < 4; i++) {
+        if (!x->procs[i][0])
+            continue;
+        int fd = open(x->procs[i], O_WRONLY | O_CLOEXEC);
+        if (fd < 0 || write(fd, "0", 1) != 1)
+            ctr_child_fail(x->sock, "joining the container's cgroups", errno);
+        close(fd);
+    }
+    int r = join_ns(x->init_fd, x->init);
+    if (r < 0)
+        ctr_child_fail(x->sock, "joining the container's namespaces", -r);
+    int alive[2];
+    if (pipe2(alive, O_CLOEXEC) < 0)
+        ctr_child_fail(x->sock, "pipe", errno);
+    pid_t f = fork();
+    if (f < 0)
+        ctr_child_fail(x->sock, "fork into the container", errno);
+    if (f == 0) {
+        close(alive[1]);
+        setpgid(0, 0);
+        if (dup2(x->in, 0) < 0 || dup2(x->out, 1) < 0 || dup2(x->err, 2) < 0)
+            ctr_child_fail(x->sock, "stdio", errno);
+        umask(022);
+        ctr_child_exec(x->proc, x->sock, alive[0]);
+    }
+    close(alive[0]);
+    close(x->in);
+    close(x->out);
+    close(x->err);
+    setpgid(f, f); /* both sides, against the race */
+    struct ctr_msg m = {.kind = 3, .val = f};
+    if (write(x->sock, &m, sizeof(m)) < 0)
+        _exit(137);
+    int pfd = (int)syscall(SYS_pidfd_open, f, 0);
+    long deadline = x->timeout_ms ? now_ms() + x->timeout_ms : -1;
+    for (;;) {
+        long left = deadline < 0 ? -1 : deadline - now_ms();
+        struct pollfd pf = {.fd = pfd, .events = POLLIN};
+        int n = pfd < 0 ? 1 : poll(&pf, 1, left < 0 && deadline >= 0 ? 0 : (int)left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0) {
+            kill(-f, SIGKILL); /* f is our unreaped child and leads the group */
+            struct ctr_msg t = {.kind = 4};
+            if (write(x->sock, &t, sizeof(t)) < 0)
+                _exit(137);
+        }
+        break;
+    }
+    int st;
+    while (waitpid(f, &st, 0) < 0)
+        if (errno != EINTR)
+            _exit(255);
+    _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+}
+
+/* Keep up to cap bytes of what fd gives, count the rest. */
+static bool drain(int fd, struct cln_buf *b, size_t cap, size_t *dropped)
+{
+    char tmp[16384];
+    ssize_t n = read(fd, tmp, sizeof(tmp));
+    if (n < 0)
+        return errno == EINTR || errno == EAGAIN;
+    if (n == 0)
+        return false;
+    size_t keep = b->len < cap ? cap - b->len : 0;
+    if (keep > (size_t)n)
+        keep = (size_t)n;
+    cln_buf_append(b, tmp, keep);
+    *dropped += (size_t)n - keep;
+    return true;
+}
+
+int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr_exec_result *ret,
+                 struct cln_error **err)
+{
+    if (!x->argv || !x->argv[0])
+        return cln_error_set(err, CLN_E_INVALID, 0, "exec: no argv");
+    if (c->reaped || c->init_fd < 0)
+        return cln_error_set(err, CLN_E_CONFLICT, 0, "container %s is not running", c->id);
+    /* The container's process, with this exec's argv, env, cwd and user; the
+     * seccomp filter and capabilities are shared, not copied. */
+    struct ctr_proc p = c->proc;
+    memset(&p.argv, 0, sizeof(p.argv));
+    memset(&p.env, 0, sizeof(p.env));
+    for (size_t i = 0; x->argv[i]; i++)
+        cln_strv_add(&p.argv, x->argv[i]);
+    ctr_env_merge(&p.env, cln_strv_argv(&c->proc.env), x->env);
+    p.cwd = (char *)(x->workdir ? x->workdir : c->proc.cwd);
+    int r = 0;
+    if (x->user)
+        r = ctr_parse_user(x->user, &p.uid, &p.gid, err);
+    struct exec_child *ec = cln_xcalloc(1, sizeof(*ec));
+    ec->proc = &p;
+    ec->init_fd = c->init_fd;
+    ec->init = c->init;
+    ec->timeout_ms = x->timeout_ms;
+    for (int i = 0; i < 4; i++)
+        if (c->cg[i])
+            snprintf(ec->procs[i], sizeof(ec->procs[i]), "%s/cgroup.procs", c->cg[i]);
+    int sv[2] = {-1, -1}, in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
+    if (r == 0 &&
+        (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
+         pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0))
+        r = cln_error_set(err, CLN_E_IO, errno, "exec: pipes");
+    pid_t e = -1;
+    if (r == 0) {
+        ec->sock = sv[1];
+        ec->in = in[0];
+        ec->out = out[1];
+        ec->err = er[1];
+        pid_t self = getpid();
+        e = fork();
+        if (e == 0)
+            run_exec(ec, self);
+        if (e < 0)
+            r = cln_error_set(err, CLN_E_IO, errno, "exec: fork");
+    }
+    const int child_ends[] = {sv[1], in[0], out[1], er[1]};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(child_ends); i++)
+        if (child_ends[i] >= 0)
+            close(child_ends[i]);
+    free(ec);
+    cln_strv_done(&p.argv);
+    cln_strv_done(&p.env);
+    int efd = e > 0 ? (int)syscall(SYS_pidfd_open, e, 0) : -1;
+    if (e > 0 && efd < 0) {
+        kill(e, SIGKILL); /* our unreaped child */
+        r = cln_error_set(err, CLN_E_IO, errno, "exec: pidfd_open");
+    }
+    struct cln_buf ob = {0}, eb = {0};
+    struct cln_ctr_exec_result res = {0};
+    bool failed = false;
+    char failtext[256] = "";
+    int failerr = 0;
+    if (r == 0) {
+        if (x->stdin_data == NULL) {
+            close(in[1]);
+            in[1] = -1;
+        } else {
+            fcntl(in[1], F_SETFL, O_NONBLOCK);
+        }
+        size_t cap = x->out_cap ? x->out_cap : 1 << 20, sent = 0;
+        long backstop = x->timeout_ms ? now_ms() + x->timeout_ms + 5000 : -1;
+        bool open_out = true, open_err = true, open_sock = true;
+        while (open_out || open_err || open_sock) {
+            struct pollfd pf[4] = {{.fd = open_out ? out[0] : -1, .events = POLLIN},
+                                   {.fd = open_err ? er[0] : -1, .events = POLLIN},
+                                   {.fd = open_sock ? sv[0] : -1, .events = POLLIN},
+                                   {.fd = in[1], .events = POLLOUT}};
+            long left = backstop < 0 ? -1 : backstop - now_ms();
+            int n = poll(pf, 4, backstop < 0 ? -1 : left > 0 ? (int)left : 0);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n == 0) { /* the child did not end its process: end both */
+                syscall(SYS_pidfd_send_signal, efd, SIGKILL, NULL, 0);
+                res.timed_out = true;
+                backstop = -1;
+                continue;
+            }
+            if (pf[0].revents && !drain(out[0], &ob, cap, &res.out_dropped))
+                open_out = false;
+            if (pf[1].revents && !drain(er[0], &eb, cap, &res.err_dropped))
+                open_err = false;
+            if (pf[2].revents) {
+                struct ctr_msg m;
+                ssize_t k = recv(sv[0], &m, sizeof(m), 0);
+                if (k <= 0) {
+                    open_sock = false;
+                } else if (m.kind == 0) {
+                    failed = true;
+                    failerr = m.err;
+                    m.text[sizeof(m.text) - 1] = 0;
+                    snprintf(failtext, sizeof(failtext), "%s", m.text);
+                } else if (m.kind == 3) {
+                    res.host_pid = (pid_t)m.val;
+                } else if (m.kind == 4) {
+                    res.timed_out = true;
+                }
+            }
+            if (in[1] >= 0 && pf[3].revents) {
+                ssize_t w = pf[3].revents & POLLOUT
+                                ? write(in[1], x->stdin_data + sent, x->stdin_len - sent)
+                                : -1;
+                if (w > 0)
+                    sent += (size_t)w;
+                if ((w < 0 && errno != EAGAIN && errno != EINTR) || sent >= x->stdin_len) {
+                    close(in[1]);
+                    in[1] = -1;
+                }
+            }
+        }
+        siginfo_t si = {0};
+        if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)efd, &si, WEXITED) < 0)
+            r = cln_error_set(err, CLN_E_IO, errno, "exec: waiting");
+        else
+            res.exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        if (r == 0 && failed)
+            r = cln_error_set(err, CLN_E_ISOLATION, failerr, "exec in container %s: %s", c->id,
+                              failtext);
+    }
+    const int ours[] = {sv[0], in[1], out[0], er[0], efd};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(ours); i++)
+        if (ours[i] >= 0)
+            close(ours[i]);
+    if (r < 0) {
+        cln_buf_done(&ob);
+        cln_buf_done(&eb);
+        return r;
+    }
+    res.out_len = ob.len;
+    res.err_len = eb.len;
+    cln_buf_putc(&ob, 0);
+    cln_buf_putc(&eb, 0);
+    res.out = cln_buf_steal(&ob);
+    res.err = cln_buf_steal(&eb);
+    *ret = res;
+    return 0;
+}

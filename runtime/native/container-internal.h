@@ -1,0 +1,71 @@
+/* What container.c, container-setup.c and container-exec.c share. */
+#pragma once
+
+#include <linux/filter.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "runtime/base/error.h"
+#include "runtime/base/strv.h"
+
+/* Everything a forked child needs, prepared before the fork so that the child
+ * only makes system calls (the caller may be multi-threaded). */
+struct ctr_proc {
+    struct cln_strv argv, env;
+    char *cwd;
+    uid_t uid;
+    gid_t gid;
+    struct sock_fprog seccomp; /* the filter, exported from libseccomp */
+    void *caps;                /* cap_t: Docker's 14 in permitted and effective */
+    unsigned long cap_keep[2]; /* bitmask of the bounding set to keep */
+    int cap_last;              /* /proc/sys/kernel/cap_last_cap */
+};
+
+/* The paths the init needs, absolute on the host, made before the fork. */
+struct ctr_paths {
+    char *dir, *rootfs, *upper, *work, *scratch, *hosts, *resolv;
+    char *lowerdir;     /* overlay data "lowerdir=top:...:bottom,upperdir=...,workdir=..." */
+    char *lowerdir_tmp; /* the same with upper and work under scratch */
+    char *hostname;
+    bool read_only;
+};
+
+enum { CTR_SETUP_OVERLAY = 1, CTR_SETUP_TMPFS_UPPER = 2 };
+
+/* One message from a child: a failure (err != 0) or a pid. */
+struct ctr_msg {
+    int kind; /* 0 error, 1 init pid, 2 ready (rootfs mode in val), 3 exec pid */
+    int err;  /* errno */
+    long val;
+    char text[200];
+};
+
+struct cln_ctr {
+    char *id, *dir;
+    char *cg[4]; /* memory, pids, cpu, unified: the leaf directories, or NULL */
+    pid_t monitor, init;
+    int monitor_fd, init_fd; /* pidfds */
+    bool reaped;
+    int exit_code;
+    int rootfs_mode;
+    struct ctr_proc proc; /* the first process's, the default for execs */
+};
+
+int ctr_proc_prepare(struct ctr_proc *p, struct cln_error **err);
+void ctr_proc_done(struct ctr_proc *p);
+int ctr_parse_user(const char *user, uid_t *uid, gid_t *gid, struct cln_error **err);
+/* env over base: a K=V of over replaces base's K. */
+void ctr_env_merge(struct cln_strv *out, const char *const *base, const char *const *over);
+
+/* In a child: close every descriptor from 3 up but the n in keep. */
+void ctr_close_except(const int *keep, size_t n);
+/* In a child: report a failure on fd and _exit(1). */
+__attribute__((noreturn)) void ctr_child_fail(int fd, const char *what, int e);
+/* In a child: drop to p's credentials, capabilities, NNP, seccomp; chdir; re-arm
+ * PDEATHSIG and check the parent (by the alive fd: EOF means it died); exec. */
+__attribute__((noreturn)) void ctr_child_exec(const struct ctr_proc *p, int report_fd,
+                                              int alive_fd);
+/* In the init, before anything: build the root and pivot into it.  Returns
+ * CTR_SETUP_* or -errno with *what set. */
+int ctr_setup_root(const struct ctr_paths *p, const char **what);
+int ctr_loopback_up(void);

@@ -1,0 +1,303 @@
+/* A container's root, built by its init (pid 1 of the new pid namespace, in
+ * the new mount namespace): NATIVE.md §1.1 steps 6-10 and §2.2-2.3.
+ * Nothing here may touch the host's mounts: / is made slave (recursively)
+ * first, every target inside the rootfs is opened with RESOLVE_IN_ROOT and
+ * RESOLVE_NO_SYMLINKS and mounted through /proc/self/fd, and the old root is
+ * detached after pivot_root.  Only system calls (and snprintf) here. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "runtime/base/cleanup.h"
+#include "runtime/native/container-internal.h"
+
+/* moby daemon/pkg/oci/defaults.go */
+static const char *const masked[] = {
+    "proc/acpi",
+    "proc/asound",
+    "proc/interrupts",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "sys/devices/virtual/powercap",
+    "sys/firmware",
+};
+static const char *const readonly[] = {"proc/bus", "proc/fs", "proc/irq", "proc/sys",
+                                       "proc/sysrq-trigger"};
+
+/* rel under root, no symlink followed, no escape; O_PATH. */
+static int open_in(int root, const char *rel, int flags)
+{
+    struct open_how how = {
+        .flags = (unsigned long long)(O_PATH | O_CLOEXEC | O_NOFOLLOW | flags),
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, root, rel, &how, sizeof(how));
+}
+
+/* A directory rel under root, made when missing, as an O_PATH fd. */
+static int dir_in(int root, const char *rel)
+{
+    if (mkdirat(root, rel, 0755) < 0 && errno != EEXIST)
+        return -1;
+    return open_in(root, rel, O_DIRECTORY);
+}
+
+static int mount_fd(const char *src, int fd, const char *type, unsigned long flags,
+                    const char *data)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+    return mount(src, p, type, flags, data);
+}
+
+static int mount_at(int root, const char *rel, const char *src, const char *type,
+                    unsigned long flags, const char *data)
+{
+    int fd = dir_in(root, rel);
+    if (fd < 0)
+        return -1;
+    int r = mount_fd(src, fd, type, flags, data);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
+#define FAIL(w)                                                                                    \
+    do {                                                                                           \
+        *what = (w);                                                                               \
+        return -errno;                                                                             \
+    } while (0)
+
+static int make_dev(int root, const char **what)
+{
+    if (mount_at(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
+                 "mode=755,size=65536k") < 0)
+        FAIL("mounting /dev");
+    static const struct {
+        const char *name;
+        unsigned maj, min;
+    } nodes[] = {{"dev/null", 1, 3},   {"dev/zero", 1, 5},    {"dev/full", 1, 7},
+                 {"dev/random", 1, 8}, {"dev/urandom", 1, 9}, {"dev/tty", 5, 0}};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(nodes); i++) {
+        if (mknodat(root, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0)
+            FAIL("mknod in /dev");
+        if (fchmodat(root, nodes[i].name, 0666, 0) < 0) /* the umask */
+            FAIL("chmod in /dev");
+    }
+    static const char *const links[][2] = {{"pts/ptmx", "dev/ptmx"},
+                                           {"/proc/self/fd", "dev/fd"},
+                                           {"/proc/self/fd/0", "dev/stdin"},
+                                           {"/proc/self/fd/1", "dev/stdout"},
+                                           {"/proc/self/fd/2", "dev/stderr"}};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(links); i++)
+        if (symlinkat(links[i][0], root, links[i][1]) < 0)
+            FAIL("symlink in /dev");
+    if (mount_at(root, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
+                 "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
+        FAIL("mounting /dev/pts");
+    if (mount_at(root, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,
+                 "mode=1777,size=67108864") < 0)
+        FAIL("mounting /dev/shm");
+    if (mount_at(root, "dev/mqueue", "mqueue", "mqueue", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) <
+        0)
+        FAIL("mounting /dev/mqueue");
+    return 0;
+}
+
+/* Masked paths (a directory: a read-only tmpfs; a file: /dev/null bound),
+ * then read-only paths (bound onto themselves, remounted read-only). */
+static int lock_down(int root, const char **what)
+{
+    int null = open_in(root, "dev/null", 0);
+    if (null < 0)
+        FAIL("opening /dev/null");
+    struct stat st;
+    if (fstat(null, &st) < 0 || !S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3)) {
+        close(null);
+        errno = EPERM;
+        FAIL("/dev/null is not 1:3");
+    }
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(masked); i++) {
+        int fd = open_in(root, masked[i], 0);
+        if (fd < 0)
+            continue; /* missing paths are skipped */
+        int r = fstat(fd, &st);
+        if (r == 0 && S_ISDIR(st.st_mode))
+            r = mount_fd("tmpfs", fd, "tmpfs", MS_RDONLY, "nr_blocks=1,nr_inodes=1");
+        else if (r == 0) {
+            char src[64];
+            snprintf(src, sizeof(src), "/proc/self/fd/%d", null);
+            r = mount_fd(src, fd, NULL, MS_BIND, NULL);
+        }
+        close(fd);
+        if (r < 0) {
+            close(null);
+            FAIL("masking a path");
+        }
+    }
+    close(null);
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(readonly); i++) {
+        int fd = open_in(root, readonly[i], 0);
+        if (fd < 0)
+            continue;
+        char p[64];
+        snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+        int r = mount(p, p, NULL, MS_BIND | MS_REC, NULL);
+        close(fd);
+        /* the new mount is on top: reopen to remount it */
+        fd = open_in(root, readonly[i], 0);
+        if (r == 0 && fd >= 0)
+            r = mount_fd(NULL, fd, NULL,
+                         MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+        if (fd >= 0)
+            close(fd);
+        if (r < 0)
+            FAIL("making a path read-only");
+    }
+    return 0;
+}
+
+/* /etc/hosts or /etc/resolv.conf: the host file src bound on it. */
+static int bind_etc(int root, const char *rel, const char *src, bool ro_rootfs)
+{
+    if (mkdirat(root, "etc", 0755) < 0 && errno != EEXIST)
+        return ro_rootfs ? 0 : -1;
+    int fd = open_in(root, rel, 0);
+    if (fd < 0 && errno == ENOENT) {
+        int etc = open_in(root, "etc", O_DIRECTORY);
+        if (etc < 0)
+            return -1;
+        int c = openat(etc, strrchr(rel, '/') + 1,
+                       O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+        close(etc);
+        if (c < 0)
+            return -1;
+        close(c);
+        fd = open_in(root, rel, 0);
+    }
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    int r = fstat(fd, &st);
+    if (r == 0 && !S_ISREG(st.st_mode)) {
+        errno = EINVAL;
+        r = -1;
+    }
+    if (r == 0)
+        r = mount_fd(src, fd, NULL, MS_BIND, NULL);
+    int e = errno;
+    close(fd);
+    errno = e;
+    return r;
+}
+
+int ctr_setup_root(const struct ctr_paths *p, const char **what)
+{
+    /* Before anything: nothing done here may propagate to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        FAIL("making / a slave");
+    int mode = CTR_SETUP_OVERLAY;
+    if (mount("overlay", p->rootfs, "overlay", 0, p->lowerdir) < 0) {
+        if (errno == ENODEV)
+            FAIL("mounting the overlay (no overlayfs in this kernel)");
+        /* The fallback: overlayfs refused the upper directory's filesystem
+         * (an overlay, NFS...): upper and work on a tmpfs instead. */
+        if (mount("tmpfs", p->scratch, "tmpfs", MS_NOSUID | MS_NODEV, "mode=700") < 0)
+            FAIL("mounting a tmpfs for the overlay's upper directory");
+        char up[4096], wk[4096];
+        snprintf(up, sizeof(up), "%s/upper", p->scratch);
+        snprintf(wk, sizeof(wk), "%s/work", p->scratch);
+        if (mkdir(up, 0755) < 0 || mkdir(wk, 0700) < 0)
+            FAIL("making the tmpfs upper directory");
+        if (mount("overlay", p->rootfs, "overlay", 0, p->lowerdir_tmp) < 0)
+            FAIL("mounting the overlay (upper on tmpfs)");
+        mode = CTR_SETUP_TMPFS_UPPER;
+    }
+    if (mount(p->rootfs, p->rootfs, NULL, MS_BIND | MS_REC, NULL) < 0)
+        FAIL("binding the rootfs onto itself");
+    if (mount(NULL, p->rootfs, NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        FAIL("making the rootfs private");
+    int root = open(p->rootfs, O_DIRECTORY | O_PATH | O_CLOEXEC);
+    if (root < 0)
+        FAIL("opening the rootfs");
+    int r = 0;
+    if (mount_at(root, "proc", "proc", "proc", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) < 0) {
+        *what = "mounting /proc";
+        r = -errno;
+    }
+    if (r == 0)
+        r = make_dev(root, what);
+    if (r == 0 && mount_at(root, "sys", "sysfs", "sysfs",
+                           MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL) < 0) {
+        *what = "mounting /sys";
+        r = -errno;
+    }
+    if (r == 0 && bind_etc(root, "etc/hosts", p->hosts, p->read_only) < 0) {
+        *what = "binding /etc/hosts";
+        r = -errno;
+    }
+    if (r == 0 && bind_etc(root, "etc/resolv.conf", p->resolv, p->read_only) < 0) {
+        *what = "binding /etc/resolv.conf";
+        r = -errno;
+    }
+    if (r == 0)
+        r = lock_down(root, what);
+    if (r == 0 && p->read_only &&
+        mount(NULL, p->rootfs, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
+        *what = "remounting the rootfs read-only";
+        r = -errno;
+    }
+    close(root);
+    if (r < 0)
+        return r;
+    /* pivot_root(".", "."), then detach the old root (NATIVE.md §1.1 step 9). */
+    int oldroot = open("/", O_DIRECTORY | O_PATH | O_CLOEXEC);
+    if (oldroot < 0)
+        FAIL("opening the old root");
+    if (chdir(p->rootfs) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 || fchdir(oldroot) < 0 ||
+        mount(NULL, ".", NULL, MS_REC | MS_SLAVE, NULL) < 0 || umount2(".", MNT_DETACH) < 0 ||
+        chdir("/") < 0) {
+        int e = errno;
+        close(oldroot);
+        errno = e;
+        FAIL("pivot_root");
+    }
+    close(oldroot);
+    if (sethostname(p->hostname, strlen(p->hostname)) < 0)
+        FAIL("sethostname");
+    return mode;
+}
+
+int ctr_loopback_up(void)
+{
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0)
+        return -errno;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    memcpy(ifr.ifr_name, "lo", 3);
+    int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+    if (r == 0) {
+        ifr.ifr_flags |= IFF_UP;
+        r = ioctl(s, SIOCSIFFLAGS, &ifr);
+    }
+    int e = errno;
+    close(s);
+    return r < 0 ? -e : 0;
+}

@@ -1,0 +1,679 @@
+/* Containers of the native runtime: create and start, inspect, kill, stop,
+ * wait, remove (container.h).  The root is built in container-root.c, the
+ * process's security in container-setup.c, exec in container-exec.c.
+ * Cgroups: this host is a v1+v2 hybrid (NATIVE.md §3): limits go to the v1
+ * memory, pids and cpu controllers under /sys/fs/cgroup/<ctrl>/cleanrun/<id>,
+ * and the process also joins /sys/fs/cgroup/unified/cleanrun/<id> for
+ * cgroup.kill. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sched.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/base/buf.h"
+#include "runtime/base/cleanup.h"
+#include "runtime/base/xalloc.h"
+#include "runtime/native/container-internal.h"
+#include "runtime/native/container.h"
+#include "runtime/native/store.h"
+
+#define CG_ROOT "/sys/fs/cgroup"
+static const char *const cg_ctrl[4] = {"memory", "pids", "cpu", "unified"};
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+static int write_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, text, strlen(text));
+    int e = errno;
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : n < 0 ? -e : -EIO;
+}
+
+static int write_new_file(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = write(fd, text, strlen(text));
+    close(fd);
+    return n == (ssize_t)strlen(text) ? 0 : -EIO;
+}
+
+static bool valid_id(const char *id)
+{
+    size_t n = id ? strlen(id) : 0;
+    if (n == 0 || n > 64 || id[0] == '.')
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((id[i] >= 'a' && id[i] <= 'z') || (id[i] >= 'A' && id[i] <= 'Z') ||
+              (id[i] >= '0' && id[i] <= '9') || id[i] == '_' || id[i] == '-' || id[i] == '.'))
+            return false;
+    return true;
+}
+
+/* The leaf cgroups, with the limits written.  Leaves c->cg[i] NULL for a
+ * hierarchy that is not mounted (then its limit cannot be applied: error). */
+static int cgroups_make(struct cln_ctr *c, const struct cln_ctr_config *cfg, struct cln_error **err)
+{
+    for (int i = 0; i < 4; i++) {
+        cleanup_free char *parent = cln_xasprintf(CG_ROOT "/%s/cleanrun", cg_ctrl[i]);
+        if (mkdir(parent, 0755) < 0 && errno != EEXIST)
+            return cln_error_set(err, CLN_E_IO, errno, "creating cgroup %s", parent);
+        char *leaf = cln_xasprintf("%s/%s", parent, c->id);
+        if (mkdir(leaf, 0755) < 0) {
+            int e = errno;
+            free(leaf);
+            return cln_error_set(err, e == EEXIST ? CLN_E_CONFLICT : CLN_E_IO, e,
+                                 "creating cgroup %s/%s", parent, c->id);
+        }
+        c->cg[i] = leaf;
+    }
+    struct {
+        int ctrl;
+        const char *file;
+        int64_t v;
+    } lim[] = {
+        {0, "memory.limit_in_bytes", cfg->memory_bytes},
+        {0, "memory.memsw.limit_in_bytes", cfg->memory_bytes}, /* swap off */
+        {1, "pids.max", cfg->pids_max},
+        {2, "cpu.cfs_period_us", cfg->cpu_millis > 0 ? 100000 : 0},
+        {2, "cpu.cfs_quota_us", cfg->cpu_millis * 100},
+    };
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(lim); i++) {
+        if (lim[i].v <= 0)
+            continue;
+        cleanup_free char *p = cln_xasprintf("%s/%s", c->cg[lim[i].ctrl], lim[i].file);
+        char v[32];
+        snprintf(v, sizeof(v), "%lld", (long long)lim[i].v);
+        int r = write_file(p, v);
+        if (r < 0)
+            return cln_error_set(err, CLN_E_IO, -r, "writing %s to %s", v, p);
+    }
+    return 0;
+}
+
+/* rmdir every leaf, retrying (bounded) while processes remain: cgroup.kill
+ * between tries (NATIVE.md §3.3). */
+static int cgroups_remove(struct cln_ctr *c, struct cln_error **err)
+{
+    int r = 0;
+    for (int i = 3; i >= 0; i--) {
+        if (!c->cg[i])
+            continue;
+        int e = 0;
+        for (int tries = 0; tries < 300; tries++) {
+            if (rmdir(c->cg[i]) == 0 || errno == ENOENT) {
+                e = 0;
+                break;
+            }
+            e = errno;
+            if (e != EBUSY)
+                break;
+            if (c->cg[3]) {
+                cleanup_free char *k = cln_xasprintf("%s/cgroup.kill", c->cg[3]);
+                write_file(k, "1");
+            }
+            struct timespec ts = {0, 10 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+        if (e && r == 0)
+            r = cln_error_set(err, CLN_E_IO, e, "removing cgroup %s", c->cg[i]);
+        if (!e) {
+            free(c->cg[i]);
+            c->cg[i] = NULL;
+        }
+    }
+    return r;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    if (flag == FTW_DP)
+        return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+    return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* The container's directory; FTW_MOUNT: never crosses into a mount. */
+static int dir_remove(const char *dir)
+{
+    struct stat st;
+    if (lstat(dir, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0 ? -errno : 0;
+}
+
+static int code_of(int status)
+{
+    if (WIFEXITED(status))
+        return WEXITSTATUS(status);
+    if (WIFSIGNALED(status))
+        return 128 + WTERMSIG(status);
+    return 255;
+}
+
+/* ---- the children ---- */
+
+static volatile sig_atomic_t unused_sig;
+static void note_signal(int sig)
+{
+    unused_sig = sig; /* a handler, so that pid 1 receives the signal at all */
+}
+
+/* pid 1: build the root, fork the workload, forward, reap, exit with its code. */
+__attribute__((noreturn)) static void run_init(const struct ctr_paths *paths,
+                                               const struct ctr_proc *proc, int sock, int alive,
+                                               int out, int errfd)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        ctr_child_fail(sock, "PR_SET_PDEATHSIG", errno);
+    struct pollfd pf = {.fd = alive, .events = POLLIN};
+    if (poll(&pf, 1, 0) > 0)
+        _exit(137); /* the monitor died before PDEATHSIG was set */
+    const char *what = "setup";
+    int mode = ctr_setup_root(paths, &what);
+    if (mode < 0)
+        ctr_child_fail(sock, what, -mode);
+    int r = ctr_loopback_up();
+    if (r < 0)
+        ctr_child_fail(sock, "bringing lo up", -r);
+    struct ctr_msg m = {.kind = 2, .val = mode};
+    if (write(sock, &m, sizeof(m)) < 0)
+        _exit(127);
+    struct sigaction sa = {.sa_handler = note_signal};
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGCHLD, &sa, NULL);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    pid_t w = fork();
+    if (w < 0)
+        ctr_child_fail(sock, "fork of the workload", errno);
+    if (w == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        setsid();
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
+            ctr_child_fail(sock, "stdio of the workload", errno);
+        umask(022);
+        ctr_child_exec(proc, sock, -1);
+    }
+    close(sock);
+    close(out);
+    close(errfd);
+    close(alive);
+    int code = 255;
+    for (;;) {
+        siginfo_t si;
+        int sig = sigwaitinfo(&set, &si);
+        if (sig == SIGTERM || sig == SIGINT) {
+            kill(w, sig);
+            continue;
+        }
+        int st;
+        pid_t p;
+        while ((p = waitpid(-1, &st, WNOHANG)) > 0)
+            if (p == w) {
+                code = code_of(st);
+                _exit(code);
+            }
+    }
+}
+
+/* The monitor: join the cgroups (the parent did), unshare, fork the init,
+ * wait for it. */
+__attribute__((noreturn)) static void run_monitor(pid_t parent, const struct ctr_paths *paths,
+                                                  const struct ctr_proc *proc, int sock, int out,
+                                                  int errfd)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+        _exit(137);
+    const int keep[] = {sock, out, errfd};
+    ctr_close_except(keep, CLN_ARRAY_SIZE(keep));
+    char go;
+    if (read(sock, &go, 1) != 1)
+        _exit(137);
+    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID) < 0)
+        ctr_child_fail(sock, "unshare", errno);
+    /* After joining the cgroups: the cgroup namespace is rooted there. */
+    if (unshare(CLONE_NEWCGROUP) < 0)
+        ctr_child_fail(sock, "unshare(CLONE_NEWCGROUP)", errno);
+    int alive[2];
+    if (pipe2(alive, O_CLOEXEC) < 0)
+        ctr_child_fail(sock, "pipe", errno);
+    pid_t init = fork();
+    if (init < 0)
+        ctr_child_fail(sock, "fork of the init", errno);
+    if (init == 0) {
+        close(alive[1]);
+        run_init(paths, proc, sock, alive[0], out, errfd);
+    }
+    close(alive[0]);
+    close(out);
+    close(errfd);
+    struct ctr_msg m = {.kind = 1, .val = init};
+    if (write(sock, &m, sizeof(m)) < 0 || read(sock, &go, 1) != 1) {
+        kill(init, SIGKILL);
+        _exit(137);
+    }
+    close(sock);
+    int st;
+    while (waitpid(init, &st, 0) < 0)
+        if (errno != EINTR)
+            _exit(255);
+    _exit(code_of(st));
+}
+
+/* ---- create ---- */
+
+static void paths_done(struct ctr_paths *p)
+{
+    free(p->dir);
+    free(p->rootfs);
+    free(p->upper);
+    free(p->work);
+    free(p->scratch);
+    free(p->hosts);
+    free(p->resolv);
+    free(p->lowerdir);
+    free(p->lowerdir_tmp);
+    free(p->hostname);
+}
+
+static int make_paths(struct ctr_paths *p, const struct cln_store_image *img,
+                      const struct cln_ctr_config *cfg, struct cln_error **err)
+{
+    p->dir = cln_xasprintf("%s/%s", cfg->run_dir, cfg->id);
+    p->rootfs = cln_xasprintf("%s/rootfs", p->dir);
+    p->upper = cln_xasprintf("%s/upper", p->dir);
+    p->work = cln_xasprintf("%s/work", p->dir);
+    p->scratch = cln_xasprintf("%s/scratch", p->dir);
+    p->hosts = cln_xasprintf("%s/hosts", p->dir);
+    p->resolv = cln_xasprintf("%s/resolv.conf", p->dir);
+    p->hostname = cln_xstrndup(cfg->hostname ? cfg->hostname : cfg->id, 63);
+    p->read_only = cfg->read_only;
+    struct cln_buf b = {0};
+    cln_buf_puts(&b, "lowerdir=");
+    for (size_t i = img->layer_dirs.n; i-- > 0;) {
+        if (strpbrk(img->layer_dirs.v[i], ",:\\")) {
+            cln_buf_done(&b);
+            return cln_error_set(err, CLN_E_INVALID, 0, "a layer path with , : or \\: %s",
+                                 img->layer_dirs.v[i]);
+        }
+        cln_buf_printf(&b, "%s%s", img->layer_dirs.v[i], i ? ":" : "");
+    }
+    if (img->layer_dirs.n == 0) {
+        cln_buf_done(&b);
+        return cln_error_set(err, CLN_E_INVALID, 0, "the image has no layer");
+    }
+    char *lower = cln_buf_steal(&b);
+    p->lowerdir = cln_xasprintf("%s,upperdir=%s,workdir=%s", lower, p->upper, p->work);
+    p->lowerdir_tmp =
+        cln_xasprintf("%s,upperdir=%s/upper,workdir=%s/work", lower, p->scratch, p->scratch);
+    free(lower);
+    if (strlen(p->lowerdir_tmp) >= 4000)
+        return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
+                             "too many layers for one page of overlay options");
+    return 0;
+}
+
+static int make_dirs(const struct ctr_paths *p, struct cln_error **err)
+{
+    if (mkdir(p->dir, 0700) < 0)
+        return cln_error_set(err, errno == EEXIST ? CLN_E_CONFLICT : CLN_E_IO, errno, "creating %s",
+                             p->dir);
+    const char *const d[] = {p->rootfs, p->upper, p->work, p->scratch};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(d); i++)
+        if (mkdir(d[i], 0755) < 0)
+            return cln_error_set(err, CLN_E_IO, errno, "creating %s", d[i]);
+    cleanup_free char *hosts = cln_xasprintf(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
+        p->hostname);
+    int r = write_new_file(p->hosts, hosts);
+    if (r == 0)
+        r = write_new_file(p->resolv, "# no network but loopback: no name server\n");
+    if (r < 0)
+        return cln_error_set(err, CLN_E_IO, -r, "writing %s/hosts or resolv.conf", p->dir);
+    return 0;
+}
+
+static int make_proc(struct ctr_proc *p, const struct cln_image_config *ic,
+                     const struct cln_ctr_config *cfg, struct cln_error **err)
+{
+    if (cfg->argv && cfg->argv[0]) {
+        for (size_t i = 0; cfg->argv[i]; i++)
+            cln_strv_add(&p->argv, cfg->argv[i]);
+    } else {
+        for (size_t i = 0; i < ic->entrypoint.n; i++)
+            cln_strv_add(&p->argv, ic->entrypoint.v[i]);
+        for (size_t i = 0; i < ic->cmd.n; i++)
+            cln_strv_add(&p->argv, ic->cmd.v[i]);
+    }
+    if (p->argv.n == 0)
+        return cln_error_set(err, CLN_E_INVALID, 0, "no command: none given, none in the image");
+    struct cln_strv base = {0};
+    bool has_path = false;
+    for (size_t i = 0; i < ic->env.n; i++)
+        has_path |= strncmp(ic->env.v[i], "PATH=", 5) == 0;
+    if (!has_path)
+        cln_strv_add(&base, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for (size_t i = 0; i < ic->env.n; i++)
+        cln_strv_add(&base, ic->env.v[i]);
+    cleanup_free char *hn =
+        cln_xasprintf("HOSTNAME=%.63s", cfg->hostname ? cfg->hostname : cfg->id);
+    cln_strv_add(&base, hn);
+    ctr_env_merge(&p->env, cln_strv_argv(&base), cfg->env);
+    cln_strv_done(&base);
+    const char *wd = cfg->workdir ? cfg->workdir : ic->working_dir;
+    p->cwd = cln_xstrdup(wd && *wd ? wd : "/");
+    int r = ctr_parse_user(cfg->user ? cfg->user : ic->user, &p->uid, &p->gid, err);
+    if (r == 0)
+        r = ctr_proc_prepare(p, err);
+    return r;
+}
+
+static void ctr_free(struct cln_ctr *c)
+{
+    if (!c)
+        return;
+    if (c->monitor_fd >= 0)
+        close(c->monitor_fd);
+    if (c->init_fd >= 0)
+        close(c->init_fd);
+    for (int i = 0; i < 4; i++)
+        free(c->cg[i]);
+    free(c->id);
+    free(c->dir);
+    ctr_proc_done(&c->proc);
+    free(c);
+}
+
+/* Read one message with a deadline: 1 read, 0 EOF, -errno. */
+static int recv_msg(int sock, struct ctr_msg *m, long deadline)
+{
+    for (;;) {
+        long left = deadline - now_ms();
+        struct pollfd pf = {.fd = sock, .events = POLLIN};
+        int n = poll(&pf, 1, left > 0 ? (int)left : 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -ETIMEDOUT;
+        ssize_t k = recv(sock, m, sizeof(*m), 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return -errno;
+        if (k == 0)
+            return 0;
+        m->text[sizeof(m->text) - 1] = 0;
+        return 1;
+    }
+}
+
+static int start(struct cln_ctr *c, const struct ctr_paths *paths, struct cln_error **err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return cln_error_set(err, CLN_E_IO, errno, "socketpair");
+    cleanup_free char *op = cln_xasprintf("%s/stdout", paths->dir);
+    cleanup_free char *ep = cln_xasprintf("%s/stderr", paths->dir);
+    cleanup_close int out = open(op, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND, 0600);
+    cleanup_close int errfd = open(ep, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_APPEND, 0600);
+    if (out < 0 || errfd < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return cln_error_set(err, CLN_E_IO, errno, "creating the log files in %s", paths->dir);
+    }
+    pid_t self = getpid();
+    pid_t m = fork();
+    if (m < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return cln_error_set(err, CLN_E_IO, errno, "fork");
+    }
+    if (m == 0) {
+        close(sv[0]);
+        run_monitor(self, paths, &c->proc, sv[1], out, errfd);
+    }
+    close(sv[1]);
+    cleanup_close int sock = sv[0];
+    c->monitor = m;
+    c->monitor_fd = (int)syscall(SYS_pidfd_open, m, 0);
+    if (c->monitor_fd < 0) {
+        kill(m, SIGKILL); /* our unreaped child: this pid is ours */
+        waitpid(m, NULL, 0);
+        c->reaped = true;
+        return cln_error_set(err, CLN_E_IO, errno, "pidfd_open of the monitor");
+    }
+    char pid[24];
+    snprintf(pid, sizeof(pid), "%d", (int)m);
+    for (int i = 0; i < 4; i++) {
+        cleanup_free char *p = cln_xasprintf("%s/cgroup.procs", c->cg[i]);
+        int r = write_file(p, pid);
+        if (r < 0)
+            return cln_error_set(err, CLN_E_IO, -r, "joining %s", c->cg[i]);
+    }
+    if (write(sock, "g", 1) != 1)
+        return cln_error_set(err, CLN_E_IO, errno, "starting the monitor");
+    long deadline = now_ms() + 30000;
+    struct ctr_msg msg;
+    bool ready = false;
+    for (;;) {
+        int r = recv_msg(sock, &msg, deadline);
+        if (r == 0)
+            break;
+        if (r < 0)
+            return cln_error_set(err, r == -ETIMEDOUT ? CLN_E_TIMEOUT : CLN_E_IO, -r,
+                                 "waiting for the container to start");
+        if (msg.kind == 0)
+            return cln_error_set(err, CLN_E_ISOLATION, msg.err, "starting the container: %s",
+                                 msg.text);
+        if (msg.kind == 1) {
+            c->init = (pid_t)msg.val;
+            /* The monitor does not reap the init before our ack: the pid is it. */
+            c->init_fd = (int)syscall(SYS_pidfd_open, c->init, 0);
+            if (c->init_fd < 0)
+                return cln_error_set(err, CLN_E_IO, errno, "pidfd_open of the init");
+            if (write(sock, "a", 1) != 1)
+                return cln_error_set(err, CLN_E_IO, errno, "acknowledging the init");
+        }
+        if (msg.kind == 2) {
+            c->rootfs_mode = (int)msg.val;
+            ready = true;
+        }
+    }
+    if (!ready)
+        return cln_error_set(err, CLN_E_ISOLATION, 0, "the container ended during its setup");
+    return 0;
+}
+
+int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_config *cfg,
+                   struct cln_ctr **ret, struct cln_error **err)
+{
+    if (!valid_id(cfg->id) || !cfg->run_dir || cfg->run_dir[0] != '/')
+        return cln_error_set(err, CLN_E_INVALID, 0, "container id or run directory invalid");
+    struct cln_store_image *img = NULL;
+    int r = cln_store_image_get(s, image, &img, err);
+    if (r < 0)
+        return r;
+    struct cln_ctr *c = cln_xcalloc(1, sizeof(*c));
+    c->monitor_fd = c->init_fd = -1;
+    c->reaped = false;
+    c->id = cln_xstrdup(cfg->id);
+    struct ctr_paths paths = {0};
+    r = make_paths(&paths, img, cfg, err);
+    if (r == 0)
+        r = make_proc(&c->proc, img->config, cfg, err);
+    cln_store_image_free(img);
+    if (r < 0) {
+        paths_done(&paths);
+        ctr_free(c);
+        return r;
+    }
+    r = make_dirs(&paths, err);
+    if (r < 0 && (*err)->code == CLN_E_CONFLICT) {
+        paths_done(&paths);
+        ctr_free(c); /* the directory is someone else's: leave it */
+        return r;
+    }
+    c->dir = cln_xstrdup(paths.dir);
+    if (r == 0)
+        r = cgroups_make(c, cfg, err);
+    if (r == 0)
+        r = start(c, &paths, err);
+    paths_done(&paths);
+    if (r < 0) {
+        if (!c->monitor)
+            c->reaped = true;
+        cln_ctr_remove(c, NULL);
+        return cln_error_wrap(err, "container %s", cfg->id);
+    }
+    *ret = c;
+    return 0;
+}
+
+/* ---- state ---- */
+
+/* Reap the monitor when it has ended (waiting up to ms). */
+static int reap(struct cln_ctr *c, long ms)
+{
+    if (c->reaped)
+        return 1;
+    struct pollfd pf = {.fd = c->monitor_fd, .events = POLLIN};
+    long deadline = now_ms() + ms;
+    for (;;) {
+        long left = deadline - now_ms();
+        int n = poll(&pf, 1, left > 0 ? (int)left : 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return 0;
+        break;
+    }
+    siginfo_t si = {0};
+    if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)c->monitor_fd, &si, WEXITED) < 0)
+        return -errno;
+    c->exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+    c->reaped = true;
+    return 1;
+}
+
+int cln_ctr_inspect(struct cln_ctr *c, struct cln_ctr_state *ret, struct cln_error **err)
+{
+    int r = reap(c, 0);
+    if (r < 0)
+        return cln_error_set(err, CLN_E_IO, -r, "waiting for container %s", c->id);
+    ret->running = r == 0;
+    ret->exit_code = r ? c->exit_code : 0;
+    ret->init_pid = c->init;
+    ret->rootfs_mode =
+        c->rootfs_mode == CTR_SETUP_TMPFS_UPPER ? "overlay, upper on tmpfs" : "overlay";
+    ret->oom_killed = false;
+    if (c->cg[0]) {
+        cleanup_free char *p = cln_xasprintf("%s/memory.oom_control", c->cg[0]);
+        cleanup_fclose FILE *f = fopen(p, "re");
+        char line[128];
+        unsigned long long n;
+        while (f && fgets(line, sizeof(line), f))
+            if (sscanf(line, "oom_kill %llu", &n) == 1)
+                ret->oom_killed = n > 0;
+    }
+    return 0;
+}
+
+int cln_ctr_kill(struct cln_ctr *c, int sig, struct cln_error **err)
+{
+    if (c->init_fd < 0 || syscall(SYS_pidfd_send_signal, c->init_fd, sig, NULL, 0) < 0) {
+        if (errno == ESRCH)
+            return cln_error_set(err, CLN_E_CONFLICT, ESRCH, "container %s is not running", c->id);
+        return cln_error_set(err, CLN_E_IO, errno, "signalling container %s", c->id);
+    }
+    return 0;
+}
+
+int cln_ctr_wait(struct cln_ctr *c, unsigned timeout_ms, int *ret_code, struct cln_error **err)
+{
+    int r = reap(c, timeout_ms);
+    if (r < 0)
+        return cln_error_set(err, CLN_E_IO, -r, "waiting for container %s", c->id);
+    if (r == 0)
+        return cln_error_set(err, CLN_E_TIMEOUT, 0, "container %s still running after %u ms", c->id,
+                             timeout_ms);
+    if (ret_code)
+        *ret_code = c->exit_code;
+    return 0;
+}
+
+int cln_ctr_stop(struct cln_ctr *c, unsigned grace_ms, struct cln_error **err)
+{
+    if (reap(c, 0) == 1)
+        return 0;
+    if (c->init_fd >= 0)
+        syscall(SYS_pidfd_send_signal, c->init_fd, SIGTERM, NULL, 0);
+    if (reap(c, grace_ms) == 1)
+        return 0;
+    if (c->init_fd >= 0)
+        syscall(SYS_pidfd_send_signal, c->init_fd, SIGKILL, NULL, 0);
+    return cln_ctr_wait(c, 10000, NULL, err);
+}
+
+int cln_ctr_remove(struct cln_ctr *c, struct cln_error **err)
+{
+    if (!c)
+        return 0;
+    struct cln_error *e = NULL;
+    int r = 0;
+    if (!c->reaped) {
+        /* The init first: the monitor reaps it and exits. */
+        if (c->init_fd >= 0)
+            syscall(SYS_pidfd_send_signal, c->init_fd, SIGKILL, NULL, 0);
+        if (reap(c, 5000) != 1 && c->monitor_fd >= 0)
+            syscall(SYS_pidfd_send_signal, c->monitor_fd, SIGKILL, NULL, 0);
+        if (reap(c, 10000) != 1)
+            r = cln_error_set(&e, CLN_E_TIMEOUT, 0, "container %s did not end", c->id);
+    }
+    /* The mounts were all in the container's mount namespace, gone with its
+     * last process; the cgroups go once empty. */
+    if (r == 0)
+        r = cgroups_remove(c, &e);
+    if (r == 0 && c->dir) {
+        int d = dir_remove(c->dir);
+        if (d < 0)
+            r = cln_error_set(&e, CLN_E_IO, -d, "removing %s", c->dir);
+    }
+    if (r < 0 && err)
+        *err = e;
+    else
+        cln_error_free(e);
+    ctr_free(c);
+    return r;
+}

@@ -1,0 +1,103 @@
+/* The native runtime's containers: one made from an image of the store
+ * (store.h) and processes run in it.  A C API with tests, not yet a backend.
+ * Linux-only, as root (docs/runtime.md "Native (in progress): containers").
+ *
+ * Process tree (NATIVE.md §6): the caller forks a monitor (single-threaded
+ * from birth: everything it needs is prepared before the fork; PDEATHSIG
+ * SIGKILL) which joins the cgroups, unshares mount, uts, ipc, net, pid and
+ * cgroup namespaces and forks the init (pid 1: our own code, never an exec).
+ * The init builds the root (overlay, /proc, /dev, /sys, masks, pivot_root),
+ * forks the workload, forwards SIGTERM/SIGINT to it, reaps every zombie and
+ * exits with the workload's status.  Killing the caller kills the monitor,
+ * which kills the init, which makes the kernel kill the whole pid namespace.
+ *
+ * Not done yet: user names (only numeric uid[:gid] is accepted, names give
+ * CLN_E_UNSUPPORTED); the full Docker seccomp allowlist (this is the
+ * denylist approximation: NATIVE.md §2.5's 66 syscalls get EPERM, namespace
+ * flags of clone get EPERM, clone3 ENOSYS, socket(AF_ALG|AF_VSOCK) EPERM, and
+ * every non-native architecture is killed); device cgroup rules; a copy
+ * fallback when overlayfs itself is missing (the fallback here is for an
+ * upper directory overlayfs refuses: upper and work go on a tmpfs).
+ *
+ * Every function returns 0 or -code and takes struct cln_error **err last. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "runtime/base/error.h"
+
+struct cln_store;
+struct cln_ctr;
+
+struct cln_ctr_config {
+    const char *id;          /* [A-Za-z0-9_.-]{1,64}; required */
+    const char *run_dir;     /* absolute; the container's directory is run_dir/id */
+    const char *hostname;    /* NULL: the id (cut to 63) */
+    const char *const *argv; /* NULL: the image's entrypoint + cmd */
+    const char *const *env;  /* K=V, over the image's; may be NULL */
+    const char *workdir;     /* NULL: the image's, else "/" */
+    const char *user;        /* "uid[:gid]"; NULL: the image's, else 0:0 */
+    bool read_only;          /* the rootfs read-only */
+    int64_t memory_bytes;    /* 0: no limit; swap is off (memsw = memory) */
+    int64_t pids_max;        /* 0: no limit */
+    int64_t cpu_millis;      /* 0: no limit; 1000 = one CPU */
+};
+
+/* Create and start a container from image (a name or id in s).  The first
+ * process's stdout and stderr go to run_dir/id/stdout and stderr.  *ret is
+ * the caller's: release it with cln_ctr_remove. */
+int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_config *c,
+                   struct cln_ctr **ret, struct cln_error **err);
+
+struct cln_ctr_state {
+    bool running;
+    int exit_code;           /* when !running: the code, or 128+signal */
+    bool oom_killed;         /* the v1 memory.oom_control oom_kill counter is not 0 */
+    pid_t init_pid;          /* the init, as the host sees it */
+    const char *rootfs_mode; /* "overlay" or "overlay, upper on tmpfs"; static */
+};
+int cln_ctr_inspect(struct cln_ctr *c, struct cln_ctr_state *ret, struct cln_error **err);
+
+/* Signal the init (through its pidfd).  The init forwards SIGTERM and SIGINT
+ * to the workload; SIGKILL ends the container. */
+int cln_ctr_kill(struct cln_ctr *c, int sig, struct cln_error **err);
+
+/* SIGTERM to the workload, then SIGKILL after grace_ms; waits for the end. */
+int cln_ctr_stop(struct cln_ctr *c, unsigned grace_ms, struct cln_error **err);
+
+/* Wait up to timeout_ms for the container to end: CLN_E_TIMEOUT otherwise. */
+int cln_ctr_wait(struct cln_ctr *c, unsigned timeout_ms, int *ret_code, struct cln_error **err);
+
+/* Kill, reap, unmount (nothing is mounted outside the container's mount
+ * namespace), remove the cgroups and the directory, and free c.  NULL-safe.
+ * c is freed even when an error is returned. */
+int cln_ctr_remove(struct cln_ctr *c, struct cln_error **err);
+
+struct cln_ctr_exec {
+    const char *const *argv; /* required */
+    const char *const *env;  /* over the container's; may be NULL */
+    const char *workdir;     /* NULL: the container's */
+    const char *user;        /* NULL: the container's; "uid[:gid]" */
+    const char *stdin_data;  /* NULL: /dev/null */
+    size_t stdin_len;
+    size_t out_cap;      /* bytes kept of each stream; 0: 1 MiB */
+    unsigned timeout_ms; /* 0: none; at the deadline its process group is killed */
+};
+
+struct cln_ctr_exec_result {
+    int exit_code; /* or 128+signal */
+    bool timed_out;
+    pid_t host_pid;  /* the exec'd process as the host sees it */
+    char *out, *err; /* NUL-terminated; owned */
+    size_t out_len, err_len;
+    size_t out_dropped, err_dropped; /* bytes beyond out_cap */
+};
+void cln_ctr_exec_result_done(struct cln_ctr_exec_result *r);
+
+/* Run a process in the running container c.  The exit code of the process is
+ * in *ret, not an error. */
+int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr_exec_result *ret,
+                 struct cln_error **err);

@@ -1,0 +1,435 @@
+/* Unit tests of the native runtime's containers (runtime/native/container.h),
+ * as root (skipped otherwise): a rootfs tarball made here with libarchive
+ * from the host's static busybox, imported into a store in a temporary
+ * directory; containers under a run directory next to it.  Every test checks
+ * that nothing is left: no mount under the work directory in
+ * /proc/self/mountinfo, no cgroup, no process. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/base/cleanup.h"
+#include "runtime/base/xalloc.h"
+#include "runtime/native/container.h"
+#include "runtime/native/store.h"
+
+#define BUSYBOX "/bin/busybox"
+static char work[] = "/tmp/cln-ctr-test-XXXXXX";
+static char *run_dir;
+static struct cln_store *store;
+static bool skip;
+
+static const char *const applets[] = {"sh",    "sleep", "cat",   "hostname", "grep",   "mount",
+                                      "id",    "head",  "ls",    "echo",     "printf", "wc",
+                                      "touch", "true",  "false", "ln"};
+
+static void add(struct archive *a, const char *name, int type, int mode, const char *link,
+                const void *data, size_t len)
+{
+    struct archive_entry *e = archive_entry_new();
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, (unsigned)type);
+    archive_entry_set_perm(e, (mode_t)mode);
+    archive_entry_set_mtime(e, 1700000000, 0);
+    if (link)
+        archive_entry_set_symlink(e, link);
+    archive_entry_set_size(e, (la_int64_t)len);
+    cr_assert_eq(archive_write_header(a, e), ARCHIVE_OK, "%s", archive_error_string(a));
+    if (len)
+        cr_assert_eq(archive_write_data(a, data, len), (la_ssize_t)len);
+    archive_entry_free(e);
+}
+
+static void make_rootfs(const char *path)
+{
+    FILE *f = fopen(BUSYBOX, "re");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *bb = cln_xmalloc((size_t)n);
+    cr_assert_eq(fread(bb, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    cr_assert_eq(archive_write_open_filename(a, path), ARCHIVE_OK);
+    add(a, "bin", AE_IFDIR, 0755, NULL, NULL, 0);
+    add(a, "bin/busybox", AE_IFREG, 0755, NULL, bb, (size_t)n);
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(applets); i++) {
+        cleanup_free char *p = cln_xasprintf("bin/%s", applets[i]);
+        add(a, p, AE_IFLNK, 0777, "busybox", NULL, 0);
+    }
+    add(a, "etc", AE_IFDIR, 0755, NULL, NULL, 0);
+    static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n";
+    add(a, "etc/passwd", AE_IFREG, 0644, NULL, passwd, sizeof(passwd) - 1);
+    add(a, "tmp", AE_IFDIR, 01777, NULL, NULL, 0);
+    add(a, "hostroot", AE_IFLNK, 0777, "/", NULL, 0);
+    archive_write_close(a);
+    archive_write_free(a);
+    free(bb);
+}
+
+static void setup(void)
+{
+    skip = geteuid() != 0 || access(BUSYBOX, X_OK) != 0;
+    if (skip)
+        return;
+    cr_assert_not_null(mkdtemp(work));
+    cleanup_free char *root = cln_xasprintf("%s/store", work);
+    cleanup_free char *tar = cln_xasprintf("%s/rootfs.tar", work);
+    run_dir = cln_xasprintf("%s/run", work);
+    cr_assert_eq(mkdir(run_dir, 0700), 0);
+    make_rootfs(tar);
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_store_open(root, &store, &err), 0, "%s", cln_error_text(err));
+    struct cln_store_images l = {0};
+    cr_assert_eq(cln_store_import(store, tar, "test/busybox:1", &l, &err), 0, "%s",
+                 cln_error_text(err));
+    cln_store_images_done(&l);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+/* Nothing under work mounted, as this (the host's) mount namespace sees it. */
+static void assert_no_mounts(void)
+{
+    cleanup_fclose FILE *f = fopen("/proc/self/mountinfo", "re");
+    cr_assert_not_null(f);
+    char line[4096];
+    while (fgets(line, sizeof(line), f))
+        cr_assert_null(strstr(line, work), "a mount left: %s", line);
+}
+
+static void teardown(void)
+{
+    if (skip)
+        return;
+    cln_store_close(store);
+    assert_no_mounts();
+    nftw(work, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+    free(run_dir);
+}
+
+TestSuite(native_container, .init = setup, .fini = teardown, .timeout = 90);
+
+static struct cln_ctr *make(const char *id, struct cln_ctr_config *c, const char *const *argv)
+{
+    c->id = id;
+    c->run_dir = run_dir;
+    c->argv = argv;
+    struct cln_ctr *ctr = NULL;
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_ctr_create(store, "test/busybox:1", c, &ctr, &err), 0, "%s",
+                 cln_error_text(err));
+    return ctr;
+}
+
+static void run(struct cln_ctr *c, struct cln_ctr_exec *x, struct cln_ctr_exec_result *r)
+{
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_ctr_exec(c, x, r, &err), 0, "%s", cln_error_text(err));
+}
+
+static char *sh(struct cln_ctr *c, const char *script, int *code)
+{
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    struct cln_ctr_exec x = {.argv = argv};
+    struct cln_ctr_exec_result r;
+    run(c, &x, &r);
+    if (code)
+        *code = r.exit_code;
+    char *out = CLN_TAKE(r.out);
+    cln_ctr_exec_result_done(&r);
+    return out;
+}
+
+/* Remove and check that the cgroups and the directory went, the init with them. */
+static void remove_and_check(struct cln_ctr *c, const char *id)
+{
+    struct cln_ctr_state st;
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_ctr_inspect(c, &st, &err), 0);
+    pid_t init = st.init_pid;
+    cr_assert_eq(cln_ctr_remove(c, &err), 0, "%s", cln_error_text(err));
+    static const char *const ctrl[] = {"memory", "pids", "cpu", "unified"};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(ctrl); i++) {
+        cleanup_free char *p = cln_xasprintf("/sys/fs/cgroup/%s/cleanrun/%s", ctrl[i], id);
+        cr_assert_neq(access(p, F_OK), 0, "%s left", p);
+    }
+    cleanup_free char *d = cln_xasprintf("%s/%s", run_dir, id);
+    cr_assert_neq(access(d, F_OK), 0, "%s left", d);
+    cleanup_free char *pp = cln_xasprintf("/proc/%d", (int)init);
+    cr_assert_neq(access(pp, F_OK), 0, "the init is still there");
+    assert_no_mounts();
+}
+
+static char *id_of(const char *what)
+{
+    return cln_xasprintf("t%d-%s", (int)getpid(), what);
+}
+
+Test(native_container, isolation_exec_and_stop)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("basic");
+    struct cln_ctr_config cfg = {.hostname = "box1"};
+    const char *argv[] = {"/bin/sleep", "1000", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    int code;
+    /* pid 1 is the init (not the workload, pid 2); /proc shows only these
+     * and this shell (a builtin loop: no fork). */
+    cleanup_free char *ps = sh(c, "for p in /proc/[0-9]*; do echo ${p#/proc/}; done", &code);
+    cr_assert_str_eq(ps, "1\n2\n3\n");
+    cleanup_free char *comm = sh(c, "cat /proc/1/comm /proc/2/comm", &code);
+    cr_assert_neq(strncmp(comm, "sleep", 5), 0, "pid 1 is the workload: %s", comm);
+    cr_assert(strstr(comm, "\nsleep\n"), "%s", comm);
+    cleanup_free char *hn = sh(c, "hostname", &code);
+    cr_assert_str_eq(hn, "box1\n");
+    cleanup_free char *status =
+        sh(c, "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status", &code);
+    cr_assert_str_eq(status, "CapEff:\t00000000a80425fb\nNoNewPrivs:\t1\nSeccomp:\t2\n");
+    cleanup_free char *lo = sh(c, "cat /sys/class/net/lo/operstate; ls /sys/class/net", &code);
+    cr_assert_str_eq(lo, "unknown\nlo\n");
+    cleanup_free char *hosts = sh(c, "grep -c box1 /etc/hosts", &code);
+    cr_assert_str_eq(hosts, "1\n");
+    cleanup_free char *masked = sh(c, "cat /proc/kcore | wc -c; touch /proc/sys/x", &code);
+    cr_assert_str_eq(masked, "0\n");
+    cr_assert_neq(code, 0);
+
+    /* mount(2) is refused: seccomp (EPERM) before the capability check. */
+    const char *mnt[] = {"/bin/mount", "-t", "tmpfs", "none", "/tmp", NULL};
+    struct cln_ctr_exec x = {.argv = mnt};
+    struct cln_ctr_exec_result r;
+    run(c, &x, &r);
+    cr_assert_neq(r.exit_code, 0);
+    cr_assert(strstr(r.err, "permission denied") || strstr(r.err, "not permitted"), "%s", r.err);
+    cln_ctr_exec_result_done(&r);
+
+    /* argv exact, stdout and stderr apart, the exit code, the host pid */
+    const char *args[] = {
+        "/bin/sh", "-c", "printf '%s|' \"$@\"; echo oops >&2; exit 7", "sh", "a b", "", "c*", NULL};
+    x = (struct cln_ctr_exec){.argv = args};
+    run(c, &x, &r);
+    cr_assert_str_eq(r.out, "a b||c*|");
+    cr_assert_str_eq(r.err, "oops\n");
+    cr_assert_eq(r.exit_code, 7);
+    cr_assert_gt(r.host_pid, 1);
+    cln_ctr_exec_result_done(&r);
+
+    /* stdin, and the byte cap */
+    const char *cat[] = {"/bin/cat", NULL};
+    x = (struct cln_ctr_exec){.argv = cat, .stdin_data = "hello", .stdin_len = 5};
+    run(c, &x, &r);
+    cr_assert_str_eq(r.out, "hello");
+    cln_ctr_exec_result_done(&r);
+    const char *big[] = {"/bin/head", "-c", "10000", "/dev/zero", NULL};
+    x = (struct cln_ctr_exec){.argv = big, .out_cap = 100};
+    run(c, &x, &r);
+    cr_assert_eq(r.out_len, 100);
+    cr_assert_eq(r.out_dropped, 9900);
+    cln_ctr_exec_result_done(&r);
+
+    /* a deadline kills the exec's process group, not the container */
+    const char *slow[] = {"/bin/sh", "-c", "sleep 100 & sleep 100", NULL};
+    x = (struct cln_ctr_exec){.argv = slow, .timeout_ms = 300};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run(c, &x, &r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    cr_assert(r.timed_out);
+    cr_assert_eq(r.exit_code, 137);
+    cr_assert_lt(t1.tv_sec - t0.tv_sec, 5);
+    cln_ctr_exec_result_done(&r);
+    cleanup_free char *after = sh(c, "for p in /proc/[0-9]*; do cat $p/comm; done", &code);
+    cr_assert_eq(strstr(after, "sleep\nsleep"), NULL, "the exec's group survived: %s", after);
+
+    /* a user */
+    const char *idu[] = {"/bin/sh", "-c", "id -u; id -g; grep CapEff /proc/self/status", NULL};
+    x = (struct cln_ctr_exec){.argv = idu, .user = "1000:1001"};
+    run(c, &x, &r);
+    cr_assert_str_eq(r.out, "1000\n1001\nCapEff:\t0000000000000000\n");
+    cln_ctr_exec_result_done(&r);
+
+    /* stop: SIGTERM reaches the workload through the init */
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_ctr_stop(c, 5000, &err), 0, "%s", cln_error_text(err));
+    struct cln_ctr_state st;
+    cr_assert_eq(cln_ctr_inspect(c, &st, &err), 0);
+    cr_assert_not(st.running);
+    cr_assert_eq(st.exit_code, 128 + SIGTERM);
+    cr_assert_not(st.oom_killed);
+    remove_and_check(c, id);
+}
+
+Test(native_container, logs_exit_code_read_only)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("logs");
+    struct cln_ctr_config cfg = {.read_only = true};
+    const char *argv[] = {"/bin/sh", "-c", "echo out; touch /x; exit 3", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    int code = -1;
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_ctr_wait(c, 10000, &code, &err), 0, "%s", cln_error_text(err));
+    cr_assert_eq(code, 3);
+    char buf[64] = "";
+    cleanup_free char *p = cln_xasprintf("%s/%s/stdout", run_dir, id);
+    cleanup_fclose FILE *f = fopen(p, "re");
+    cr_assert_not_null(f);
+    cr_assert_not_null(fgets(buf, sizeof(buf), f));
+    cr_assert_str_eq(buf, "out\n");
+    cleanup_free char *e = cln_xasprintf("%s/%s/stderr", run_dir, id);
+    cleanup_fclose FILE *g = fopen(e, "re");
+    cr_assert_not_null(g);
+    cr_assert_not_null(fgets(buf, sizeof(buf), g));
+    cr_assert(strstr(buf, "Read-only file system"), "%s", buf);
+    remove_and_check(c, id);
+}
+
+Test(native_container, pids_limit)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("pids");
+    struct cln_ctr_config cfg = {.pids_max = 20};
+    const char *argv[] = {"/bin/sleep", "1000", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    /* 50 sleeps tried; the shell dies at the first fork refused.  In the
+     * cgroup already: the monitor, the init, the workload, the exec's two. */
+    int code;
+    cleanup_free char *out =
+        sh(c, "i=0; while [ $i -lt 50 ]; do sleep 60 & i=$((i+1)); echo $i; done", &code);
+    cr_assert_neq(code, 0);
+    const char *last = out;
+    for (const char *p = out; *p; p++)
+        if (p[0] == '\n' && p[1])
+            last = p + 1;
+    int n = (int)strtol(last, NULL, 10);
+    cr_assert_leq(n, 16, "%d sleeps started", n);
+    cr_assert_geq(n, 10, "%d sleeps started", n);
+    cleanup_free char *ev = cln_xasprintf("/sys/fs/cgroup/pids/cleanrun/%s/pids.events", id);
+    cleanup_fclose FILE *g = fopen(ev, "re");
+    long max = 0;
+    cr_assert_eq(fscanf(g, "max %ld", &max), 1);
+    cr_assert_gt(max, 0);
+    remove_and_check(c, id);
+}
+
+Test(native_container, memory_limit_oom)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("oom");
+    struct cln_ctr_config cfg = {.memory_bytes = 32 << 20, .cpu_millis = 500};
+    const char *argv[] = {"/bin/sh", "-c", "a=0123456789abcdef; while :; do a=\"$a$a\"; done",
+                          NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    int code = 0;
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_ctr_wait(c, 60000, &code, &err), 0, "%s", cln_error_text(err));
+    struct cln_ctr_state st;
+    cr_assert_eq(cln_ctr_inspect(c, &st, &err), 0);
+    cr_assert(st.oom_killed);
+    cr_assert_eq(code, 137);
+    remove_and_check(c, id);
+}
+
+Test(native_container, no_escape)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *canary = cln_xasprintf("%s/canary", work);
+    FILE *cf = fopen(canary, "we");
+    fputs("secret", cf);
+    fclose(cf);
+    cleanup_free char *id = id_of("ro");
+    struct cln_ctr_config cfg = {0};
+    const char *argv[] = {"/bin/sleep", "1000", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    int code;
+    /* the store refuses a symlink out of a layer: make it inside */
+    cleanup_free char *ln = sh(c, "ln -s ../../../../../../.. /up", &code);
+    cr_assert_eq(code, 0);
+    cleanup_free char *s1 = cln_xasprintf("cat %s /hostroot%s /up%s ../../..%s 2>&1; echo", canary,
+                                          canary, canary, canary);
+    cleanup_free char *o1 = sh(c, s1, &code);
+    cr_assert_null(strstr(o1, "secret"), "%s", o1);
+    cr_assert(strstr(o1, "No such file"), "%s", o1);
+    remove_and_check(c, id);
+}
+
+Test(native_container, dies_with_its_creator)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("orphan");
+    int pfd[2];
+    cr_assert_eq(pipe(pfd), 0);
+    pid_t p = fork();
+    cr_assert_geq(p, 0);
+    if (p == 0) {
+        close(pfd[0]);
+        struct cln_ctr_config cfg = {.id = id, .run_dir = run_dir};
+        const char *argv[] = {"/bin/sleep", "1000", NULL};
+        cfg.argv = argv;
+        struct cln_ctr *c = NULL;
+        struct cln_error *err = NULL;
+        if (cln_ctr_create(store, "test/busybox:1", &cfg, &c, &err) < 0)
+            _exit(1);
+        struct cln_ctr_state st;
+        cln_ctr_inspect(c, &st, &err);
+        int pid = st.init_pid;
+        if (write(pfd[1], &pid, sizeof(pid)) != sizeof(pid))
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(pfd[1]);
+    int init = 0;
+    cr_assert_eq(read(pfd[0], &init, sizeof(init)), sizeof(init));
+    close(pfd[0]);
+    cr_assert_eq(kill(p, SIGKILL), 0); /* our unreaped child */
+    cr_assert_eq(waitpid(p, NULL, 0), p);
+    cleanup_free char *pp = cln_xasprintf("/proc/%d", init);
+    int i = 0;
+    for (; i < 100 && access(pp, F_OK) == 0; i++)
+        usleep(50000);
+    cr_assert_lt(i, 100, "the init outlived its creator");
+    static const char *const ctrl[] = {"memory", "pids", "cpu", "unified"};
+    for (size_t k = 0; k < CLN_ARRAY_SIZE(ctrl); k++) {
+        cleanup_free char *cg = cln_xasprintf("/sys/fs/cgroup/%s/cleanrun/%s", ctrl[k], id);
+        cleanup_free char *procs = cln_xasprintf("%s/cgroup.procs", cg);
+        cleanup_fclose FILE *f = fopen(procs, "re");
+        cr_assert_not_null(f);
+        char line[32];
+        int left = 0;
+        for (int t = 0; t < 100; t++) {
+            rewind(f);
+            left = fgets(line, sizeof(line), f) != NULL;
+            if (!left)
+                break;
+            usleep(50000);
+        }
+        cr_assert_not(left, "a process left in %s", cg);
+        cr_assert_eq(rmdir(cg), 0, "%s: %s", cg, strerror(errno));
+    }
+    assert_no_mounts();
+}
