@@ -396,6 +396,19 @@ Test(native_container, no_escape)
     cleanup_free char *o1 = sh(c, s1, &code);
     cr_assert_null(strstr(o1, "secret"), "%s", o1);
     cr_assert(strstr(o1, "No such file"), "%s", o1);
+    cleanup_free char *o3 = sh(c, "touch /sys/x 2>&1; cat /proc/timer_list | wc -c", &code);
+    cr_assert(strstr(o3, "Read-only file system"), "%s", o3);
+    cr_assert(strstr(o3, "\n0\n"), "%s", o3);
+
+    /* kill through the init's pidfd; wait with a deadline */
+    struct cln_error *err = NULL;
+    int ec = 0;
+    cr_assert_eq(cln_ctr_wait(c, 100, &ec, &err), -CLN_E_TIMEOUT);
+    cln_error_free(err);
+    err = NULL;
+    cr_assert_eq(cln_ctr_kill(c, SIGKILL, &err), 0, "%s", cln_error_text(err));
+    cr_assert_eq(cln_ctr_wait(c, 5000, &ec, &err), 0, "%s", cln_error_text(err));
+    cr_assert_eq(ec, 137);
     remove_and_check(c, id);
 }
 
