@@ -178,7 +178,7 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
     p.cwd = (char *)(x->workdir ? x->workdir : c->proc.cwd);
     int r = 0;
     if (x->user)
-        r = ctr_parse_user(x->user, &p.uid, &p.gid, err);
+        r = ctr_resolve_user(&c->layers, x->user, &p, err);
     struct exec_child *ec = cln_xcalloc(1, sizeof(*ec));
     ec->proc = &p;
     ec->init_fd = c->init_fd;

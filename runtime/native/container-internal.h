@@ -15,6 +15,8 @@ struct ctr_proc {
     char *cwd;
     uid_t uid;
     gid_t gid;
+    gid_t groups[32]; /* supplementary */
+    size_t ngroups;
     struct sock_fprog seccomp; /* the filter, exported from libseccomp */
     void *caps;                /* cap_t: Docker's 14 in permitted and effective */
     unsigned long cap_keep[2]; /* bitmask of the bounding set to keep */
@@ -48,12 +50,16 @@ struct cln_ctr {
     bool reaped;
     int exit_code;
     int rootfs_mode;
-    struct ctr_proc proc; /* the first process's, the default for execs */
+    struct cln_strv layers; /* the image's layer directories, bottom first */
+    struct ctr_proc proc;   /* the first process's, the default for execs */
 };
 
 int ctr_proc_prepare(struct ctr_proc *p, struct cln_error **err);
 void ctr_proc_done(struct ctr_proc *p);
-int ctr_parse_user(const char *user, uid_t *uid, gid_t *gid, struct cln_error **err);
+/* Resolve a user spec against the image's layers (bottom first) into p's
+ * uid, gid and supplementary groups (container-user.c). */
+int ctr_resolve_user(const struct cln_strv *layers, const char *spec, struct ctr_proc *p,
+                     struct cln_error **err);
 /* env over base: a K=V of over replaces base's K. */
 void ctr_env_merge(struct cln_strv *out, const char *const *base, const char *const *over);
 

@@ -208,32 +208,6 @@ void ctr_proc_done(struct ctr_proc *p)
     memset(p, 0, sizeof(*p));
 }
 
-int ctr_parse_user(const char *user, uid_t *uid, gid_t *gid, struct cln_error **err)
-{
-    *uid = 0;
-    *gid = 0;
-    if (!user || !*user)
-        return 0;
-    char *end;
-    errno = 0;
-    unsigned long u = strtoul(user, &end, 10);
-    if (end == user || errno || u > 0x7fffffffUL || (*end && *end != ':'))
-        return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
-                             "user \"%s\": only numeric uid[:gid] is supported yet", user);
-    *uid = (uid_t)u;
-    *gid = (gid_t)u;
-    if (*end == ':') {
-        const char *g = end + 1;
-        errno = 0;
-        unsigned long gv = strtoul(g, &end, 10);
-        if (end == g || errno || *end || gv > 0x7fffffffUL)
-            return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
-                                 "user \"%s\": only numeric uid[:gid] is supported yet", user);
-        *gid = (gid_t)gv;
-    }
-    return 0;
-}
-
 void ctr_env_merge(struct cln_strv *out, const char *const *base, const char *const *over)
 {
     for (size_t i = 0; base && base[i]; i++) {
@@ -291,7 +265,7 @@ void ctr_child_exec(const struct ctr_proc *p, int report_fd, int alive_fd)
             ctr_child_fail(report_fd, "PR_CAPBSET_DROP", errno);
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         ctr_child_fail(report_fd, "PR_SET_KEEPCAPS", errno);
-    if (setgroups(0, NULL) < 0)
+    if (setgroups(p->ngroups, p->groups) < 0)
         ctr_child_fail(report_fd, "setgroups", errno);
     if (setresgid(p->gid, p->gid, p->gid) < 0)
         ctr_child_fail(report_fd, "setresgid", errno);

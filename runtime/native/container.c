@@ -366,7 +366,8 @@ static int make_dirs(const struct ctr_paths *p, struct cln_error **err)
 }
 
 static int make_proc(struct ctr_proc *p, const struct cln_image_config *ic,
-                     const struct cln_ctr_config *cfg, struct cln_error **err)
+                     const struct cln_strv *layers, const struct cln_ctr_config *cfg,
+                     struct cln_error **err)
 {
     if (cfg->argv && cfg->argv[0]) {
         for (size_t i = 0; cfg->argv[i]; i++)
@@ -394,7 +395,7 @@ static int make_proc(struct ctr_proc *p, const struct cln_image_config *ic,
     cln_strv_done(&base);
     const char *wd = cfg->workdir ? cfg->workdir : ic->working_dir;
     p->cwd = cln_xstrdup(wd && *wd ? wd : "/");
-    int r = ctr_parse_user(cfg->user ? cfg->user : ic->user, &p->uid, &p->gid, err);
+    int r = ctr_resolve_user(layers, cfg->user ? cfg->user : ic->user, p, err);
     if (r == 0)
         r = ctr_proc_prepare(p, err);
     return r;
@@ -413,6 +414,7 @@ static void ctr_free(struct cln_ctr *c)
     free(c->id);
     free(c->dir);
     ctr_proc_done(&c->proc);
+    cln_strv_done(&c->layers);
     free(c);
 }
 
@@ -532,7 +534,9 @@ int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_
     struct ctr_paths paths = {0};
     r = make_paths(&paths, img, cfg, err);
     if (r == 0)
-        r = make_proc(&c->proc, img->config, cfg, err);
+        r = make_proc(&c->proc, img->config, &img->layer_dirs, cfg, err);
+    for (size_t i = 0; r == 0 && i < img->layer_dirs.n; i++)
+        cln_strv_add(&c->layers, img->layer_dirs.v[i]);
     cln_store_image_free(img);
     if (r < 0) {
         paths_done(&paths);

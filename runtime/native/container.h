@@ -11,8 +11,7 @@
  * exits with the workload's status.  Killing the caller kills the monitor,
  * which kills the init, which makes the kernel kill the whole pid namespace.
  *
- * Not done yet: user names (only numeric uid[:gid] is accepted, names give
- * CLN_E_UNSUPPORTED); the full Docker seccomp allowlist (this is the
+ * Not done yet: the full Docker seccomp allowlist (this is the
  * denylist approximation: NATIVE.md §2.5's 66 syscalls get EPERM, namespace
  * flags of clone get EPERM, clone3 ENOSYS, socket(AF_ALG|AF_VSOCK) EPERM, and
  * every non-native architecture is killed); device cgroup rules; a copy
@@ -80,7 +79,7 @@ struct cln_ctr_exec {
     const char *const *argv; /* required */
     const char *const *env;  /* over the container's; may be NULL */
     const char *workdir;     /* NULL: the container's */
-    const char *user;        /* NULL: the container's; "uid[:gid]" */
+    const char *user;        /* NULL: the container's; user[:group] as above */
     const char *stdin_data;  /* NULL: /dev/null */
     size_t stdin_len;
     size_t out_cap;      /* bytes kept of each stream; 0: 1 MiB */

@@ -71,8 +71,11 @@ static void make_rootfs(const char *path)
         add(a, p, AE_IFLNK, 0777, "busybox", NULL, 0);
     }
     add(a, "etc", AE_IFDIR, 0755, NULL, NULL, 0);
-    static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n";
+    static const char passwd[] = "root:x:0:0:root:/root:/bin/sh\n"
+                                 "app:x:1000:1000::/:/bin/sh\n";
     add(a, "etc/passwd", AE_IFREG, 0644, NULL, passwd, sizeof(passwd) - 1);
+    static const char group[] = "root:x:0:\napp:x:1000:\nextra:x:2000:root,app\n";
+    add(a, "etc/group", AE_IFREG, 0644, NULL, group, sizeof(group) - 1);
     add(a, "tmp", AE_IFDIR, 01777, NULL, NULL, 0);
     add(a, "hostroot", AE_IFLNK, 0777, "/", NULL, 0);
     archive_write_close(a);
@@ -289,6 +292,23 @@ Test(native_container, isolation_exec_and_stop)
     run(c, &x, &r);
     cr_assert_str_eq(r.out, "1000\n1001\nCapEff:\t0000000000000000\n");
     cln_ctr_exec_result_done(&r);
+
+    /* user names from the image's /etc/passwd and /etc/group */
+    static const char *const users[][2] = {{"app", "1000 1000 1000 2000\n"},
+                                           {"app:extra", "1000 2000 2000\n"},
+                                           {"1234", "1234 0 0\n"},
+                                           {"1000:root", "1000 0 0\n"}};
+    const char *ids[] = {"/bin/sh", "-c", "echo $(id -u) $(id -g) $(id -G)", NULL};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(users); i++) {
+        x = (struct cln_ctr_exec){.argv = ids, .user = users[i][0]};
+        run(c, &x, &r);
+        cr_assert_str_eq(r.out, users[i][1], "%s", users[i][0]);
+        cln_ctr_exec_result_done(&r);
+    }
+    struct cln_error *uerr = NULL;
+    x = (struct cln_ctr_exec){.argv = ids, .user = "nobody2"};
+    cr_assert_eq(cln_ctr_exec(c, &x, &r, &uerr), -CLN_E_INVALID);
+    cln_error_free(uerr);
 
     /* stop: SIGTERM reaches the workload through the init */
     struct cln_error *err = NULL;
