@@ -11,12 +11,13 @@
  * exits with the workload's status.  Killing the caller kills the monitor,
  * which kills the init, which makes the kernel kill the whole pid namespace.
  *
- * Not done yet: the full Docker seccomp allowlist (this is the
- * denylist approximation: NATIVE.md §2.5's 66 syscalls get EPERM, namespace
- * flags of clone get EPERM, clone3 ENOSYS, socket(AF_ALG|AF_VSOCK) EPERM, and
- * every non-native architecture is killed); device cgroup rules; a copy
- * fallback when overlayfs itself is missing (the fallback here is for an
- * upper directory overlayfs refuses: upper and work go on a tmpfs).
+ * Seccomp: an EPERM-default allowlist equivalent to Docker's default profile
+ * with the 14 default capabilities on x86_64 (container-setup.c says how it
+ * is derived and where it differs: other architectures are killed).
+ *
+ * Not done yet: device cgroup rules; a copy fallback when overlayfs itself is
+ * missing (the fallback here is for an upper directory overlayfs refuses:
+ * upper and work go on a tmpfs); user namespaces.
  *
  * Every function returns 0 or -code and takes struct cln_error **err last. */
 #pragma once

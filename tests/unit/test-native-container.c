@@ -30,9 +30,9 @@ static char *run_dir;
 static struct cln_store *store;
 static bool skip;
 
-static const char *const applets[] = {"sh",    "sleep", "cat",   "hostname", "grep",   "mount",
-                                      "id",    "head",  "ls",    "echo",     "printf", "wc",
-                                      "touch", "true",  "false", "ln"};
+static const char *const applets[] = {
+    "sh",     "sleep", "cat",   "hostname", "grep",  "mount", "id",      "head",    "ls",    "echo",
+    "printf", "wc",    "touch", "true",     "false", "ln",    "unshare", "linux32", "chroot"};
 
 static void add(struct archive *a, const char *name, int type, int mode, const char *link,
                 const void *data, size_t len)
@@ -247,6 +247,17 @@ Test(native_container, isolation_exec_and_stop)
     cr_assert_neq(r.exit_code, 0);
     cr_assert(strstr(r.err, "permission denied") || strstr(r.err, "not permitted"), "%s", r.err);
     cln_ctr_exec_result_done(&r);
+
+    /* the seccomp filter: unshare and sethostname refused (EPERM, before any
+     * capability check), personality(PER_LINUX32) and chroot allowed */
+    cleanup_free char *sc = sh(c,
+                               "unshare -U true 2>&1; hostname other 2>&1; linux32 echo p32; "
+                               "chroot / echo chrooted",
+                               &code);
+    cr_assert_eq(code, 0, "%s", sc);
+    cr_assert(strstr(sc, "unshare: unshare(0x10000000): Operation not permitted"), "%s", sc);
+    cr_assert(strstr(sc, "hostname: sethostname: Operation not permitted"), "%s", sc);
+    cr_assert(strstr(sc, "p32\nchrooted\n"), "%s", sc);
 
     /* argv exact, stdout and stderr apart, the exit code, the host pid */
     const char *args[] = {
