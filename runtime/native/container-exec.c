@@ -219,10 +219,10 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
     }
     struct cln_buf ob = {0}, eb = {0};
     struct cln_ctr_exec_result res = {0};
-    bool failed = false;
-    char failtext[256] = "";
-    int failerr = 0;
     if (r == 0) {
+        bool failed = false;
+        char failtext[256] = "";
+        int failerr = 0;
         if (x->stdin_data == NULL) {
             close(in[1]);
             in[1] = -1;
@@ -268,7 +268,7 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
                 }
             }
             if (in[1] >= 0 && pf[3].revents) {
-                ssize_t w = pf[3].revents & POLLOUT
+                ssize_t w = (pf[3].revents & POLLOUT)
                                 ? write(in[1], x->stdin_data + sent, x->stdin_len - sent)
                                 : -1;
                 if (w > 0)

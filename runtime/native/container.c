@@ -134,7 +134,7 @@ static int cgroups_remove(struct cln_ctr *c, struct cln_error **err)
                 cleanup_free char *k = cln_xasprintf("%s/cgroup.kill", c->cg[3]);
                 write_file(k, "1");
             }
-            struct timespec ts = {0, 10 * 1000 * 1000};
+            struct timespec ts = {0, 10000000L};
             nanosleep(&ts, NULL);
         }
         if (e && r == 0)
