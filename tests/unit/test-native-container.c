@@ -10,10 +10,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -124,7 +126,7 @@ static void assert_no_mounts(void)
 static void sweep_cgroups(void)
 {
     static const char *const ctrl[] = {"unified", "memory", "pids", "cpu"};
-    static const char *const ids[] = {"basic", "logs", "pids", "oom", "ro", "orphan"};
+    static const char *const ids[] = {"basic", "logs", "pids", "oom", "ro", "orphan", "fallback"};
     for (size_t j = 0; j < CLN_ARRAY_SIZE(ids); j++)
         for (size_t i = 0; i < CLN_ARRAY_SIZE(ctrl); i++) {
             cleanup_free char *d =
@@ -498,5 +500,63 @@ Test(native_container, dies_with_its_creator)
         cr_assert_not(left, "a process left in %s", cg);
         cr_assert_eq(rmdir(cg), 0, "%s: %s", cg, strerror(errno));
     }
+    assert_no_mounts();
+}
+
+/* In a mount namespace of its own (slave, so nothing reaches the host), a run
+ * directory on an overlay: overlayfs refuses it as an upper directory, and
+ * the container falls back to an upper on tmpfs, and says so. */
+static int fallback_child(void)
+{
+    if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+        return 10;
+    cleanup_free char *ov = cln_xasprintf("%s/ov", work);
+    static const char *const sub[] = {"", "/l", "/u", "/w", "/m"};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(sub); i++) {
+        cleanup_free char *d = cln_xasprintf("%s%s", ov, sub[i]);
+        if (mkdir(d, 0755) < 0)
+            return 11;
+    }
+    cleanup_free char *opts = cln_xasprintf("lowerdir=%s/l,upperdir=%s/u,workdir=%s/w", ov, ov, ov);
+    cleanup_free char *m = cln_xasprintf("%s/m", ov);
+    if (mount("overlay", m, "overlay", 0, opts) < 0)
+        return 12;
+    cleanup_free char *id = id_of("fallback");
+    const char *argv[] = {"/bin/sleep", "1000", NULL};
+    struct cln_ctr_config cfg = {.id = id, .run_dir = m, .argv = argv};
+    struct cln_ctr *c = NULL;
+    struct cln_error *err = NULL;
+    if (cln_ctr_create(store, "test/busybox:1", &cfg, &c, &err) < 0) {
+        fprintf(stderr, "%s\n", cln_error_text(err));
+        return 13;
+    }
+    struct cln_ctr_state st;
+    int bad =
+        cln_ctr_inspect(c, &st, &err) < 0 || strcmp(st.rootfs_mode, "overlay, upper on tmpfs") != 0;
+    const char *w[] = {"/bin/sh", "-c", "echo hi > /f && cat /f", NULL};
+    struct cln_ctr_exec x = {.argv = w};
+    struct cln_ctr_exec_result r;
+    if (!bad && cln_ctr_exec(c, &x, &r, &err) == 0) {
+        bad = strcmp(r.out, "hi\n") != 0;
+        cln_ctr_exec_result_done(&r);
+    } else {
+        bad = 1;
+    }
+    if (cln_ctr_remove(c, &err) < 0)
+        return 15;
+    return bad ? 14 : 0;
+}
+
+Test(native_container, overlay_upper_fallback)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    pid_t p = fork();
+    cr_assert_geq(p, 0);
+    if (p == 0)
+        _exit(fallback_child());
+    int st = 0;
+    cr_assert_eq(waitpid(p, &st, 0), p);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
     assert_no_mounts();
 }
