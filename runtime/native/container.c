@@ -224,6 +224,7 @@ __attribute__((noreturn)) static void run_init(const struct ctr_paths *paths,
         if (null < 0 || dup2(null, 0) < 0 || dup2(out, 1) < 0 || dup2(errfd, 2) < 0)
             ctr_child_fail(sock, "stdio of the workload", errno);
         umask(022);
+        /* No alive check: if the init dies, the kernel kills the pid namespace. */
         ctr_child_exec(proc, sock, -1);
     }
     close(sock);
