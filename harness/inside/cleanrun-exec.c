@@ -18,7 +18,8 @@
  *       exec from the host (a VM) ends them at their deadline with
  *   cleanrun-exec -K FILE
  *       which sends SIGKILL to the group FILE names, and exits 0 when it
- *       did (or the group is gone already), 1 otherwise
+ *       did (or the group is gone already), 1 otherwise; a FILE not
+ *       there yet (the exec still starting) is waited for, 3 s at most
  *   -F  copy the tree under DIR into /, each file with its mode, missing
  *       directories made 0755: a container's files, mounted at DIR by a
  *       runtime that copies only into running containers, in place before
@@ -38,10 +39,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -184,22 +189,89 @@ static int append_file(const char *src, const char *dst)
     return r;
 }
 
-/* -K FILE: the group FILE names, killed */
-static int kill_group(const char *file)
+/* The process group FILE names: 0 (*pgid set), -1 no such file yet, 1
+ * anything else. */
+static int read_group(const char *file, long *pgid)
 {
     int fd = open(file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? -1 : 1;
     char buf[32];
-    ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
-    if (fd >= 0)
-        close(fd);
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
     if (n <= 0)
         return 1;
     buf[n] = '\0';
     char *end = NULL;
-    long pgid = strtol(buf, &end, 10);
-    if (pgid <= 1 || (end && *end && *end != '\n'))
+    *pgid = strtol(buf, &end, 10);
+    return *pgid > 1 && (!end || !*end || *end == '\n') ? 0 : 1;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* -K FILE: the group FILE names, killed.  The step's exec may not have
+ * written FILE yet (its CLI was ended at the deadline while the exec was
+ * still starting, as on a loaded machine): it is waited for, through
+ * inotify on its directory, for KILL_WAIT_MS at most. */
+#define KILL_WAIT_MS 3000
+static int kill_group(const char *file)
+{
+    long pgid = 0;
+    int r = read_group(file, &pgid);
+    if (r < 0) {
+        char dir[PATH_MAX] = ".";
+        const char *slash = strrchr(file, '/');
+        size_t dl = !slash ? 1 : slash == file ? 1 : (size_t)(slash - file);
+        if (dl >= sizeof(dir))
+            return 1;
+        if (slash) {
+            memcpy(dir, file, dl); /* "/" for a file at the root */
+            dir[dl] = '\0';
+        }
+        int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (in >= 0 && inotify_add_watch(in, dir, IN_CREATE | IN_MOVED_TO) >= 0) {
+            long long end = now_ms() + KILL_WAIT_MS;
+            r = read_group(file, &pgid); /* written before the watch began */
+            for (long long left; r < 0 && (left = end - now_ms()) > 0;) {
+                struct pollfd p = {.fd = in, .events = POLLIN};
+                if (poll(&p, 1, (int)left) < 0 && errno != EINTR)
+                    break;
+                char ev[4096];
+                while (read(in, ev, sizeof(ev)) > 0)
+                    ;
+                r = read_group(file, &pgid);
+            }
+        }
+        if (in >= 0)
+            close(in);
+    }
+    if (r != 0)
         return 1;
     return kill((pid_t)-pgid, SIGKILL) == 0 || errno == ESRCH ? 0 : 1;
+}
+
+/* -g FILE: this process's group id written to FILE whole (a temporary
+ * name renamed into place: -K never reads half of it) */
+static void write_group(const char *file)
+{
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", file) >= (int)sizeof(tmp))
+        return;
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    bool ok = write(fd, pid, (size_t)n) == n;
+    if (close(fd) < 0)
+        ok = false;
+    if (!ok || rename(tmp, file) < 0)
+        (void)unlink(tmp);
 }
 
 int main(int argc, char **argv)
@@ -222,17 +294,8 @@ int main(int argc, char **argv)
             i += 2;
         } else if (strcmp(argv[i], "-g") == 0 && i + 1 < argc) {
             /* the leader already (an engine's exec may make it one) */
-            if (setsid() > 0 || getpgrp() == getpid()) {
-                char pid[32];
-                int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-                int fd =
-                    open(argv[i + 1], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-                if (fd >= 0) {
-                    if (write(fd, pid, (size_t)n) != n)
-                        (void)unlink(argv[i + 1]);
-                    close(fd);
-                }
-            }
+            if (setsid() > 0 || getpgrp() == getpid())
+                write_group(argv[i + 1]);
             i += 2;
         } else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) {
             int fd = open(argv[i + 1], O_RDONLY | O_CLOEXEC);

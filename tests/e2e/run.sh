@@ -66,7 +66,11 @@ start=$(date +%s)
 check hung-step 1 run tests/e2e/failing/hung-step.cleanrun.toml &&
     has hung-step "TIMEOUT hung-step" 'step 1 "hangs"' "timed out after 1.0" "0 skipped"
 took=$(($(date +%s) - start))
-if [ "$took" -le 8 ]; then
+# never the step's 1000 s; a CLI backend (its emulator: ~20 CLI calls of
+# ~0.3 s each for this test) takes longer than an engine's API
+limit=8
+$apple && limit=15
+if [ "$took" -le "$limit" ]; then
     echo "ok   hung-step returned in ${took}s"
     pass=$((pass + 1))
 else
