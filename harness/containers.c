@@ -524,7 +524,8 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
      * no copy; one that turns out not to see this host's files (another
      * mount namespace: cleanrun in a container beside the engine's socket)
      * gets the volume or a copy instead, from then on */
-    int bind = req->keepalive && ka->len && copy_created && cln_runtime_local(rt)
+    int bind = req->keepalive && ka->len && copy_created && cln_runtime_local(rt) &&
+                       cln_runtime_supports(rt, CLN_FEATURE_BIND_CHECKED)
                    ? keepalive_bind_state(c->run)
                    : -1;
     if (bind >= 0) {

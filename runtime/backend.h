@@ -138,8 +138,11 @@ struct cln_runtime_desc {
      * NULL: only when asked for by name (or the first built in). */
     bool (*claims)(const char *endpoint);
     /* Traits (docs/runtime.md): copy_in reaches only running containers;
-     * exec takes stdin; each container is a VM with its own kernel. */
-    bool copy_running_only, exec_stdin, vm;
+     * exec takes stdin; each container is a VM with its own kernel; a bind
+     * mount of a host path the engine cannot see is refused at create
+     * (Docker: "bind source path does not exist"; Podman makes the path,
+     * so a harness cannot tell that it saw another file system). */
+    bool copy_running_only, exec_stdin, vm, bind_checked;
 };
 
 /* Make a runtime around a backend's ctx: ownership of ctx (ops->close frees

@@ -333,6 +333,8 @@ bool cln_runtime_supports(const struct cln_runtime *rt, unsigned features)
         return false;
     if ((features & CLN_FEATURE_EXEC_STDIN) && !rt->desc->exec_stdin)
         return false;
+    if ((features & CLN_FEATURE_BIND_CHECKED) && !rt->desc->bind_checked)
+        return false;
     return true;
 }
 

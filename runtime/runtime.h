@@ -285,6 +285,9 @@ enum cln_runtime_feature {
     CLN_FEATURE_COPY_CREATED = 1u << 3,
     /* exec feeds cln_exec_config.stdin to the process */
     CLN_FEATURE_EXEC_STDIN = 1u << 4,
+    /* create refuses a bind mount whose host path the engine does not see
+     * (so a refused bind means: the engine sees another file system) */
+    CLN_FEATURE_BIND_CHECKED = 1u << 5,
 };
 
 /* ---- the runtime ---- */

@@ -632,6 +632,7 @@ const struct cln_runtime_desc cln_docker_desc = {
     DOCKER_API_DESC,
     .candidates = docker_candidates,
     .start_hint = "'dockerd &' (Docker)",
+    .bind_checked = true,
 };
 
 const struct cln_runtime_desc cln_podman_desc = {

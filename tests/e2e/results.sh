@@ -813,18 +813,27 @@ image = "$IMG"
 run = ["true"]
 EOF
 )
-if TMPDIR=$T/tmp check "24: bound keep-alive files" 0 run "$bound"; then
-    if [ -z "$(ls -A "$T/tmp")" ]; then
-        ok "24: on a local engine every container binds the run's host directory read-only at /.cleanrun; gone after the run"
-    else
-        bad "24: the run left $(ls "$T/tmp")"
+# (Docker refuses a bind of a path it cannot see; Podman makes the path,
+# so it is never given the bind: its containers get copies, as before)
+if [ "$engine" = docker ]; then
+    if TMPDIR=$T/tmp check "24: bound keep-alive files" 0 run "$bound"; then
+        if [ -z "$(ls -A "$T/tmp")" ]; then
+            ok "24: on a local engine every container binds the run's host directory read-only at /.cleanrun; gone after the run"
+        else
+            bad "24: the run left $(ls "$T/tmp")"
+        fi
     fi
 fi
 if check "24: an engine that cannot see the files" 0 unshare -m --propagation private \
     sh -c 'mount -t tmpfs -o mode=0700 none "$1" && TMPDIR=$1 timeout 300 "$2" run --host "$3" --no-color -v "$4"' \
     sh "$T/blind" "$bin" "$endpoint" "$blind"; then
-    has "24: an engine that cannot see this host's files: the bind refused once, the run passes without it" \
-        "the engine does not bind" "1 passed"
+    if [ "$engine" = docker ]; then
+        has "24: an engine that cannot see this host's files: the bind refused once, the run passes without it" \
+            "the engine does not bind" "1 passed"
+    else
+        has "24: an engine that does not check binds gets none: the run passes" "1 passed" &&
+            lacks "24: no bind tried" "the engine does not bind"
+    fi
 fi
 
 # ---- nothing left ----

@@ -374,13 +374,15 @@ static const struct cln_network_ops fake_net = {
     .create = n_create, .connect = n_connect, .remove = n_remove, .list = n_list};
 
 static const struct cln_runtime_desc fake_desc = {
-    .name = "fake", .ops = &fake_ops, .network = &fake_net};
+    .name = "fake", .ops = &fake_ops, .network = &fake_net, .bind_checked = true};
+/* no networks; and it does not say whether it saw a bind's host path */
 static const struct cln_runtime_desc fake_desc_nonet = {.name = "fake-nonet", .ops = &fake_ops};
 static const char *const fake_programs[] = {"/bin/echo", NULL};
 static const struct cln_runtime_desc fake_desc_hostprog = {.name = "fake-hostprog",
                                                            .ops = &fake_ops,
                                                            .network = &fake_net,
-                                                           .host_programs = fake_programs};
+                                                           .host_programs = fake_programs,
+                                                           .bind_checked = true};
 
 struct cln_runtime *fake_runtime_new(struct fake *f)
 {

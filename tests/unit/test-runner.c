@@ -526,3 +526,21 @@ Test(runner, a_local_engine_that_cannot_see_the_files_gets_them_another_way)
     cr_assert_eq(host_dirs(), 0);
     assert_torn_down();
 }
+
+/* An engine that does not refuse a bind of a path it cannot see (Podman
+ * makes the path) is never given one: the keep-alive files come as before. */
+Test(runner, an_engine_that_does_not_check_binds_gets_no_bind)
+{
+    cr_assert_eq(setenv("TMPDIR", dir, 1), 0);
+    fk.local = true;
+    fk.no_network = true;
+    add_spec("a",
+             "[test]\nname = \"unchecked\"\n" IMG "[[steps]]\nimage = \"bb\"\nrun = [\"true\"]\n");
+    run_all(1, false, NULL);
+    unsetenv("TMPDIR");
+    cr_assert_eq(results[0].status, CLN_ST_PASSED);
+    for (size_t i = 0; i < fk.nlog; i++)
+        cr_assert_null(strstr(fk.log[i], " bind "), "%s", fk.log[i]);
+    cr_assert_eq(fake_count(&fk, "copy-in"), 1, "a copy, as before");
+    assert_torn_down();
+}
