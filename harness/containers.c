@@ -675,8 +675,8 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
 /* A fresh container for an ephemeral step, kept alive by the keepalive
  * binary; returns its id or NULL with *msg set. */
 char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
-                                 struct cln_error **err, struct cln_evidence *ev, bool *observed,
-                                 char token[static 40])
+                                 const struct cln_runner_gate *gate, struct cln_error **err,
+                                 struct cln_evidence *ev, bool *observed, char token[static 40])
 {
     struct cln_runtime *rt = c->run->rt;
     const struct cln_buf *ka = cln_runner_keepalive();
@@ -700,8 +700,11 @@ char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step 
         .privs = &s->privs,
         .pl = &pl,
         .cfg = {.image = s->image,
-                .entrypoint = entry,
+                .entrypoint = gate ? gate->argv : entry,
                 .cmd = empty,
+                .env = gate ? gate->env : NULL,
+
+                .user = gate ? s->user : NULL,
                 .init = false,
                 .memory_bytes = s->memory ? s->memory : CLN_DEFAULT_MEMORY,
                 .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS},

@@ -200,8 +200,12 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
                                   const char *net_reason, struct cln_evidence *ev, char *ret_token)
 {
     memset(ev, 0, sizeof(*ev));
-    if (ret_token)
+    char preset[40] = "";
+    if (ret_token) {
+        memcpy(preset, ret_token, sizeof(preset));
+        preset[sizeof(preset) - 1] = '\0';
         ret_token[0] = '\0';
+    }
     ev->local = cln_runtime_local(rt);
     ev->container_id = cln_xstrdup(id);
     ev->net_mode = net_mode;
@@ -266,7 +270,10 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
     ev->cgroup = cln_proc_cgroup(pid);
 
     char token[40] = "cleanrun-canary-";
-    cln_random_hex(token + strlen(token), 8);
+    if (strncmp(preset, token, strlen(token)) == 0)
+        memcpy(token, preset, sizeof(token)); /* already in the container's command */
+    else
+        cln_random_hex(token + strlen(token), 8);
     ev->canary_path = cln_xasprintf("/.%s", token); /* not in the read-only KEEPALIVE_DIR */
     ev->canary = CLN_CANARY_FAILED;
     const struct cln_buf *ka = cln_runner_keepalive();
@@ -292,6 +299,19 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
     }
     write_canary(rt, id, ev, token);
     cln_evidence_judge(ev);
+}
+
+int cln_runner_container_pid(struct cln_runtime *rt, const char *id)
+{
+    struct cln_container_state st;
+    struct cln_error *e = NULL;
+    if (cln_rt_inspect(rt, id, &st, &e) < 0) {
+        cln_error_free(e);
+        return 0;
+    }
+    int pid = st.running && pid_is_container(st.pid, st.id) ? st.pid : 0;
+    cln_container_state_done(&st);
+    return pid;
 }
 
 void cln_runner_canary_after_step(struct cln_runtime *rt, const char *id, struct cln_evidence *ev,

@@ -126,10 +126,14 @@ char *cln_runner_substitute(const struct test_ctx *c, const char *s);
 /* ret_token: NULL, the canary is written now; else, where it is to be
  * written, it is left to the step's own exec (ret_token gets its token,
  * ev->canary_path its path; "" when there is none to write), and
- * cln_runner_canary_after_step() checks it. */
+ * cln_runner_canary_after_step() checks it.  A ret_token that holds a
+ * canary's token already (in a gated container's command) is that one. */
 void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool has_keepalive,
                                   const struct cln_spec_privs *privs, enum cln_net_mode net_mode,
                                   const char *net_reason, struct cln_evidence *ev, char *ret_token);
+/* The host pid of container id's init when it runs and is proven the
+ * container's (its cgroup names the container), else 0. */
+int cln_runner_container_pid(struct cln_runtime *rt, const char *id);
 /* After the step whose exec was to write the canary: check it; when it is
  * not there (the step could not write it: another user, a read-only root,
  * a program that did not start), write one as before, then judge ev. */
@@ -181,9 +185,15 @@ void cln_runner_hosts_vector(struct test_ctx *c, size_t *ret_n, struct cln_strv 
 struct cln_mount *cln_runner_host_mounts(const struct cln_spec_privs *p);
 int cln_runner_place(struct test_ctx *c, const struct cln_spec_privs *p, bool wants_net, bool ports,
                      struct placement *ret, struct cln_error **err);
+/* gate: NULL, the container is kept alive for its step's exec; else its
+ * first process is the step itself behind cleanrun-exec -W (harness/inside),
+ * with this argv and env, and the step's workdir and user. */
+struct cln_runner_gate {
+    const char *const *argv, *const *env;
+};
 char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step *s, size_t si,
-                                 struct cln_error **err, struct cln_evidence *ev, bool *observed,
-                                 char token[static 40]);
+                                 const struct cln_runner_gate *gate, struct cln_error **err,
+                                 struct cln_evidence *ev, bool *observed, char token[static 40]);
 
 /* images.c */
 int cln_runner_ensure_images(struct test_ctx *c);

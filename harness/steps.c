@@ -131,6 +131,15 @@ static struct cln_error *inside_failed(const struct cln_attempt *a)
     if (strcmp(what, "stdin") == 0)
         return cln_error_make(CLN_E_IO, 0, "stdin: cannot open %s in the container: %s", name,
                               strerror(err));
+    /* the engine's words (runc's, Go's lower-case errno texts) */
+    char why[128];
+    snprintf(why, sizeof(why), "%s", strerror(err));
+    why[0] = (char)tolower((unsigned char)why[0]);
+    if (strcmp(what, "workdir") == 0)
+        return cln_error_make(CLN_E_INVALID, 0,
+                              "could not start the process: chdir to cwd (\"%s\") set in "
+                              "config.json failed: %s",
+                              name, why);
     if (strcmp(what, "exec") != 0)
         return NULL;
     if (err == ENOENT && !strchr(name, '/'))
@@ -138,10 +147,6 @@ static struct cln_error *inside_failed(const struct cln_attempt *a)
                               "could not start the process: exec: \"%s\": executable file not "
                               "found in $PATH",
                               name);
-    /* the engine's words (runc's, Go's lower-case errno texts) */
-    char why[128];
-    snprintf(why, sizeof(why), "%s", strerror(err));
-    why[0] = (char)tolower((unsigned char)why[0]);
     if (err == ENOENT)
         return cln_error_make(CLN_E_INVALID, 0,
                               "could not start the process: exec: \"%s\": stat %s: %s", name, name,
@@ -190,6 +195,243 @@ static struct cln_error *service_gone(struct test_ctx *c, const char *name, stru
                           code, oom ? ", killed by the OOM killer" : "");
 }
 
+/* ---- a fresh container's step as its own process ----
+ *
+ * On a local engine whose containers' processes this host can prove and
+ * reach, a fresh container's first process is the step itself, behind
+ * cleanrun-exec -W (harness/inside/cleanrun-exec.c): no keep-alive, no
+ * exec, no kill at the end; the engine does what it does for `docker run`.
+ * The gate holds the step until the harness has proven that process the
+ * container's, taken the read ends of the step's output pipes and checked
+ * the canary (written by that very process), and then sends the gate its
+ * signal, through a pidfd proven the container's (runtime/base/os.h).  The
+ * output comes through those pipes, exactly and as it is written; the exit
+ * code from the engine's wait; at the deadline the container's init, and
+ * with it everything in its pid namespace, is killed through a pidfd
+ * proven the same way.  A retry starts the same container again, its
+ * files as the last attempt left them, as an exec in it would find them,
+ * and its new init is observed again (docs/isolation.md). */
+struct gate_run {
+    bool on;             /* the step runs as the container's process */
+    bool started;        /* the container was started for this attempt */
+    const char *token;   /* attempt 0: the canary to check at the gate */
+    bool canary_checked; /* there */
+};
+
+static bool gate_eligible(const struct test_ctx *c, const struct cln_spec_step *s)
+{
+    struct cln_runtime *rt = c->run->rt;
+    /* stdin goes by a file or the engine's exec; file expectations are
+     * read in the running container, after the step; a container kept on
+     * failure is one to exec into */
+    return cln_runtime_local(rt) && !cln_runtime_vm(rt) && !s->stdin_text && !s->expect.nfiles &&
+           !s->privs.host_pid && !c->run->opts->keep_on_failure && cln_runner_keepalive()->len;
+}
+
+static void capture_add(struct cln_capture *cap, const char *data, size_t n)
+{
+    cap->total += n;
+    size_t room = CLN_DEFAULT_OUTPUT_CAP - cap->data.len;
+    if (n > room)
+        cap->truncated = true;
+    if (room)
+        cln_buf_append(&cap->data, data, n < room ? n : room);
+}
+
+/* The deadline passed or an interrupt came: the container's init, and with
+ * it its pid namespace, killed through a pidfd proven in scope. */
+static void gate_kill(struct test_ctx *c, int pid, const struct cln_proc_scope *scope, bool woken,
+                      struct cln_exec_result *er)
+{
+    er->status = CLN_EXEC_TIMEOUT;
+    er->interrupted = woken || cln_runner_interrupted(c);
+    er->kill_method = cln_proc_kill_in_scope(pid, scope) == 0 ? "host-signal" : "none-left";
+}
+
+/* The step's output until both pipes end, killed at end (0: none) or an
+ * interrupt; after a kill, what is still in the pipes for 5 s at most. */
+static void gate_relay(struct test_ctx *c, struct cln_gate *g, int pid,
+                       const struct cln_proc_scope *scope, uint64_t end,
+                       const struct cln_exec_config *ec, struct cln_exec_result *er)
+{
+    int wake = c->run->opts->wake_fd;
+    int fds[2] = {g->out, g->err};
+    struct cln_capture *caps[2] = {&er->out, &er->err};
+    char buf[65536];
+    while (fds[0] >= 0 || fds[1] >= 0) {
+        uint64_t now = now_ms();
+        if (end && now >= end) { /* checked on every pass: a step may never pause */
+            if (er->kill_method) /* the drain after the kill is over */
+                break;
+            gate_kill(c, pid, scope, false, er);
+            end = now + 5000;
+            continue;
+        }
+        struct pollfd p[3];
+        nfds_t np = 0;
+        for (int k = 0; k < 2; k++)
+            p[np++] = (struct pollfd){.fd = fds[k], .events = POLLIN};
+        if (wake > 0 && !er->kill_method)
+            p[np++] = (struct pollfd){.fd = wake, .events = POLLIN};
+        int wait = !end ? 60000 : (int)(end - now > 60000 ? 60000 : end - now);
+        int n = poll(p, np, wait);
+        if (n < 0 && errno != EINTR)
+            break;
+        if (np == 3 && (p[2].revents & POLLIN)) {
+            gate_kill(c, pid, scope, true, er);
+            end = now_ms() + 5000;
+            continue;
+        }
+        for (int k = 0; k < 2 && n > 0; k++) {
+            if (fds[k] < 0 || !p[k].revents)
+                continue;
+            ssize_t r = read(fds[k], buf, sizeof(buf));
+            if (r < 0 && (errno == EINTR || errno == EAGAIN))
+                continue;
+            if (r <= 0) {
+                close(fds[k]);
+                fds[k] = -1;
+                continue;
+            }
+            capture_add(caps[k], buf, (size_t)r);
+            if (ec->on_output)
+                ec->on_output(k + 1, buf, (size_t)r, ec->userdata);
+        }
+    }
+    for (int k = 0; k < 2; k++)
+        if (fds[k] >= 0)
+            close(fds[k]);
+    g->out = g->err = -1;
+}
+
+/* A retry's new init, observed as the first one was: its pid, proven the
+ * container's, and its namespaces, judged again. */
+static int gate_reobserve(struct test_ctx *c, const char *id, struct cln_evidence *base)
+{
+    int pid = cln_runner_container_pid(c->run->rt, id);
+    if (pid <= 0)
+        return 0;
+    struct cln_ns_set ns;
+    uint64_t start = cln_proc_start_time(pid);
+    cleanup_free char *cg = cln_proc_cgroup(pid);
+    if (!start || !cg || !strstr(cg, id) || cln_ns_read(pid, &ns) < 0 ||
+        cln_proc_start_time(pid) != start)
+        return 0;
+    base->observed_pid = pid;
+    base->observed_start = start;
+    base->ns = ns;
+    free(base->cgroup);
+    base->cgroup = CLN_TAKE(cg);
+    cln_evidence_judge(base);
+    return pid;
+}
+
+/* One attempt of a gated step: as cln_rt_exec, with *oom when the
+ * kernel's OOM killer struck in the container.  -1 with *err; gr->on
+ * cleared when the gate could not be used and the container, held at it,
+ * can take the step by exec instead. */
+static int gate_exec(struct test_ctx *c, const char *id, struct gate_run *gr,
+                     struct cln_evidence *base, const struct cln_exec_config *ec,
+                     struct cln_exec_result *er, bool *oom, struct cln_error **err)
+{
+    struct cln_runtime *rt = c->run->rt;
+    uint64_t t0 = now_ms();
+    uint64_t end = ec->timeout_ms ? t0 + ec->timeout_ms : 0;
+    memset(er, 0, sizeof(*er));
+    *oom = false;
+    if (!gr->started && cln_rt_start(rt, id, err) < 0) /* a retry: the same container again */
+        return -1;
+    gr->started = false;
+    int pid = gr->token ? base->observed_pid : gate_reobserve(c, id, base);
+    /* the scope: what was observed, the start time exactly that one */
+    struct cln_proc_scope scope = {
+        .pidns = base->ns.ino[CLN_NS_PID],
+        .cgroup = base->cgroup,
+        .min_start = base->observed_start,
+    };
+    struct cln_gate g;
+    uint64_t bound = now_ms() + cln_runner_remaining(c, 10000);
+    if (end && end < bound)
+        bound = end;
+    int why = 0;
+    if (pid <= 0 || !scope.pidns || !scope.cgroup)
+        why = ESRCH;
+    else if (cln_gate_open(pid, &scope, KEEPALIVE_EXEC, bound, c->run->opts->wake_fd, &g) < 0)
+        why = errno;
+    else if (cln_proc_start_time(pid) != base->observed_start || cln_gate_signal(&g, 0) < 0) {
+        cln_gate_close(&g);
+        why = ESRCH;
+    }
+    if (why) {
+        bool interrupted = why == EINTR || cln_runner_interrupted(c);
+        /* held at its gate still, it can take an exec; not once gone,
+         * never after an interrupt */
+        gr->on = why == ESRCH || interrupted;
+        return cln_error_set(err, interrupted ? CLN_E_INTERRUPTED : CLN_E_BACKEND, 0,
+                             interrupted ? "interrupted: the step was not started"
+                                         : "the step's container did not reach its gate: %s",
+                             strerror(why));
+    }
+    if (gr->token) { /* written by this process before its gate */
+        cln_runner_canary_after_step(rt, id, base, gr->token);
+        gr->token = NULL;
+        gr->canary_checked = true;
+    }
+    er->status = CLN_EXEC_EXITED;
+    er->host_pid = pid;
+    if (cln_gate_signal(&g, SIGUSR1) < 0) {
+        int e = errno;
+        cln_gate_close(&g);
+        return cln_error_set(err, CLN_E_BACKEND, 0, "the step's container left its gate: %s",
+                             strerror(e));
+    }
+    gate_relay(c, &g, pid, &scope, end, ec, er);
+    cln_gate_close(&g);
+    /* its exit code: the engine's, once the container has stopped (a step
+     * that closed its output may still run, until its deadline) */
+    int code = -1;
+    struct cln_error *e = NULL;
+    uint64_t now = now_ms();
+    if (er->status != CLN_EXEC_TIMEOUT && cln_rt_wait(rt, id,
+                                                      !end        ? 0
+                                                      : end > now ? end - now
+                                                                  : 1,
+                                                      &code, &e) < 0) {
+        if (e->code != CLN_E_TIMEOUT && e->code != CLN_E_INTERRUPTED) {
+            cln_exec_result_done(er);
+            *err = e;
+            return -1;
+        }
+        gate_kill(c, pid, &scope, e->code == CLN_E_INTERRUPTED, er);
+        cln_error_free(e);
+        e = NULL;
+    }
+    /* the engine's record of the exit (after a kill: best effort, the
+     * thread's deadline may be what passed, and this has its own bound) */
+    const char *what = NULL;
+    uint64_t saved = cln_deadline_get(&what);
+    char saved_what[160];
+    snprintf(saved_what, sizeof(saved_what), "%s", what ? what : "");
+    if (er->status == CLN_EXEC_TIMEOUT) {
+        cln_deadline_set(0, NULL);
+        if (cln_rt_wait(rt, id, 10000, &code, &e) < 0)
+            cln_error_free(e);
+        e = NULL;
+    }
+    /* the OOM killer, whichever process of the container it ended */
+    struct cln_container_state st;
+    if (cln_rt_inspect(rt, id, &st, &e) == 0) {
+        *oom = st.oom_killed;
+        cln_container_state_done(&st);
+    }
+    cln_error_free(e);
+    if (er->status == CLN_EXEC_TIMEOUT)
+        cln_deadline_set(saved, saved_what);
+    er->exit_code = er->status == CLN_EXEC_TIMEOUT ? -1 : code;
+    er->duration_ms = now_ms() - t0;
+    return 0;
+}
+
 static void step_error(struct cln_step_result *sr, struct cln_error *e)
 {
     sr->attempts = cln_xcalloc(1, sizeof(*sr->attempts));
@@ -223,6 +465,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
     struct out_relay relay = {.c = c, .step = s->name};
     struct cln_evidence base;
     bool observed = false;
+    struct gate_run gr = {0};
     memset(&base, 0, sizeof(base));
     if (s->service) {
         svc = (struct cln_service_result *)cln_runner_find_service(c, s->service);
@@ -238,15 +481,42 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         }
     } else {
         sr->where = cln_xasprintf("image %s (fresh container)", s->image);
-        fresh = cln_runner_fresh_container(c, s, si, &msg, &base, &observed, token);
+        cln_runner_env_vector(c, &s->env, &env);
+        cleanup_strv struct cln_strv gate_argv = {0};
+        struct cln_runner_gate gate = {0};
+        if (gate_eligible(c, s)) {
+            snprintf(token, 40, "cleanrun-canary-");
+            cln_random_hex(token + strlen(token), 8);
+            cleanup_free char *canary = cln_xasprintf("/.%s", token);
+            const char *head[] = {KEEPALIVE_EXEC, "-c", token, canary};
+            for (size_t i = 0; i < CLN_ARRAY_SIZE(head); i++)
+                cln_strv_add(&gate_argv, head[i]);
+            if (s->workdir) {
+                cln_strv_add(&gate_argv, "-C");
+                cln_strv_add(&gate_argv, s->workdir);
+            }
+            cln_strv_add(&gate_argv, "-W");
+            cln_strv_add(&gate_argv, "--");
+            for (size_t i = 0; i < sr->argv.n; i++)
+                cln_strv_add(&gate_argv, sr->argv.v[i]);
+            gate = (struct cln_runner_gate){.argv = cln_strv_argv(&gate_argv),
+                                            .env = cln_strv_argv(&env)};
+        }
+        fresh = cln_runner_fresh_container(c, s, si, gate.argv ? &gate : NULL, &msg, &base,
+                                           &observed, token);
         id = fresh;
         if (msg) {
             step_error(sr, msg);
             goto out;
         }
+        /* the gate, where this host can prove the container's process */
+        gr.on = gate.argv && observed && base.pid_proven && token[0];
+        gr.started = true;
+        gr.token = token;
     }
     sr->container_id = id ? cln_xstrdup(id) : NULL;
-    cln_runner_env_vector(c, &s->env, &env);
+    if (!env.v)
+        cln_runner_env_vector(c, &s->env, &env);
     /* stdin: fed to the exec where the runtime can, else a file for
      * cleanrun-exec -i */
     exec_stdin = cln_runtime_supports(rt, CLN_FEATURE_EXEC_STDIN);
@@ -267,8 +537,8 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
             cln_random_hex(gtok, 8);
         cleanup_free char *group_file = gtok[0] ? cln_xasprintf("/.cleanrun-group-%s", gtok) : NULL;
         const char *kill_argv[] = {KEEPALIVE_EXEC, "-K", group_file, NULL};
-        inside_wrap(&sr->argv, token, token[0] && !attempt ? base.canary_path : NULL, stdin_path,
-                    group_file, &wrapped);
+        inside_wrap(&sr->argv, token, token[0] && !attempt && !gr.on ? base.canary_path : NULL,
+                    stdin_path, group_file, &wrapped);
         sr->attempts = cln_xrealloc(sr->attempts, (sr->nattempts + 1) * sizeof(*sr->attempts));
         struct cln_attempt *a = &sr->attempts[sr->nattempts++];
         memset(a, 0, sizeof(*a));
@@ -287,8 +557,25 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         };
         struct cln_exec_result er;
         struct cln_error *e = NULL;
-        int64_t ooms = observed ? cln_cgroup_oom_kills(base.cgroup) : -1;
-        if (cln_rt_exec(rt, id, &ec, &er, &e) < 0) {
+        int64_t ooms = -1;
+        bool oom = false;
+        int xr = -1;
+        if (gr.on) {
+            xr = gate_exec(c, id, &gr, &base, &ec, &er, &oom, &e);
+            if (xr < 0 && !gr.on) {
+                /* the gate could not be used: the container, held at
+                 * it, takes the step by exec; its canary is there or
+                 * missing, as an exec's would be */
+                cln_error_free(e);
+                e = NULL;
+                ooms = observed ? cln_cgroup_oom_kills(base.cgroup) : -1;
+                xr = cln_rt_exec(rt, id, &ec, &er, &e);
+            }
+        } else {
+            ooms = observed ? cln_cgroup_oom_kills(base.cgroup) : -1;
+            xr = cln_rt_exec(rt, id, &ec, &er, &e);
+        }
+        if (xr < 0) {
             a->status = CLN_ST_ERROR;
             a->error = s->service ? service_gone(c, s->service, e, 0) : e;
             sr->status = CLN_ST_ERROR;
@@ -312,7 +599,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         }
         memset(&er.out, 0, sizeof(er.out));
         memset(&er.err, 0, sizeof(er.err));
-        struct cln_error *nf = wrapped.n && !a->timed_out ? inside_failed(a) : NULL;
+        struct cln_error *nf = (wrapped.n || gr.on) && !a->timed_out ? inside_failed(a) : NULL;
         if (nf) {
             a->error = nf;
             sr->status = CLN_ST_ERROR;
@@ -331,7 +618,7 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
             sr->status = CLN_ST_ERROR;
             break;
         }
-        if (ooms >= 0 && cln_cgroup_oom_kills(base.cgroup) > ooms) {
+        if (oom || (ooms >= 0 && cln_cgroup_oom_kills(base.cgroup) > ooms)) {
             a->oom_killed = true;
             char lim[64];
             int64_t m =
@@ -366,7 +653,8 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
             break;
     }
 out:
-    if (observed && token[0]) { /* the canary the step's exec wrote, or one written now */
+    if (observed && token[0] &&
+        !gr.canary_checked) { /* the canary the step's exec wrote, or one written now */
         cln_runner_canary_after_step(rt, id, &base, token);
         if (svc) { /* the service's evidence, now complete */
             cln_evidence_done(&svc->evidence);

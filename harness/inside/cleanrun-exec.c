@@ -5,7 +5,8 @@
  * given, untouched (a shell would add SHLVL and PWD, and run its own
  * applet of a program's name):
  *
- *   cleanrun-exec [-F DIR] [-H FILE] [-c TOKEN PATH] [-i FILE] -- PROGRAM [ARG...]
+ *   cleanrun-exec [-F DIR] [-H FILE] [-c TOKEN PATH] [-i FILE] [-g FILE] [-C DIR] [-W] -- PROGRAM
+ * [ARG...]
  *
  *   -c  write TOKEN to PATH, a new file: the canary (docs/isolation.md),
  *       written by the step's own process; when it cannot be written the
@@ -26,6 +27,21 @@
  *       its first process starts (harness/containers.c)
  *   -H  append FILE to /etc/hosts: the test's host names, for the same
  *       runtimes, which take no host entries at create
+ *   -C  DIR: with -W, the step's working directory, entered by the child
+ *       (an engine makes a container's missing working directory, an exec
+ *       refuses it: so does this)
+ *   -W  the gate (a fresh container's first process, on a runtime whose
+ *       processes the host can reach): after the other options, make the
+ *       step's output pipes, their read ends at descriptors 100 (stdout)
+ *       and 101 (stderr), block SIGUSR1 (the harness's sign that the gate
+ *       is reached), open and close this program's own file (argv[0]: an
+ *       inotify wake-up for the harness) and wait for SIGUSR1.  The harness
+ *       meanwhile observes this process, checks its canary, takes the read
+ *       ends (pidfd_getfd) and sends SIGUSR1 through a pidfd it has proven
+ *       the container's.  Then PROGRAM runs in a child with the pipes as
+ *       its stdout and stderr, and this process, the container's init,
+ *       reaps and exits with the child's status (128 + N for signal N), as
+ *       an engine reports an exec's.
  *
  * PROGRAM is found along PATH as execvp(3) does.  When it cannot be run,
  * or FILE cannot be opened, it prints one line to stderr and exits 127:
@@ -33,6 +49,7 @@
  *   cleanrun-exec: stdin ERRNO FILE
  *   cleanrun-exec: files ERRNO PATH
  *   cleanrun-exec: hosts ERRNO FILE
+ *   cleanrun-exec: workdir ERRNO DIR
  * which the harness turns into its error (harness/steps.c).  It is not
  * linked with the harness: it runs in the container, on its kernel only. */
 #include <dirent.h>
@@ -47,6 +64,8 @@
 #include <string.h>
 #include <time.h>
 #include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -274,9 +293,72 @@ static void write_group(const char *file)
         (void)unlink(tmp);
 }
 
+/* -W: see the top.  The read ends at GATE_OUT and GATE_ERR, the write
+ * ends two above them (the child's, closed here before waiting). */
+#define GATE_OUT 100
+#define GATE_ERR 101
+static int gate_and_run(const char *self, const char *dir, char **prog)
+{
+    int p[2][2];
+    if (pipe(p[0]) < 0 || pipe(p[1]) < 0)
+        return fail("gate", errno, "pipe");
+    for (int k = 0; k < 2; k++) {
+        if (dup2(p[k][0], GATE_OUT + k) < 0 || dup2(p[k][1], GATE_OUT + 2 + k) < 0)
+            return fail("gate", errno, "dup2");
+        close(p[k][0]);
+        close(p[k][1]);
+    }
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    if (sigprocmask(SIG_BLOCK, &set, &old) < 0)
+        return fail("gate", errno, "sigprocmask");
+    int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+    if (sfd < 0)
+        return fail("gate", errno, "signalfd");
+    int ping = open(self, O_RDONLY | O_CLOEXEC);
+    if (ping >= 0)
+        close(ping);
+    for (;;) {
+        struct signalfd_siginfo si;
+        ssize_t n = read(sfd, &si, sizeof(si));
+        if (n == (ssize_t)sizeof(si) && si.ssi_signo == SIGUSR1)
+            break;
+        if (n < 0 && errno != EINTR)
+            return fail("gate", errno, "signalfd");
+    }
+    close(sfd);
+    pid_t child = fork();
+    if (child < 0)
+        return fail("gate", errno, "fork");
+    if (child == 0) {
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (dup2(GATE_OUT + 2, 1) < 0 || dup2(GATE_ERR + 2, 2) < 0)
+            _exit(fail("gate", errno, "dup2"));
+        for (int fd = GATE_OUT; fd <= GATE_ERR + 2; fd++)
+            close(fd);
+        if (dir && chdir(dir) < 0)
+            _exit(fail("workdir", errno, dir));
+        execvp(prog[0], prog);
+        _exit(fail("exec", errno, prog[0]));
+    }
+    for (int fd = GATE_OUT; fd <= GATE_ERR + 2; fd++)
+        close(fd);
+    for (;;) {
+        int st = 0;
+        pid_t w = wait(&st);
+        if (w == child)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        if (w < 0 && errno != EINTR)
+            return fail("gate", errno, "wait");
+    }
+}
+
 int main(int argc, char **argv)
 {
     int i = 1;
+    bool gate = false;
+    const char *dir = NULL;
     if (argc == 3 && strcmp(argv[1], "-K") == 0)
         return kill_group(argv[2]);
     while (i < argc && strcmp(argv[i], "--") != 0) {
@@ -297,6 +379,12 @@ int main(int argc, char **argv)
             if (setsid() > 0 || getpgrp() == getpid())
                 write_group(argv[i + 1]);
             i += 2;
+        } else if (strcmp(argv[i], "-C") == 0 && i + 1 < argc) {
+            dir = argv[i + 1];
+            i += 2;
+        } else if (strcmp(argv[i], "-W") == 0) {
+            gate = true;
+            i++;
         } else if (strcmp(argv[i], "-i") == 0 && i + 1 < argc) {
             int fd = open(argv[i + 1], O_RDONLY | O_CLOEXEC);
             if (fd < 0 || dup2(fd, 0) < 0)
@@ -309,6 +397,8 @@ int main(int argc, char **argv)
     }
     if (i + 1 >= argc)
         return fail("usage", EINVAL, "--");
+    if (gate)
+        return gate_and_run(argv[0], dir, argv + i + 1);
     execvp(argv[i + 1], argv + i + 1);
     return fail("exec", errno, argv[i + 1]);
 }

@@ -9,12 +9,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "cleanup.h"
+#include "deadline.h"
 #include "xalloc.h"
 
 static void read_line(const char *path, char *out, size_t size)
@@ -238,6 +242,156 @@ int cln_proc_kill_in_scope(int pid, const struct cln_proc_scope *scope)
     int r = cln_os_proc_signal(fd, SIGKILL);
     close(fd);
     return r < 0 ? -1 : 0;
+}
+
+/* ---- a fresh container's gate ---- */
+
+/* Has pid SIGUSR1 blocked (/proc/PID/status SigBlk)? */
+static bool gate_reached(int pid)
+{
+    char path[64];
+    proc_path(path, sizeof(path), pid, "status");
+    cleanup_free char *s = read_small(path);
+    const char *p = s ? strstr(s, "\nSigBlk:") : NULL;
+    if (!p)
+        return false;
+    unsigned long long m = strtoull(p + 8, NULL, 16);
+    return (m >> (SIGUSR1 - 1)) & 1;
+}
+
+static int take_fd(int pidfd, int target)
+{
+#ifdef SYS_pidfd_getfd
+    return (int)syscall(SYS_pidfd_getfd, pidfd, target, 0);
+#else
+    (void)pidfd;
+    (void)target;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+static bool is_fifo(int fd)
+{
+    struct stat st;
+    return fd >= 0 && fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+/* An inotify watch on ping, a path in pid's root: opened beneath it (never
+ * through a symlink, which would resolve against this host's root), and
+ * watched through the descriptor.  The inotify fd, or -1. */
+static int gate_watch(int pid, const char *ping)
+{
+    char root[64];
+    proc_path(root, sizeof(root), pid, "root");
+    while (*ping == '/')
+        ping++;
+    int fd = cln_os_open_beneath(root, ping, O_PATH | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+    int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+    int e = 0;
+    if (in >= 0 && inotify_add_watch(in, self, IN_OPEN | IN_CLOSE_NOWRITE) < 0) {
+        e = errno;
+        close(in);
+        in = -1;
+    }
+    close(fd);
+    if (e)
+        errno = e;
+    return in;
+}
+
+/* Its pipes' read ends, taken: true when both are pipes (a process that
+ * has SIGUSR1 blocked may not have made them yet) */
+static bool gate_take(int pidfd, struct cln_gate *ret)
+{
+    ret->out = take_fd(pidfd, CLN_GATE_OUT_FD);
+    ret->err = ret->out >= 0 ? take_fd(pidfd, CLN_GATE_ERR_FD) : -1;
+    if (is_fifo(ret->out) && is_fifo(ret->err))
+        return true;
+    if (ret->out >= 0)
+        close(ret->out);
+    if (ret->err >= 0)
+        close(ret->err);
+    ret->out = ret->err = -1;
+    return false;
+}
+
+int cln_gate_open(int pid, const struct cln_proc_scope *scope, const char *ping,
+                  uint64_t deadline_ms, int wake_fd, struct cln_gate *ret)
+{
+    *ret = (struct cln_gate){.pidfd = -1, .out = -1, .err = -1};
+    int fd = cln_proc_open_scoped(pid, scope);
+    if (fd < 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    int in = -1, err = 0;
+    for (;;) {
+        /* what was read is this process's while its handle says it lives */
+        if (gate_reached(pid) && cln_os_proc_signal(fd, 0) == 0 && gate_take(fd, ret))
+            break;
+        if (in < 0) {
+            in = gate_watch(pid, ping);
+            if (in < 0) {
+                err = errno ? errno : ENOENT;
+                break;
+            }
+            continue; /* it may have reached the gate before the watch */
+        }
+        uint64_t now = cln_now_ms();
+        if (now >= deadline_ms) {
+            err = ETIMEDOUT;
+            break;
+        }
+        struct pollfd p[3] = {{.fd = in, .events = POLLIN},
+                              {.fd = fd, .events = POLLIN},
+                              {.fd = wake_fd, .events = POLLIN}};
+        uint64_t left = deadline_ms - now;
+        if (poll(p, wake_fd > 0 ? 3 : 2, left > 60000 ? 60000 : (int)left) < 0 && errno != EINTR) {
+            err = errno;
+            break;
+        }
+        if (p[1].revents) {
+            err = ESRCH; /* it exited */
+            break;
+        }
+        if (wake_fd > 0 && p[2].revents) {
+            err = EINTR;
+            break;
+        }
+        char ev[4096];
+        while (read(in, ev, sizeof(ev)) > 0)
+            ;
+    }
+    if (in >= 0)
+        close(in);
+    ret->pidfd = fd;
+    if (err) {
+        cln_gate_close(ret);
+        errno = err;
+        return -1;
+    }
+    return 0;
+}
+
+int cln_gate_signal(const struct cln_gate *g, int sig)
+{
+    return g->pidfd < 0 ? -1 : cln_os_proc_signal(g->pidfd, sig);
+}
+
+void cln_gate_close(struct cln_gate *g)
+{
+    if (g->pidfd >= 0)
+        close(g->pidfd);
+    if (g->out >= 0)
+        close(g->out);
+    if (g->err >= 0)
+        close(g->err);
+    g->pidfd = g->out = g->err = -1;
 }
 
 /* Children of pid from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN). */

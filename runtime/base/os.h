@@ -87,6 +87,32 @@ int cln_proc_kill_scoped(int root, const struct cln_proc_scope *scope, bool orph
  * gone: nothing was signalled). */
 int cln_proc_kill_in_scope(int pid, const struct cln_proc_scope *scope);
 
+/* ---- a fresh container's gate (harness/inside/cleanrun-exec.c -W) ---- */
+
+/* Where the gated process holds the read ends of its step's stdout and
+ * stderr pipes. */
+#define CLN_GATE_OUT_FD 100
+#define CLN_GATE_ERR_FD 101
+
+struct cln_gate {
+    int pidfd;    /* the gated process's handle, proven in scope */
+    int out, err; /* the read ends of its step's pipes: this process's now */
+};
+
+/* Wait until pid, a process of the scope (cleanrun-exec -W, a container's
+ * first process), has reached its gate (SIGUSR1 blocked: its canary
+ * written and its pipes made), then take its pipes' read ends.  The wait
+ * is woken by its opening of ping (a path in its root, through inotify),
+ * by its exit and by wake_fd (> 0), and ends at deadline_ms (cln_now_ms).
+ * 0, or -1 with errno: ESRCH (gone, or not in scope), ETIMEDOUT, EINTR
+ * (wake_fd), ENOSYS (a host that cannot), or what failed. */
+int cln_gate_open(int pid, const struct cln_proc_scope *scope, const char *ping,
+                  uint64_t deadline_ms, int wake_fd, struct cln_gate *ret);
+/* sig to the gated process, through its proven handle.  0, or -1. */
+int cln_gate_signal(const struct cln_gate *g, int sig);
+/* Close what is still open (-1 each after). */
+void cln_gate_close(struct cln_gate *g);
+
 /* The pids of every process this host shows (a container's too, when its
  * engine is local); -1 with errno when they cannot be listed. */
 int cln_os_pids(int **ret, size_t *ret_n);

@@ -415,7 +415,18 @@ static int container_post(struct docker *d, const char *id, const char *action, 
 static int docker_start(void *ctx, const char *id, struct cln_error **err)
 {
     static const long ok[] = {304};
-    return container_post(ctx, id, "start", NULL, "start", ok, 1, err);
+    int r = container_post(ctx, id, "start", NULL, "start", ok, 1, err);
+    /* A user or group the image does not have: the process could not
+     * start, as an exec says it (docs/runtime.md) */
+    const struct cln_backend_detail *det = r < 0 ? (*err)->detail : NULL;
+    if (det && det->api_message && strncmp(det->api_message, "unable to find ", 15) == 0) {
+        char *cause = cln_xstrdup(det->api_message);
+        cln_error_free(*err);
+        *err = NULL;
+        r = cln_error_set(err, CLN_E_INVALID, 0, "could not start the process: %s", cause);
+        free(cause);
+    }
+    return r;
 }
 
 static int docker_stop(void *ctx, const char *id, unsigned grace_s, struct cln_error **err)

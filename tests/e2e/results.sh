@@ -611,7 +611,10 @@ if check "23: canary" 0 run --report json="$T/canary.json" "$canary" &&
 t = json.load(open(sys.argv[1]))["tests"][0]
 st = t["steps"]
 by = [s["isolation"]["canary"]["written_by"] for s in st]
-assert by == ["step", "writer", "writer", "step"], by
+# (a local engine: the fresh containers without stdin are gated, their
+# canary checked before the step runs, so the one the third step removes
+# was proven by then)
+assert by == ["step", "writer", "step", "step"], by
 sv = {s["name"]: s["isolation"]["canary"] for s in t["services"]}
 assert sv["s"]["written_by"] == "step" and sv["idle"]["written_by"] == "writer", sv
 assert all(c["state"] == "proven" for c in sv.values()), sv
@@ -834,6 +837,83 @@ if check "24: an engine that cannot see the files" 0 unshare -m --propagation pr
         has "24: an engine that does not check binds gets none: the run passes" "1 passed" &&
             lacks "24: no bind tried" "the engine does not bind"
     fi
+fi
+
+# 25. The gate (issue 13): on a local engine a fresh container's first
+# process is the step itself, behind cleanrun-exec -W: no exec (exec_id
+# null), the observed process is the step's parent, the canary the
+# step's process wrote; the output is every byte as written (a byte that
+# is not UTF-8 too, which an engine's log would have replaced); the exit
+# code is the step's; a retry runs in the same container, its files kept;
+# at the deadline every process of the container is killed through the
+# proven pidfd, none left on the host.  (A step that cannot start, a
+# missing workdir or user: the same errors as an exec's, check 8.)
+gate=$(spec gate <<EOF
+[test]
+name = "gate"
+[[steps]]
+name = "bytes"
+image = "$IMG"
+run = ["sh", "-c", "printf 'a\\\\377b'; printf e >&2; exit 3"]
+expect.exit = 3
+expect.stderr = "e"
+[[steps]]
+name = "retry"
+image = "$IMG"
+run = ["sh", "-c", "test -f /attempt || { touch /attempt; exit 1; }"]
+retries = 2
+retry_interval = "100ms"
+[[steps]]
+name = "env"
+image = "$IMG"
+run = ["sh", "-c", "echo \$FOO \$(pwd) \$(id -u)"]
+env = { FOO = "bar" }
+workdir = "/tmp"
+user = "65534"
+expect.stdout = "bar /tmp 65534\n"
+[[steps]]
+name = "hang"
+image = "$IMG"
+run = ["sh", "-c", "sleep 297 & sleep 297"]
+timeout = "1s"
+EOF
+)
+if check "25: the gate" 1 run --report json="$T/gate.json" "$gate" &&
+    python3 -c 'import json,sys
+t = json.load(open(sys.argv[1]))["tests"][0]
+st = {s["name"]: s for s in t["steps"]}
+for n in ("bytes", "retry", "env", "hang"):
+    iso = st[n]["isolation"]
+    assert iso["exec_id"] is None and iso["method"] == "container-init", (n, iso)
+    assert iso["exec_host_pid"] == iso["observed_pid"] > 0, (n, iso)
+    assert iso["verdict"] == "isolated" and iso["canary"]["state"] == "proven", (n, iso)
+b = st["bytes"]
+assert b["status"] == "passed", b
+assert b["isolation"]["canary"]["written_by"] == "step", b
+def caps(o):
+    if isinstance(o, dict):
+        if "replaced_bytes" in o:
+            yield o
+        for v in o.values():
+            yield from caps(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from caps(v)
+# a, 0xff, b: three bytes, one of them not UTF-8 (a log would hold EF BF BD)
+assert any(c["size"] == 3 and c["replaced_bytes"] == 1 for c in caps(b)), b
+assert st["retry"]["status"] == "passed" and len(st["retry"]["attempts"]) == 2, st["retry"]
+assert st["env"]["status"] == "passed", st["env"]
+h = st["hang"]
+assert h["status"] == "timeout", h
+assert "host-signal" in json.dumps(h), h' "$T/gate.json"; then
+    sleep 1
+    if pgrep -f "sleep 297" >/dev/null; then
+        bad "25: the hung step's processes are still there: $(pgrep -af 'sleep 297')"
+    else
+        ok "25: a fresh container's step is its own process behind the gate: exact bytes, exit code, retries in the same container, a killed deadline leaves nothing"
+    fi
+else
+    bad "25: the gate"
 fi
 
 # ---- nothing left ----

@@ -8,6 +8,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/base/deadline.h"
 #include "runtime/base/os.h"
 
 static pid_t sleeper(void)
@@ -381,4 +383,131 @@ Test(os, descriptors_and_the_rest)
     int st = 0;
     cr_assert_eq(waitpid(p, &st, 0), p);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+}
+
+/* ---- the gate: cleanrun-exec -W (harness/inside) and cln_gate_open ---- */
+
+#ifndef CLN_INSIDE_EXEC
+#define CLN_INSIDE_EXEC "build/inside/cleanrun-exec"
+#endif
+
+/* cleanrun-exec -W -- sh -c SCRIPT, as a child (its own init, here) */
+static pid_t gated(const char *exe, const char *script)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        execl(exe, exe, "-W", "--", "/bin/sh", "-c", script, (char *)NULL);
+        _exit(126);
+    }
+    cr_assert_gt(p, 0);
+    return p;
+}
+
+static void read_all(int fd, char *buf, size_t size)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < size && (r = read(fd, buf + n, size - 1 - n)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+}
+
+static int exit_of(pid_t p)
+{
+    int st = 0;
+    cr_assert_eq(waitpid(p, &st, 0), p);
+    cr_assert(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+Test(gate, the_step_runs_only_when_released_its_output_through_the_pipes)
+{
+    char exe[PATH_MAX];
+    cr_assert_not_null(realpath(CLN_INSIDE_EXEC, exe), "no %s: build it first", CLN_INSIDE_EXEC);
+    char *cg = cln_proc_cgroup(getpid());
+    struct cln_proc_scope scope = {
+        .pidns = cln_proc_pidns(0), .cgroup = cg, .min_start = cln_proc_now_ticks()};
+    pid_t p = gated(exe, "echo out; echo err >&2; exit 3");
+    struct cln_gate g;
+    cr_assert_eq(cln_gate_open(p, &scope, exe, cln_now_ms() + 5000, -1, &g), 0, "errno %d", errno);
+    /* held: nothing written yet, and it has not exited */
+    struct pollfd pf = {.fd = g.out, .events = POLLIN};
+    cr_assert_eq(poll(&pf, 1, 100), 0);
+    cr_assert_eq(waitpid(p, NULL, WNOHANG), 0);
+    cr_assert_eq(cln_gate_signal(&g, SIGUSR1), 0);
+    char out[64], err[64];
+    read_all(g.out, out, sizeof(out));
+    read_all(g.err, err, sizeof(err));
+    cr_assert_str_eq(out, "out\n");
+    cr_assert_str_eq(err, "err\n");
+    cr_assert_eq(exit_of(p), 3);
+    cln_gate_close(&g);
+    cr_assert_eq(g.pidfd, -1);
+    free(cg);
+}
+
+Test(gate, a_step_killed_by_a_signal_exits_128_plus_it)
+{
+    char exe[PATH_MAX];
+    cr_assert_not_null(realpath(CLN_INSIDE_EXEC, exe));
+    char *cg = cln_proc_cgroup(getpid());
+    struct cln_proc_scope scope = {.pidns = cln_proc_pidns(0), .cgroup = cg};
+    pid_t p = gated(exe, "kill -TERM $$");
+    struct cln_gate g;
+    cr_assert_eq(cln_gate_open(p, &scope, exe, cln_now_ms() + 5000, -1, &g), 0);
+    cr_assert_eq(cln_gate_signal(&g, SIGUSR1), 0);
+    cr_assert_eq(exit_of(p), 128 + SIGTERM);
+    cln_gate_close(&g);
+    free(cg);
+}
+
+Test(gate, a_process_out_of_scope_is_never_released_nor_its_pipes_taken)
+{
+    char exe[PATH_MAX];
+    cr_assert_not_null(realpath(CLN_INSIDE_EXEC, exe));
+    char *cg = cln_proc_cgroup(getpid());
+    struct cln_proc_scope other_ns = {.pidns = 4026539999ULL, .cgroup = cg};
+    struct cln_proc_scope other_cg = {.pidns = cln_proc_pidns(0),
+                                      .cgroup = "/docker/0123456789abcdef"};
+    pid_t p = gated(exe, "exit 0");
+    struct cln_gate g;
+    errno = 0;
+    cr_assert_eq(cln_gate_open(p, &other_ns, exe, cln_now_ms() + 500, -1, &g), -1);
+    cr_assert_eq(errno, ESRCH);
+    cr_assert_eq(cln_gate_open(p, &other_cg, exe, cln_now_ms() + 500, -1, &g), -1);
+    cr_assert_eq(g.out, -1);
+    cr_assert_eq(waitpid(p, NULL, WNOHANG), 0); /* still held */
+    kill(p, SIGKILL);
+    waitpid(p, NULL, 0);
+    free(cg);
+}
+
+Test(gate, one_that_never_reaches_its_gate_times_out_one_that_exits_is_gone)
+{
+    char exe[PATH_MAX];
+    cr_assert_not_null(realpath(CLN_INSIDE_EXEC, exe));
+    char *cg = cln_proc_cgroup(getpid());
+    struct cln_proc_scope scope = {.pidns = cln_proc_pidns(0), .cgroup = cg};
+    pid_t s = sleeper(); /* no SIGUSR1 blocked: never at a gate */
+    struct cln_gate g;
+    uint64_t t0 = cln_now_ms();
+    cr_assert_eq(cln_gate_open(s, &scope, exe, t0 + 300, -1, &g), -1);
+    cr_assert_eq(errno, ETIMEDOUT);
+    cr_assert_lt(cln_now_ms() - t0, 3000);
+    kill(s, SIGKILL);
+    waitpid(s, NULL, 0);
+    /* a usage error: it exits before any gate */
+    pid_t p = fork();
+    if (p == 0) {
+        execl(exe, exe, "-W", (char *)NULL);
+        _exit(126);
+    }
+    t0 = cln_now_ms();
+    int r = cln_gate_open(p, &scope, exe, t0 + 5000, -1, &g);
+    int e = errno;
+    cr_assert_eq(exit_of(p), 127);
+    cr_assert_eq(r, -1);
+    cr_assert(e == ESRCH, "errno %d", e);
+    cr_assert_lt(cln_now_ms() - t0, 3000);
+    free(cg);
 }
