@@ -30,9 +30,19 @@ struct ctr_paths {
     char *lowerdir_tmp; /* the same with upper and work under scratch */
     char *hostname;
     bool read_only;
+    /* the caller's mounts: bind sources opened (O_PATH) before the fork,
+     * targets relative to the root */
+    struct ctr_mount {
+        int type; /* enum cln_ctr_mount_type */
+        int source_fd;
+        char *target;
+        bool read_only, is_dir;
+    } * mounts;
+    size_t nmounts;
 };
 
 enum { CTR_SETUP_OVERLAY = 1, CTR_SETUP_TMPFS_UPPER = 2 };
+#define CTR_MAX_MOUNTS 32
 
 /* One message from a child: a failure (err != 0) or a pid. */
 struct ctr_msg {

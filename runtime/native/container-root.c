@@ -20,6 +20,7 @@
 
 #include "runtime/base/cleanup.h"
 #include "runtime/native/container-internal.h"
+#include "runtime/native/container.h"
 
 /* moby daemon/pkg/oci/defaults.go */
 static const char *const masked[] = {
@@ -207,6 +208,95 @@ static int bind_etc(int root, const char *rel, const char *src, bool ro_rootfs)
     return r;
 }
 
+/* rel's directories under root made one by one (0755), none through a
+ * symlink; the last one as an O_PATH fd, or -1. */
+static int mkdir_p_in(int root, const char *rel)
+{
+    int dir = dup(root);
+    const char *c = rel;
+    while (dir >= 0 && *c) {
+        char name[256];
+        size_t n = strcspn(c, "/");
+        if (n == 0 || n >= sizeof(name)) {
+            close(dir);
+            errno = n ? ENAMETOOLONG : EINVAL;
+            return -1;
+        }
+        memcpy(name, c, n);
+        name[n] = '\0';
+        c += n;
+        while (*c == '/')
+            c++;
+        if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST) {
+            int e = errno;
+            close(dir);
+            errno = e;
+            return -1;
+        }
+        int next = open_in(dir, name, O_DIRECTORY);
+        int e = errno;
+        close(dir);
+        errno = e;
+        dir = next;
+    }
+    return dir;
+}
+
+/* A file rel under root, made empty when missing (its directories too), as
+ * an O_PATH fd, or -1. */
+static int file_in(int root, const char *rel)
+{
+    const char *slash = strrchr(rel, '/');
+    char parent[4096];
+    size_t pl = slash ? (size_t)(slash - rel) : 0;
+    if (pl >= sizeof(parent)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(parent, rel, pl);
+    parent[pl] = '\0';
+    int dir = pl ? mkdir_p_in(root, parent) : dup(root);
+    if (dir < 0)
+        return -1;
+    const char *name = slash ? slash + 1 : rel;
+    int f = openat(dir, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (f >= 0)
+        close(f);
+    int fd = f >= 0 || errno == EEXIST ? open_in(dir, name, 0) : -1;
+    int e = errno;
+    close(dir);
+    errno = e;
+    return fd;
+}
+
+/* The caller's mounts (cln_ctr_mount), in order. */
+static int user_mounts(int root, const struct ctr_paths *p, const char **what)
+{
+    for (size_t i = 0; i < p->nmounts; i++) {
+        const struct ctr_mount *m = &p->mounts[i];
+        int fd = m->is_dir ? mkdir_p_in(root, m->target) : file_in(root, m->target);
+        if (fd < 0)
+            FAIL("making a mount's target");
+        int r;
+        unsigned long ro = m->read_only ? MS_RDONLY : 0;
+        if (m->type == CLN_CTR_TMPFS) {
+            r = mount_fd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, "mode=1777");
+        } else {
+            /* the detached copy made on the host (read-only there when
+             * asked), attached here */
+            r = move_mount(m->source_fd, "", fd, "",
+                           MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+        }
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        errno = e;
+        if (r < 0)
+            FAIL(m->type == CLN_CTR_TMPFS ? "mounting a tmpfs" : "binding a host path");
+    }
+    return 0;
+}
+
 int ctr_setup_root(const struct ctr_paths *p, const char **what)
 {
     /* Before anything: nothing done here may propagate to the host. */
@@ -256,6 +346,8 @@ int ctr_setup_root(const struct ctr_paths *p, const char **what)
         *what = "binding /etc/resolv.conf";
         r = -errno;
     }
+    if (r == 0)
+        r = user_mounts(root, p, what);
     if (r == 0)
         r = lock_down(root, what);
     if (r == 0 && p->read_only &&

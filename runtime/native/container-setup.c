@@ -253,9 +253,9 @@ void ctr_env_merge(struct cln_strv *out, const char *const *base, const char *co
 
 void ctr_close_except(const int *keep, size_t n)
 {
-    int k[8];
+    int k[40]; /* 3 + CTR_MAX_MOUNTS, and some */
     size_t m = 0;
-    for (size_t i = 0; i < n && m < 8; i++)
+    for (size_t i = 0; i < n && m < CLN_ARRAY_SIZE(k); i++)
         if (keep[i] >= 3)
             k[m++] = keep[i];
     for (size_t i = 1; i < m; i++) /* insertion sort: a handful */

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -257,8 +258,12 @@ __attribute__((noreturn)) static void run_monitor(pid_t parent, const struct ctr
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
         _exit(137);
-    const int keep[] = {sock, out, errfd};
-    ctr_close_except(keep, CLN_ARRAY_SIZE(keep));
+    int keep[3 + CTR_MAX_MOUNTS] = {sock, out, errfd};
+    size_t nkeep = 3;
+    for (size_t i = 0; i < paths->nmounts; i++)
+        if (paths->mounts[i].source_fd >= 0)
+            keep[nkeep++] = paths->mounts[i].source_fd;
+    ctr_close_except(keep, nkeep);
     char go;
     if (read(sock, &go, 1) != 1)
         _exit(137);
@@ -307,6 +312,62 @@ static void paths_done(struct ctr_paths *p)
     free(p->lowerdir);
     free(p->lowerdir_tmp);
     free(p->hostname);
+    for (size_t i = 0; i < p->nmounts; i++) {
+        if (p->mounts[i].source_fd >= 0)
+            close(p->mounts[i].source_fd);
+        free(p->mounts[i].target);
+    }
+    free(p->mounts);
+}
+
+/* cfg's mounts into p: targets checked (absolute, no "..", not /), bind
+ * sources opened now, on the host (the caller canonicalised them). */
+static int make_mounts(struct ctr_paths *p, const struct cln_ctr_config *cfg,
+                       struct cln_error **err)
+{
+    if (cfg->nmounts > CTR_MAX_MOUNTS)
+        return cln_error_set(err, CLN_E_UNSUPPORTED, 0, "%zu mounts: at most %d", cfg->nmounts,
+                             CTR_MAX_MOUNTS);
+    p->mounts = cln_xcalloc(cfg->nmounts ? cfg->nmounts : 1, sizeof(*p->mounts));
+    for (size_t i = 0; i < cfg->nmounts; i++) {
+        const struct cln_ctr_mount *m = &cfg->mounts[i];
+        struct ctr_mount *pm = &p->mounts[p->nmounts++];
+        pm->source_fd = -1;
+        pm->type = m->type;
+        pm->read_only = m->read_only;
+        const char *t = m->target ? m->target : "";
+        while (*t == '/')
+            t++;
+        if (!m->target || m->target[0] != '/' || !*t || strstr(m->target, "/../") ||
+            strcmp(t, "..") == 0 || strncmp(t, "../", 3) == 0 ||
+            (strlen(t) >= 3 && strcmp(t + strlen(t) - 3, "/..") == 0))
+            return cln_error_set(err, CLN_E_INVALID, 0,
+                                 "mount target %s: not an absolute path "
+                                 "inside the container",
+                                 m->target ? m->target : "(none)");
+        pm->target = cln_xstrdup(t);
+        pm->is_dir = true;
+        if (m->type != CLN_CTR_BIND)
+            continue;
+        if (!m->source || m->source[0] != '/')
+            return cln_error_set(err, CLN_E_INVALID, 0, "bind source %s: not an absolute path",
+                                 m->source ? m->source : "(none)");
+        /* a detached copy of the source's mount (open_tree(2)), here on the
+         * host: the init, in a mount namespace of its own, attaches it
+         * (move_mount(2)); a path would be resolved again there */
+        pm->source_fd =
+            open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+        struct stat st;
+        if (pm->source_fd < 0 || fstat(pm->source_fd, &st) < 0)
+            return cln_error_set(err, errno == ENOENT ? CLN_E_NOT_FOUND : CLN_E_IO, errno,
+                                 "bind source %s", m->source);
+        pm->is_dir = S_ISDIR(st.st_mode);
+        struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
+        if (m->read_only &&
+            mount_setattr(pm->source_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+            return cln_error_set(err, CLN_E_IO, errno, "bind source %s: read-only", m->source);
+    }
+    return 0;
 }
 
 static int make_paths(struct ctr_paths *p, const struct cln_store_image *img,
@@ -535,6 +596,8 @@ int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_
     struct ctr_paths paths = {0};
     r = make_paths(&paths, img, cfg, err);
     if (r == 0)
+        r = make_mounts(&paths, cfg, err);
+    if (r == 0)
         r = make_proc(&c->proc, img->config, &img->layer_dirs, cfg, err);
     for (size_t i = 0; r == 0 && i < img->layer_dirs.n; i++)
         cln_strv_add(&c->layers, img->layer_dirs.v[i]);
@@ -681,4 +744,84 @@ int cln_ctr_remove(struct cln_ctr *c, struct cln_error **err)
         cln_error_free(e);
     ctr_free(c);
     return r;
+}
+
+/* ---- logs ---- */
+
+/* One stream's file into ret: from the start of its last tail lines. */
+static int log_read(const char *path, unsigned tail, size_t cap, struct cln_capture *ret,
+                    struct cln_error **err)
+{
+    memset(ret, 0, sizeof(*ret));
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : cln_error_set(err, CLN_E_IO, errno, "reading %s", path);
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        int e = errno;
+        close(fd);
+        return cln_error_set(err, CLN_E_IO, e, "reading %s", path);
+    }
+    off_t size = st.st_size, from = 0;
+    if (tail) { /* back from the end, a block at a time, to the tail-th newline */
+        char blk[4096];
+        unsigned lines = 0;
+        off_t pos = size;
+        /* a last line without its newline counts as one */
+        bool skip_last = false;
+        if (size > 0 && pread(fd, blk, 1, size - 1) == 1 && blk[0] == '\n')
+            skip_last = true;
+        while (pos > 0 && from == 0) {
+            off_t at = pos > (off_t)sizeof(blk) ? pos - (off_t)sizeof(blk) : 0;
+            ssize_t n = pread(fd, blk, (size_t)(pos - at), at);
+            if (n <= 0)
+                break;
+            for (ssize_t i = n; i-- > 0;) {
+                if (blk[i] != '\n')
+                    continue;
+                if (skip_last && at + i == size - 1)
+                    continue;
+                if (++lines == tail) {
+                    from = at + i + 1;
+                    break;
+                }
+            }
+            pos = at;
+        }
+    }
+    if (!cap)
+        cap = CLN_DEFAULT_OUTPUT_CAP;
+    ret->total = (uint64_t)(size - from);
+    size_t want = ret->total < cap ? (size_t)ret->total : cap;
+    ret->truncated = ret->total > want;
+    char buf[65536];
+    for (off_t at = from; ret->data.len < want;) {
+        size_t chunk = want - ret->data.len < sizeof(buf) ? want - ret->data.len : sizeof(buf);
+        ssize_t n = pread(fd, buf, chunk, at);
+        if (n <= 0)
+            break;
+        cln_buf_append(&ret->data, buf, (size_t)n);
+        at += n;
+    }
+    close(fd);
+    return 0;
+}
+
+int cln_ctr_logs(struct cln_ctr *c, unsigned tail, size_t cap, struct cln_capture *ret_out,
+                 struct cln_capture *ret_err, struct cln_error **err)
+{
+    cleanup_free char *o = cln_xasprintf("%s/stdout", c->dir);
+    cleanup_free char *e = cln_xasprintf("%s/stderr", c->dir);
+    struct cln_capture out, er;
+    int r = log_read(o, tail, cap, &out, err);
+    if (r < 0)
+        return r;
+    r = log_read(e, tail, cap, &er, err);
+    if (r < 0) {
+        cln_capture_done(&out);
+        return r;
+    }
+    *ret_out = out;
+    *ret_err = er;
+    return 0;
 }

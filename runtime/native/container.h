@@ -15,6 +15,8 @@
  * with the 14 default capabilities on x86_64 (container-setup.c says how it
  * is derived and where it differs: other architectures are killed).
  *
+ * Mounts: binds of host paths and tmpfs (cln_ctr_mount).
+ *
  * Not done yet: device cgroup rules; a copy fallback when overlayfs itself is
  * missing (the fallback here is for an upper directory overlayfs refuses:
  * upper and work go on a tmpfs); user namespaces.
@@ -28,22 +30,38 @@
 #include <sys/types.h>
 
 #include "runtime/base/error.h"
+#include "runtime/runtime.h"
 
 struct cln_store;
 struct cln_ctr;
 
+/* A mount beyond the root's own (docs/spec.md "mounts"): a host path bound
+ * (a directory or a file, as it is; the caller has canonicalised it and
+ * checked the run's consent), or a tmpfs (Docker's --tmpfs: noexec, nosuid,
+ * nodev, mode 1777).  target: absolute, inside the container, made when
+ * missing, never through a symlink of the image. */
+enum cln_ctr_mount_type { CLN_CTR_BIND, CLN_CTR_TMPFS };
+struct cln_ctr_mount {
+    enum cln_ctr_mount_type type;
+    const char *source; /* CLN_CTR_BIND: absolute host path */
+    const char *target;
+    bool read_only;
+};
+
 struct cln_ctr_config {
-    const char *id;          /* [A-Za-z0-9_.-]{1,64}; required */
-    const char *run_dir;     /* absolute; the container's directory is run_dir/id */
-    const char *hostname;    /* NULL: the id (cut to 63) */
-    const char *const *argv; /* NULL: the image's entrypoint + cmd */
-    const char *const *env;  /* K=V, over the image's; may be NULL */
-    const char *workdir;     /* NULL: the image's, else "/" */
-    const char *user;        /* "uid[:gid]"; NULL: the image's, else 0:0 */
-    bool read_only;          /* the rootfs read-only */
-    int64_t memory_bytes;    /* 0: no limit; swap is off (memsw = memory) */
-    int64_t pids_max;        /* 0: no limit */
-    int64_t cpu_millis;      /* 0: no limit; 1000 = one CPU */
+    const char *id;                     /* [A-Za-z0-9_.-]{1,64}; required */
+    const char *run_dir;                /* absolute; the container's directory is run_dir/id */
+    const char *hostname;               /* NULL: the id (cut to 63) */
+    const char *const *argv;            /* NULL: the image's entrypoint + cmd */
+    const char *const *env;             /* K=V, over the image's; may be NULL */
+    const char *workdir;                /* NULL: the image's, else "/" */
+    const char *user;                   /* "uid[:gid]"; NULL: the image's, else 0:0 */
+    bool read_only;                     /* the rootfs read-only */
+    int64_t memory_bytes;               /* 0: no limit; swap is off (memsw = memory) */
+    int64_t pids_max;                   /* 0: no limit */
+    int64_t cpu_millis;                 /* 0: no limit; 1000 = one CPU */
+    const struct cln_ctr_mount *mounts; /* in order, after the root's own */
+    size_t nmounts;
 };
 
 /* Create and start a container from image (a name or id in s).  The first
@@ -75,6 +93,12 @@ int cln_ctr_wait(struct cln_ctr *c, unsigned timeout_ms, int *ret_code, struct c
  * namespace), remove the cgroups and the directory, and free c.  NULL-safe.
  * c is freed even when an error is returned. */
 int cln_ctr_remove(struct cln_ctr *c, struct cln_error **err);
+
+/* The first process's stdout and stderr, apart (the executor interface's
+ * logs): the last tail lines of each (0: all), the first cap bytes of that
+ * kept (0: CLN_DEFAULT_OUTPUT_CAP) and the whole counted. */
+int cln_ctr_logs(struct cln_ctr *c, unsigned tail, size_t cap, struct cln_capture *ret_out,
+                 struct cln_capture *ret_err, struct cln_error **err);
 
 struct cln_ctr_exec {
     const char *const *argv; /* required */

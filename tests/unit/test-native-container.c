@@ -126,7 +126,8 @@ static void assert_no_mounts(void)
 static void sweep_cgroups(void)
 {
     static const char *const ctrl[] = {"unified", "memory", "pids", "cpu"};
-    static const char *const ids[] = {"basic", "logs", "pids", "oom", "ro", "orphan", "fallback"};
+    static const char *const ids[] = {"basic",  "logs",     "pids",   "oom",      "ro",
+                                      "orphan", "fallback", "mounts", "badmount", "tail"};
     for (size_t j = 0; j < CLN_ARRAY_SIZE(ids); j++)
         for (size_t i = 0; i < CLN_ARRAY_SIZE(ctrl); i++) {
             cleanup_free char *d =
@@ -357,6 +358,14 @@ Test(native_container, logs_exit_code_read_only)
     cr_assert_not_null(g);
     cr_assert_not_null(fgets(buf, sizeof(buf), g));
     cr_assert(strstr(buf, "Read-only file system"), "%s", buf);
+    /* the same through cln_ctr_logs */
+    struct cln_capture lo, le;
+    cr_assert_eq(cln_ctr_logs(c, 0, 0, &lo, &le, &err), 0, "%s", cln_error_text(err));
+    cr_assert_eq(lo.data.len, 4);
+    cr_assert_eq(memcmp(lo.data.data, "out\n", 4), 0);
+    cr_assert(le.total > 0 && !le.truncated);
+    cln_capture_done(&lo);
+    cln_capture_done(&le);
     remove_and_check(c, id);
 }
 
@@ -559,4 +568,111 @@ Test(native_container, overlay_upper_fallback)
     cr_assert_eq(waitpid(p, &st, 0), p);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
     assert_no_mounts();
+}
+
+Test(native_container, mounts)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("mounts");
+    cleanup_free char *dir = cln_xasprintf("%s/hostdir", work);
+    cleanup_free char *file = cln_xasprintf("%s/hostfile", work);
+    cleanup_free char *f = cln_xasprintf("%s/f", dir);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    FILE *w = fopen(f, "we");
+    cr_assert_not_null(w);
+    fputs("host\n", w);
+    fclose(w);
+    w = fopen(file, "we");
+    cr_assert_not_null(w);
+    fputs("conf\n", w);
+    fclose(w);
+    const struct cln_ctr_mount m[] = {
+        {.type = CLN_CTR_BIND, .source = dir, .target = "/mnt/a/b", .read_only = true},
+        {.type = CLN_CTR_BIND, .source = dir, .target = "/rw"},
+        {.type = CLN_CTR_BIND, .source = file, .target = "/etc/extra.conf", .read_only = true},
+        {.type = CLN_CTR_TMPFS, .target = "/scratch"},
+    };
+    struct cln_ctr_config cfg = {.mounts = m, .nmounts = CLN_ARRAY_SIZE(m)};
+    const char *argv[] = {"/bin/sleep", "1000", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    int code = -1;
+    cleanup_free char *out = sh(
+        c,
+        "cat /mnt/a/b/f; touch /mnt/a/b/x 2>/dev/null || echo ro; echo w > /rw/w; "
+        "cat /etc/extra.conf; echo x >> /etc/extra.conf 2>/dev/null || echo ro2; "
+        "grep ' /scratch ' /proc/self/mountinfo | grep -c 'noexec'; touch /scratch/t && echo tmp",
+        &code);
+    cr_assert_eq(code, 0);
+    cr_assert_str_eq(out, "host\nro\nconf\nro2\n1\ntmp\n");
+    /* the read-write bind wrote through to the host; the read-only one did not */
+    cleanup_free char *wf = cln_xasprintf("%s/w", dir);
+    cleanup_free char *xf = cln_xasprintf("%s/x", dir);
+    cr_assert_eq(access(wf, F_OK), 0);
+    cr_assert_neq(access(xf, F_OK), 0);
+    remove_and_check(c, id);
+    /* the binds went with the container's mount namespace; the host's files stay */
+    cr_assert_eq(access(f, F_OK), 0);
+}
+
+Test(native_container, mount_targets_never_lead_out)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("badmount");
+    const char *argv[] = {"/bin/true", NULL};
+    static const char *const bad[] = {"relative", "/", "/../x", "/a/../../x", "/.."};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(bad); i++) {
+        const struct cln_ctr_mount m = {.type = CLN_CTR_TMPFS, .target = bad[i]};
+        struct cln_ctr_config cfg = {
+            .id = id, .run_dir = run_dir, .argv = argv, .mounts = &m, .nmounts = 1};
+        struct cln_ctr *c = NULL;
+        struct cln_error *err = NULL;
+        cr_assert_lt(cln_ctr_create(store, "test/busybox:1", &cfg, &c, &err), 0, "%s", bad[i]);
+        cr_assert_eq(err->code, CLN_E_INVALID, "%s: %s", bad[i], cln_error_text(err));
+        cln_error_free(err);
+    }
+    /* through a symlink of the image (/bin/sh -> busybox): refused in the
+     * container, nothing made on the host */
+    static const char *const through[] = {"/bin/sh/x", "/hostroot/cleanrun-test-pwned"};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(through); i++) {
+        const struct cln_ctr_mount m = {.type = CLN_CTR_TMPFS, .target = through[i]};
+        struct cln_ctr_config cfg = {
+            .id = id, .run_dir = run_dir, .argv = argv, .mounts = &m, .nmounts = 1};
+        struct cln_ctr *c = NULL;
+        struct cln_error *err = NULL;
+        cr_assert_lt(cln_ctr_create(store, "test/busybox:1", &cfg, &c, &err), 0, "%s", through[i]);
+        cr_assert(strstr(cln_error_text(err), "mount's target"), "%s", cln_error_text(err));
+        cln_error_free(err);
+    }
+    cr_assert_neq(access("/cleanrun-test-pwned", F_OK), 0, "made on the host");
+    assert_no_mounts();
+}
+
+Test(native_container, logs_tail_and_cap)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("tail");
+    struct cln_ctr_config cfg = {0};
+    const char *argv[] = {"/bin/sh", "-c", "printf 'a\\nb\\nc\\nd'; printf 'e1\\ne2\\n' >&2", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    int code = -1;
+    struct cln_error *err = NULL;
+    cr_assert_eq(cln_ctr_wait(c, 10000, &code, &err), 0, "%s", cln_error_text(err));
+    struct cln_capture o, e;
+    cr_assert_eq(cln_ctr_logs(c, 2, 0, &o, &e, &err), 0, "%s", cln_error_text(err));
+    cr_assert_eq(o.data.len, 3, "%.*s", (int)o.data.len, o.data.data);
+    cr_assert_eq(memcmp(o.data.data, "c\nd", 3), 0);
+    cr_assert_eq(e.data.len, 6);
+    cr_assert_eq(memcmp(e.data.data, "e1\ne2\n", 6), 0);
+    cln_capture_done(&o);
+    cln_capture_done(&e);
+    cr_assert_eq(cln_ctr_logs(c, 0, 2, &o, &e, &err), 0);
+    cr_assert_eq(o.data.len, 2);
+    cr_assert_eq(o.total, 7);
+    cr_assert(o.truncated);
+    cln_capture_done(&o);
+    cln_capture_done(&e);
+    remove_and_check(c, id);
 }
