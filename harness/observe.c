@@ -341,8 +341,14 @@ void cln_runner_step_evidence(const struct cln_evidence *base, const struct cln_
         cln_proc_start_time(ev->observed_pid) == ev->observed_start) {
         /* A process may unshare(2) on its own; what matters is whether
          * the namespaces it has now are the host's: judge again on them. */
+        /* read whole, from the same process (one that exits meanwhile, as a
+         * gated step's init does, gives nothing to judge again) */
         struct cln_ns_set now;
-        if (cln_ns_read(ev->observed_pid, &now) == 0 && memcmp(&now, &ev->ns, sizeof(now)) != 0) {
+        bool whole = cln_ns_read(ev->observed_pid, &now) == 0 &&
+                     cln_proc_start_time(ev->observed_pid) == ev->observed_start;
+        for (int k = 0; whole && k < CLN_NS_COUNT; k++)
+            whole = now.ino[k] || !ev->ns.ino[k];
+        if (whole && memcmp(&now, &ev->ns, sizeof(now)) != 0) {
             ev->ns = now;
             ev->method = "container-init-reread";
             cln_evidence_judge(ev);

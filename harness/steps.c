@@ -248,28 +248,34 @@ static void gate_kill(struct test_ctx *c, int pid, const struct cln_proc_scope *
     er->kill_method = cln_proc_kill_in_scope(pid, scope) == 0 ? "host-signal" : "none-left";
 }
 
-/* The step's output until both pipes end, killed at end (0: none) or an
- * interrupt; after a kill, what is still in the pipes for 5 s at most. */
+/* The step's output until both pipes end and its status has come, killed
+ * at end (0: none) or an interrupt; after a kill, what is still in the
+ * pipes for 5 s at most.  When the status comes, the container is still
+ * there, held by its init: its cgroup's OOM count is read (against
+ * oom_before), then the init is let go.  *ret_status: the step's wait
+ * status, -1 when none came. */
 static void gate_relay(struct test_ctx *c, struct cln_gate *g, int pid,
-                       const struct cln_proc_scope *scope, uint64_t end,
-                       const struct cln_exec_config *ec, struct cln_exec_result *er)
+                       const struct cln_proc_scope *scope, uint64_t end, int64_t oom_before,
+                       const struct cln_exec_config *ec, struct cln_exec_result *er,
+                       int *ret_status, bool *oom)
 {
     int wake = c->run->opts->wake_fd;
-    int fds[2] = {g->out, g->err};
+    int fds[3] = {g->out, g->err, g->status};
     struct cln_capture *caps[2] = {&er->out, &er->err};
     char buf[65536];
-    while (fds[0] >= 0 || fds[1] >= 0) {
+    *ret_status = -1;
+    while (fds[0] >= 0 || fds[1] >= 0 || fds[2] >= 0) {
         uint64_t now = now_ms();
         if (end && now >= end) { /* checked on every pass: a step may never pause */
-            if (er->kill_method) /* the drain after the kill is over */
+            if (er->kill_method || *ret_status >= 0) /* a drain is over */
                 break;
             gate_kill(c, pid, scope, false, er);
             end = now + 5000;
             continue;
         }
-        struct pollfd p[3];
+        struct pollfd p[4];
         nfds_t np = 0;
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < 3; k++)
             p[np++] = (struct pollfd){.fd = fds[k], .events = POLLIN};
         if (wake > 0 && !er->kill_method)
             p[np++] = (struct pollfd){.fd = wake, .events = POLLIN};
@@ -277,10 +283,23 @@ static void gate_relay(struct test_ctx *c, struct cln_gate *g, int pid,
         int n = poll(p, np, wait);
         if (n < 0 && errno != EINTR)
             break;
-        if (np == 3 && (p[2].revents & POLLIN)) {
+        if (np == 4 && (p[3].revents & POLLIN)) {
             gate_kill(c, pid, scope, true, er);
             end = now_ms() + 5000;
             continue;
+        }
+        if (n > 0 && fds[2] >= 0 && p[2].revents) { /* the step ended */
+            int st = -1;
+            if (read(fds[2], &st, sizeof(st)) == (ssize_t)sizeof(st) && st >= 0) {
+                *ret_status = st;
+                int64_t after = cln_cgroup_oom_kills(scope->cgroup);
+                *oom = oom_before >= 0 && after > oom_before;
+                (void)cln_gate_signal(g, SIGUSR1); /* its init may end now */
+                if (!er->kill_method)
+                    end = now_ms() + 5000; /* what is left in the pipes */
+            }
+            close(fds[2]);
+            fds[2] = -1;
         }
         for (int k = 0; k < 2 && n > 0; k++) {
             if (fds[k] < 0 || !p[k].revents)
@@ -298,10 +317,10 @@ static void gate_relay(struct test_ctx *c, struct cln_gate *g, int pid,
                 ec->on_output(k + 1, buf, (size_t)r, ec->userdata);
         }
     }
-    for (int k = 0; k < 2; k++)
+    for (int k = 0; k < 3; k++)
         if (fds[k] >= 0)
             close(fds[k]);
-    g->out = g->err = -1;
+    g->out = g->err = g->status = -1;
 }
 
 /* A retry's new init, observed as the first one was: its pid, proven the
@@ -379,55 +398,45 @@ static int gate_exec(struct test_ctx *c, const char *id, struct gate_run *gr,
     }
     er->status = CLN_EXEC_EXITED;
     er->host_pid = pid;
+    int64_t oom_before = cln_cgroup_oom_kills(scope.cgroup);
     if (cln_gate_signal(&g, SIGUSR1) < 0) {
         int e = errno;
         cln_gate_close(&g);
         return cln_error_set(err, CLN_E_BACKEND, 0, "the step's container left its gate: %s",
                              strerror(e));
     }
-    gate_relay(c, &g, pid, &scope, end, ec, er);
+    int status = -1;
+    gate_relay(c, &g, pid, &scope, end, oom_before, ec, er, &status, oom);
     cln_gate_close(&g);
-    /* its exit code: the engine's, once the container has stopped (a step
-     * that closed its output may still run, until its deadline) */
-    int code = -1;
-    struct cln_error *e = NULL;
-    uint64_t now = now_ms();
-    if (er->status != CLN_EXEC_TIMEOUT && cln_rt_wait(rt, id,
-                                                      !end        ? 0
-                                                      : end > now ? end - now
-                                                                  : 1,
-                                                      &code, &e) < 0) {
-        if (e->code != CLN_E_TIMEOUT && e->code != CLN_E_INTERRUPTED) {
+    /* its exit code: the status its init reported; without one, the
+     * engine's (the init ended otherwise: killed, or its container) or,
+     * after a kill, the engine's record of it, best effort: the thread's
+     * deadline may be what passed, and this has its own bound */
+    if (status >= 0 && er->status != CLN_EXEC_TIMEOUT) {
+        er->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    } else {
+        const char *what = NULL;
+        uint64_t saved = cln_deadline_get(&what);
+        char saved_what[160];
+        snprintf(saved_what, sizeof(saved_what), "%s", what ? what : "");
+        cln_deadline_set(0, NULL);
+        int code = -1;
+        struct cln_error *e = NULL;
+        int w = cln_rt_wait(rt, id, 10000, &code, &e);
+        struct cln_container_state st;
+        if (w == 0 && er->status != CLN_EXEC_TIMEOUT && cln_rt_inspect(rt, id, &st, &e) == 0) {
+            *oom = *oom || st.oom_killed;
+            cln_container_state_done(&st);
+        }
+        cln_deadline_set(saved, saved_what);
+        if (w < 0 && er->status != CLN_EXEC_TIMEOUT) {
             cln_exec_result_done(er);
             *err = e;
             return -1;
         }
-        gate_kill(c, pid, &scope, e->code == CLN_E_INTERRUPTED, er);
         cln_error_free(e);
-        e = NULL;
+        er->exit_code = er->status == CLN_EXEC_TIMEOUT ? -1 : code;
     }
-    /* the engine's record of the exit (after a kill: best effort, the
-     * thread's deadline may be what passed, and this has its own bound) */
-    const char *what = NULL;
-    uint64_t saved = cln_deadline_get(&what);
-    char saved_what[160];
-    snprintf(saved_what, sizeof(saved_what), "%s", what ? what : "");
-    if (er->status == CLN_EXEC_TIMEOUT) {
-        cln_deadline_set(0, NULL);
-        if (cln_rt_wait(rt, id, 10000, &code, &e) < 0)
-            cln_error_free(e);
-        e = NULL;
-    }
-    /* the OOM killer, whichever process of the container it ended */
-    struct cln_container_state st;
-    if (cln_rt_inspect(rt, id, &st, &e) == 0) {
-        *oom = st.oom_killed;
-        cln_container_state_done(&st);
-    }
-    cln_error_free(e);
-    if (er->status == CLN_EXEC_TIMEOUT)
-        cln_deadline_set(saved, saved_what);
-    er->exit_code = er->status == CLN_EXEC_TIMEOUT ? -1 : code;
     er->duration_ms = now_ms() - t0;
     return 0;
 }

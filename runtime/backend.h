@@ -121,6 +121,10 @@ struct cln_runtime_desc {
     /* Host programs this backend runs (NULL-terminated; NULL: none, it talks
      * to the engine over a socket). */
     const char *const *host_programs;
+    /* Functions of its own the broker runs in a child (cln_runtime_fork),
+     * for a backend that makes processes itself; NULL-terminated by name;
+     * NULL: none.  Either this or host_programs gives the runtime a broker. */
+    const struct cln_broker_fn_entry *broker_fns;
     /* Connect to the engine at endpoint and make the runtime
      * (cln_runtime_new) with the descriptor of what answered: one backend
      * may serve several names (Docker's API serves "docker" and "podman").
@@ -241,6 +245,42 @@ int cln_broker_kill(struct cln_broker_child *c, int sig, struct cln_error **err)
 void cln_broker_child_done(struct cln_broker_child *c);
 /* The broker process's pid. */
 int cln_broker_pid(const struct cln_broker *b);
+
+/* ---- functions the broker runs (no execve on the host) ----
+ *
+ * A backend that makes processes itself (the native runtime: a container's
+ * monitor, an exec into a container) cannot start them from the harness,
+ * whose threads are locked out of execve for good: a process forked there
+ * inherits the lockout.  The broker, forked before the lockout, forks them
+ * instead and runs a function of the backend's in the child: the same
+ * program, no execve on the host.  The function gets its own copy of the
+ * request's bytes (not aligned: copy before reading a struct) and its
+ * descriptors at 3, 4, ... (nothing else of the broker's is open), with
+ * default signal dispositions, an empty mask, its own session and
+ * PDEATHSIG SIGKILL (it dies with the broker, which dies with the
+ * harness).  It runs in a copy of a process that may have had threads: only
+ * async-signal-safe calls until it execs (in a container) or _exits; it
+ * never returns.  Its pid, pidfd and wait status come as a host program's
+ * do (cln_broker_wait, cln_broker_kill). */
+#define CLN_BROKER_MAX_FDS 36
+typedef void (*cln_broker_fn)(const void *data, size_t len, const int *fds, int nfds);
+struct cln_broker_fn_entry {
+    const char *name;
+    cln_broker_fn fn;
+};
+struct cln_broker_fork_req {
+    const char *name; /* one of the descriptor's broker_fns */
+    const void *data; /* its bytes: at most about 128 KiB */
+    size_t len;
+    const int *fds; /* given to it (the caller keeps its own) */
+    int nfds;       /* at most CLN_BROKER_MAX_FDS */
+};
+int cln_broker_fork(struct cln_broker *b, const struct cln_broker_fork_req *req,
+                    struct cln_broker_child *ret, struct cln_error **err);
+/* The runtime's broker runs it: CLN_E_UNSUPPORTED when the descriptor
+ * declares no functions, the broker's error when it is missing. */
+int cln_runtime_fork(struct cln_runtime *rt, const struct cln_broker_fork_req *req,
+                     struct cln_broker_child *ret, struct cln_error **err);
 
 /* The registry (runtime/registry.c), including backends not built on this
  * platform (ops NULL), so that "--runtime apple" on Linux says "not built

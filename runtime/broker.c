@@ -17,6 +17,8 @@
  *   request  struct wire_req, then NUL-terminated strings: path, argv...,
  *            env..., [cwd]; SCM_RIGHTS: the status channel's end, then the
  *            child's stdin, stdout, stderr, those the flags name.
+ *            A function's (WIRE_FN): its name, NUL, its bytes; SCM_RIGHTS:
+ *            the status channel's end, then its descriptors.
  *   reply    struct wire_reply; SCM_RIGHTS: the child's pidfd when it runs.
  *   status   struct wire_status on the status channel once the child is
  *            reaped, then the broker closes it. */
@@ -57,7 +59,8 @@
  * may still be there (then the broker carries on) or not. */
 #define PDEATH_SIG SIGUSR1
 
-enum { WIRE_CWD = 1, WIRE_STDIN = 2, WIRE_STDOUT = 4, WIRE_STDERR = 8 };
+enum { WIRE_CWD = 1, WIRE_STDIN = 2, WIRE_STDOUT = 4, WIRE_STDERR = 8, WIRE_FN = 16 };
+#define WIRE_FDS (1 + CLN_BROKER_MAX_FDS) /* the status channel and the rest */
 
 struct wire_req {
     uint32_t magic, seq, flags, nargv, nenv;
@@ -109,7 +112,7 @@ static ssize_t send_fds(int sock, struct iovec *iov, int niov, const int *fds, i
 {
     union {
         struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        char buf[CMSG_SPACE(sizeof(int) * WIRE_FDS)];
     } c;
     memset(&c, 0, sizeof(c));
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = (size_t)niov};
@@ -129,13 +132,14 @@ static ssize_t send_fds(int sock, struct iovec *iov, int niov, const int *fds, i
     return n;
 }
 
-/* Receive one message and up to 4 fds (close-on-exec); fds beyond are
- * closed.  *ret_flags gets msg_flags (MSG_TRUNC, MSG_CTRUNC). */
-static ssize_t recv_fds(int sock, void *buf, size_t size, int fds[4], int *ret_nfds, int *ret_flags)
+/* Receive one message and up to WIRE_FDS fds (close-on-exec); fds beyond
+ * are closed.  *ret_flags gets msg_flags (MSG_TRUNC, MSG_CTRUNC). */
+static ssize_t recv_fds(int sock, void *buf, size_t size, int fds[WIRE_FDS], int *ret_nfds,
+                        int *ret_flags)
 {
     union {
         struct cmsghdr h;
-        char buf[CMSG_SPACE(sizeof(int) * 4)];
+        char buf[CMSG_SPACE(sizeof(int) * WIRE_FDS)];
     } c;
     struct iovec iov = {.iov_base = buf, .iov_len = size};
     struct msghdr m = {
@@ -155,7 +159,7 @@ static ssize_t recv_fds(int sock, void *buf, size_t size, int fds[4], int *ret_n
         for (size_t i = 0; i < k; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-            if (*ret_nfds < 4)
+            if (*ret_nfds < WIRE_FDS)
                 fds[(*ret_nfds)++] = fd;
             else
                 close(fd);
@@ -200,6 +204,7 @@ struct broker_state {
     size_t nprograms;
     const char *programs[MAX_PROGRAMS]; /* resolved; in names */
     char names[PROGRAM_NAMES];
+    const struct cln_broker_fn_entry *fns; /* the backend's functions (static) */
     size_t nkids;
     struct kid kids[MAX_KIDS];
     struct pollfd pfd[2 + MAX_KIDS];
@@ -330,6 +335,79 @@ static int spawn(struct broker_state *s, const char *path, const char *cwd, cons
     return pidfd;
 }
 
+/* A function's child: from the broker's fork to the function, which never
+ * returns.  Its descriptors at 3, 4, ..., nothing else of the broker's. */
+__attribute__((noreturn)) static void child_fn(const struct broker_state *s, cln_broker_fn fn,
+                                               const void *data, size_t len, const int *fds,
+                                               int nfds)
+{
+    if (cln_os_die_with_parent(SIGKILL) < 0 || getppid() != s->self)
+        _exit(127);
+    (void)setsid();
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; sig++)
+        (void)sigaction(sig, &dfl, NULL);
+    sigset_t none;
+    sigemptyset(&none);
+    if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+        _exit(127);
+    int high[CLN_BROKER_MAX_FDS], mine[CLN_BROKER_MAX_FDS];
+    for (int i = 0; i < nfds; i++)
+        if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 512)) < 0)
+            _exit(127);
+    for (int i = 0; i < nfds; i++) {
+        mine[i] = 3 + i;
+        if (dup2(high[i], mine[i]) < 0)
+            _exit(127);
+    }
+    if (cln_os_close_from(3 + nfds) < 0)
+        _exit(127);
+    fn(data, len, mine, nfds);
+    _exit(127);
+}
+
+/* Start the function a request names; its pidfd, or -1 with the reply
+ * saying why.  On success the status channel (fds[0]) is the kid's. */
+static int fork_fn(struct broker_state *s, const char *name, const void *data, size_t len,
+                   const int *fds, int nfds)
+{
+    struct wire_reply *rep = &s->reply;
+    cln_broker_fn fn = NULL;
+    for (size_t i = 0; s->fns && s->fns[i].name && !fn; i++)
+        if (strcmp(s->fns[i].name, name) == 0)
+            fn = s->fns[i].fn;
+    size_t nl = strlen(name);
+    memcpy(rep->path, name, nl < sizeof(rep->path) ? nl + 1 : 0);
+    if (!fn) {
+        rep->result = RES_UNDECLARED;
+        return -1;
+    }
+    if (s->nkids == MAX_KIDS) {
+        rep->result = RES_BUSY;
+        rep->err = EAGAIN;
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid < 0)
+        return start_failed(rep, S_FORK, errno);
+    if (pid == 0)
+        child_fn(s, fn, data, len, fds + 1, nfds - 1);
+    int pidfd = cln_os_proc_open(pid);
+    if (pidfd < 0) {
+        int e = errno;
+        kill(pid, SIGKILL); /* our own unreaped child */
+        int st = 0;
+        (void)waitpid(pid, &st, 0);
+        return start_failed(rep, S_PIDFD, e);
+    }
+    s->kids[s->nkids++] = (struct kid){.pid = pid, .pidfd = pidfd, .status_fd = fds[0]};
+    rep->result = RES_OK;
+    rep->pid = pid;
+    return pidfd;
+}
+
 /* Reap kid i if it ended: its status to its channel, which is closed. */
 static void reap(struct broker_state *s, size_t i)
 {
@@ -370,6 +448,15 @@ __attribute__((noreturn)) static void broker_exit(struct broker_state *s)
 static int parse(struct broker_state *s, size_t n, const char **path, const char **cwd)
 {
     const struct wire_req *h = &s->req.h;
+    if (n >= sizeof(*h) && (h->flags & WIRE_FN)) { /* name, NUL, bytes: parsed by the caller */
+        const char *p = s->req.raw + sizeof(*h);
+        if (h->magic != WIRE_MAGIC || h->len != n - sizeof(*h) || h->nargv || h->nenv ||
+            !memchr(p, '\0', h->len))
+            return -1;
+        *path = p;
+        *cwd = NULL;
+        return 0;
+    }
     if (n < sizeof(*h) || h->magic != WIRE_MAGIC || h->len != n - sizeof(*h) || h->nargv < 1 ||
         h->nargv > MAX_STRINGS || h->nenv > MAX_STRINGS)
         return -1;
@@ -403,7 +490,7 @@ static int nstdio(uint32_t flags)
 
 static void handle_request(struct broker_state *s)
 {
-    int fds[4] = {-1, -1, -1, -1}, nfds = 0, mflags = 0;
+    int fds[WIRE_FDS], nfds = 0, mflags = 0;
     ssize_t n = recv_fds(s->sock, s->req.raw, sizeof(s->req.raw), fds, &nfds, &mflags);
     if (n <= 0) {
         if (n < 0 && errno == EAGAIN)
@@ -416,12 +503,16 @@ static void handle_request(struct broker_state *s)
     rep->seq = (size_t)n >= sizeof(s->req.h) ? s->req.h.seq : 0;
     const char *path = NULL, *cwd = NULL;
     int pidfd = -1;
+    bool fn = (size_t)n >= sizeof(s->req.h) && (s->req.h.flags & WIRE_FN);
     if ((mflags & (MSG_TRUNC | MSG_CTRUNC)) || parse(s, (size_t)n, &path, &cwd) < 0 || !path ||
-        nfds != 1 + nstdio(s->req.h.flags))
+        nfds < 1 || (!fn && nfds != 1 + nstdio(s->req.h.flags)))
         rep->result = RES_BAD_REQUEST;
+    else if (fn)
+        pidfd =
+            fork_fn(s, path, path + strlen(path) + 1, s->req.h.len - strlen(path) - 1, fds, nfds);
     else
         pidfd = spawn(s, path, cwd, fds);
-    /* the child has its stdio now; the status channel is the kid's */
+    /* the child has its descriptors now; the status channel is the kid's */
     close_fds(fds + 1, nfds - 1);
     if (pidfd < 0 && nfds > 0)
         close(fds[0]);
@@ -583,7 +674,7 @@ static int recv_reply(struct cln_broker *b, uint32_t seq, uint64_t wait_ms, stru
         mark_dead(b, why, 0);
         return died(b, err);
     }
-    int fds[4] = {-1, -1, -1, -1}, nfds = 0, mflags = 0;
+    int fds[WIRE_FDS], nfds = 0, mflags = 0;
     ssize_t n = recv_fds(b->sock, rep, sizeof(*rep), fds, &nfds, &mflags);
     if (n <= 0) {
         mark_dead(b, NULL, n < 0 ? errno : 0);
@@ -629,7 +720,14 @@ void cln_broker_stop(struct cln_broker *b)
 
 int cln_broker_start(const char *const *programs, struct cln_broker **ret, struct cln_error **err)
 {
+    return cln_broker_start_fns(programs, NULL, ret, err);
+}
+
+int cln_broker_start_fns(const char *const *programs, const struct cln_broker_fn_entry *fns,
+                         struct cln_broker **ret, struct cln_error **err)
+{
     struct broker_state *s = cln_xcalloc(1, sizeof(*s));
+    s->fns = fns;
     size_t used = 0;
     for (size_t i = 0; programs && programs[i]; i++) {
         char canon[PATH_MAX];
@@ -858,6 +956,79 @@ int cln_broker_spawn(struct cln_broker *b, const struct cln_broker_spawn_req *re
     return 0;
 }
 
+int cln_broker_fork(struct cln_broker *b, const struct cln_broker_fork_req *req,
+                    struct cln_broker_child *ret, struct cln_error **err)
+{
+    if (!req->name || !*req->name || req->nfds < 0 || req->nfds > CLN_BROKER_MAX_FDS ||
+        (req->len && !req->data))
+        return cln_error_set(err, CLN_E_INVALID, 0, "broker function %s: a bad request",
+                             req->name ? req->name : "(none)");
+    size_t nl = strlen(req->name) + 1;
+    if (nl + req->len > REQ_MAX)
+        return cln_error_set(err, CLN_E_INVALID, 0, "broker function %s: %zu bytes (at most %zu)",
+                             req->name, req->len, REQ_MAX - nl);
+    struct wire_req h = {.magic = WIRE_MAGIC, .flags = WIRE_FN, .len = (uint32_t)(nl + req->len)};
+    int st[2];
+    if (cln_os_socketpair(AF_UNIX, SOCK_SEQPACKET, st) < 0)
+        return cln_error_set(err, CLN_E_IO, errno, "broker function %s: socketpair", req->name);
+    int fds[WIRE_FDS] = {st[1]};
+    for (int i = 0; i < req->nfds; i++)
+        fds[1 + i] = req->fds[i];
+    struct wire_reply rep = {0};
+    int pidfd = -1, r = 0;
+    pthread_mutex_lock(&b->lock);
+    if (b->dead) {
+        r = died(b, err);
+    } else {
+        h.seq = ++b->seq;
+        struct iovec iov[3] = {{.iov_base = &h, .iov_len = sizeof(h)},
+                               {.iov_base = (void *)req->name, .iov_len = nl},
+                               {.iov_base = (void *)req->data, .iov_len = req->len}};
+        if (send_fds(b->sock, iov, req->len ? 3 : 2, fds, 1 + req->nfds, MSG_DONTWAIT) < 0) {
+            int e = errno;
+            if (e == EAGAIN)
+                mark_dead(b, "does not read its requests", 0);
+            else if (e == EPIPE || e == ECONNRESET || e == ENOTCONN)
+                mark_dead(b, NULL, e);
+            r = b->dead ? died(b, err)
+                        : cln_error_set(err, CLN_E_IO, e, "broker function %s: sending the request",
+                                        req->name);
+        } else {
+            r = recv_reply(b, h.seq, REPLY_WAIT_MS, &rep, &pidfd, err);
+        }
+    }
+    pthread_mutex_unlock(&b->lock);
+    close(st[1]);
+    if (r == 0 && rep.result != RES_OK) {
+        if (rep.result == RES_UNDECLARED)
+            r = cln_error_set(err, CLN_E_ISOLATION, 0,
+                              "the host-process broker refused to run %s: not one of the "
+                              "runtime's functions",
+                              req->name);
+        else if (rep.result == RES_BUSY)
+            r = cln_error_set(err, CLN_E_IO, rep.err,
+                              "the host-process broker (pid %d) runs %d processes already",
+                              (int)b->pid, MAX_KIDS);
+        else if (rep.result == RES_START_FAILED)
+            r = cln_error_set(err, CLN_E_IO, rep.err, "broker function %s: %s", req->name,
+                              stage_name(rep.stage));
+        else
+            r = cln_error_set(err, CLN_E_INTERNAL, 0,
+                              "the host-process broker (pid %d) could not read a request",
+                              (int)b->pid);
+    }
+    if (r < 0) {
+        close(st[0]);
+        return r;
+    }
+    *ret = (struct cln_broker_child){.pid = rep.pid,
+                                     .pidfd = pidfd,
+                                     .status_fd = st[0],
+                                     .broker_pid = b->pid,
+                                     .path = cln_xstrdup(req->name)};
+    return 0;
+}
+
 int cln_broker_wait(struct cln_broker_child *c, uint64_t timeout_ms, int *ret_status,
                     struct cln_error **err)
 {
@@ -939,7 +1110,7 @@ struct cln_broker *cln_runtime_broker(struct cln_runtime *rt)
 
 int cln_runtime_broker_check(const struct cln_runtime *rt, struct cln_error **err)
 {
-    if (!rt->desc->host_programs || rt->broker)
+    if ((!rt->desc->host_programs && !rt->desc->broker_fns) || rt->broker)
         return 0;
     char *why = rt->broker_err ? cln_error_render(rt->broker_err) : cln_xstrdup("not started");
     int r =
@@ -972,4 +1143,16 @@ int cln_runtime_spawn(struct cln_runtime *rt, const struct cln_broker_spawn_req 
         cln_runtime_record_host_process(rt, canon, req->argv && req->argv[0] ? req->argv : self);
     }
     return cln_broker_spawn(rt->broker, req, ret, err);
+}
+
+int cln_runtime_fork(struct cln_runtime *rt, const struct cln_broker_fork_req *req,
+                     struct cln_broker_child *ret, struct cln_error **err)
+{
+    if (!rt->desc->broker_fns)
+        return cln_error_set(err, CLN_E_UNSUPPORTED, 0, "runtime '%s' declares no broker functions",
+                             rt->desc->name);
+    int r = cln_runtime_broker_check(rt, err);
+    if (r < 0)
+        return r;
+    return cln_broker_fork(rt->broker, req, ret, err);
 }

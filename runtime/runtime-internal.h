@@ -29,6 +29,10 @@ struct cln_runtime {
  * thread exits, the broker checks that the harness is still there and
  * carries on. */
 int cln_broker_start(const char *const *programs, struct cln_broker **ret, struct cln_error **err);
+/* The same, with the functions the broker may run (NULL-terminated by
+ * name; NULL: none): see cln_broker_fork. */
+int cln_broker_start_fns(const char *const *programs, const struct cln_broker_fn_entry *fns,
+                         struct cln_broker **ret, struct cln_error **err);
 /* Stop it: every process it started is killed (SIGKILL) and reaped, then
  * the broker exits; bounded (a few seconds at worst).  NULL-safe. */
 void cln_broker_stop(struct cln_broker *b);

@@ -199,8 +199,9 @@ struct cln_runtime *cln_runtime_new(const struct cln_runtime_desc *desc, void *c
     /* A backend that runs host programs gets its broker now, while the
      * harness can still fork one that can exec (before the lockout); a
      * failure is kept: cln_runtime_open and cln_runtime_spawn report it. */
-    if (desc->host_programs)
-        (void)cln_broker_start(desc->host_programs, &rt->broker, &rt->broker_err);
+    if (desc->host_programs || desc->broker_fns)
+        (void)cln_broker_start_fns(desc->host_programs, desc->broker_fns, &rt->broker,
+                                   &rt->broker_err);
     return rt;
 }
 

@@ -32,16 +32,19 @@
  *       refuses it: so does this)
  *   -W  the gate (a fresh container's first process, on a runtime whose
  *       processes the host can reach): after the other options, make the
- *       step's output pipes, their read ends at descriptors 100 (stdout)
- *       and 101 (stderr), block SIGUSR1 (the harness's sign that the gate
- *       is reached), open and close this program's own file (argv[0]: an
- *       inotify wake-up for the harness) and wait for SIGUSR1.  The harness
- *       meanwhile observes this process, checks its canary, takes the read
- *       ends (pidfd_getfd) and sends SIGUSR1 through a pidfd it has proven
- *       the container's.  Then PROGRAM runs in a child with the pipes as
- *       its stdout and stderr, and this process, the container's init,
- *       reaps and exits with the child's status (128 + N for signal N), as
- *       an engine reports an exec's.
+ *       step's output pipes and a status pipe, their read ends at
+ *       descriptors 100 (stdout), 101 (stderr) and 102 (status), block
+ *       SIGUSR1 (the harness's sign that the gate is reached), open and
+ *       close this program's own file (argv[0]: an inotify wake-up for the
+ *       harness) and wait for SIGUSR1.  The harness meanwhile observes this
+ *       process, checks its canary, takes the read ends (pidfd_getfd) and
+ *       sends SIGUSR1 through a pidfd it has proven the container's.  Then
+ *       PROGRAM runs in a child with the pipes as its stdout and stderr;
+ *       this process, the container's init, reaps, writes the child's wait
+ *       status (an int) to the status pipe, waits for a second SIGUSR1 (60
+ *       s at most: the harness reads the container's cgroup meanwhile) and
+ *       exits with the child's status (128 + N for signal N), as an engine
+ *       reports an exec's.
  *
  * PROGRAM is found along PATH as execvp(3) does.  When it cannot be run,
  * or FILE cannot be opened, it prints one line to stderr and exits 127:
@@ -293,17 +296,38 @@ static void write_group(const char *file)
         (void)unlink(tmp);
 }
 
-/* -W: see the top.  The read ends at GATE_OUT and GATE_ERR, the write
- * ends two above them (the child's, closed here before waiting). */
+/* -W: see the top.  The read ends at GATE_OUT, GATE_ERR and GATE_STATUS,
+ * the write ends three above them: the step's two (closed here before
+ * waiting) and the status pipe's, kept here. */
 #define GATE_OUT 100
 #define GATE_ERR 101
+#define GATE_STATUS 102
+#define GATE_END_WAIT_S 60 /* for the harness's second signal */
+
+static bool wait_usr1(int sfd, int timeout_s)
+{
+    for (;;) {
+        struct pollfd p = {.fd = sfd, .events = POLLIN};
+        int n = poll(&p, 1, timeout_s < 0 ? -1 : timeout_s * 1000);
+        if (n == 0)
+            return false;
+        if (n < 0 && errno != EINTR)
+            return false;
+        struct signalfd_siginfo si;
+        if (n > 0 && read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si) && si.ssi_signo == SIGUSR1)
+            return true;
+    }
+}
+
 static int gate_and_run(const char *self, const char *dir, char **prog)
 {
-    int p[2][2];
-    if (pipe(p[0]) < 0 || pipe(p[1]) < 0)
-        return fail("gate", errno, "pipe");
-    for (int k = 0; k < 2; k++) {
-        if (dup2(p[k][0], GATE_OUT + k) < 0 || dup2(p[k][1], GATE_OUT + 2 + k) < 0)
+    int p[3][2];
+    for (int k = 0; k < 3; k++) {
+        if (pipe(p[k]) < 0)
+            return fail("gate", errno, "pipe");
+    }
+    for (int k = 0; k < 3; k++) {
+        if (dup2(p[k][0], GATE_OUT + k) < 0 || dup2(p[k][1], GATE_OUT + 3 + k) < 0)
             return fail("gate", errno, "dup2");
         close(p[k][0]);
         close(p[k][1]);
@@ -319,39 +343,40 @@ static int gate_and_run(const char *self, const char *dir, char **prog)
     int ping = open(self, O_RDONLY | O_CLOEXEC);
     if (ping >= 0)
         close(ping);
-    for (;;) {
-        struct signalfd_siginfo si;
-        ssize_t n = read(sfd, &si, sizeof(si));
-        if (n == (ssize_t)sizeof(si) && si.ssi_signo == SIGUSR1)
-            break;
-        if (n < 0 && errno != EINTR)
-            return fail("gate", errno, "signalfd");
-    }
-    close(sfd);
+    if (!wait_usr1(sfd, -1))
+        return fail("gate", errno, "signalfd");
     pid_t child = fork();
     if (child < 0)
         return fail("gate", errno, "fork");
     if (child == 0) {
+        close(sfd);
         sigprocmask(SIG_SETMASK, &old, NULL);
-        if (dup2(GATE_OUT + 2, 1) < 0 || dup2(GATE_ERR + 2, 2) < 0)
+        if (dup2(GATE_OUT + 3, 1) < 0 || dup2(GATE_ERR + 3, 2) < 0)
             _exit(fail("gate", errno, "dup2"));
-        for (int fd = GATE_OUT; fd <= GATE_ERR + 2; fd++)
+        for (int fd = GATE_OUT; fd <= GATE_STATUS + 3; fd++)
             close(fd);
         if (dir && chdir(dir) < 0)
             _exit(fail("workdir", errno, dir));
         execvp(prog[0], prog);
         _exit(fail("exec", errno, prog[0]));
     }
-    for (int fd = GATE_OUT; fd <= GATE_ERR + 2; fd++)
-        close(fd);
+    for (int fd = GATE_OUT; fd <= GATE_ERR + 3; fd++)
+        if (fd != GATE_STATUS + 3)
+            close(fd);
+    int st = 0;
     for (;;) {
-        int st = 0;
         pid_t w = wait(&st);
         if (w == child)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+            break;
         if (w < 0 && errno != EINTR)
             return fail("gate", errno, "wait");
     }
+    /* the step's status to the harness, which reads what it needs of the
+     * container (its cgroup's OOM count) while this process keeps it,
+     * then lets it end */
+    if (write(GATE_STATUS + 3, &st, sizeof(st)) == (ssize_t)sizeof(st))
+        (void)wait_usr1(sfd, GATE_END_WAIT_S);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 int main(int argc, char **argv)

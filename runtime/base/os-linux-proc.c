@@ -310,20 +310,19 @@ static bool gate_take(int pidfd, struct cln_gate *ret)
 {
     ret->out = take_fd(pidfd, CLN_GATE_OUT_FD);
     ret->err = ret->out >= 0 ? take_fd(pidfd, CLN_GATE_ERR_FD) : -1;
-    if (is_fifo(ret->out) && is_fifo(ret->err))
+    ret->status = ret->err >= 0 ? take_fd(pidfd, CLN_GATE_STATUS_FD) : -1;
+    if (is_fifo(ret->out) && is_fifo(ret->err) && is_fifo(ret->status))
         return true;
-    if (ret->out >= 0)
-        close(ret->out);
-    if (ret->err >= 0)
-        close(ret->err);
-    ret->out = ret->err = -1;
+    int pidfd_kept = ret->pidfd;
+    cln_gate_close(ret);
+    ret->pidfd = pidfd_kept;
     return false;
 }
 
 int cln_gate_open(int pid, const struct cln_proc_scope *scope, const char *ping,
                   uint64_t deadline_ms, int wake_fd, struct cln_gate *ret)
 {
-    *ret = (struct cln_gate){.pidfd = -1, .out = -1, .err = -1};
+    *ret = (struct cln_gate){.pidfd = -1, .out = -1, .err = -1, .status = -1};
     int fd = cln_proc_open_scoped(pid, scope);
     if (fd < 0) {
         errno = ESRCH;
@@ -391,7 +390,9 @@ void cln_gate_close(struct cln_gate *g)
         close(g->out);
     if (g->err >= 0)
         close(g->err);
-    g->pidfd = g->out = g->err = -1;
+    if (g->status >= 0)
+        close(g->status);
+    g->pidfd = g->out = g->err = g->status = -1;
 }
 
 /* Children of pid from /proc/PID/task/TID/children (CONFIG_PROC_CHILDREN). */

@@ -90,13 +90,15 @@ int cln_proc_kill_in_scope(int pid, const struct cln_proc_scope *scope);
 /* ---- a fresh container's gate (harness/inside/cleanrun-exec.c -W) ---- */
 
 /* Where the gated process holds the read ends of its step's stdout and
- * stderr pipes. */
+ * stderr pipes, and of its status pipe (the step's wait status, an int,
+ * once it has ended; the gated process then waits for a second SIGUSR1). */
 #define CLN_GATE_OUT_FD 100
 #define CLN_GATE_ERR_FD 101
+#define CLN_GATE_STATUS_FD 102
 
 struct cln_gate {
-    int pidfd;    /* the gated process's handle, proven in scope */
-    int out, err; /* the read ends of its step's pipes: this process's now */
+    int pidfd;            /* the gated process's handle, proven in scope */
+    int out, err, status; /* the read ends of its pipes: this process's now */
 };
 
 /* Wait until pid, a process of the scope (cleanrun-exec -W, a container's

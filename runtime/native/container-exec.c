@@ -143,6 +143,37 @@ __attribute__((noreturn)) static void run_exec(const struct exec_child *x, pid_t
     _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 }
 
+/* The broker's function for an exec: the plan read back (the process,
+ * the init's pid, the deadline, the cgroup.procs files), then as above.
+ * Descriptors: the channel, stdin, stdout, stderr, the init's pidfd. */
+void ctr_exec_broker_fn(const void *data, size_t len, const int *fds, int nfds)
+{
+    static struct ctr_proc proc;
+    static struct exec_child x;
+    pid_t parent = getppid();
+    struct ctr_plan_reader r = {.p = data, .end = (const unsigned char *)data + len};
+    if (nfds != 5 || ctr_plan_get_proc(&r, &proc) < 0)
+        _exit(126);
+    x.proc = &proc;
+    x.init = (pid_t)ctr_plan_u32(&r);
+    x.timeout_ms = ctr_plan_u32(&r);
+    for (int i = 0; i < 4; i++) {
+        const char *p = ctr_plan_str(&r);
+        if (p && strlen(p) >= sizeof(x.procs[i]))
+            _exit(126);
+        if (p)
+            memcpy(x.procs[i], p, strlen(p) + 1);
+    }
+    if (r.bad)
+        _exit(126);
+    x.sock = fds[0];
+    x.in = fds[1];
+    x.out = fds[2];
+    x.err = fds[3];
+    x.init_fd = fds[4];
+    run_exec(&x, parent);
+}
+
 /* Keep up to cap bytes of what fd gives, count the rest. */
 static bool drain(int fd, struct cln_buf *b, size_t cap, size_t *dropped)
 {
@@ -193,7 +224,22 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
          pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(er, O_CLOEXEC) < 0))
         r = cln_error_set(err, CLN_E_IO, errno, "exec: pipes");
     pid_t e = -1;
-    if (r == 0) {
+    struct cln_broker_child bc = {.pidfd = -1, .status_fd = -1};
+    if (r == 0 && c->broker) { /* the broker forks it: nothing here can exec */
+        struct cln_buf plan = CLN_BUF_INIT;
+        ctr_plan_put_proc(&plan, &p);
+        ctr_plan_put_u32(&plan, (uint32_t)c->init);
+        ctr_plan_put_u32(&plan, x->timeout_ms);
+        for (int i = 0; i < 4; i++)
+            ctr_plan_put_str(&plan, ec->procs[i][0] ? ec->procs[i] : NULL);
+        const int fds[] = {sv[1], in[0], out[1], er[1], c->init_fd};
+        struct cln_broker_fork_req req = {
+            .name = "native-exec", .data = plan.data, .len = plan.len, .fds = fds, .nfds = 5};
+        r = cln_broker_fork(c->broker, &req, &bc, err);
+        cln_buf_done(&plan);
+        if (r == 0)
+            e = bc.pid;
+    } else if (r == 0) {
         ec->sock = sv[1];
         ec->in = in[0];
         ec->out = out[1];
@@ -212,8 +258,8 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
     free(ec);
     cln_strv_done(&p.argv);
     cln_strv_done(&p.env);
-    int efd = e > 0 ? (int)syscall(SYS_pidfd_open, e, 0) : -1;
-    if (e > 0 && efd < 0) {
+    int efd = c->broker ? bc.pidfd : e > 0 ? (int)syscall(SYS_pidfd_open, e, 0) : -1;
+    if (!c->broker && e > 0 && efd < 0) {
         kill(e, SIGKILL); /* our unreaped child */
         r = cln_error_set(err, CLN_E_IO, errno, "exec: pidfd_open");
     }
@@ -280,18 +326,26 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
             }
         }
         siginfo_t si = {0};
-        if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)efd, &si, WEXITED) < 0)
+        int st = 0;
+        if (c->broker) { /* the broker reaps it and says how it ended */
+            if (cln_broker_wait(&bc, 30000, &st, err) < 0)
+                r = cln_error_wrap(err, "exec: waiting");
+            else
+                res.exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        } else if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)efd, &si, WEXITED) < 0) {
             r = cln_error_set(err, CLN_E_IO, errno, "exec: waiting");
-        else
+        } else {
             res.exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+        }
         if (r == 0 && failed)
             r = cln_error_set(err, CLN_E_ISOLATION, failerr, "exec in container %s: %s", c->id,
                               failtext);
     }
-    const int ours[] = {sv[0], in[1], out[0], er[0], efd};
+    const int ours[] = {sv[0], in[1], out[0], er[0], c->broker ? -1 : efd};
     for (size_t i = 0; i < CLN_ARRAY_SIZE(ours); i++)
         if (ours[i] >= 0)
             close(ours[i]);
+    cln_broker_child_done(&bc); /* efd, when the broker made it */
     if (r < 0) {
         cln_buf_done(&ob);
         cln_buf_done(&eb);

@@ -3,9 +3,11 @@
 
 #include <linux/filter.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "runtime/base/error.h"
+#include "runtime/backend.h"
 #include "runtime/base/strv.h"
 
 /* Everything a forked child needs, prepared before the fork so that the child
@@ -18,8 +20,7 @@ struct ctr_proc {
     gid_t groups[32]; /* supplementary */
     size_t ngroups;
     struct sock_fprog seccomp; /* the filter, exported from libseccomp */
-    void *caps;                /* cap_t: Docker's 14 in permitted and effective */
-    unsigned long cap_keep[2]; /* bitmask of the bounding set to keep */
+    unsigned long cap_keep[2]; /* Docker's 14: the bounding set kept, permitted, effective */
     int cap_last;              /* /proc/sys/kernel/cap_last_cap */
 };
 
@@ -30,6 +31,7 @@ struct ctr_paths {
     char *lowerdir_tmp; /* the same with upper and work under scratch */
     char *hostname;
     bool read_only;
+    bool wait_start; /* the init waits for cln_ctr_start before the workload */
     /* the caller's mounts: bind sources opened (O_PATH) before the fork,
      * targets relative to the root */
     struct ctr_mount {
@@ -54,9 +56,12 @@ struct ctr_msg {
 
 struct cln_ctr {
     char *id, *dir;
-    char *cg[4]; /* memory, pids, cpu, unified: the leaf directories, or NULL */
+    struct cln_broker *broker;   /* NULL: its processes are forked here */
+    struct cln_broker_child mon; /* the monitor, when the broker runs it */
+    char *cg[4];                 /* memory, pids, cpu, unified: the leaf directories, or NULL */
     pid_t monitor, init;
     int monitor_fd, init_fd; /* pidfds */
+    int ctl;                 /* created, not started: the channel to the init; else -1 */
     bool reaped;
     int exit_code;
     int rootfs_mode;
@@ -85,3 +90,26 @@ __attribute__((noreturn)) void ctr_child_exec(const struct ctr_proc *p, int repo
  * CTR_SETUP_* or -errno with *what set. */
 int ctr_setup_root(const struct ctr_paths *p, const char **what);
 int ctr_loopback_up(void);
+
+/* ---- the plan: ctr_paths and ctr_proc as bytes (container-plan.c) ---- */
+
+struct cln_buf;
+void ctr_plan_put_paths(struct cln_buf *b, const struct ctr_paths *p);
+void ctr_plan_put_proc(struct cln_buf *b, const struct ctr_proc *p);
+void ctr_plan_put_u32(struct cln_buf *b, uint32_t v);
+void ctr_plan_put_str(struct cln_buf *b, const char *s);
+
+/* Reading, in a broker's child: no allocation; strings point into the
+ * bytes, arrays into static storage (one plan per process). */
+struct ctr_plan_reader {
+    const unsigned char *p, *end;
+    bool bad;
+};
+uint32_t ctr_plan_u32(struct ctr_plan_reader *r);
+char *ctr_plan_str(struct ctr_plan_reader *r);
+/* fds: the mounts' sources, in order, for those the plan says have one */
+int ctr_plan_get_paths(struct ctr_plan_reader *r, struct ctr_paths *p, const int *fds, int nfds);
+int ctr_plan_get_proc(struct ctr_plan_reader *r, struct ctr_proc *p);
+
+/* The broker function of an exec (container-exec.c). */
+void ctr_exec_broker_fn(const void *data, size_t len, const int *fds, int nfds);

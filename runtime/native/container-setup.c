@@ -202,16 +202,6 @@ int ctr_proc_prepare(struct ctr_proc *p, struct cln_error **err)
     int r = build_seccomp(&p->seccomp, err);
     if (r < 0)
         return r;
-    cap_t caps = cap_init();
-    if (!caps ||
-        cap_set_flag(caps, CAP_PERMITTED, (int)CLN_ARRAY_SIZE(default_caps), default_caps,
-                     CAP_SET) != 0 ||
-        cap_set_flag(caps, CAP_EFFECTIVE, (int)CLN_ARRAY_SIZE(default_caps), default_caps,
-                     CAP_SET) != 0) {
-        cap_free(caps);
-        return cln_error_set(err, CLN_E_INTERNAL, errno, "building the capability set");
-    }
-    p->caps = caps;
     p->cap_keep[0] = p->cap_keep[1] = 0;
     for (size_t i = 0; i < CLN_ARRAY_SIZE(default_caps); i++)
         p->cap_keep[default_caps[i] / 64] |= 1UL << (default_caps[i] % 64);
@@ -231,8 +221,6 @@ void ctr_proc_done(struct ctr_proc *p)
     cln_strv_done(&p->env);
     free(p->cwd);
     free(p->seccomp.filter);
-    if (p->caps)
-        cap_free(p->caps);
     memset(p, 0, sizeof(*p));
 }
 
@@ -299,7 +287,16 @@ void ctr_child_exec(const struct ctr_proc *p, int report_fd, int alive_fd)
         ctr_child_fail(report_fd, "setresgid", errno);
     if (setresuid(p->uid, p->uid, p->uid) < 0)
         ctr_child_fail(report_fd, "setresuid", errno);
-    if (cap_set_proc((cap_t)p->caps) < 0)
+    /* permitted and effective: the kept set (no libcap here: this may run
+     * in a broker's child, where nothing may allocate) */
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof(data));
+    for (int i = 0; i < 2; i++) {
+        uint64_t k = p->cap_keep[0];
+        data[i].effective = data[i].permitted = (uint32_t)(i ? k >> 32 : k);
+    }
+    if (syscall(SYS_capset, &hdr, data) < 0)
         ctr_child_fail(report_fd, "capset", errno);
     prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

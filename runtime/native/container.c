@@ -203,6 +203,9 @@ __attribute__((noreturn)) static void run_init(const struct ctr_paths *paths,
     struct ctr_msg m = {.kind = 2, .val = mode};
     if (write(sock, &m, sizeof(m)) < 0)
         _exit(127);
+    char go;
+    if (paths->wait_start && read(sock, &go, 1) != 1)
+        _exit(137); /* removed before it was started */
     struct sigaction sa = {.sa_handler = note_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -298,6 +301,26 @@ __attribute__((noreturn)) static void run_monitor(pid_t parent, const struct ctr
     _exit(code_of(st));
 }
 
+/* The broker's function for a monitor: the plan read back, then as above.
+ * Descriptors: the channel, stdout, stderr, then the mounts' sources. */
+static void monitor_broker_fn(const void *data, size_t len, const int *fds, int nfds)
+{
+    static struct ctr_paths paths;
+    static struct ctr_proc proc;
+    pid_t parent = getppid();
+    struct ctr_plan_reader r = {.p = data, .end = (const unsigned char *)data + len};
+    if (nfds < 3 || ctr_plan_get_paths(&r, &paths, fds + 3, nfds - 3) < 0 ||
+        ctr_plan_get_proc(&r, &proc) < 0)
+        _exit(126);
+    run_monitor(parent, &paths, &proc, fds[0], fds[1], fds[2]);
+}
+
+const struct cln_broker_fn_entry cln_native_broker_fns[] = {
+    {"native-monitor", monitor_broker_fn},
+    {"native-exec", ctr_exec_broker_fn},
+    {NULL, NULL},
+};
+
 /* ---- create ---- */
 
 static void paths_done(struct ctr_paths *p)
@@ -382,6 +405,7 @@ static int make_paths(struct ctr_paths *p, const struct cln_store_image *img,
     p->resolv = cln_xasprintf("%s/resolv.conf", p->dir);
     p->hostname = cln_xstrndup(cfg->hostname ? cfg->hostname : cfg->id, 63);
     p->read_only = cfg->read_only;
+    p->wait_start = cfg->created_only;
     struct cln_buf b = {0};
     cln_buf_puts(&b, "lowerdir=");
     for (size_t i = img->layer_dirs.n; i-- > 0;) {
@@ -467,10 +491,14 @@ static void ctr_free(struct cln_ctr *c)
 {
     if (!c)
         return;
-    if (c->monitor_fd >= 0)
+    if (c->broker)
+        cln_broker_child_done(&c->mon); /* its pidfd is monitor_fd */
+    else if (c->monitor_fd >= 0)
         close(c->monitor_fd);
     if (c->init_fd >= 0)
         close(c->init_fd);
+    if (c->ctl >= 0)
+        close(c->ctl);
     for (int i = 0; i < 4; i++)
         free(c->cg[i]);
     free(c->id);
@@ -517,27 +545,52 @@ static int start(struct cln_ctr *c, const struct ctr_paths *paths, struct cln_er
         close(sv[1]);
         return cln_error_set(err, CLN_E_IO, errno, "creating the log files in %s", paths->dir);
     }
-    pid_t self = getpid();
-    pid_t m = fork();
-    if (m < 0) {
-        close(sv[0]);
+    pid_t m;
+    if (c->broker) { /* the broker forks it: nothing here can exec */
+        struct cln_buf plan = CLN_BUF_INIT;
+        ctr_plan_put_paths(&plan, paths);
+        ctr_plan_put_proc(&plan, &c->proc);
+        int fds[3 + CTR_MAX_MOUNTS] = {sv[1], out, errfd};
+        int nfds = 3;
+        for (size_t i = 0; i < paths->nmounts; i++)
+            if (paths->mounts[i].source_fd >= 0)
+                fds[nfds++] = paths->mounts[i].source_fd;
+        struct cln_broker_fork_req req = {
+            .name = "native-monitor", .data = plan.data, .len = plan.len, .fds = fds, .nfds = nfds};
+        int r = cln_broker_fork(c->broker, &req, &c->mon, err);
+        cln_buf_done(&plan);
         close(sv[1]);
-        return cln_error_set(err, CLN_E_IO, errno, "fork");
+        if (r < 0) {
+            close(sv[0]);
+            c->reaped = true;
+            return r;
+        }
+        m = c->mon.pid;
+        c->monitor_fd = c->mon.pidfd; /* c->mon's */
+    } else {
+        pid_t self = getpid();
+        m = fork();
+        if (m < 0) {
+            close(sv[0]);
+            close(sv[1]);
+            return cln_error_set(err, CLN_E_IO, errno, "fork");
+        }
+        if (m == 0) {
+            close(sv[0]);
+            run_monitor(self, paths, &c->proc, sv[1], out, errfd);
+        }
+        close(sv[1]);
+        c->monitor_fd = (int)syscall(SYS_pidfd_open, m, 0);
+        if (c->monitor_fd < 0) {
+            kill(m, SIGKILL); /* our unreaped child: this pid is ours */
+            waitpid(m, NULL, 0);
+            c->reaped = true;
+            close(sv[0]);
+            return cln_error_set(err, CLN_E_IO, errno, "pidfd_open of the monitor");
+        }
     }
-    if (m == 0) {
-        close(sv[0]);
-        run_monitor(self, paths, &c->proc, sv[1], out, errfd);
-    }
-    close(sv[1]);
     cleanup_close int sock = sv[0];
     c->monitor = m;
-    c->monitor_fd = (int)syscall(SYS_pidfd_open, m, 0);
-    if (c->monitor_fd < 0) {
-        kill(m, SIGKILL); /* our unreaped child: this pid is ours */
-        waitpid(m, NULL, 0);
-        c->reaped = true;
-        return cln_error_set(err, CLN_E_IO, errno, "pidfd_open of the monitor");
-    }
     char pid[24];
     snprintf(pid, sizeof(pid), "%d", (int)m);
     for (int i = 0; i < 4; i++) {
@@ -549,7 +602,7 @@ static int start(struct cln_ctr *c, const struct ctr_paths *paths, struct cln_er
     if (write(sock, "g", 1) != 1)
         return cln_error_set(err, CLN_E_IO, errno, "starting the monitor");
     long deadline = now_ms() + 30000;
-    struct ctr_msg msg;
+    struct ctr_msg msg = {0};
     bool ready = false;
     for (;;) {
         int r = recv_msg(sock, &msg, deadline);
@@ -573,6 +626,10 @@ static int start(struct cln_ctr *c, const struct ctr_paths *paths, struct cln_er
         if (msg.kind == 2) {
             c->rootfs_mode = (int)msg.val;
             ready = true;
+            if (paths->wait_start) { /* held before its workload: cln_ctr_start */
+                c->ctl = CLN_TAKE_FD(sock);
+                return 0;
+            }
         }
     }
     if (!ready)
@@ -590,7 +647,9 @@ int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_
     if (r < 0)
         return r;
     struct cln_ctr *c = cln_xcalloc(1, sizeof(*c));
-    c->monitor_fd = c->init_fd = -1;
+    c->monitor_fd = c->init_fd = c->ctl = -1;
+    c->broker = cfg->broker;
+    c->mon.pidfd = c->mon.status_fd = -1;
     c->reaped = false;
     c->id = cln_xstrdup(cfg->id);
     struct ctr_paths paths = {0};
@@ -629,6 +688,30 @@ int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_
     return 0;
 }
 
+int cln_ctr_start(struct cln_ctr *c, struct cln_error **err)
+{
+    if (c->ctl < 0)
+        return cln_error_set(err, CLN_E_CONFLICT, 0, "container %s: started already", c->id);
+    cleanup_close int sock = c->ctl;
+    c->ctl = -1;
+    if (write(sock, "s", 1) != 1)
+        return cln_error_set(err, CLN_E_IO, errno, "container %s: starting it", c->id);
+    /* the workload's exec closes its copy (close-on-exec): the end of the
+     * channel; a failure is a message first */
+    long deadline = now_ms() + 30000;
+    struct ctr_msg msg = {0};
+    for (;;) {
+        int r = recv_msg(sock, &msg, deadline);
+        if (r == 0)
+            return 0;
+        if (r < 0)
+            return cln_error_set(err, r == -ETIMEDOUT ? CLN_E_TIMEOUT : CLN_E_IO, -r,
+                                 "container %s: waiting for its process to start", c->id);
+        if (msg.kind == 0)
+            return cln_error_set(err, CLN_E_INVALID, msg.err, "container %s: %s", c->id, msg.text);
+    }
+}
+
 /* ---- state ---- */
 
 /* Reap the monitor when it has ended (waiting up to ms). */
@@ -647,6 +730,18 @@ static int reap(struct cln_ctr *c, long ms)
             return 0;
         break;
     }
+    if (c->broker) { /* the broker reaps it and says how it ended */
+        int st = 0;
+        struct cln_error *e = NULL;
+        if (cln_broker_wait(&c->mon, 5000, &st, &e) < 0) {
+            int code = cln_error_root_code(e) == CLN_E_TIMEOUT ? 0 : -EIO;
+            cln_error_free(e);
+            return code;
+        }
+        c->exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        c->reaped = true;
+        return 1;
+    }
     siginfo_t si = {0};
     if (waitid((idtype_t)3 /* P_PIDFD */, (id_t)c->monitor_fd, &si, WEXITED) < 0)
         return -errno;
@@ -661,6 +756,7 @@ int cln_ctr_inspect(struct cln_ctr *c, struct cln_ctr_state *ret, struct cln_err
     if (r < 0)
         return cln_error_set(err, CLN_E_IO, -r, "waiting for container %s", c->id);
     ret->running = r == 0;
+    ret->created = r == 0 && c->ctl >= 0;
     ret->exit_code = r ? c->exit_code : 0;
     ret->init_pid = c->init;
     ret->rootfs_mode =

@@ -30,10 +30,13 @@
 #include <sys/types.h>
 
 #include "runtime/base/error.h"
+#include "runtime/backend.h"
 #include "runtime/runtime.h"
 
 struct cln_store;
 struct cln_ctr;
+/* The functions a broker runs for native containers (runtime/backend.h). */
+extern const struct cln_broker_fn_entry cln_native_broker_fns[];
 
 /* A mount beyond the root's own (docs/spec.md "mounts"): a host path bound
  * (a directory or a file, as it is; the caller has canonicalised it and
@@ -49,17 +52,25 @@ struct cln_ctr_mount {
 };
 
 struct cln_ctr_config {
-    const char *id;                     /* [A-Za-z0-9_.-]{1,64}; required */
-    const char *run_dir;                /* absolute; the container's directory is run_dir/id */
-    const char *hostname;               /* NULL: the id (cut to 63) */
-    const char *const *argv;            /* NULL: the image's entrypoint + cmd */
-    const char *const *env;             /* K=V, over the image's; may be NULL */
-    const char *workdir;                /* NULL: the image's, else "/" */
-    const char *user;                   /* "uid[:gid]"; NULL: the image's, else 0:0 */
-    bool read_only;                     /* the rootfs read-only */
-    int64_t memory_bytes;               /* 0: no limit; swap is off (memsw = memory) */
-    int64_t pids_max;                   /* 0: no limit */
-    int64_t cpu_millis;                 /* 0: no limit; 1000 = one CPU */
+    const char *id;          /* [A-Za-z0-9_.-]{1,64}; required */
+    const char *run_dir;     /* absolute; the container's directory is run_dir/id */
+    const char *hostname;    /* NULL: the id (cut to 63) */
+    const char *const *argv; /* NULL: the image's entrypoint + cmd */
+    const char *const *env;  /* K=V, over the image's; may be NULL */
+    const char *workdir;     /* NULL: the image's, else "/" */
+    const char *user;        /* "uid[:gid]"; NULL: the image's, else 0:0 */
+    bool read_only;          /* the rootfs read-only */
+    int64_t memory_bytes;    /* 0: no limit; swap is off (memsw = memory) */
+    int64_t pids_max;        /* 0: no limit */
+    int64_t cpu_millis;      /* 0: no limit; 1000 = one CPU */
+    /* false: cln_ctr_create starts the first process; true: the container
+     * is made (its root built, files may be copied in) and waits for
+     * cln_ctr_start */
+    bool created_only;
+    /* Its processes (the monitor, and every exec) forked by this broker,
+     * started with cln_native_broker_fns, so that a harness locked out of
+     * execve can make containers; NULL: forked by the caller. */
+    struct cln_broker *broker;
     const struct cln_ctr_mount *mounts; /* in order, after the root's own */
     size_t nmounts;
 };
@@ -70,8 +81,12 @@ struct cln_ctr_config {
 int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_config *c,
                    struct cln_ctr **ret, struct cln_error **err);
 
+/* Start the first process of a container made with created_only. */
+int cln_ctr_start(struct cln_ctr *c, struct cln_error **err);
+
 struct cln_ctr_state {
     bool running;
+    bool created;            /* made, not started yet (running is true: its init is there) */
     int exit_code;           /* when !running: the code, or 128+signal */
     bool oom_killed;         /* the v1 memory.oom_control oom_kill counter is not 0 */
     pid_t init_pid;          /* the init, as the host sees it */
@@ -93,6 +108,20 @@ int cln_ctr_wait(struct cln_ctr *c, unsigned timeout_ms, int *ret_code, struct c
  * namespace), remove the cgroups and the directory, and free c.  NULL-safe.
  * c is freed even when an error is returned. */
 int cln_ctr_remove(struct cln_ctr *c, struct cln_error **err);
+
+/* Files in the running container c, from the host, through the init's
+ * root: symlinks of the image followed as inside it, never out of it.
+ * copy_in writes files (paths relative to dir, which must exist; missing
+ * directories made 0755; what is at a path replaced; owner 0:0, mode from
+ * the file, 0644 when 0); copy_out gives what path is (a final symlink not
+ * followed) and a regular file's first cap bytes (0: CLN_DEFAULT_OUTPUT_CAP)
+ * with its total; a missing path is *ret_found = false.  Both the
+ * interface's. */
+int cln_ctr_copy_in(struct cln_ctr *c, const char *dir, const struct cln_file *files, size_t n,
+                    struct cln_error **err);
+int cln_ctr_copy_out(struct cln_ctr *c, const char *path, size_t cap,
+                     struct cln_file_info *ret_info, struct cln_capture *ret_content,
+                     bool *ret_found, struct cln_error **err);
 
 /* The first process's stdout and stderr, apart (the executor interface's
  * logs): the last tail lines of each (0: all), the first cap bytes of that

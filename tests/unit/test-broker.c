@@ -731,3 +731,125 @@ Test(broker, a_runtime_without_its_broker_says_why)
     cln_error_free(e);
     cln_runtime_close(rt);
 }
+
+/* ---- functions the broker runs (cln_broker_fork) ---- */
+
+/* Writes its bytes to its first descriptor, then how many descriptors it
+ * got and whether 3 + nfds is closed; exits 7. */
+static void fn_echo(const void *data, size_t len, const int *fds, int nfds)
+{
+    if (nfds < 1 || fds[0] != 3 || write(fds[0], data, len) != (ssize_t)len)
+        _exit(1);
+    char tail[32];
+    int n = snprintf(tail, sizeof(tail), "|%d|%d", nfds, fcntl(3 + nfds, F_GETFD) < 0);
+    if (write(fds[0], tail, (size_t)n) != n)
+        _exit(1);
+    _exit(7);
+}
+
+/* Execs /bin/sh -c "echo ran" with stdout on its first descriptor: a child
+ * of the broker, so not under the harness's lockout. */
+static void fn_exec(const void *data, size_t len, const int *fds, int nfds)
+{
+    (void)data;
+    (void)len;
+    if (nfds < 1 || dup2(fds[0], 1) < 0)
+        _exit(1);
+    char sh[] = "/bin/sh", c[] = "-c", cmd[] = "echo ran";
+    char *const argv[] = {sh, c, cmd, NULL};
+    char *const envp[] = {NULL};
+    execve(sh, argv, envp);
+    _exit(errno == EPERM ? 9 : 8);
+}
+
+static const struct cln_broker_fn_entry test_fns[] = {
+    {"echo", fn_echo}, {"exec", fn_exec}, {NULL, NULL}};
+
+Test(broker, a_function_runs_in_a_child_of_the_broker_with_its_bytes_and_descriptors, .timeout = 20)
+{
+    struct cln_broker *b = NULL;
+    struct cln_error *e = NULL;
+    cr_assert_eq(cln_broker_start_fns(NULL, test_fns, &b, &e), 0);
+    int p[2];
+    cr_assert_eq(pipe2(p, O_CLOEXEC), 0);
+    int extra = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const int fds[] = {p[1], extra};
+    char big[70000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)('a' + i % 26);
+    struct cln_broker_fork_req req = {
+        .name = "echo", .data = big, .len = sizeof(big), .fds = fds, .nfds = 2};
+    struct cln_broker_child c;
+    cr_assert_eq(cln_broker_fork(b, &req, &c, &e), 0, "%s", e ? cln_error_text(e) : "");
+    cr_assert_gt(c.pid, 0);
+    cr_assert_geq(c.pidfd, 0);
+    close(p[1]);
+    close(extra);
+    static char out[80000];
+    read_all(p[0], out, sizeof(out));
+    close(p[0]);
+    cr_assert_eq(strlen(out), sizeof(big) + 4, "%zu", strlen(out));
+    cr_assert_eq(memcmp(out, big, sizeof(big)), 0);
+    cr_assert_str_eq(out + sizeof(big), "|2|1");
+    int st = -1;
+    cr_assert_eq(cln_broker_wait(&c, 5000, &st, &e), 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 7, "status %#x", st);
+    cln_broker_child_done(&c);
+    /* a name it was not given: refused, nothing runs */
+    struct cln_broker_fork_req bad = {.name = "rm-rf"};
+    cr_assert_lt(cln_broker_fork(b, &bad, &c, &e), 0);
+    cr_assert_eq(e->code, CLN_E_ISOLATION, "%s", cln_error_text(e));
+    cln_error_free(e);
+    e = NULL;
+    /* a host program it was not given either */
+    static const char *const echo[] = {"/bin/echo", NULL};
+    struct cln_broker_spawn_req sreq = {.path = "/bin/echo", .argv = echo};
+    cr_assert_lt(cln_broker_spawn(b, &sreq, &c, &e), 0);
+    cln_error_free(e);
+    cln_broker_stop(b);
+}
+
+Test(broker, a_function_is_not_under_the_harness_lockout, .timeout = 20)
+{
+    pid_t t = fork();
+    cr_assert_geq(t, 0);
+    if (t == 0) {
+        struct cln_broker *b = NULL;
+        struct cln_error *e = NULL;
+        if (cln_broker_start_fns(NULL, test_fns, &b, &e) < 0)
+            _exit(2);
+        struct cln_lockout l;
+        if (cln_lockout_install(&l, &e) < 0)
+            _exit(3);
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+            _exit(5);
+        /* a fork of the harness itself cannot exec: the lockout is inherited */
+        pid_t k = fork();
+        if (k == 0)
+            fn_exec(NULL, 0, &p[1], 1);
+        int kst = -1;
+        if (waitpid(k, &kst, 0) != k || !WIFEXITED(kst) || WEXITSTATUS(kst) != 9)
+            _exit(4);
+        struct cln_broker_fork_req req = {.name = "exec", .fds = &p[1], .nfds = 1};
+        struct cln_broker_child c;
+        if (cln_broker_fork(b, &req, &c, &e) < 0)
+            _exit(6);
+        close(p[1]);
+        char out[64];
+        ssize_t n = read(p[0], out, sizeof(out) - 1);
+        int st = -1;
+        if (n != 4 || memcmp(out, "ran\n", 4) != 0)
+            _exit(7);
+        if (cln_broker_wait(&c, 5000, &st, &e) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            _exit(8);
+        cln_broker_child_done(&c);
+        cln_broker_stop(b);
+        cln_lockout_done(&l);
+        _exit(0);
+    }
+    int st = -1;
+    cr_assert_eq(waitpid(t, &st, 0), t);
+    cr_assert(WIFEXITED(st), "status %#x", st);
+    cr_assert_eq(WEXITSTATUS(st), 0, "step %d failed", WEXITSTATUS(st));
+}

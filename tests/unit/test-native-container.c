@@ -25,6 +25,8 @@
 #include "runtime/base/xalloc.h"
 #include "runtime/native/container.h"
 #include "runtime/native/store.h"
+#include "runtime/runtime-internal.h"
+#include "harness/isolation.h"
 
 #define BUSYBOX "/bin/busybox"
 static char work[] = "/tmp/cln-ctr-test-XXXXXX";
@@ -126,8 +128,9 @@ static void assert_no_mounts(void)
 static void sweep_cgroups(void)
 {
     static const char *const ctrl[] = {"unified", "memory", "pids", "cpu"};
-    static const char *const ids[] = {"basic",  "logs",     "pids",   "oom",      "ro",
-                                      "orphan", "fallback", "mounts", "badmount", "tail"};
+    static const char *const ids[] = {
+        "basic",    "logs", "pids",  "oom",     "ro",       "orphan",   "fallback", "mounts",
+        "badmount", "tail", "files", "created", "created2", "created3", "brokered", "orphan2"};
     for (size_t j = 0; j < CLN_ARRAY_SIZE(ids); j++)
         for (size_t i = 0; i < CLN_ARRAY_SIZE(ctrl); i++) {
             cleanup_free char *d =
@@ -454,11 +457,11 @@ Test(native_container, no_escape)
     remove_and_check(c, id);
 }
 
-Test(native_container, dies_with_its_creator)
+/* The creator SIGKILLed: the container goes with it (through the broker:
+ * the broker notices, kills its children, the monitor, and the init goes). */
+static void dies_with_its_creator_(bool brokered)
 {
-    if (skip)
-        cr_skip_test("needs root and " BUSYBOX);
-    cleanup_free char *id = id_of("orphan");
+    cleanup_free char *id = id_of(brokered ? "orphan2" : "orphan");
     int pfd[2];
     cr_assert_eq(pipe(pfd), 0);
     pid_t p = fork();
@@ -470,6 +473,8 @@ Test(native_container, dies_with_its_creator)
         cfg.argv = argv;
         struct cln_ctr *c = NULL;
         struct cln_error *err = NULL;
+        if (brokered && cln_broker_start_fns(NULL, cln_native_broker_fns, &cfg.broker, &err) < 0)
+            _exit(1);
         if (cln_ctr_create(store, "test/busybox:1", &cfg, &c, &err) < 0)
             _exit(1);
         struct cln_ctr_state st;
@@ -510,6 +515,20 @@ Test(native_container, dies_with_its_creator)
         cr_assert_eq(rmdir(cg), 0, "%s: %s", cg, strerror(errno));
     }
     assert_no_mounts();
+}
+
+Test(native_container, dies_with_its_creator)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    dies_with_its_creator_(false);
+}
+
+Test(native_container, dies_with_its_creator_through_the_broker)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    dies_with_its_creator_(true);
 }
 
 /* In a mount namespace of its own (slave, so nothing reaches the host), a run
@@ -675,4 +694,192 @@ Test(native_container, logs_tail_and_cap)
     cln_capture_done(&o);
     cln_capture_done(&e);
     remove_and_check(c, id);
+}
+
+Test(native_container, copy_in_and_out)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("files");
+    struct cln_ctr_config cfg = {0};
+    const char *argv[] = {"/bin/sleep", "1000", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    struct cln_error *err = NULL;
+    /* the image's /hostroot -> / is followed as inside the container: the
+     * file lands in the container's /tmp, never the host's */
+    cleanup_free char *host_tmp = cln_xasprintf("/tmp/cln-copy-%d", (int)getpid());
+    cleanup_free char *name = cln_xasprintf("cln-copy-%d/deep/f.sh", (int)getpid());
+    const struct cln_file files[] = {
+        {.path = "a.txt", .data = "alpha\n", .len = 6},
+        {.path = name, .data = "#!/bin/sh\necho hi\n", .len = 18, .mode = 0750},
+    };
+    cr_assert_eq(cln_ctr_copy_in(c, "/hostroot/tmp", files, 2, &err), 0, "%s", cln_error_text(err));
+    cr_assert_neq(access(host_tmp, F_OK), 0, "written on the host");
+    int code = -1;
+    cleanup_free char *script =
+        cln_xasprintf("cat /tmp/a.txt; /tmp/%s; stat -c '%%a %%u' /tmp/%s", name, name);
+    cleanup_free char *out = sh(c, script, &code);
+    cr_assert_eq(code, 0, "%s", out);
+    cr_assert_str_eq(out, "alpha\nhi\n750 0\n");
+    /* out: a file (capped), a directory, a symlink not followed, a missing path */
+    struct cln_file_info info;
+    struct cln_capture content;
+    bool found = false;
+    cr_assert_eq(cln_ctr_copy_out(c, "/tmp/a.txt", 3, &info, &content, &found, &err), 0);
+    cr_assert(found);
+    cr_assert_eq(info.type, CLN_FILE_REGULAR);
+    cr_assert_eq(info.mode, 0644);
+    cr_assert_eq(content.data.len, 3);
+    cr_assert_eq(content.total, 6);
+    cr_assert(content.truncated);
+    cln_file_info_done(&info);
+    cln_capture_done(&content);
+    cr_assert_eq(cln_ctr_copy_out(c, "/tmp", 0, &info, &content, &found, &err), 0);
+    cr_assert(found && info.type == CLN_FILE_DIRECTORY);
+    cln_file_info_done(&info);
+    cln_capture_done(&content);
+    cr_assert_eq(cln_ctr_copy_out(c, "/hostroot", 0, &info, &content, &found, &err), 0);
+    cr_assert(found && info.type == CLN_FILE_SYMLINK);
+    cr_assert_str_eq(info.link_target, "/");
+    cln_file_info_done(&info);
+    cln_capture_done(&content);
+    /* /hostroot/etc/hosts is the container's (it names the container), never the host's */
+    cr_assert_eq(cln_ctr_copy_out(c, "/hostroot/etc/hosts", 0, &info, &content, &found, &err), 0);
+    cr_assert(found && content.data.len);
+    cln_buf_puts(&content.data, "");
+    cr_assert(strstr(content.data.data, id), "%s", content.data.data);
+    cln_file_info_done(&info);
+    cln_capture_done(&content);
+    cr_assert_eq(cln_ctr_copy_out(c, "/no/such", 0, &info, &content, &found, &err), 0);
+    cr_assert_not(found);
+    /* bad input */
+    const struct cln_file up = {.path = "../../etc/x", .data = "", .len = 0};
+    cr_assert_lt(cln_ctr_copy_in(c, "/tmp", &up, 1, &err), 0);
+    cr_assert_eq(err->code, CLN_E_INVALID);
+    cln_error_free(err);
+    err = NULL;
+    cr_assert_lt(cln_ctr_copy_in(c, "/no/such/dir", files, 1, &err), 0);
+    cr_assert_eq(err->code, CLN_E_NOT_FOUND);
+    cln_error_free(err);
+    err = NULL;
+    /* stopped: no root to reach */
+    cr_assert_eq(cln_ctr_kill(c, SIGKILL, &err), 0);
+    cr_assert_eq(cln_ctr_wait(c, 10000, &code, &err), 0);
+    cr_assert_lt(cln_ctr_copy_out(c, "/tmp/a.txt", 0, &info, &content, &found, &err), 0);
+    cr_assert(strstr(cln_error_text(err), "not running"), "%s", cln_error_text(err));
+    cln_error_free(err);
+    remove_and_check(c, id);
+}
+
+Test(native_container, created_then_started)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("created");
+    struct cln_ctr_config cfg = {.created_only = true};
+    const char *argv[] = {"/bin/sh", "-c", "cat /etc/given; exit 5", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    struct cln_error *err = NULL;
+    struct cln_ctr_state st;
+    cr_assert_eq(cln_ctr_inspect(c, &st, &err), 0);
+    cr_assert(st.created && st.running);
+    /* nothing of the workload has run: no output yet; files go in first */
+    struct cln_capture o, e;
+    cr_assert_eq(cln_ctr_logs(c, 0, 0, &o, &e, &err), 0);
+    cr_assert_eq(o.total, 0);
+    cln_capture_done(&o);
+    cln_capture_done(&e);
+    const struct cln_file f = {.path = "given", .data = "before start\n", .len = 13};
+    cr_assert_eq(cln_ctr_copy_in(c, "/etc", &f, 1, &err), 0, "%s", cln_error_text(err));
+    cr_assert_eq(cln_ctr_start(c, &err), 0, "%s", cln_error_text(err));
+    int code = -1;
+    cr_assert_eq(cln_ctr_wait(c, 10000, &code, &err), 0, "%s", cln_error_text(err));
+    cr_assert_eq(code, 5);
+    cr_assert_eq(cln_ctr_logs(c, 0, 0, &o, &e, &err), 0);
+    cr_assert_eq(o.data.len, 13);
+    cr_assert_eq(memcmp(o.data.data, "before start\n", 13), 0);
+    cln_capture_done(&o);
+    cln_capture_done(&e);
+    cr_assert_lt(cln_ctr_start(c, &err), 0); /* once */
+    cln_error_free(err);
+    err = NULL;
+    remove_and_check(c, id);
+
+    /* a program that cannot start: the start says so; one removed before
+     * its start leaves nothing */
+    cleanup_free char *id2 = id_of("created2");
+    const char *bad[] = {"/no/such/program", NULL};
+    struct cln_ctr_config cfg2 = {.created_only = true};
+    c = make(id2, &cfg2, bad);
+    cr_assert_lt(cln_ctr_start(c, &err), 0);
+    cr_assert_eq(err->code, CLN_E_INVALID, "%s", cln_error_text(err));
+    cln_error_free(err);
+    err = NULL;
+    remove_and_check(c, id2);
+    cleanup_free char *id3 = id_of("created3");
+    struct cln_ctr_config cfg3 = {.created_only = true};
+    c = make(id3, &cfg3, argv);
+    remove_and_check(c, id3);
+}
+
+/* A harness locked out of execve (harness/isolation.h) makes containers
+ * and execs in them through the broker: the broker forks the monitor and
+ * each exec, and runs the native runtime's own code there. */
+Test(native_container, through_the_broker_under_the_lockout)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("brokered");
+    pid_t t = fork();
+    cr_assert_geq(t, 0);
+    if (t == 0) {
+        struct cln_broker *b = NULL;
+        struct cln_error *e = NULL;
+        if (cln_broker_start_fns(NULL, cln_native_broker_fns, &b, &e) < 0)
+            _exit(2);
+        struct cln_lockout l;
+        if (cln_lockout_install(&l, &e) < 0)
+            _exit(3);
+        char prog[] = "/bin/true";
+        char *const av[] = {prog, NULL};
+        execv(prog, av);
+        if (errno != EPERM)
+            _exit(4);
+        const char *argv[] = {"/bin/sh", "-c", "echo first; sleep 1000", NULL};
+        struct cln_ctr_config cfg = {.id = id, .run_dir = run_dir, .argv = argv, .broker = b};
+        struct cln_ctr *c = NULL;
+        if (cln_ctr_create(store, "test/busybox:1", &cfg, &c, &e) < 0)
+            _exit(5);
+        const char *xa[] = {"/bin/sh", "-c", "echo $$ inside; exit 4", NULL};
+        struct cln_ctr_exec x = {.argv = xa, .timeout_ms = 10000};
+        struct cln_ctr_exec_result res;
+        if (cln_ctr_exec(c, &x, &res, &e) < 0)
+            _exit(6);
+        bool ok = res.exit_code == 4 && strstr(res.out, " inside\n") && res.host_pid > 0;
+        cln_ctr_exec_result_done(&res);
+        if (!ok)
+            _exit(7);
+        /* a deadline kills the exec, not the container */
+        const char *hang[] = {"/bin/sleep", "100", NULL};
+        struct cln_ctr_exec hx = {.argv = hang, .timeout_ms = 300};
+        if (cln_ctr_exec(c, &hx, &res, &e) < 0)
+            _exit(8);
+        ok = res.timed_out;
+        cln_ctr_exec_result_done(&res);
+        struct cln_ctr_state st;
+        if (!ok || cln_ctr_inspect(c, &st, &e) < 0 || !st.running)
+            _exit(9);
+        if (cln_ctr_stop(c, 100, &e) < 0 || cln_ctr_remove(c, &e) < 0)
+            _exit(10);
+        cln_broker_stop(b);
+        cln_lockout_done(&l);
+        _exit(0);
+    }
+    int st = -1;
+    cr_assert_eq(waitpid(t, &st, 0), t);
+    cr_assert(WIFEXITED(st), "status %#x", st);
+    cr_assert_eq(WEXITSTATUS(st), 0, "step %d failed", WEXITSTATUS(st));
+    cleanup_free char *d = cln_xasprintf("%s/%s", run_dir, id);
+    cr_assert_neq(access(d, F_OK), 0, "%s left", d);
+    assert_no_mounts();
 }

@@ -440,6 +440,12 @@ Test(gate, the_step_runs_only_when_released_its_output_through_the_pipes)
     read_all(g.err, err, sizeof(err));
     cr_assert_str_eq(out, "out\n");
     cr_assert_str_eq(err, "err\n");
+    /* the step's status, then the init waits to be let go */
+    int st = -1;
+    cr_assert_eq(read(g.status, &st, sizeof(st)), (ssize_t)sizeof(st));
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "%#x", st);
+    cr_assert_eq(waitpid(p, NULL, WNOHANG), 0);
+    cr_assert_eq(cln_gate_signal(&g, SIGUSR1), 0);
     cr_assert_eq(exit_of(p), 3);
     cln_gate_close(&g);
     cr_assert_eq(g.pidfd, -1);
@@ -455,6 +461,10 @@ Test(gate, a_step_killed_by_a_signal_exits_128_plus_it)
     pid_t p = gated(exe, "kill -TERM $$");
     struct cln_gate g;
     cr_assert_eq(cln_gate_open(p, &scope, exe, cln_now_ms() + 5000, -1, &g), 0);
+    cr_assert_eq(cln_gate_signal(&g, SIGUSR1), 0);
+    int st = -1;
+    cr_assert_eq(read(g.status, &st, sizeof(st)), (ssize_t)sizeof(st));
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "%#x", st);
     cr_assert_eq(cln_gate_signal(&g, SIGUSR1), 0);
     cr_assert_eq(exit_of(p), 128 + SIGTERM);
     cln_gate_close(&g);
