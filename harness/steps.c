@@ -206,11 +206,12 @@ static struct cln_error *service_gone(struct test_ctx *c, const char *name, stru
  * the canary (written by that very process), and then sends the gate its
  * signal, through a pidfd proven the container's (runtime/base/os.h).  The
  * output comes through those pipes, exactly and as it is written; the exit
- * code from the engine's wait; at the deadline the container's init, and
- * with it everything in its pid namespace, is killed through a pidfd
- * proven the same way.  A retry starts the same container again, its
- * files as the last attempt left them, as an exec in it would find them,
- * and its new init is observed again (docs/isolation.md). */
+ * code and the OOM killer's count from the container itself, through a
+ * third pipe on which its init reports the step's end and then waits; at
+ * the deadline the container's init, and with it everything in its pid
+ * namespace, is killed through a pidfd proven the same way.  A retry starts the same container
+ * again, its files as the last attempt left them, as an exec in it would find them, and its new
+ * init is observed again (docs/isolation.md). */
 struct gate_run {
     bool on;             /* the step runs as the container's process */
     bool started;        /* the container was started for this attempt */
@@ -257,7 +258,7 @@ static void gate_kill(struct test_ctx *c, int pid, const struct cln_proc_scope *
 static void gate_relay(struct test_ctx *c, struct cln_gate *g, int pid,
                        const struct cln_proc_scope *scope, uint64_t end, int64_t oom_before,
                        const struct cln_exec_config *ec, struct cln_exec_result *er,
-                       int *ret_status, bool *oom)
+                       int *ret_status, bool *oom, bool *oom_unknown)
 {
     int wake = c->run->opts->wake_fd;
     int fds[3] = {g->out, g->err, g->status};
@@ -269,6 +270,8 @@ static void gate_relay(struct test_ctx *c, struct cln_gate *g, int pid,
         if (end && now >= end) { /* checked on every pass: a step may never pause */
             if (er->kill_method || *ret_status >= 0) /* a drain is over */
                 break;
+            int64_t after = cln_cgroup_oom_kills(scope->cgroup);
+            *oom = oom_before >= 0 && after > oom_before;
             gate_kill(c, pid, scope, false, er);
             end = now + 5000;
             continue;
@@ -294,6 +297,8 @@ static void gate_relay(struct test_ctx *c, struct cln_gate *g, int pid,
                 *ret_status = st;
                 int64_t after = cln_cgroup_oom_kills(scope->cgroup);
                 *oom = oom_before >= 0 && after > oom_before;
+                if (oom_before < 0 || after < 0)
+                    *oom_unknown = true;
                 (void)cln_gate_signal(g, SIGUSR1); /* its init may end now */
                 if (!er->kill_method)
                     end = now_ms() + 5000; /* what is left in the pipes */
@@ -358,8 +363,14 @@ static int gate_exec(struct test_ctx *c, const char *id, struct gate_run *gr,
     uint64_t end = ec->timeout_ms ? t0 + ec->timeout_ms : 0;
     memset(er, 0, sizeof(*er));
     *oom = false;
-    if (!gr->started && cln_rt_start(rt, id, err) < 0) /* a retry: the same container again */
-        return -1;
+    if (!gr->started) { /* a retry: the same container again, once the engine saw it stop */
+        int code = 0;
+        struct cln_error *we = NULL;
+        if (cln_rt_wait(rt, id, cln_runner_remaining(c, 10000), &code, &we) < 0)
+            cln_error_free(we);
+        if (cln_rt_start(rt, id, err) < 0)
+            return -1;
+    }
     gr->started = false;
     int pid = gr->token ? base->observed_pid : gate_reobserve(c, id, base);
     /* the scope: what was observed, the start time exactly that one */
@@ -406,7 +417,8 @@ static int gate_exec(struct test_ctx *c, const char *id, struct gate_run *gr,
                              strerror(e));
     }
     int status = -1;
-    gate_relay(c, &g, pid, &scope, end, oom_before, ec, er, &status, oom);
+    bool oom_unknown = false;
+    gate_relay(c, &g, pid, &scope, end, oom_before, ec, er, &status, oom, &oom_unknown);
     cln_gate_close(&g);
     /* its exit code: the status its init reported; without one, the
      * engine's (the init ended otherwise: killed, or its container) or,
@@ -414,6 +426,16 @@ static int gate_exec(struct test_ctx *c, const char *id, struct gate_run *gr,
      * deadline may be what passed, and this has its own bound */
     if (status >= 0 && er->status != CLN_EXEC_TIMEOUT) {
         er->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        struct cln_container_state st;
+        struct cln_error *e = NULL;
+        int code = 0;
+        /* a cgroup whose count could not be read: the engine's word */
+        if (oom_unknown && cln_rt_wait(rt, id, 10000, &code, &e) == 0 &&
+            cln_rt_inspect(rt, id, &st, &e) == 0) {
+            *oom = st.oom_killed;
+            cln_container_state_done(&st);
+        }
+        cln_error_free(e);
     } else {
         const char *what = NULL;
         uint64_t saved = cln_deadline_get(&what);

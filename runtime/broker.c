@@ -355,7 +355,7 @@ __attribute__((noreturn)) static void child_fn(const struct broker_state *s, cln
         _exit(127);
     int high[CLN_BROKER_MAX_FDS], mine[CLN_BROKER_MAX_FDS];
     for (int i = 0; i < nfds; i++)
-        if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 512)) < 0)
+        if ((high[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3 + nfds)) < 0)
             _exit(127);
     for (int i = 0; i < nfds; i++) {
         mine[i] = 3 + i;

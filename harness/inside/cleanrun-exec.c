@@ -306,9 +306,13 @@ static void write_group(const char *file)
 
 static bool wait_usr1(int sfd, int timeout_s)
 {
+    long long end = timeout_s < 0 ? 0 : now_ms() + timeout_s * 1000LL;
     for (;;) {
+        long long left = end ? end - now_ms() : -1;
+        if (end && left <= 0)
+            return false;
         struct pollfd p = {.fd = sfd, .events = POLLIN};
-        int n = poll(&p, 1, timeout_s < 0 ? -1 : timeout_s * 1000);
+        int n = poll(&p, 1, end ? (int)left : -1);
         if (n == 0)
             return false;
         if (n < 0 && errno != EINTR)

@@ -95,9 +95,22 @@ __attribute__((noreturn)) static void run_exec(const struct exec_child *x, pid_t
             ctr_child_fail(x->sock, "joining the container's cgroups", errno);
         close(fd);
     }
+    /* the container's namespaces, or nothing: a pidfd that is not a
+     * container's init (a bug, a process gone and its pid reused) would
+     * leave this process in the host's, so mount and pid must have changed */
+    /* (read through this process's own ns directory of the host's /proc,
+     * opened before: the container's /proc does not show this process) */
+    struct stat mnt0, pid0, mnt1, pid1;
+    int nsdir = open("/proc/self/ns", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (nsdir < 0 || fstatat(nsdir, "mnt", &mnt0, 0) < 0 || fstatat(nsdir, "pid", &pid0, 0) < 0)
+        ctr_child_fail(x->sock, "reading this process's namespaces", errno);
     int r = join_ns(x->init_fd, x->init);
     if (r < 0)
         ctr_child_fail(x->sock, "joining the container's namespaces", -r);
+    if (fstatat(nsdir, "mnt", &mnt1, 0) < 0 || fstatat(nsdir, "pid_for_children", &pid1, 0) < 0 ||
+        mnt1.st_ino == mnt0.st_ino || pid1.st_ino == pid0.st_ino)
+        ctr_child_fail(x->sock, "joining the container's namespaces: still the host's", EPERM);
+    close(nsdir);
     int alive[2];
     if (pipe2(alive, O_CLOEXEC) < 0)
         ctr_child_fail(x->sock, "pipe", errno);

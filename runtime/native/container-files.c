@@ -43,7 +43,13 @@ static int at_root(int root, const char *rel, int flags, bool follow, mode_t mod
         .mode = (flags & O_CREAT) ? mode : 0,
         .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
-    return (int)syscall(SYS_openat2, root, *rel ? rel : ".", &how, sizeof(how));
+    int fd;
+    /* EAGAIN: a rename anywhere raced a ".." on the way; again, a few times */
+    for (int i = 0; i < 8; i++)
+        if ((fd = (int)syscall(SYS_openat2, root, *rel ? rel : ".", &how, sizeof(how))) >= 0 ||
+            errno != EAGAIN)
+            break;
+    return fd;
 }
 
 /* path's directories, made 0755 where missing, one prefix at a time from
@@ -215,16 +221,16 @@ int cln_ctr_copy_out(struct cln_ctr *c, const char *path, size_t cap,
         } else {
             if (!cap)
                 cap = CLN_DEFAULT_OUTPUT_CAP;
+            /* its size from its inode; only the kept part is read */
+            ret_content->total = (uint64_t)st.st_size;
+            ret_content->truncated = (uint64_t)st.st_size > cap;
             char buf[65536];
-            ssize_t got;
-            while ((got = read(in, buf, sizeof(buf))) > 0) {
-                ret_content->total += (uint64_t)got;
-                size_t room = cap - ret_content->data.len;
+            ssize_t got = 0;
+            while (ret_content->data.len < cap && (got = read(in, buf, sizeof(buf))) > 0) {
+                size_t room = cap - ret_content->data.len; /* > 0 here */
                 if ((size_t)got > room)
                     ret_content->truncated = true;
-                if (room)
-                    cln_buf_append(&ret_content->data, buf,
-                                   (size_t)got < room ? (size_t)got : room);
+                cln_buf_append(&ret_content->data, buf, (size_t)got < room ? (size_t)got : room);
             }
             if (got < 0)
                 r = cln_error_set(err, CLN_E_IO, errno, "copy out %s", path);

@@ -32,6 +32,7 @@ struct ctr_paths {
     char *hostname;
     bool read_only;
     bool wait_start; /* the init waits for cln_ctr_start before the workload */
+    int go_fd;       /* then: it reads its start from this pipe, its own */
     /* the caller's mounts: bind sources opened (O_PATH) before the fork,
      * targets relative to the root */
     struct ctr_mount {
@@ -62,6 +63,7 @@ struct cln_ctr {
     pid_t monitor, init;
     int monitor_fd, init_fd; /* pidfds */
     int ctl;                 /* created, not started: the channel to the init; else -1 */
+    int go;                  /* then: the init's start pipe's write end; else -1 */
     bool reaped;
     int exit_code;
     int rootfs_mode;

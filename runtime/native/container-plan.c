@@ -195,5 +195,7 @@ int ctr_plan_get_proc(struct ctr_plan_reader *r, struct ctr_proc *p)
     p->seccomp.len = (unsigned short)fl;
     get(r, p->cap_keep, sizeof(p->cap_keep));
     p->cap_last = (int)ctr_plan_u32(r);
+    if (p->cap_last < 0 || p->cap_last >= 128) /* cap_keep's bits */
+        return -EINVAL;
     return r->bad || p->argv.n == 0 ? -EINVAL : 0;
 }

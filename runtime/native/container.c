@@ -204,8 +204,10 @@ __attribute__((noreturn)) static void run_init(const struct ctr_paths *paths,
     if (write(sock, &m, sizeof(m)) < 0)
         _exit(127);
     char go;
-    if (paths->wait_start && read(sock, &go, 1) != 1)
+    if (paths->wait_start && read(paths->go_fd, &go, 1) != 1)
         _exit(137); /* removed before it was started */
+    if (paths->wait_start)
+        close(paths->go_fd);
     struct sigaction sa = {.sa_handler = note_signal};
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
@@ -261,8 +263,10 @@ __attribute__((noreturn)) static void run_monitor(pid_t parent, const struct ctr
 {
     if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
         _exit(137);
-    int keep[3 + CTR_MAX_MOUNTS] = {sock, out, errfd};
+    int keep[4 + CTR_MAX_MOUNTS] = {sock, out, errfd};
     size_t nkeep = 3;
+    if (paths->wait_start)
+        keep[nkeep++] = paths->go_fd;
     for (size_t i = 0; i < paths->nmounts; i++)
         if (paths->mounts[i].source_fd >= 0)
             keep[nkeep++] = paths->mounts[i].source_fd;
@@ -312,6 +316,11 @@ static void monitor_broker_fn(const void *data, size_t len, const int *fds, int 
     if (nfds < 3 || ctr_plan_get_paths(&r, &paths, fds + 3, nfds - 3) < 0 ||
         ctr_plan_get_proc(&r, &proc) < 0)
         _exit(126);
+    if (paths.wait_start) { /* its start pipe: after the mounts' sources */
+        if (nfds < 4)
+            _exit(126);
+        paths.go_fd = fds[nfds - 1];
+    }
     run_monitor(parent, &paths, &proc, fds[0], fds[1], fds[2]);
 }
 
@@ -361,9 +370,16 @@ static int make_mounts(struct ctr_paths *p, const struct cln_ctr_config *cfg,
         const char *t = m->target ? m->target : "";
         while (*t == '/')
             t++;
-        if (!m->target || m->target[0] != '/' || !*t || strstr(m->target, "/../") ||
-            strcmp(t, "..") == 0 || strncmp(t, "../", 3) == 0 ||
-            (strlen(t) >= 3 && strcmp(t + strlen(t) - 3, "/..") == 0))
+        /* every component a name: no ".", no "..", no empty one (not /) */
+        bool named = *t != '\0';
+        for (const char *c = t; named && *c;) {
+            size_t n = strcspn(c, "/");
+            named = n > 0 && !(n == 1 && c[0] == '.') && !(n == 2 && c[0] == '.' && c[1] == '.');
+            c += n;
+            if (*c == '/' && *++c == '\0')
+                named = false; /* a trailing slash */
+        }
+        if (!m->target || m->target[0] != '/' || !named)
             return cln_error_set(err, CLN_E_INVALID, 0,
                                  "mount target %s: not an absolute path "
                                  "inside the container",
@@ -499,6 +515,8 @@ static void ctr_free(struct cln_ctr *c)
         close(c->init_fd);
     if (c->ctl >= 0)
         close(c->ctl);
+    if (c->go >= 0)
+        close(c->go);
     for (int i = 0; i < 4; i++)
         free(c->cg[i]);
     free(c->id);
@@ -531,7 +549,7 @@ static int recv_msg(int sock, struct ctr_msg *m, long deadline)
     }
 }
 
-static int start(struct cln_ctr *c, const struct ctr_paths *paths, struct cln_error **err)
+static int start(struct cln_ctr *c, struct ctr_paths *paths, struct cln_error **err)
 {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -545,16 +563,26 @@ static int start(struct cln_ctr *c, const struct ctr_paths *paths, struct cln_er
         close(sv[1]);
         return cln_error_set(err, CLN_E_IO, errno, "creating the log files in %s", paths->dir);
     }
+    int go[2] = {-1, -1};
+    if (paths->wait_start && pipe2(go, O_CLOEXEC) < 0) {
+        close(sv[0]);
+        close(sv[1]);
+        return cln_error_set(err, CLN_E_IO, errno, "pipe");
+    }
+    paths->go_fd = go[0];
+    c->go = go[1];
     pid_t m;
     if (c->broker) { /* the broker forks it: nothing here can exec */
         struct cln_buf plan = CLN_BUF_INIT;
         ctr_plan_put_paths(&plan, paths);
         ctr_plan_put_proc(&plan, &c->proc);
-        int fds[3 + CTR_MAX_MOUNTS] = {sv[1], out, errfd};
+        int fds[4 + CTR_MAX_MOUNTS] = {sv[1], out, errfd};
         int nfds = 3;
         for (size_t i = 0; i < paths->nmounts; i++)
             if (paths->mounts[i].source_fd >= 0)
                 fds[nfds++] = paths->mounts[i].source_fd;
+        if (go[0] >= 0)
+            fds[nfds++] = go[0];
         struct cln_broker_fork_req req = {
             .name = "native-monitor", .data = plan.data, .len = plan.len, .fds = fds, .nfds = nfds};
         int r = cln_broker_fork(c->broker, &req, &c->mon, err);
@@ -589,6 +617,8 @@ static int start(struct cln_ctr *c, const struct ctr_paths *paths, struct cln_er
             return cln_error_set(err, CLN_E_IO, errno, "pidfd_open of the monitor");
         }
     }
+    if (go[0] >= 0)
+        close(go[0]); /* the init's */
     cleanup_close int sock = sv[0];
     c->monitor = m;
     char pid[24];
@@ -622,11 +652,15 @@ static int start(struct cln_ctr *c, const struct ctr_paths *paths, struct cln_er
                 return cln_error_set(err, CLN_E_IO, errno, "pidfd_open of the init");
             if (write(sock, "a", 1) != 1)
                 return cln_error_set(err, CLN_E_IO, errno, "acknowledging the init");
+            if (paths->wait_start && ready) { /* its root was ready first */
+                c->ctl = CLN_TAKE_FD(sock);
+                return 0;
+            }
         }
         if (msg.kind == 2) {
             c->rootfs_mode = (int)msg.val;
             ready = true;
-            if (paths->wait_start) { /* held before its workload: cln_ctr_start */
+            if (paths->wait_start && c->init_fd >= 0) { /* held before its workload */
                 c->ctl = CLN_TAKE_FD(sock);
                 return 0;
             }
@@ -647,7 +681,7 @@ int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_
     if (r < 0)
         return r;
     struct cln_ctr *c = cln_xcalloc(1, sizeof(*c));
-    c->monitor_fd = c->init_fd = c->ctl = -1;
+    c->monitor_fd = c->init_fd = c->ctl = c->go = -1;
     c->broker = cfg->broker;
     c->mon.pidfd = c->mon.status_fd = -1;
     c->reaped = false;
@@ -694,7 +728,9 @@ int cln_ctr_start(struct cln_ctr *c, struct cln_error **err)
         return cln_error_set(err, CLN_E_CONFLICT, 0, "container %s: started already", c->id);
     cleanup_close int sock = c->ctl;
     c->ctl = -1;
-    if (write(sock, "s", 1) != 1)
+    cleanup_close int go = c->go;
+    c->go = -1;
+    if (go < 0 || write(go, "s", 1) != 1)
         return cln_error_set(err, CLN_E_IO, errno, "container %s: starting it", c->id);
     /* the workload's exec closes its copy (close-on-exec): the end of the
      * channel; a failure is a message first */

@@ -17,12 +17,14 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "runtime/base/cleanup.h"
 #include "runtime/base/xalloc.h"
+#include "runtime/native/container-internal.h"
 #include "runtime/native/container.h"
 #include "runtime/native/store.h"
 #include "runtime/runtime-internal.h"
@@ -128,9 +130,10 @@ static void assert_no_mounts(void)
 static void sweep_cgroups(void)
 {
     static const char *const ctrl[] = {"unified", "memory", "pids", "cpu"};
-    static const char *const ids[] = {
-        "basic",    "logs", "pids",  "oom",     "ro",       "orphan",   "fallback", "mounts",
-        "badmount", "tail", "files", "created", "created2", "created3", "brokered", "orphan2"};
+    static const char *const ids[] = {"basic",   "logs",     "pids",     "oom",      "ro",
+                                      "orphan",  "fallback", "mounts",   "badmount", "tail",
+                                      "files",   "created",  "created2", "created3", "brokered",
+                                      "orphan2", "hostinit"};
     for (size_t j = 0; j < CLN_ARRAY_SIZE(ids); j++)
         for (size_t i = 0; i < CLN_ARRAY_SIZE(ctrl); i++) {
             cleanup_free char *d =
@@ -882,4 +885,36 @@ Test(native_container, through_the_broker_under_the_lockout)
     cleanup_free char *d = cln_xasprintf("%s/%s", run_dir, id);
     cr_assert_neq(access(d, F_OK), 0, "%s left", d);
     assert_no_mounts();
+}
+
+/* An exec whose "init" is a host process (a bug, or a pid reused) never
+ * runs: joining its namespaces leaves the host's, which the exec refuses. */
+Test(native_container, an_exec_into_a_host_process_never_runs)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("hostinit");
+    struct cln_ctr_config cfg = {0};
+    const char *argv[] = {"/bin/sleep", "1000", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    /* white box: point the container's init at this test process */
+    int real_fd = c->init_fd;
+    pid_t real = c->init;
+    c->init = getpid();
+    c->init_fd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    cr_assert_geq(c->init_fd, 0);
+    cleanup_free char *marker = cln_xasprintf("%s/host-exec-ran", work);
+    cleanup_free char *script = cln_xasprintf("touch %s", marker);
+    const char *xa[] = {"/bin/sh", "-c", script, NULL};
+    struct cln_ctr_exec x = {.argv = xa, .timeout_ms = 5000};
+    struct cln_ctr_exec_result res;
+    struct cln_error *err = NULL;
+    cr_assert_lt(cln_ctr_exec(c, &x, &res, &err), 0);
+    cr_assert(strstr(cln_error_text(err), "still the host's"), "%s", cln_error_text(err));
+    cln_error_free(err);
+    cr_assert_neq(access(marker, F_OK), 0, "it ran on the host");
+    close(c->init_fd);
+    c->init_fd = real_fd;
+    c->init = real;
+    remove_and_check(c, id);
 }
