@@ -429,9 +429,11 @@ static int gate_exec(struct test_ctx *c, const char *id, struct gate_run *gr,
         struct cln_container_state st;
         struct cln_error *e = NULL;
         int code = 0;
-        /* a cgroup whose count could not be read: the engine's word */
-        if (oom_unknown && cln_rt_wait(rt, id, 10000, &code, &e) == 0 &&
-            cln_rt_inspect(rt, id, &st, &e) == 0) {
+        /* the engine has seen it stop (an engine removing a container it
+         * still thinks runs may trip over its end: Podman), then, for a
+         * cgroup whose count could not be read, the engine's word */
+        int w = cln_rt_wait(rt, id, cln_runner_remaining(c, 10000), &code, &e);
+        if (w == 0 && oom_unknown && cln_rt_inspect(rt, id, &st, &e) == 0) {
             *oom = st.oom_killed;
             cln_container_state_done(&st);
         }

@@ -542,6 +542,26 @@ static int docker_remove(void *ctx, const char *id, bool force, struct cln_error
         return cln_error_wrap(err, "%s", what);
     bool in_progress = resp.status == 409 && resp.body.data &&
                        memmem(resp.body.data, resp.body.len, "in progress", 11);
+    /* Podman, removing a container whose processes ended a moment ago
+     * (killed here, or its own init done): "could not be stopped: ...
+     * container state improper: stopped"; once it has seen the stop, again */
+    bool improper = resp.status == 500 && resp.body.data &&
+                    memmem(resp.body.data, resp.body.len, "state improper", 14);
+    if (improper) {
+        cln_http_response_done(&resp);
+        cleanup_free char *wpath = cln_xasprintf("/containers/%s/wait?condition=not-running", id);
+        struct cln_http_request wreq = {
+            .method = "POST", .path = wpath, .timeout_ms = 5000, .uninterruptible = true};
+        struct cln_error *we = NULL;
+        if (cln_http_do(d->http, &wreq, &resp, &we) == 0)
+            cln_http_response_done(&resp);
+        cln_error_free(we);
+        r = cln_http_do(d->http, &req, &resp, err);
+        if (r < 0)
+            return cln_error_wrap(err, "%s", what);
+        in_progress = resp.status == 409 && resp.body.data &&
+                      memmem(resp.body.data, resp.body.len, "in progress", 11);
+    }
     if (resp.status != 404 && !in_progress)
         r = cln_http_check(d->http, &resp, what, err);
     cln_http_response_done(&resp);
