@@ -336,7 +336,12 @@ int cln_gate_open(int pid, const struct cln_proc_scope *scope, const char *ping,
         if (in < 0) {
             in = gate_watch(pid, ping);
             if (in < 0) {
-                err = errno ? errno : ENOENT;
+                /* a process exiting meanwhile has no root to watch: its
+                 * pidfd says so a moment later (its root goes before it is
+                 * reported gone) */
+                int e = errno ? errno : ENOENT;
+                struct pollfd pf = {.fd = fd, .events = POLLIN};
+                err = poll(&pf, 1, 1000) > 0 ? ESRCH : e;
                 break;
             }
             continue; /* it may have reached the gate before the watch */
