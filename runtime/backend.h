@@ -91,6 +91,14 @@ struct cln_build_ops {
                  void *userdata, char **ret_image_id, struct cln_error **err);
 };
 
+/* A store of the runtime's own (CLN_FEATURE_IMAGE_STORE; runtime.h). */
+struct cln_image_ops {
+    int (*import)(void *ctx, const char *path, const char *name, struct cln_image_summary **ret,
+                  size_t *ret_n, struct cln_error **err);
+    int (*list)(void *ctx, struct cln_image_summary **ret, size_t *ret_n, struct cln_error **err);
+    int (*prune)(void *ctx, size_t *ret_freed, struct cln_error **err);
+};
+
 /* Many containers in one request, where the engine takes several ids
  * (Apple's CLI): ret_errs[i] is NULL when ids[i] is done, else why not
  * (a missing container is done for remove).  0 when the request ran, even
@@ -115,6 +123,7 @@ struct cln_runtime_desc {
     const struct cln_volume_ops *volume;
     const struct cln_build_ops *build;
     const struct cln_batch_ops *batch; /* NULL: one request an id */
+    const struct cln_image_ops *images; /* NULL: images live in the engine only */
     /* What the missing network manager needs, said in "runtime X cannot
      * create networks (requires ...)"; NULL: nothing to say. */
     const char *network_requires;
@@ -141,6 +150,9 @@ struct cln_runtime_desc {
     /* Does an endpoint the user named (--host) look like this backend's?
      * NULL: only when asked for by name (or the first built in). */
     bool (*claims)(const char *endpoint);
+    /* Its candidates are tried only when it is asked for by name
+     * (--runtime, $CLEANRUN_RUNTIME): never found by discovery alone. */
+    bool named_only;
     /* Traits (docs/runtime.md): copy_in reaches only running containers;
      * exec takes stdin; each container is a VM with its own kernel; a bind
      * mount of a host path the engine cannot see is refused at create

@@ -18,11 +18,18 @@
 #define BACKENDS(X)                                                                                \
     X(cln_docker_desc)                                                                             \
     X(cln_podman_desc)                                                                             \
-    X(cln_apple_desc)
+    X(cln_apple_desc)                                                                              \
+    X(cln_native_desc)
 
 #define DECLARE(d) extern const struct cln_runtime_desc d;
 BACKENDS(DECLARE)
 #undef DECLARE
+
+#ifndef __linux__
+/* runtime/native/ is built on Linux only: elsewhere it is known, not built */
+const struct cln_runtime_desc cln_native_desc = {
+    .name = "native", .unavailable = "it makes containers with Linux's namespaces and cgroups"};
+#endif
 
 #define ENTRY(d) &(d),
 const struct cln_runtime_desc *const cln_runtime_registry[] = {BACKENDS(ENTRY) NULL};
@@ -162,7 +169,8 @@ int cln_runtime_open(const struct cln_runtime_config *cfg, struct cln_runtime **
     if (!named) {
         for (size_t i = 0; cln_runtime_registry[i]; i++) {
             const struct cln_runtime_desc *d = cln_runtime_registry[i];
-            if (!d->ops || !d->open || !d->candidates || (asked && d != asked))
+            if (!d->ops || !d->open || !d->candidates || (asked && d != asked) ||
+                (d->named_only && !asked))
                 continue;
             struct cln_endpoint_candidate ec[MAX_CANDIDATES];
             size_t n = d->candidates(ec, MAX_CANDIDATES);

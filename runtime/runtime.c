@@ -38,6 +38,18 @@ const char *cln_labels_get(const struct cln_labels *l, const char *key)
     return NULL;
 }
 
+bool cln_labels_match(const struct cln_labels *l, const char *filter)
+{
+    if (!filter)
+        return true;
+    const char *eq = strchr(filter, '=');
+    size_t klen = eq ? (size_t)(eq - filter) : strlen(filter);
+    for (size_t i = 0; i < l->len; i++)
+        if (strlen(l->items[i].key) == klen && strncmp(l->items[i].key, filter, klen) == 0)
+            return !eq || strcmp(l->items[i].value, eq + 1) == 0;
+    return false;
+}
+
 void cln_labels_done(struct cln_labels *l)
 {
     for (size_t i = 0; i < l->len; i++) {
@@ -336,6 +348,8 @@ bool cln_runtime_supports(const struct cln_runtime *rt, unsigned features)
         return false;
     if ((features & CLN_FEATURE_BIND_CHECKED) && !rt->desc->bind_checked)
         return false;
+    if ((features & CLN_FEATURE_IMAGE_STORE) && !rt->desc->images)
+        return false;
     return true;
 }
 
@@ -436,6 +450,39 @@ int cln_volume_list(struct cln_runtime *rt, const char *label_filter, struct cln
     if (!rt->desc->volume)
         return unsupported(rt, err, "list volumes");
     return rt->desc->volume->list(rt->ctx, label_filter, ret, ret_n, err);
+}
+
+void cln_image_summaries_free(struct cln_image_summary *v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++) {
+        free(v[i].id);
+        cln_strv_done(&v[i].names);
+        free(v[i].created);
+    }
+    free(v);
+}
+
+int cln_image_import(struct cln_runtime *rt, const char *path, const char *name,
+                     struct cln_image_summary **ret, size_t *ret_n, struct cln_error **err)
+{
+    if (!rt->desc->images)
+        return unsupported(rt, err, "import images");
+    return rt->desc->images->import(rt->ctx, path, name, ret, ret_n, err);
+}
+
+int cln_image_list(struct cln_runtime *rt, struct cln_image_summary **ret, size_t *ret_n,
+                   struct cln_error **err)
+{
+    if (!rt->desc->images)
+        return unsupported(rt, err, "list images of its own store");
+    return rt->desc->images->list(rt->ctx, ret, ret_n, err);
+}
+
+int cln_image_prune(struct cln_runtime *rt, size_t *ret_freed, struct cln_error **err)
+{
+    if (!rt->desc->images)
+        return unsupported(rt, err, "prune images of its own store");
+    return rt->desc->images->prune(rt->ctx, ret_freed, err);
 }
 
 int cln_build_image(struct cln_runtime *rt, const struct cln_build_request *req,

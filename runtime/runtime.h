@@ -42,6 +42,8 @@ struct cln_labels {
 };
 void cln_labels_set(struct cln_labels *l, const char *key, const char *value);
 const char *cln_labels_get(const struct cln_labels *l, const char *key);
+/* Does l carry filter, "key=value" or "key"?  NULL matches. */
+bool cln_labels_match(const struct cln_labels *l, const char *filter);
 void cln_labels_done(struct cln_labels *l);
 /* The ownership labels: run id, owner pid, its pid namespace, boot id, machine id and
  * start time, cleanrun version, and the test name when not NULL. */
@@ -288,7 +290,19 @@ enum cln_runtime_feature {
     /* create refuses a bind mount whose host path the engine does not see
      * (so a refused bind means: the engine sees another file system) */
     CLN_FEATURE_BIND_CHECKED = 1u << 5,
+    /* images in a store of the runtime's own, imported from files
+     * (cln_image_import, cln_image_list, cln_image_prune) */
+    CLN_FEATURE_IMAGE_STORE = 1u << 6,
 };
+
+/* An image of a runtime's own store. */
+struct cln_image_summary {
+    char *id;             /* "sha256:<hex>" */
+    struct cln_strv names; /* sorted; may be empty */
+    char *created;        /* RFC 3339, or NULL */
+    uint64_t size;        /* bytes unpacked */
+};
+void cln_image_summaries_free(struct cln_image_summary *v, size_t n);
 
 /* ---- the runtime ---- */
 
@@ -395,6 +409,16 @@ int cln_volume_create(struct cln_runtime *rt, const char *name, const struct cln
 int cln_volume_remove(struct cln_runtime *rt, const char *name, bool force, struct cln_error **err);
 int cln_volume_list(struct cln_runtime *rt, const char *label_filter, struct cln_resource **ret,
                     size_t *ret_n, struct cln_error **err);
+/* The image store (CLN_FEATURE_IMAGE_STORE): import FILE (a `docker save`
+ * archive, an OCI image layout or archive, a rootfs tarball), naming what
+ * it holds name as well (may be NULL); every image; remove what no image
+ * uses (*ret_freed: how many blobs and layers went).  An image is removed
+ * with cln_rt_image_remove. */
+int cln_image_import(struct cln_runtime *rt, const char *path, const char *name,
+                     struct cln_image_summary **ret, size_t *ret_n, struct cln_error **err);
+int cln_image_list(struct cln_runtime *rt, struct cln_image_summary **ret, size_t *ret_n,
+                   struct cln_error **err);
+int cln_image_prune(struct cln_runtime *rt, size_t *ret_freed, struct cln_error **err);
 int cln_build_image(struct cln_runtime *rt, const struct cln_build_request *req,
                     cln_progress_fn progress, void *userdata, char **ret_image_id,
                     struct cln_error **err);

@@ -18,6 +18,7 @@ int cln_cmd_list(int argc, char **argv);
 int cln_cmd_gc(int argc, char **argv);
 int cln_cmd_ps(int argc, char **argv);
 int cln_cmd_selftest(int argc, char **argv);
+int cln_cmd_image(int argc, char **argv);
 
 /* The exit code for a failure to open the engine: 2 for a usage error (an
  * unknown or unavailable runtime), else 3. */

@@ -25,6 +25,8 @@ static const struct command commands[] = {
     {"ps", cln_cmd_ps, "list the containers cleanrun owns (read-only)", false},
     {"self-test", cln_cmd_selftest, "check this cleanrun against the engine (selftest/ specs)",
      false},
+    {"image", cln_cmd_image, "import, list and remove images of the native runtime's store",
+     false},
     {"gc", cln_cmd_gc, "remove what runs whose owner is gone left behind", false},
     {"toml-decode", cln_cmd_toml_decode,
      "read TOML on stdin, print toml-test tagged JSON (for the conformance suite)", true},

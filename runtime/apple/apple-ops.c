@@ -621,20 +621,9 @@ static int a_remove(void *ctx, const char *id, bool force, struct cln_error **er
     return 0;
 }
 
-/* "key=value" or "key" against the labels */
-static bool labels_match(const struct cln_labels *l, const char *filter)
-{
-    if (!filter)
-        return true;
-    const char *eq = strchr(filter, '=');
-    cleanup_free char *key = eq ? cln_xstrndup(filter, (size_t)(eq - filter)) : cln_xstrdup(filter);
-    const char *v = cln_labels_get(l, key);
-    return v && (!eq || strcmp(v, eq + 1) == 0);
-}
-
 bool cln_apple_labels_match(const struct cln_labels *l, const char *filter)
 {
-    return labels_match(l, filter);
+    return cln_labels_match(l, filter);
 }
 
 static int a_list(void *ctx, const char *label_filter, struct cln_container_summary **ret,
@@ -657,7 +646,7 @@ static int a_list(void *ctx, const char *label_filter, struct cln_container_summ
     struct cln_container_summary *out = cln_xcalloc(n ? n : 1, sizeof(*out));
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!labels_match(&s[i].labels, label_filter))
+        if (!cln_labels_match(&s[i].labels, label_filter))
             continue;
         struct cln_container_summary *o = &out[k++];
         o->id = cln_xstrdup(s[i].id);

@@ -137,10 +137,13 @@ __attribute__((noreturn)) static void run_exec(const struct exec_child *x, pid_t
     long deadline = x->timeout_ms ? now_ms() + x->timeout_ms : -1;
     for (;;) {
         long left = deadline < 0 ? -1 : deadline - now_ms();
-        struct pollfd pf = {.fd = pfd, .events = POLLIN};
-        int n = pfd < 0 ? 1 : poll(&pf, 1, left < 0 && deadline >= 0 ? 0 : (int)left);
+        /* the caller's word (or its end) ends it as the deadline does */
+        struct pollfd pf[2] = {{.fd = pfd, .events = POLLIN}, {.fd = x->sock, .events = POLLIN}};
+        int n = pfd < 0 ? 1 : poll(pf, 2, left < 0 && deadline >= 0 ? 0 : (int)left);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n > 0 && !pf[0].revents)
+            n = 0;
         if (n == 0) {
             kill(-f, SIGKILL); /* f is our unreaped child and leads the group */
             struct ctr_msg t = {.kind = 4};
@@ -187,8 +190,10 @@ void ctr_exec_broker_fn(const void *data, size_t len, const int *fds, int nfds)
     run_exec(&x, parent);
 }
 
-/* Keep up to cap bytes of what fd gives, count the rest. */
-static bool drain(int fd, struct cln_buf *b, size_t cap, size_t *dropped)
+/* Keep up to cap bytes of what fd gives, count the rest; each chunk to
+ * x's on_output as stream. */
+static bool drain(int fd, struct cln_buf *b, size_t cap, size_t *dropped,
+                  const struct cln_ctr_exec *x, int stream)
 {
     char tmp[16384];
     ssize_t n = read(fd, tmp, sizeof(tmp));
@@ -196,12 +201,44 @@ static bool drain(int fd, struct cln_buf *b, size_t cap, size_t *dropped)
         return errno == EINTR || errno == EAGAIN;
     if (n == 0)
         return false;
+    if (x->on_output)
+        x->on_output(stream, tmp, (size_t)n, x->userdata);
     size_t keep = b->len < cap ? cap - b->len : 0;
     if (keep > (size_t)n)
         keep = (size_t)n;
     cln_buf_append(b, tmp, keep);
     *dropped += (size_t)n - keep;
     return true;
+}
+
+/* errno as runc (Go) words it: strerror with a lower-case first letter */
+static void go_strerror(int e, char *out, size_t size)
+{
+    snprintf(out, size, "%s", strerror(e));
+    if (out[0] >= 'A' && out[0] <= 'Z' && !(out[1] >= 'A' && out[1] <= 'Z'))
+        out[0] = (char)(out[0] - 'A' + 'a');
+}
+
+/* A child that could not start the process: the program or the working
+ * directory is the caller's (CLN_E_INVALID, worded as runc words it, as
+ * Docker and Podman report it); anything else is the container's setup. */
+int ctr_start_failure(const char *a0, const char *cwd, const char *what, int e, const char *id,
+                      struct cln_error **err)
+{
+    char why[128];
+    go_strerror(e, why, sizeof(why));
+    if (strcmp(what, "execve") == 0) {
+        if (e == ENOENT && !strchr(a0, '/'))
+            return cln_error_set(err, CLN_E_INVALID, e,
+                                 "exec: \"%s\": executable file not found in $PATH", a0);
+        if (e == ENOENT)
+            return cln_error_set(err, CLN_E_INVALID, e, "exec: \"%s\": stat %s: %s", a0, a0, why);
+        return cln_error_set(err, CLN_E_INVALID, e, "exec: \"%s\": %s", a0, why);
+    }
+    if (strcmp(what, "chdir to the working directory") == 0)
+        return cln_error_set(err, CLN_E_INVALID, e,
+                             "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, why);
+    return cln_error_set(err, CLN_E_ISOLATION, e, "exec in container %s: %s", id, what);
 }
 
 int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr_exec_result *ret,
@@ -289,15 +326,17 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
             fcntl(in[1], F_SETFL, O_NONBLOCK);
         }
         size_t cap = x->out_cap ? x->out_cap : 1 << 20, sent = 0;
+        int wake = x->wake_fd > 0 ? x->wake_fd : -1;
         long backstop = x->timeout_ms ? now_ms() + x->timeout_ms + 5000 : -1;
         bool open_out = true, open_err = true, open_sock = true;
         while (open_out || open_err || open_sock) {
-            struct pollfd pf[4] = {{.fd = open_out ? out[0] : -1, .events = POLLIN},
+            struct pollfd pf[5] = {{.fd = open_out ? out[0] : -1, .events = POLLIN},
                                    {.fd = open_err ? er[0] : -1, .events = POLLIN},
                                    {.fd = open_sock ? sv[0] : -1, .events = POLLIN},
-                                   {.fd = in[1], .events = POLLOUT}};
+                                   {.fd = in[1], .events = POLLOUT},
+                                   {.fd = wake, .events = POLLIN}};
             long left = backstop < 0 ? -1 : backstop - now_ms();
-            int n = poll(pf, 4, backstop < 0 ? -1 : left > 0 ? (int)left : 0);
+            int n = poll(pf, 5, backstop < 0 ? -1 : left > 0 ? (int)left : 0);
             if (n < 0 && errno == EINTR)
                 continue;
             if (n == 0) { /* the child did not end its process: end both */
@@ -306,9 +345,18 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
                 backstop = -1;
                 continue;
             }
-            if (pf[0].revents && !drain(out[0], &ob, cap, &res.out_dropped))
+            if (pf[4].revents) { /* the child ends it as at its deadline */
+                struct ctr_msg k = {.kind = 5};
+                if (open_sock && send(sv[0], &k, sizeof(k), MSG_NOSIGNAL) < 0)
+                    syscall(SYS_pidfd_send_signal, efd, SIGKILL, NULL, 0);
+                res.interrupted = true;
+                if (backstop < 0 || backstop > now_ms() + 5000)
+                    backstop = now_ms() + 5000;
+                wake = -1;
+            }
+            if (pf[0].revents && !drain(out[0], &ob, cap, &res.out_dropped, x, 1))
                 open_out = false;
-            if (pf[1].revents && !drain(er[0], &eb, cap, &res.err_dropped))
+            if (pf[1].revents && !drain(er[0], &eb, cap, &res.err_dropped, x, 2))
                 open_err = false;
             if (pf[2].revents) {
                 struct ctr_msg m;
@@ -351,8 +399,7 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
             res.exit_code = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
         }
         if (r == 0 && failed)
-            r = cln_error_set(err, CLN_E_ISOLATION, failerr, "exec in container %s: %s", c->id,
-                              failtext);
+            r = ctr_start_failure(x->argv[0], p.cwd, failtext, failerr, c->id, err);
     }
     const int ours[] = {sv[0], in[1], out[0], er[0], c->broker ? -1 : efd};
     for (size_t i = 0; i < CLN_ARRAY_SIZE(ours); i++)

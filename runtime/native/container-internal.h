@@ -27,6 +27,7 @@ struct ctr_proc {
 /* The paths the init needs, absolute on the host, made before the fork. */
 struct ctr_paths {
     char *dir, *rootfs, *upper, *work, *scratch, *hosts, *resolv;
+    char *extra_hosts;  /* lines for /etc/hosts, or NULL */
     char *lowerdir;     /* overlay data "lowerdir=top:...:bottom,upperdir=...,workdir=..." */
     char *lowerdir_tmp; /* the same with upper and work under scratch */
     char *hostname;
@@ -61,6 +62,7 @@ struct cln_ctr {
     struct cln_broker_child mon; /* the monitor, when the broker runs it */
     char *cg[4];                 /* memory, pids, cpu, unified: the leaf directories, or NULL */
     pid_t monitor, init;
+    pid_t first; /* the first process, once started */
     int monitor_fd, init_fd; /* pidfds */
     int ctl;                 /* created, not started: the channel to the init; else -1 */
     int go;                  /* then: the init's start pipe's write end; else -1 */
@@ -112,6 +114,12 @@ char *ctr_plan_str(struct ctr_plan_reader *r);
 /* fds: the mounts' sources, in order, for those the plan says have one */
 int ctr_plan_get_paths(struct ctr_plan_reader *r, struct ctr_paths *p, const int *fds, int nfds);
 int ctr_plan_get_proc(struct ctr_plan_reader *r, struct ctr_proc *p);
+
+/* A process that could not start, as a child reported it (what, errno):
+ * CLN_E_INVALID worded as runc words it for the program or the working
+ * directory (the caller's), CLN_E_ISOLATION otherwise (container-exec.c). */
+int ctr_start_failure(const char *argv0, const char *cwd, const char *what, int e, const char *id,
+                      struct cln_error **err);
 
 /* The broker function of an exec (container-exec.c). */
 void ctr_exec_broker_fn(const void *data, size_t len, const int *fds, int nfds);

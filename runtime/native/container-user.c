@@ -110,8 +110,7 @@ int ctr_resolve_user(const struct cln_strv *layers, const char *spec, struct ctr
         }
     }
     if (!found && !uid_num)
-        return cln_error_set(err, CLN_E_INVALID, 0, "user \"%s\" is not in the image's /etc/passwd",
-                             user);
+        return cln_error_set(err, CLN_E_INVALID, 0, "unable to find user %s: no matching entries in passwd file", user);
     if (group) {
         if (numeric(group, &v)) {
             p->gid = (gid_t)v;
@@ -147,7 +146,6 @@ int ctr_resolve_user(const struct cln_strv *layers, const char *spec, struct ctr
         }
     }
     if (group && !gfound)
-        return cln_error_set(err, CLN_E_INVALID, 0, "group \"%s\" is not in the image's /etc/group",
-                             group);
+        return cln_error_set(err, CLN_E_INVALID, 0, "unable to find group %s: no matching entries in group file", group);
     return 0;
 }

@@ -340,6 +340,7 @@ static void paths_done(struct ctr_paths *p)
     free(p->work);
     free(p->scratch);
     free(p->hosts);
+    free(p->extra_hosts);
     free(p->resolv);
     free(p->lowerdir);
     free(p->lowerdir_tmp);
@@ -422,6 +423,19 @@ static int make_paths(struct ctr_paths *p, const struct cln_store_image *img,
     p->hostname = cln_xstrndup(cfg->hostname ? cfg->hostname : cfg->id, 63);
     p->read_only = cfg->read_only;
     p->wait_start = cfg->created_only;
+    if (cfg->extra_hosts && cfg->extra_hosts[0]) { /* "name:address", as Docker's --add-host */
+        struct cln_buf h = CLN_BUF_INIT;
+        for (size_t i = 0; cfg->extra_hosts[i]; i++) {
+            const char *e = cfg->extra_hosts[i], *colon = strchr(e, ':');
+            if (!colon || colon == e || !colon[1] || strpbrk(e, " \t\n#")) {
+                cln_buf_done(&h);
+                return cln_error_set(err, CLN_E_INVALID, 0,
+                                     "extra host '%s': not name:address", e);
+            }
+            cln_buf_printf(&h, "%s\t%.*s\n", colon + 1, (int)(colon - e), e);
+        }
+        p->extra_hosts = cln_buf_steal(&h);
+    }
     struct cln_buf b = {0};
     cln_buf_puts(&b, "lowerdir=");
     for (size_t i = img->layer_dirs.n; i-- > 0;) {
@@ -459,6 +473,11 @@ static int make_dirs(const struct ctr_paths *p, struct cln_error **err)
     cleanup_free char *hosts = cln_xasprintf(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n",
         p->hostname);
+    if (p->extra_hosts) {
+        char *all = cln_xasprintf("%s%s", hosts, p->extra_hosts);
+        free(hosts);
+        hosts = all;
+    }
     int r = write_new_file(p->hosts, hosts);
     if (r == 0)
         r = write_new_file(p->resolv, "# no network but loopback: no name server\n");
@@ -722,6 +741,42 @@ int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_
     return 0;
 }
 
+/* The init's only child, as the host numbers it: read while the pidfd
+ * shows the init alive (so the pid is its), 0 when none or several. */
+static pid_t init_child(const struct cln_ctr *c)
+{
+    char p[64], buf[64];
+    snprintf(p, sizeof(p), "/proc/%d/task/%d/children", (int)c->init, (int)c->init);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0 || syscall(SYS_pidfd_send_signal, c->init_fd, 0, NULL, 0) < 0)
+        return 0;
+    buf[n] = 0;
+    char *end = NULL;
+    long v = strtol(buf, &end, 10);
+    while (end && *end == ' ')
+        end++;
+    return v > 0 && end && (*end == 0 || *end == '\n') ? (pid_t)v : 0;
+}
+
+pid_t cln_ctr_first_pid(const struct cln_ctr *c)
+{
+    return c->first;
+}
+
+int cln_ctr_wait_fd(const struct cln_ctr *c)
+{
+    return c->monitor_fd;
+}
+
+const char *cln_ctr_dir(const struct cln_ctr *c)
+{
+    return c->dir;
+}
+
 int cln_ctr_start(struct cln_ctr *c, struct cln_error **err)
 {
     if (c->ctl < 0)
@@ -738,13 +793,16 @@ int cln_ctr_start(struct cln_ctr *c, struct cln_error **err)
     struct ctr_msg msg = {0};
     for (;;) {
         int r = recv_msg(sock, &msg, deadline);
-        if (r == 0)
+        if (r == 0) {
+            c->first = init_child(c);
             return 0;
+        }
         if (r < 0)
             return cln_error_set(err, r == -ETIMEDOUT ? CLN_E_TIMEOUT : CLN_E_IO, -r,
                                  "container %s: waiting for its process to start", c->id);
         if (msg.kind == 0)
-            return cln_error_set(err, CLN_E_INVALID, msg.err, "container %s: %s", c->id, msg.text);
+            return ctr_start_failure(c->proc.argv.v[0], c->proc.cwd, msg.text, msg.err, c->id,
+                                     err);
     }
 }
 
@@ -876,6 +934,31 @@ int cln_ctr_remove(struct cln_ctr *c, struct cln_error **err)
         cln_error_free(e);
     ctr_free(c);
     return r;
+}
+
+int cln_ctr_reclaim(const char *run_dir, const char *id, struct cln_error **err)
+{
+    if (!valid_id(id) || !run_dir || run_dir[0] != '/')
+        return cln_error_set(err, CLN_E_INVALID, 0, "container id or run directory invalid");
+    struct cln_ctr c = {.id = (char *)id, .monitor_fd = -1, .init_fd = -1, .ctl = -1, .go = -1};
+    struct stat st;
+    for (int i = 0; i < 4; i++) {
+        char *leaf = cln_xasprintf(CG_ROOT "/%s/cleanrun/%s", cg_ctrl[i], id);
+        if (stat(leaf, &st) == 0)
+            c.cg[i] = leaf;
+        else
+            free(leaf);
+    }
+    int r = cgroups_remove(&c, err); /* cgroup.kill between tries */
+    for (int i = 0; i < 4; i++)
+        free(c.cg[i]);
+    if (r < 0)
+        return r;
+    cleanup_free char *dir = cln_xasprintf("%s/%s", run_dir, id);
+    int d = dir_remove(dir);
+    if (d < 0)
+        return cln_error_set(err, CLN_E_IO, -d, "removing %s", dir);
+    return 0;
 }
 
 /* ---- logs ---- */

@@ -73,6 +73,9 @@ struct cln_ctr_config {
     struct cln_broker *broker;
     const struct cln_ctr_mount *mounts; /* in order, after the root's own */
     size_t nmounts;
+    /* "name:address" lines added to /etc/hosts (Docker's --add-host);
+     * NULL-terminated, may be NULL */
+    const char *const *extra_hosts;
 };
 
 /* Create and start a container from image (a name or id in s).  The first
@@ -83,6 +86,24 @@ int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_
 
 /* Start the first process of a container made with created_only. */
 int cln_ctr_start(struct cln_ctr *c, struct cln_error **err);
+
+/* The first process as the host sees it (the init's child, read from the
+ * init's children once it started), or 0 before it started or when it
+ * could not be read. */
+pid_t cln_ctr_first_pid(const struct cln_ctr *c);
+
+/* A descriptor that becomes readable when the container has ended (the
+ * monitor's pidfd), for poll: then cln_ctr_wait(c, 0, ...) returns at once. */
+int cln_ctr_wait_fd(const struct cln_ctr *c);
+
+/* The container's directory (run_dir/id). */
+const char *cln_ctr_dir(const struct cln_ctr *c);
+
+/* What a container of run_dir left when its creator died (by construction
+ * its processes died with it): whatever is left in its cgroups is killed
+ * (cgroup.kill: only that cgroup's processes, all of them ours), the
+ * cgroups and the directory removed.  Nothing there is not an error. */
+int cln_ctr_reclaim(const char *run_dir, const char *id, struct cln_error **err);
 
 struct cln_ctr_state {
     bool running;
@@ -138,11 +159,16 @@ struct cln_ctr_exec {
     size_t stdin_len;
     size_t out_cap;      /* bytes kept of each stream; 0: 1 MiB */
     unsigned timeout_ms; /* 0: none; at the deadline its process group is killed */
+    /* readable: end it now, as at its deadline (interrupted is set); <= 0: none */
+    int wake_fd;
+    cln_output_fn on_output; /* each chunk as it arrives; may be NULL */
+    void *userdata;
 };
 
 struct cln_ctr_exec_result {
     int exit_code; /* or 128+signal */
     bool timed_out;
+    bool interrupted; /* timed_out by wake_fd */
     pid_t host_pid;  /* the exec'd process as the host sees it */
     char *out, *err; /* NUL-terminated; owned */
     size_t out_len, err_len;
