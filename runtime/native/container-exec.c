@@ -229,14 +229,14 @@ int ctr_start_failure(const char *a0, const char *cwd, const char *what, int e, 
     go_strerror(e, why, sizeof(why));
     if (strcmp(what, "execve") == 0) {
         if (e == ENOENT && !strchr(a0, '/'))
-            return cln_error_set(err, CLN_E_INVALID, e,
+            return cln_error_set(err, CLN_E_INVALID, 0,
                                  "exec: \"%s\": executable file not found in $PATH", a0);
         if (e == ENOENT)
-            return cln_error_set(err, CLN_E_INVALID, e, "exec: \"%s\": stat %s: %s", a0, a0, why);
-        return cln_error_set(err, CLN_E_INVALID, e, "exec: \"%s\": %s", a0, why);
+            return cln_error_set(err, CLN_E_INVALID, 0, "exec: \"%s\": stat %s: %s", a0, a0, why);
+        return cln_error_set(err, CLN_E_INVALID, 0, "exec: \"%s\": %s", a0, why);
     }
     if (strcmp(what, "chdir to the working directory") == 0)
-        return cln_error_set(err, CLN_E_INVALID, e,
+        return cln_error_set(err, CLN_E_INVALID, 0,
                              "chdir to cwd (\"%s\") set in config.json failed: %s", cwd, why);
     return cln_error_set(err, CLN_E_ISOLATION, e, "exec in container %s: %s", id, what);
 }

@@ -111,8 +111,12 @@ int cln_ctr_copy_in(struct cln_ctr *c, const char *dir, const struct cln_file *f
     if (d < 0) {
         int e = errno;
         close(root);
-        return cln_error_set(err, e == ENOENT ? CLN_E_NOT_FOUND : CLN_E_IO, e,
-                             "copy into /%s in container %s", dir, c->id);
+        /* worded as the other backends word it */
+        if (e == ENOENT || e == ENOTDIR)
+            return cln_error_set(err, e == ENOENT ? CLN_E_NOT_FOUND : CLN_E_INVALID, 0,
+                                 "copy files into /%s in container %.12s: %s", dir, c->id,
+                                 e == ENOENT ? "no such directory" : "not a directory");
+        return cln_error_set(err, CLN_E_IO, e, "copy into /%s in container %s", dir, c->id);
     }
     close(d);
     int r = 0;

@@ -1066,7 +1066,7 @@ static int n_copy_in(void *ctx, const char *id, const char *dir, const struct cl
         return not_found(id, err);
     int r = cln_ctr_copy_in(e->c, dir, files, nfiles, err);
     put(n, e);
-    return r < 0 ? cln_error_wrap(err, "runtime native: copying into %s", id) : 0;
+    return r;
 }
 
 static int n_copy_out(void *ctx, const char *id, const char *path, size_t cap,
@@ -1079,7 +1079,7 @@ static int n_copy_out(void *ctx, const char *id, const char *path, size_t cap,
         return not_found(id, err);
     int r = cln_ctr_copy_out(e->c, path, cap, ret_info, ret_content, ret_found, err);
     put(n, e);
-    return r < 0 ? cln_error_wrap(err, "runtime native: copying %s out of %s", path, id) : 0;
+    return r;
 }
 
 static const struct cln_runtime_ops native_ops = {

@@ -43,6 +43,20 @@ static struct cln_labels labels;
         }                                                                                          \
     } while (0)
 
+/* A test of a feature the runtime does not have is skipped, saying so. */
+#define NEED(feature, what)                                                                        \
+    do {                                                                                           \
+        if (!cln_runtime_supports(rt, (feature)))                                                  \
+            cr_skip_test("runtime %s cannot %s", cln_runtime_name(rt), what);                      \
+    } while (0)
+
+/* The engine answers over HTTP (Docker's API: Docker, Podman). */
+static bool http_engine(void)
+{
+    const char *n = cln_runtime_name(rt);
+    return strcmp(n, "docker") == 0 || strcmp(n, "podman") == 0;
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -125,7 +139,8 @@ static void remove_all(void)
     cln_error_free(err);
     struct cln_resource *nets = NULL;
     err = NULL;
-    if (cln_network_list(rt, filter, &nets, &n, &err) == 0) {
+    if (cln_runtime_supports(rt, CLN_FEATURE_NETWORK) &&
+        cln_network_list(rt, filter, &nets, &n, &err) == 0) {
         for (size_t i = 0; i < n; i++) {
             struct cln_error *e = NULL;
             cln_network_remove(rt, nets[i].name, &e);
@@ -156,6 +171,8 @@ static void assert_nothing_left(void)
     die_on(cln_rt_list(rt, filter, &s, &n, &err), err, "list");
     cln_container_summaries_free(s, n);
     cr_assert_eq(n, 0, "%zu container(s) left with %s", n, filter);
+    if (!cln_runtime_supports(rt, CLN_FEATURE_NETWORK))
+        return;
     struct cln_resource *nets = NULL;
     die_on(cln_network_list(rt, filter, &nets, &n, &err), err, "list networks");
     cln_resources_free(nets, n);
@@ -206,16 +223,19 @@ Test(runtime, engine_identifies_itself)
     cr_assert(cln_runtime_local(rt));
     const char *ep = getenv("CLEANRUN_TEST_ENDPOINT");
     cr_assert_not_null(ep);
-    bool podman = strstr(ep, "podman") != NULL;
-    cr_assert_str_eq(cln_runtime_name(rt), podman ? "podman" : "docker");
-    cr_assert_str_eq(cln_runtime_engine(rt)->engine, podman ? "Podman Engine" : "Docker Engine");
+    bool podman = strstr(ep, "podman") != NULL, native = strncmp(ep, "native://", 9) == 0;
+    cr_assert_str_eq(cln_runtime_name(rt), native ? "native" : podman ? "podman" : "docker");
+    cr_assert_str_eq(cln_runtime_engine(rt)->engine, native   ? "cleanrun native"
+                                                     : podman ? "Podman Engine"
+                                                              : "Docker Engine");
     cleanup_error struct cln_error *err = NULL;
     die_on(cln_rt_ping(rt, &err), err, "ping");
 }
 
 Test(runtime, lifecycle_create_start_inspect_stop_wait_remove)
 {
-    static const char *const cmd[] = {"sh", "-c", "trap 'exit 7' TERM; sleep 600 & wait", NULL};
+    static const char *const cmd[] = {
+        "sh", "-c", "trap 'exit 7' TERM; touch /tmp/trapped; sleep 600 & wait", NULL};
     struct cln_container_config cfg = {
         .image = IMAGE,
         .cmd = cmd,
@@ -236,6 +256,13 @@ Test(runtime, lifecycle_create_start_inspect_stop_wait_remove)
     cr_assert_str_eq(cln_labels_get(&st.labels, CLN_LABEL_RUN), run_id);
     cr_assert_not_null(cln_labels_get(&st.labels, CLN_LABEL_OWNER_PID));
     cln_container_state_done(&st);
+    /* the trap is set before the signal comes (a fast runtime starts the
+     * process before its shell got that far) */
+    static const char *const trapped[] = {
+        "sh", "-c", "while [ ! -e /tmp/trapped ]; do sleep 0.01; done", NULL};
+    struct cln_exec_result tr = run(id, trapped, 10000);
+    cr_assert_eq(tr.exit_code, 0);
+    cln_exec_result_done(&tr);
 
     die_on(cln_rt_stop(rt, id, 5, &err), err, "stop");
     int code = -1;
@@ -251,7 +278,8 @@ Test(runtime, lifecycle_create_start_inspect_stop_wait_remove)
     cr_assert_lt(cln_rt_inspect(rt, id, &st, &err), 0);
     cr_assert_eq(err->code, CLN_E_NOT_FOUND);
     char *msg = cln_error_render(err);
-    cr_assert(strstr(msg, "HTTP 404"), "%s", msg);
+    cr_assert(!http_engine() || strstr(msg, "HTTP 404"), "%s", msg);
+    cr_assert(strstr(msg, id), "names the container: %s", msg);
     free(msg);
     free(id);
     assert_nothing_left();
@@ -445,7 +473,13 @@ Test(runtime, logs_keep_stdout_and_stderr_apart)
      * lines of different streams reliably (Docker copies the two streams
      * separately, Podman returns them stream by stream). */
     die_on(cln_rt_logs(rt, id, 1, 0, &out, &errc, &err), err, "logs tail");
-    cr_assert_eq(out.data.len + errc.data.len, 5, "one line in all");
+    if (strcmp(cln_runtime_name(rt), "native") == 0) {
+        /* native keeps the streams in two files: the last line of each */
+        cr_assert_str_eq(out.data.data, "out2\n");
+        cr_assert_str_eq(errc.data.data, "err1\n");
+    } else {
+        cr_assert_eq(out.data.len + errc.data.len, 5, "one line in all");
+    }
     cln_capture_done(&out);
     cln_capture_done(&errc);
     destroy(id);
@@ -531,6 +565,7 @@ static void count_lines(const char *line, void *ud)
 
 Test(runtime, image_build_from_memory_and_in_band_errors)
 {
+    NEED(CLN_FEATURE_BUILD, "build images");
     char tag[96];
     snprintf(tag, sizeof(tag), "localhost/cleanrun/it-build:%s", run_id);
     struct cln_file files[] = {
@@ -587,6 +622,7 @@ Test(runtime, image_build_from_memory_and_in_band_errors)
 
 Test(runtime, containers_reach_each_other_by_alias_on_a_private_network)
 {
+    NEED(CLN_FEATURE_NETWORK, "create networks");
     char net[96];
     snprintf(net, sizeof(net), "cleanrun-%s", run_id);
     char *net_id = NULL;
@@ -632,6 +668,7 @@ Test(runtime, containers_reach_each_other_by_alias_on_a_private_network)
 
 Test(runtime, ports_are_published_on_loopback)
 {
+    NEED(CLN_FEATURE_NETWORK, "publish ports (it has no networks)");
     static const char *const httpd[] = {
         "sh", "-c", "mkdir -p /www && echo port-ok > /www/index.html && httpd -f -p 80 -h /www",
         NULL};
@@ -680,12 +717,18 @@ Test(runtime, engine_errors_carry_status_and_message)
     char *id = NULL;
     cleanup_error struct cln_error *err = NULL;
     cr_assert_lt(cln_rt_create(rt, &cfg, &id, &err), 0);
-    cr_assert_eq(err->code, CLN_E_NOT_FOUND);
-    cr_assert_not_null(err->detail);
-    cr_assert_eq(err->detail->http_status, 404);
-    cr_assert_not_null(err->detail->api_message);
+    cr_assert_eq(cln_error_root_code(err), CLN_E_NOT_FOUND);
     char *m = cln_error_render(err);
-    cr_assert(strstr(m, "create container from localhost/cleanrun/does-not-exist:never"), "%s", m);
+    if (http_engine()) {
+        cr_assert_eq(err->code, CLN_E_NOT_FOUND);
+        cr_assert_not_null(err->detail);
+        cr_assert_eq(err->detail->http_status, 404);
+        cr_assert_not_null(err->detail->api_message);
+        cr_assert(strstr(m, "create container from localhost/cleanrun/does-not-exist:never"), "%s",
+                  m);
+    } else {
+        cr_assert(strstr(m, "localhost/cleanrun/does-not-exist:never"), "%s", m);
+    }
     free(m);
     cln_error_free(err);
     err = NULL;
@@ -898,6 +941,7 @@ static void *creator(void *ud)
 
 Test(runtime, an_interrupt_never_cuts_a_creation_short, .timeout = 120)
 {
+    NEED(CLN_FEATURE_NETWORK, "create networks");
     struct create_loop l;
     memset(&l, 0, sizeof(l));
     pthread_t t;
