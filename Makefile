@@ -163,6 +163,7 @@ engines:
 
 DOCKER_EP := unix:///var/run/docker.sock
 PODMAN_EP := unix:///run/podman/podman.sock
+NATIVE_EP := native:///var/lib/cleanrun
 
 # Against the real engines, started by `.ci/setup engines`: Docker and Podman
 # with the release build, Docker again under the sanitizers with leaks checked.
@@ -179,6 +180,19 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASN)/san-integ/ubsan \
 	    $(ASN)/test-integration --jobs $(NPROC)
 	@python3 tests/sanitizer-reports.py $(ASN)/san-integ
+	@echo "== the native runtime (no engine): its base image imported, the same integration suite (release; ASan + UBSan, leaks checked), e2e, interrupt"
+	bash .ci/setup native-images $(REL)/cleanrun
+	CLEANRUN_TEST_ENDPOINT=$(NATIVE_EP) $(REL)/test-integration --jobs $(NPROC)
+	@rm -rf $(ASN)/san-native && mkdir -p $(ASN)/san-native
+	CLEANRUN_TEST_ENDPOINT=$(NATIVE_EP) \
+	ASAN_OPTIONS=detect_leaks=1:log_path=$(CURDIR)/$(ASN)/san-native/asan \
+	LSAN_OPTIONS=exitcode=0 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(ASN)/san-native/ubsan \
+	    $(ASN)/test-integration --jobs $(NPROC)
+	@python3 tests/sanitizer-reports.py $(ASN)/san-native
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    bash tests/e2e/native.sh $(ASN)/cleanrun $(NATIVE_EP)
+	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(NATIVE_EP) 10
 	@echo "== the emulator of Apple's container CLI (tests/emulator/): its self-test, both schemas, on Docker"
 	bash tests/emulator/selftest.sh
 	@echo "== Apple backend against the emulator, 1.x then 0.x: e2e, reports, self-test, interrupt; fault modes, macOS 15"

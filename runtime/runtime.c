@@ -365,6 +365,12 @@ int cln_runtime_ensure_image(struct cln_runtime *rt, const char *ref, enum cln_p
             cln_image_info_done(&info);
             return 0;
         }
+        if (policy == CLN_PULL_NEVER && rt->desc->images)
+            return cln_error_set(err, CLN_E_NOT_FOUND, 0,
+                                 "image %s is not present in %s and the pull policy is "
+                                 "\"never\" (import it first: cleanrun image import FILE "
+                                 "--name %s)",
+                                 ref, rt->desc->name, ref);
         if (policy == CLN_PULL_NEVER)
             return cln_error_set(err, CLN_E_NOT_FOUND, 0,
                                  "image %s is not present in %s and the pull policy is "

@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# End-to-end tests of cleanrun on the native runtime (no engine): the
+# examples that need no network pass with every step isolated; those that
+# need one are refused before anything runs; the failing examples fail the
+# right way; `cleanrun image` imports, lists and removes; and under strace
+# every execve after cleanrun's own start is made by a process that had
+# left the host's mount namespace (a container's process).
+# Usage: tests/e2e/native.sh CLEANRUN_BINARY [ENDPOINT]
+# (ENDPOINT: native:///var/lib/cleanrun unless given; the base image
+# localhost/cleanrun/busybox:1 must be in that store: .ci/setup native-images)
+set -uo pipefail
+bin=$1 endpoint=${2:-native:///var/lib/cleanrun}
+cd "$(dirname "$0")/../.."
+pass=0 fail=0
+out=$(mktemp)
+tmp=$(mktemp -d)
+trap 'rm -rf "$out" "$tmp"' EXIT
+
+check() { # NAME WANT_EXIT CMD...: then the output is in $out
+    local name=$1 want=$2
+    shift 2
+    "$@" >"$out" 2>&1
+    local got=$?
+    [ "$got" = "$want" ] && return 0
+    echo "FAIL $name: exit $got, want $want"
+    sed 's/^/    | /' "$out" | head -n 40
+    fail=$((fail + 1))
+    return 1
+}
+has() { # NAME TEXT...: every text appears in $out
+    local name=$1
+    shift
+    for t in "$@"; do
+        if ! grep -qF -- "$t" "$out"; then
+            echo "FAIL $name: output lacks: $t"
+            sed 's/^/    | /' "$out" | head -n 40
+            fail=$((fail + 1))
+            return 1
+        fi
+    done
+    echo "ok   $name"
+    pass=$((pass + 1))
+}
+run() { "$bin" run --host "$endpoint" --no-color "$@"; }
+
+examples=(specs/ephemeral-tools.cleanrun.toml specs/eventual.cleanrun.toml
+    specs/matrix.cleanrun.toml specs/slow-start.cleanrun.toml)
+check examples-pass 0 run -j 2 "${examples[@]}" &&
+    has examples-pass "runtime native (cleanrun native" "6 tests: 6 passed, 0 failed, 0 errors" \
+        "host-exec lockout: in force" "isolation: 17 steps isolated, 0 unverified, 0 violated"
+
+# every step's evidence: its own namespaces, the canary proven absent on the host
+json=$tmp/report.json
+check examples-json 0 run -q --report json="$json" "${examples[@]}" &&
+    if python3 - "$json" <<'PY'; then
+import json, sys
+r = json.load(open(sys.argv[1]))
+steps = [s for t in r["tests"] for s in t["steps"]]
+assert len(steps) == 17, len(steps)
+for s in steps:
+    ev = s["isolation"]
+    assert ev["verdict"] == "isolated", ev
+    for n in ("mnt", "pid", "uts", "net", "ipc", "cgroup"):
+        assert not ev["namespaces"][n]["shared"], (n, ev["namespaces"][n])
+    assert ev["canary"]["state"] == "proven", ev["canary"]
+    assert ev["cgroup"].startswith("/cleanrun/"), ev["cgroup"]
+PY
+        echo "ok   examples-json: 17 steps, each in namespaces of its own, canary proven"
+        pass=$((pass + 1))
+    else
+        echo "FAIL examples-json"
+        fail=$((fail + 1))
+    fi
+
+# a test that needs a network is refused before anything starts (exit 2)
+check needs-network 2 run specs/depends-on.cleanrun.toml &&
+    has needs-network 'specs/depends-on.cleanrun.toml:4:1: test "depends-on" needs a network' \
+        "runtime native cannot create networks"
+
+check wrong-output 1 run tests/e2e/failing/wrong-output.cleanrun.toml &&
+    has wrong-output "FAIL    wrong-output" "- World" "+ world"
+start=$(date +%s)
+check hung-step 1 run tests/e2e/failing/hung-step.cleanrun.toml &&
+    has hung-step "TIMEOUT hung-step" "timed out after 1.0" "killed (host-signal)"
+took=$(($(date +%s) - start))
+if [ "$took" -le 5 ]; then
+    echo "ok   hung-step returned in ${took}s"
+    pass=$((pass + 1))
+else
+    echo "FAIL hung-step took ${took}s"
+    fail=$((fail + 1))
+fi
+check missing-file 1 run tests/e2e/failing/missing-file.cleanrun.toml &&
+    has missing-file "expected file /tmp/wanted exists: exists, actual: absent"
+check never-ready 3 run tests/e2e/failing/never-ready.cleanrun.toml &&
+    has never-ready "service db not ready after 1." "last log lines of service db:" "cannot open config"
+check bad-exit 1 run tests/e2e/failing/bad-exit.cleanrun.toml &&
+    has bad-exit "expected exit code: 0, actual: 2" "| about to fail"
+check missing-image 3 run tests/e2e/failing/missing-image.cleanrun.toml &&
+    has missing-image "image localhost/cleanrun/no-such-image:1 is not present in native" \
+        "cleanrun image import FILE --name localhost/cleanrun/no-such-image:1"
+
+# cleanrun image: a rootfs tarball in, listed, run, removed, pruned
+root=$tmp/rootfs
+mkdir -p "$root/bin"
+cp /bin/busybox "$root/bin/busybox"
+ln -s busybox "$root/bin/sh"
+ln -s busybox "$root/bin/cat"
+echo "imported-ok" >"$root/hello.txt"
+tar -C "$root" -cf "$tmp/rootfs.tar" .
+name="localhost/cleanrun/e2e-native-import:$$"
+check image-import 0 "$bin" image import --host "$endpoint" "$tmp/rootfs.tar" --name "$name" &&
+    has image-import "imported sha256:" "as $name"
+check image-ls 0 "$bin" image ls --host "$endpoint" && has image-ls "$name" "IMAGE ID"
+cat >"$tmp/imported.cleanrun.toml" <<EOF
+[test]
+name = "imported"
+[images.mine]
+ref = "$name"
+pull = "never"
+[[steps]]
+image = "mine"
+run = ["cat", "/hello.txt"]
+expect.stdout = "imported-ok\n"
+EOF
+check image-run 0 run "$tmp/imported.cleanrun.toml" && has image-run "PASS    imported"
+check image-rm 0 "$bin" image rm --host "$endpoint" "$name" && has image-rm "removed $name"
+check image-gone 3 run "$tmp/imported.cleanrun.toml" && has image-gone "is not present in native"
+check image-prune 0 "$bin" image prune --host "$endpoint" && has image-prune "pruned "
+check image-hostile 3 "$bin" image import --host "$endpoint" /etc/hostname --name x:y &&
+    has image-hostile "cleanrun: runtime native: importing /etc/hostname"
+
+# strace: cleanrun's own start is the only execve of the host; every other
+# one is by a process that left the host's mount namespace before it (the
+# monitor's unshare, inherited by the init and its children; an exec's
+# setns into the init's namespaces)
+if command -v strace >/dev/null 2>&1; then
+    trace=$tmp/trace
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 check strace-run 0 \
+        strace -f -qq --pidns-translation -e trace=execve,execveat,clone,clone3,fork,vfork,unshare,setns -o "$trace" \
+        "$bin" run --host "$endpoint" --no-color -q -j 2 "${examples[@]}"
+    if why=$(python3 - "$trace" "$bin" <<'PY'
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+binary = sys.argv[2]
+parent, inside, execs, first = {}, set(), [], None
+for l in lines:
+    m = re.match(r"(\d+)\s+(?:<\.\.\. )?(\w+)(?:\(| resumed>)(.*)", l)
+    if not m:
+        continue
+    pid, call, rest = int(m.group(1)), m.group(2), m.group(3)
+    if first is None:
+        first = pid
+    r = re.search(r"=\s*(-?\d+)(?: /\* (\d+) in strace's PID NS \*/)?", l.rsplit(")", 1)[-1] if ")" in l else "")
+    ok = r is not None and int(r.group(1)) >= 0
+    if call in ("clone", "clone3", "fork", "vfork") and ok and int(r.group(1)) > 0:
+        # (a child in a pid namespace of its own: its pid as strace sees it)
+        child = int(r.group(2) or r.group(1))
+        parent[child] = pid
+        if pid in inside:
+            inside.add(child)
+    elif call in ("unshare", "setns") and ok and "CLONE_NEWNS" in l:
+        inside.add(pid)
+    elif call.startswith("execve") and "resumed>" not in l:
+        execs.append((pid, rest.split('"')[1] if '"' in rest else rest, ok))
+assert execs and execs[0][:2] == (first, binary), execs[:2]
+outside = [(p, path) for p, path, _ in execs[1:] if p not in inside]
+assert not outside, "execve on the host's mount namespace: %s" % outside[:5]
+print(len(execs) - 1)
+PY
+    ); then
+        echo "ok   strace: cleanrun's own start, then $why execve calls, each by a process in a container's mount namespace"
+        pass=$((pass + 1))
+    else
+        echo "FAIL strace: $why"
+        fail=$((fail + 1))
+    fi
+else
+    echo "FAIL strace is not installed (.ci/setup deps installs it)"
+    fail=$((fail + 1))
+fi
+
+echo "native e2e on $endpoint with $bin: $pass passed, $fail failed"
+[ "$fail" = 0 ]
