@@ -122,7 +122,7 @@ struct cln_runtime_desc {
     const struct cln_network_ops *network;
     const struct cln_volume_ops *volume;
     const struct cln_build_ops *build;
-    const struct cln_batch_ops *batch; /* NULL: one request an id */
+    const struct cln_batch_ops *batch;  /* NULL: one request an id */
     const struct cln_image_ops *images; /* NULL: images live in the engine only */
     /* What the missing network manager needs, said in "runtime X cannot
      * create networks (requires ...)"; NULL: nothing to say. */

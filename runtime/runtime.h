@@ -297,10 +297,10 @@ enum cln_runtime_feature {
 
 /* An image of a runtime's own store. */
 struct cln_image_summary {
-    char *id;             /* "sha256:<hex>" */
+    char *id;              /* "sha256:<hex>" */
     struct cln_strv names; /* sorted; may be empty */
-    char *created;        /* RFC 3339, or NULL */
-    uint64_t size;        /* bytes unpacked */
+    char *created;         /* RFC 3339, or NULL */
+    uint64_t size;         /* bytes unpacked */
 };
 void cln_image_summaries_free(struct cln_image_summary *v, size_t n);
 

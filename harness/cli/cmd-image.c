@@ -106,19 +106,18 @@ int cln_cmd_image(int argc, char **argv)
     const char *action = argv[optind];
     char **args = argv + optind + 1;
     int nargs = argc - optind - 1;
-    bool ok = (strcmp(action, "import") == 0 && nargs == 1) ||
-              ((strcmp(action, "ls") == 0 || strcmp(action, "list") == 0 ||
-                strcmp(action, "prune") == 0) &&
-               nargs == 0) ||
-              ((strcmp(action, "rm") == 0 || strcmp(action, "remove") == 0) && nargs >= 1);
-    if (!ok) {
-        fprintf(stderr, "cleanrun image: %s\n%s",
-                strcmp(action, "import") && strcmp(action, "ls") && strcmp(action, "list") &&
-                        strcmp(action, "rm") && strcmp(action, "remove") &&
-                        strcmp(action, "prune")
-                    ? "unknown action"
-                    : "wrong number of arguments",
-                image_help);
+    static const struct {
+        const char *name;
+        int min, max;
+    } actions[] = {{"import", 1, 1},   {"ls", 0, 0},           {"list", 0, 0},
+                   {"rm", 1, 1 << 20}, {"remove", 1, 1 << 20}, {"prune", 0, 0}};
+    const char *why = "unknown action";
+    for (size_t i = 0; i < sizeof(actions) / sizeof(*actions); i++)
+        if (strcmp(action, actions[i].name) == 0)
+            why = nargs >= actions[i].min && nargs <= actions[i].max ? NULL
+                                                                     : "wrong number of arguments";
+    if (why) {
+        fprintf(stderr, "cleanrun image: %s: %s\n%s", action, why, image_help);
         return CLN_EXIT_USAGE;
     }
     if (!e.runtime && !e.host)
@@ -133,9 +132,9 @@ int cln_cmd_image(int argc, char **argv)
         struct cln_image_summary *v = NULL;
         size_t n = 0;
         if (cln_image_import(rt, args[0], o.name, &v, &n, &err) < 0) {
-            code = cln_cli_fail(err, cln_error_root_code(err) == CLN_E_UNSUPPORTED
-                                         ? CLN_EXIT_USAGE
-                                         : CLN_EXIT_INFRA);
+            code =
+                cln_cli_fail(err, cln_error_root_code(err) == CLN_E_UNSUPPORTED ? CLN_EXIT_USAGE
+                                                                                : CLN_EXIT_INFRA);
         } else {
             for (size_t i = 0; i < n; i++) {
                 printf("imported %s", v[i].id);

@@ -62,7 +62,7 @@ struct cln_ctr {
     struct cln_broker_child mon; /* the monitor, when the broker runs it */
     char *cg[4];                 /* memory, pids, cpu, unified: the leaf directories, or NULL */
     pid_t monitor, init;
-    pid_t first; /* the first process, once started */
+    pid_t first;             /* the first process, once started */
     int monitor_fd, init_fd; /* pidfds */
     int ctl;                 /* created, not started: the channel to the init; else -1 */
     int go;                  /* then: the init's start pipe's write end; else -1 */

@@ -110,7 +110,8 @@ int ctr_resolve_user(const struct cln_strv *layers, const char *spec, struct ctr
         }
     }
     if (!found && !uid_num)
-        return cln_error_set(err, CLN_E_INVALID, 0, "unable to find user %s: no matching entries in passwd file", user);
+        return cln_error_set(err, CLN_E_INVALID, 0,
+                             "unable to find user %s: no matching entries in passwd file", user);
     if (group) {
         if (numeric(group, &v)) {
             p->gid = (gid_t)v;
@@ -146,6 +147,7 @@ int ctr_resolve_user(const struct cln_strv *layers, const char *spec, struct ctr
         }
     }
     if (group && !gfound)
-        return cln_error_set(err, CLN_E_INVALID, 0, "unable to find group %s: no matching entries in group file", group);
+        return cln_error_set(err, CLN_E_INVALID, 0,
+                             "unable to find group %s: no matching entries in group file", group);
     return 0;
 }

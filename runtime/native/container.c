@@ -429,8 +429,7 @@ static int make_paths(struct ctr_paths *p, const struct cln_store_image *img,
             const char *e = cfg->extra_hosts[i], *colon = strchr(e, ':');
             if (!colon || colon == e || !colon[1] || strpbrk(e, " \t\n#")) {
                 cln_buf_done(&h);
-                return cln_error_set(err, CLN_E_INVALID, 0,
-                                     "extra host '%s': not name:address", e);
+                return cln_error_set(err, CLN_E_INVALID, 0, "extra host '%s': not name:address", e);
             }
             cln_buf_printf(&h, "%s\t%.*s\n", colon + 1, (int)(colon - e), e);
         }
@@ -801,8 +800,7 @@ int cln_ctr_start(struct cln_ctr *c, struct cln_error **err)
             return cln_error_set(err, r == -ETIMEDOUT ? CLN_E_TIMEOUT : CLN_E_IO, -r,
                                  "container %s: waiting for its process to start", c->id);
         if (msg.kind == 0)
-            return ctr_start_failure(c->proc.argv.v[0], c->proc.cwd, msg.text, msg.err, c->id,
-                                     err);
+            return ctr_start_failure(c->proc.argv.v[0], c->proc.cwd, msg.text, msg.err, c->id, err);
     }
 }
 

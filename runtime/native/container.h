@@ -169,8 +169,8 @@ struct cln_ctr_exec_result {
     int exit_code; /* or 128+signal */
     bool timed_out;
     bool interrupted; /* timed_out by wake_fd */
-    pid_t host_pid;  /* the exec'd process as the host sees it */
-    char *out, *err; /* NUL-terminated; owned */
+    pid_t host_pid;   /* the exec'd process as the host sees it */
+    char *out, *err;  /* NUL-terminated; owned */
     size_t out_len, err_len;
     size_t out_dropped, err_dropped; /* bytes beyond out_cap */
 };

@@ -530,9 +530,8 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
     for (size_t i = 0; cfg->labels && i < cfg->labels->len; i++)
         cln_labels_set(&e->labels, cfg->labels->items[i].key, cfg->labels->items[i].value);
     e->health_argv = health_of(img->config);
-    e->health_timeout_ms = img->config->health_timeout_ns > 0
-                               ? (uint64_t)img->config->health_timeout_ns / 1000000
-                               : 0;
+    e->health_timeout_ms =
+        img->config->health_timeout_ns > 0 ? (uint64_t)img->config->health_timeout_ns / 1000000 : 0;
     cleanup_strv struct cln_strv argv = {0};
     argv_of(cfg, img->config, &argv);
     cln_store_image_free(img);
@@ -549,11 +548,11 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
                              CLN_ARRAY_SIZE(m));
     }
     for (size_t i = 0; i < cfg->nmounts; i++)
-        m[i] = (struct cln_ctr_mount){
-            .type = cfg->mounts[i].type == CLN_MOUNT_TMPFS ? CLN_CTR_TMPFS : CLN_CTR_BIND,
-            .source = cfg->mounts[i].source,
-            .target = cfg->mounts[i].target,
-            .read_only = cfg->mounts[i].read_only};
+        m[i] = (struct cln_ctr_mount){.type = cfg->mounts[i].type == CLN_MOUNT_TMPFS ? CLN_CTR_TMPFS
+                                                                                     : CLN_CTR_BIND,
+                                      .source = cfg->mounts[i].source,
+                                      .target = cfg->mounts[i].target,
+                                      .read_only = cfg->mounts[i].read_only};
     /* the record first: a crash from here on leaves something gc finds */
     r = record_write(n, e, err);
     if (r < 0) {
@@ -893,8 +892,7 @@ static int n_inspect(void *ctx, const char *id, struct cln_container_state *ret,
 static bool is_record_name(const char *name, char *id)
 {
     size_t len = strlen(name);
-    if (len != 64 + 5 || strcmp(name + 64, ".json") != 0 ||
-        strspn(name, "0123456789abcdef") != 64)
+    if (len != 64 + 5 || strcmp(name + 64, ".json") != 0 || strspn(name, "0123456789abcdef") != 64)
         return false;
     memcpy(id, name, 64);
     id[64] = 0;
@@ -937,7 +935,10 @@ static int n_list(void *ctx, const char *label_filter, struct cln_container_summ
             if (r == 0 && !st.running)
                 snprintf(status, sizeof(status), "Exited (%d)", st.exit_code);
             else
-                snprintf(status, sizeof(status), "%s", r < 0 ? "Dead" : st.created ? "Created" : "Up");
+                snprintf(status, sizeof(status), "%s",
+                         r < 0        ? "Dead"
+                         : st.created ? "Created"
+                                      : "Up");
             put(n, e);
         } else if (rec.owner_pid == getpid() && rec.owner_start == n->owner_start) {
             record_done(&rec); /* ours, being removed */
@@ -970,9 +971,8 @@ static int n_list(void *ctx, const char *label_filter, struct cln_container_summ
     return 0;
 }
 
-static int n_logs(void *ctx, const char *id, unsigned tail, size_t cap,
-                  struct cln_capture *ret_out, struct cln_capture *ret_err,
-                  struct cln_error **err)
+static int n_logs(void *ctx, const char *id, unsigned tail, size_t cap, struct cln_capture *ret_out,
+                  struct cln_capture *ret_err, struct cln_error **err)
 {
     struct native *n = ctx;
     struct entry *e = get(n, id);
@@ -1136,8 +1136,7 @@ static int i_import(void *ctx, const char *path, const char *name, struct cln_im
     return 0;
 }
 
-static int i_list(void *ctx, struct cln_image_summary **ret, size_t *ret_n,
-                  struct cln_error **err)
+static int i_list(void *ctx, struct cln_image_summary **ret, size_t *ret_n, struct cln_error **err)
 {
     struct native *n = ctx;
     struct cln_store_images l = {0};

@@ -258,8 +258,8 @@ Test(runtime, lifecycle_create_start_inspect_stop_wait_remove)
     cln_container_state_done(&st);
     /* the trap is set before the signal comes (a fast runtime starts the
      * process before its shell got that far) */
-    static const char *const trapped[] = {
-        "sh", "-c", "while [ ! -e /tmp/trapped ]; do sleep 0.01; done", NULL};
+    static const char *const trapped[] = {"sh", "-c",
+                                          "while [ ! -e /tmp/trapped ]; do sleep 0.01; done", NULL};
     struct cln_exec_result tr = run(id, trapped, 10000);
     cr_assert_eq(tr.exit_code, 0);
     cln_exec_result_done(&tr);
