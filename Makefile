@@ -299,6 +299,7 @@ BENCH_RUNS ?= 5
 bench: deps
 	@bash .ci/setup docker
 	@$(MAKE) --no-print-directory -j$(NPROC) $(REL)/bench-toml $(REL)/bench-runtime $(REL)/floor-client $(REL)/measure $(REL)/cleanrun
+	@bash .ci/setup native-images $(REL)/cleanrun
 	@bash bench/toml-speed.sh $(REL)/bench-toml
 	@python3 bench/runtime-bench.py $(REL) $(BENCH_RUNS)
 

@@ -18,6 +18,9 @@ import time
 
 SOCK = "/var/run/docker.sock"
 IMAGE = "localhost/cleanrun/busybox:test-2"
+# the native runtime (no engine): the same image in its store
+# (.ci/setup native-images), the same workload, in the same run
+NATIVE = "native:///var/lib/cleanrun"
 
 
 def measure(build, argv):
@@ -72,6 +75,8 @@ def breakdown(build, ep, runs):
         variants.append((("floor", shape), [f"{build}/floor-client", SOCK, IMAGE, str(n), str(f)]))
         variants.append((("harness", shape), [f"{build}/cleanrun", "run", "--host", ep, "--no-gc",
                                                "-q", "--no-color", spec]))
+        variants.append((("native", shape), [f"{build}/cleanrun", "run", "--host", NATIVE,
+                                              "--no-gc", "-q", "--no-color", spec]))
     res = {key: [] for key, _ in variants}
     for _ in range(runs):
         for key, argv in variants:
@@ -81,18 +86,24 @@ def breakdown(build, ep, runs):
     med = {k: (statistics.median(r[0] for r in v), statistics.median(r[1] for r in v))
            for k, v in res.items()}
     print(f"per operation (median of {runs}; wall ms / engine CPU ms each):")
-    print(f"{'':32} {'floor':>17} {'cleanrun run':>17}")
+    print(f"{'':32} {'floor':>17} {'cleanrun run':>17} {'native run':>17}")
     for label, shape, count in (("fixed (1 service + 1 step)", "base", 1),
                                 ("an exec step in the service", "exec", 50),
                                 ("a fresh container and its step", "fresh", 10)):
-        cells = []
-        for who in ("floor", "harness"):
+        cells, walls = [], {}
+        for who in ("floor", "harness", "native"):
             w, e = med[(who, shape)]
             if shape != "base":
                 w -= med[(who, "base")][0]
                 e -= med[(who, "base")][1]
+            walls[who] = w / count
             cells.append(f"{w / count * 1000:7.1f} / {e / count * 1000:7.1f}")
-        print(f"{label:32} {cells[0]:>17} {cells[1]:>17}")
+        print(f"{label:32} {cells[0]:>17} {cells[1]:>17} {cells[2]:>17}")
+        if shape != "base":
+            target = 20 if shape == "fresh" else 8
+            ratio = walls["harness"] / walls["native"] if walls["native"] > 0 else float("inf")
+            print(f"{'':32} native is {ratio:.1f}x cheaper than through dockerd "
+                  f"(target {target}x: {'met' if ratio >= target else 'MISSED'})")
 
 
 def test_lines(name, nexec=50, nfresh=10):
@@ -149,6 +160,9 @@ def main():
         ("cleanrun runtime", [f"{build}/bench-runtime", ep, IMAGE]),
         ("cleanrun run (harness path)", [f"{build}/cleanrun", "run", "--host", ep, "--no-gc",
                                          "-q", "--no-color", spec]),
+        ("native runtime", [f"{build}/bench-runtime", NATIVE, IMAGE]),
+        ("native cleanrun run", [f"{build}/cleanrun", "run", "--host", NATIVE, "--no-gc",
+                                 "-q", "--no-color", spec]),
     ]
     if docker:
         variants.append(("docker CLI", ["bash", os.path.join(os.path.dirname(__file__),
@@ -182,6 +196,10 @@ def main():
     breakdown(build, ep, max(3, runs))
     if os.environ.get("BENCH_W2"):
         w2(build, ep, runs)
+    nw, nc, nm, _ = summary["native cleanrun run"]
+    print(f"native: W1 through `cleanrun run` {floor_wall / nw:.1f}x faster than the Docker floor "
+          f"(target 10x: {'met' if floor_wall >= nw * 10 else 'MISSED'}); client CPU {nc:.3f} s, "
+          f"peak RSS {nm:.1f} MiB")
     w, c, m, e = summary["cleanrun run (harness path)"]
     print(f"harness path: wall {w / floor_wall:.3f}x the floor (target 1.05x: "
           f"{'met' if w <= floor_wall * 1.05 else 'MISSED'}), engine CPU "

@@ -327,6 +327,7 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
         }
         size_t cap = x->out_cap ? x->out_cap : 1 << 20, sent = 0;
         int wake = x->wake_fd > 0 ? x->wake_fd : -1;
+        bool killed = false;
         long backstop = x->timeout_ms ? now_ms() + x->timeout_ms + 5000 : -1;
         bool open_out = true, open_err = true, open_sock = true;
         while (open_out || open_err || open_sock) {
@@ -339,16 +340,21 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
             int n = poll(pf, 5, backstop < 0 ? -1 : left > 0 ? (int)left : 0);
             if (n < 0 && errno == EINTR)
                 continue;
+            if (n == 0 && killed) /* a process of the container holds the pipes: let go */
+                break;
             if (n == 0) { /* the child did not end its process: end both */
                 syscall(SYS_pidfd_send_signal, efd, SIGKILL, NULL, 0);
                 res.timed_out = true;
-                backstop = -1;
+                killed = true;
+                backstop = now_ms() + 2000;
                 continue;
             }
             if (pf[4].revents) { /* the child ends it as at its deadline */
                 struct ctr_msg k = {.kind = 5};
-                if (open_sock && send(sv[0], &k, sizeof(k), MSG_NOSIGNAL) < 0)
+                if (open_sock && send(sv[0], &k, sizeof(k), MSG_NOSIGNAL) < 0) {
                     syscall(SYS_pidfd_send_signal, efd, SIGKILL, NULL, 0);
+                    res.timed_out = true;
+                }
                 res.interrupted = true;
                 if (backstop < 0 || backstop > now_ms() + 5000)
                     backstop = now_ms() + 5000;

@@ -698,6 +698,17 @@ int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_
     int r = cln_store_image_get(s, image, &img, err);
     if (r < 0)
         return r;
+    r = cln_ctr_create_from(img, cfg, ret, err);
+    cln_store_image_free(img);
+    return r;
+}
+
+int cln_ctr_create_from(const struct cln_store_image *img, const struct cln_ctr_config *cfg,
+                        struct cln_ctr **ret, struct cln_error **err)
+{
+    if (!valid_id(cfg->id) || !cfg->run_dir || cfg->run_dir[0] != '/')
+        return cln_error_set(err, CLN_E_INVALID, 0, "container id or run directory invalid");
+    int r = 0;
     struct cln_ctr *c = cln_xcalloc(1, sizeof(*c));
     c->monitor_fd = c->init_fd = c->ctl = c->go = -1;
     c->broker = cfg->broker;
@@ -712,7 +723,6 @@ int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_
         r = make_proc(&c->proc, img->config, &img->layer_dirs, cfg, err);
     for (size_t i = 0; r == 0 && i < img->layer_dirs.n; i++)
         cln_strv_add(&c->layers, img->layer_dirs.v[i]);
-    cln_store_image_free(img);
     if (r < 0) {
         paths_done(&paths);
         ctr_free(c);

@@ -84,6 +84,12 @@ struct cln_ctr_config {
 int cln_ctr_create(struct cln_store *s, const char *image, const struct cln_ctr_config *c,
                    struct cln_ctr **ret, struct cln_error **err);
 
+/* The same from an image already loaded (cln_store_image_get), which the
+ * caller keeps: no store access. */
+struct cln_store_image;
+int cln_ctr_create_from(const struct cln_store_image *img, const struct cln_ctr_config *c,
+                        struct cln_ctr **ret, struct cln_error **err);
+
 /* Start the first process of a container made with created_only. */
 int cln_ctr_start(struct cln_ctr *c, struct cln_error **err);
 

@@ -53,8 +53,9 @@ struct entry {
     struct cln_ctr *c;
     pthread_mutex_t mu; /* c's state: start, inspect, kill, stop, reaping */
     int refs;           /* users, under the runtime's lock */
-    bool gone;          /* out of the table: being removed or removed */
-    bool removed;
+    bool gone;          /* being removed (or removed): no new users */
+    bool removed;       /* done: freed by the last user out */
+    int waiters;        /* removers waiting for another remover, holding a ref */
     char started_at[40], finished_at[40];
     struct entry *next;
 };
@@ -121,34 +122,56 @@ static void entry_free(struct entry *e)
     free(e);
 }
 
-/* The entry of id (full, or a unique prefix of at least 12) or name, held. */
-static struct entry *get(struct native *n, const char *id)
+/* The entry of id (full, or a unique prefix of at least 12) or name, under
+ * n->mu; gone ones too when asked (not removed ones). */
+static struct entry *find_locked(struct native *n, const char *id, bool with_gone)
 {
     struct entry *found = NULL;
-    size_t len = strlen(id);
-    pthread_mutex_lock(&n->mu);
+    size_t len = strlen(id), prefixed = 0;
     for (struct entry *e = n->list; e; e = e->next) {
-        if (e->gone)
+        if (e->removed || (e->gone && !with_gone))
             continue;
-        if (strcmp(e->id, id) == 0 || (e->name && strcmp(e->name, id) == 0)) {
+        if (strcmp(e->id, id) == 0 || (e->name && strcmp(e->name, id) == 0))
+            return e;
+        if (len >= 12 && strncmp(e->id, id, len) == 0) {
             found = e;
+            prefixed++;
+        }
+    }
+    return prefixed == 1 ? found : NULL;
+}
+
+/* The entry, held (a use of it: remove waits for it to end). */
+static struct entry *get(struct native *n, const char *id)
+{
+    pthread_mutex_lock(&n->mu);
+    struct entry *e = find_locked(n, id, false);
+    if (e)
+        e->refs++;
+    pthread_mutex_unlock(&n->mu);
+    return e;
+}
+
+/* Under n->mu: a removed entry's last user frees it. */
+static void release_locked(struct native *n, struct entry *e)
+{
+    e->refs--;
+    if (e->gone)
+        pthread_cond_broadcast(&n->cv);
+    if (!e->removed || e->refs > 0)
+        return;
+    for (struct entry **pp = &n->list; *pp; pp = &(*pp)->next)
+        if (*pp == e) {
+            *pp = e->next;
             break;
         }
-        if (len >= 12 && strncmp(e->id, id, len) == 0)
-            found = found ? NULL : e;
-    }
-    if (found)
-        found->refs++;
-    pthread_mutex_unlock(&n->mu);
-    return found;
+    entry_free(e);
 }
 
 static void put(struct native *n, struct entry *e)
 {
     pthread_mutex_lock(&n->mu);
-    e->refs--;
-    if (e->gone)
-        pthread_cond_broadcast(&n->cv);
+    release_locked(n, e);
     pthread_mutex_unlock(&n->mu);
 }
 
@@ -269,15 +292,20 @@ static char *jdup(const cJSON *o, const char *k)
     return cJSON_IsString(v) ? cln_xstrdup(v->valuestring) : NULL;
 }
 
-/* 1 read, 0 missing or unreadable (a record half written by a crash is
- * skipped: its container was never made). */
+/* 1 read, 0 missing, -1 there but unreadable (not a regular file, not
+ * ours, cut short): then nothing may be judged from it. */
 static int record_read(const struct native *n, const char *id, struct record *ret)
 {
     memset(ret, 0, sizeof(*ret));
     cleanup_free char *path = record_path(n, id);
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0)
-        return 0;
+        return errno == ENOENT ? 0 : -1;
+    struct stat st;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+        close(fd);
+        return -1;
+    }
     struct cln_buf b = CLN_BUF_INIT;
     char tmp[8192];
     ssize_t k;
@@ -287,17 +315,22 @@ static int record_read(const struct native *n, const char *id, struct record *re
     cJSON *o = b.data ? cJSON_ParseWithLength(b.data, b.len) : NULL;
     cln_buf_done(&b);
     if (!o)
-        return 0;
+        return -1;
     ret->id = jdup(o, "id");
     ret->name = jdup(o, "name");
     ret->image = jdup(o, "image");
     ret->image_id = jdup(o, "image_id");
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "created");
-    ret->created = cJSON_IsNumber(v) ? (int64_t)v->valuedouble : 0;
+    ret->created = cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15
+                       ? (int64_t)v->valuedouble
+                       : 0;
     v = cJSON_GetObjectItemCaseSensitive(o, "owner_pid");
-    ret->owner_pid = cJSON_IsNumber(v) ? (long)v->valuedouble : 0;
+    ret->owner_pid =
+        cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e9 ? (long)v->valuedouble : 0;
     v = cJSON_GetObjectItemCaseSensitive(o, "owner_start");
-    ret->owner_start = cJSON_IsNumber(v) ? (uint64_t)v->valuedouble : 0;
+    ret->owner_start = cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1e18
+                           ? (uint64_t)v->valuedouble
+                           : 0;
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "labels"), *it;
     cJSON_ArrayForEach(it, l)
     {
@@ -307,7 +340,7 @@ static int record_read(const struct native *n, const char *id, struct record *re
     cJSON_Delete(o);
     if (!ret->id || strcmp(ret->id, id) != 0) {
         record_done(ret);
-        return 0;
+        return -1;
     }
     return 1;
 }
@@ -333,10 +366,10 @@ static void n_close(void *ctx)
     while (n->list) {
         struct entry *e = n->list;
         n->list = e->next;
-        if (!e->removed) {
-            cln_ctr_remove(e->c, NULL);
+        if (!e->removed && e->c) {
             cleanup_free char *rec = record_path(n, e->id);
-            unlink(rec);
+            if (cln_ctr_remove(e->c, NULL) == 0 || cln_ctr_reclaim(n->run_dir, e->id, NULL) == 0)
+                unlink(rec); /* else the record stays, for gc */
         }
         entry_free(e);
     }
@@ -419,10 +452,50 @@ static int n_image_pull(void *ctx, const char *ref, cln_progress_fn progress, vo
                          ref, ref);
 }
 
+static bool is_record_name(const char *name, char *id);
+
+/* A container (of any process: the records) made from image id, or NULL. */
+static char *image_user(struct native *n, const char *image_id)
+{
+    DIR *d = opendir(n->run_dir);
+    char *user = NULL;
+    struct dirent *de;
+    while (d && !user && (de = readdir(d))) {
+        char id[65];
+        struct record rec;
+        if (!is_record_name(de->d_name, id) || record_read(n, id, &rec) != 1)
+            continue;
+        if (rec.image_id && strcmp(rec.image_id, image_id) == 0)
+            user = CLN_TAKE(rec.id);
+        record_done(&rec);
+    }
+    if (d)
+        closedir(d);
+    return user;
+}
+
 static int n_image_remove(void *ctx, const char *ref, bool force, struct cln_error **err)
 {
     struct native *n = ctx;
-    (void)force;
+    /* a container's layers are its root: never pruned under it (as Docker,
+     * force only removes the name then) */
+    struct cln_store_info info;
+    struct cln_error *le = NULL;
+    pthread_mutex_lock(&n->store_mu);
+    int lr = cln_store_lookup(n->store, ref, &info, &le);
+    pthread_mutex_unlock(&n->store_mu);
+    cln_error_free(le);
+    if (lr == 0) {
+        char *user = image_user(n, info.id);
+        cln_store_info_done(&info);
+        if (user && !force) {
+            int r = cln_error_set(err, CLN_E_CONFLICT, 0,
+                                  "runtime native: image %s is used by container %.12s", ref, user);
+            free(user);
+            return r;
+        }
+        free(user);
+    }
     pthread_mutex_lock(&n->store_mu);
     int r = cln_store_remove(n->store, ref, err);
     pthread_mutex_unlock(&n->store_mu);
@@ -534,8 +607,8 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
         img->config->health_timeout_ns > 0 ? (uint64_t)img->config->health_timeout_ns / 1000000 : 0;
     cleanup_strv struct cln_strv argv = {0};
     argv_of(cfg, img->config, &argv);
-    cln_store_image_free(img);
     if (argv.n == 0) {
+        cln_store_image_free(img);
         entry_free(e);
         return cln_error_set(err, CLN_E_INVALID, 0,
                              "runtime native: no command: none given, none in the image %s",
@@ -543,6 +616,7 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
     }
     struct cln_ctr_mount m[32];
     if (cfg->nmounts > CLN_ARRAY_SIZE(m)) {
+        cln_store_image_free(img);
         entry_free(e);
         return cln_error_set(err, CLN_E_INVALID, 0, "runtime native: more than %zu mounts",
                              CLN_ARRAY_SIZE(m));
@@ -556,6 +630,7 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
     /* the record first: a crash from here on leaves something gc finds */
     r = record_write(n, e, err);
     if (r < 0) {
+        cln_store_image_free(img);
         entry_free(e);
         return r;
     }
@@ -583,10 +658,14 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
     if (!cc.broker) /* cln_runtime_open checks it: never here */
         r = cln_error_set(err, CLN_E_INTERNAL, 0, "runtime native: its broker is missing");
     else
-        r = cln_ctr_create(n->store, e->image_id, &cc, &e->c, err);
+        r = cln_ctr_create_from(img, &cc, &e->c, err);
+    cln_store_image_free(img);
     if (r < 0) {
+        /* what a failed create left (it removes its own): the record goes
+         * with the last of it, else it stays for gc */
         cleanup_free char *rec = record_path(n, e->id);
-        unlink(rec);
+        if (cln_ctr_reclaim(n->run_dir, e->id, NULL) == 0)
+            unlink(rec);
         entry_free(e);
         return cln_error_wrap(err, "runtime native: creating a container of %s", cfg->image);
     }
@@ -645,7 +724,8 @@ static int wait_end(struct native *n, struct entry *e, uint64_t timeout_ms)
             struct timespec t;
             clock_gettime(CLOCK_MONOTONIC, &t);
             int64_t spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-            to = spent >= (int64_t)timeout_ms ? 0 : (int)((int64_t)timeout_ms - spent);
+            int64_t left = (int64_t)(timeout_ms > INT32_MAX ? INT32_MAX : timeout_ms) - spent;
+            to = left <= 0 ? 0 : (int)left;
         }
         int k = poll(pf, 2, to);
         if (k < 0 && errno == EINTR)
@@ -730,7 +810,8 @@ static int n_kill(void *ctx, const char *id, const char *signal, struct cln_erro
     return r;
 }
 
-/* Remove a container this process does not hold: what a dead owner left. */
+/* Remove a container this process does not hold: what a dead owner left,
+ * or what a failed removal of ours left. */
 static int remove_foreign(struct native *n, const char *id, struct cln_error **err)
 {
     /* only a full id names a directory: never a path */
@@ -740,10 +821,16 @@ static int remove_foreign(struct native *n, const char *id, struct cln_error **e
     cleanup_free char *dir = cln_xasprintf("%s/%s", n->run_dir, id);
     cleanup_free char *path = record_path(n, id);
     struct stat st;
-    bool has = record_read(n, id, &rec) == 1;
-    if (!has && lstat(dir, &st) < 0)
+    int has = record_read(n, id, &rec);
+    if (has < 0)
+        return cln_error_set(err, CLN_E_IO, 0,
+                             "runtime native: the record %s cannot be read: not removing "
+                             "container %s",
+                             path, id);
+    if (has == 0 && lstat(dir, &st) < 0)
         return 0;
-    if (has && owner_alive(&rec) && rec.owner_pid != getpid()) {
+    bool ours = has && rec.owner_pid == getpid() && rec.owner_start == n->owner_start;
+    if (has && !ours && owner_alive(&rec)) {
         int r = cln_error_set(err, CLN_E_CONFLICT, 0,
                               "runtime native: container %s belongs to cleanrun process %ld, "
                               "which is running",
@@ -759,31 +846,83 @@ static int remove_foreign(struct native *n, const char *id, struct cln_error **e
     return r;
 }
 
+/* Take e out of use and remove it; e is held once by the caller. */
+static int remove_held(struct native *n, struct entry *e, struct cln_error **err)
+{
+    /* its processes end: execs, waits and copies in flight return */
+    pthread_mutex_lock(&e->mu);
+    struct cln_error *ke = NULL;
+    cln_ctr_kill(e->c, SIGKILL, &ke);
+    cln_error_free(ke);
+    pthread_mutex_unlock(&e->mu);
+    pthread_mutex_lock(&n->mu);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 30;
+    while (e->refs - e->waiters > 1)
+        if (pthread_cond_timedwait(&n->cv, &n->mu, &until) == ETIMEDOUT)
+            break;
+    bool busy = e->refs - e->waiters > 1;
+    pthread_mutex_unlock(&n->mu);
+    if (busy) {
+        pthread_mutex_lock(&n->mu);
+        e->gone = false; /* still there: it may be removed again */
+        pthread_cond_broadcast(&n->cv);
+        release_locked(n, e);
+        pthread_mutex_unlock(&n->mu);
+        return cln_error_set(err, CLN_E_TIMEOUT, 0,
+                             "runtime native: container %s: a request on it did not end within "
+                             "30 s",
+                             e->id);
+    }
+    struct cln_error *re = NULL;
+    int r = cln_ctr_remove(e->c, &re); /* frees c, even on error */
+    e->c = NULL;
+    if (r < 0) {
+        /* what is left is for reclaim, now or by gc: the record stays until then */
+        if (cln_ctr_reclaim(n->run_dir, e->id, NULL) == 0) {
+            cln_error_free(re);
+            re = NULL;
+            r = 0;
+        }
+    }
+    cleanup_free char *rec = record_path(n, e->id);
+    if (r == 0 && unlink(rec) < 0 && errno != ENOENT)
+        r = cln_error_set(&re, CLN_E_IO, errno, "runtime native: removing %s", rec);
+    if (r < 0 && err)
+        *err = re;
+    else
+        cln_error_free(re);
+    pthread_mutex_lock(&n->mu);
+    e->removed = true;
+    pthread_cond_broadcast(&n->cv);
+    release_locked(n, e);
+    pthread_mutex_unlock(&n->mu);
+    return r;
+}
+
 static int n_remove(void *ctx, const char *id, bool force, struct cln_error **err)
 {
     struct native *n = ctx;
     pthread_mutex_lock(&n->mu);
-    struct entry *e = NULL, *gone = NULL;
-    for (struct entry *it = n->list; it; it = it->next) {
-        if (strcmp(it->id, id) == 0 || (it->name && strcmp(it->name, id) == 0)) {
-            if (!it->gone) {
-                e = it;
-                break;
-            }
-            gone = it;
-        }
-    }
-    if (!e && gone) { /* another thread removes it: done when it is */
-        while (!gone->removed)
-            pthread_cond_wait(&n->cv, &n->mu);
-        pthread_mutex_unlock(&n->mu);
-        return 0;
-    }
+    struct entry *e = find_locked(n, id, true);
     if (!e) {
         pthread_mutex_unlock(&n->mu);
         return remove_foreign(n, id, err);
     }
     e->refs++;
+    if (e->gone) { /* another thread removes it: done when it is */
+        e->waiters++;
+        while (e->gone && !e->removed)
+            pthread_cond_wait(&n->cv, &n->mu);
+        e->waiters--;
+        bool done = e->removed;
+        release_locked(n, e);
+        pthread_mutex_unlock(&n->mu);
+        return done ? 0
+                    : cln_error_set(err, CLN_E_TIMEOUT, 0,
+                                    "runtime native: container %s: removing it did not finish", id);
+    }
     pthread_mutex_unlock(&n->mu);
     if (!force) {
         struct cln_ctr_state st;
@@ -801,50 +940,21 @@ static int n_remove(void *ctx, const char *id, bool force, struct cln_error **er
         }
     }
     pthread_mutex_lock(&n->mu);
-    if (e->gone) { /* another remover came first */
-        while (!e->removed)
+    if (e->gone) { /* another remover came first meanwhile */
+        e->waiters++;
+        while (e->gone && !e->removed)
             pthread_cond_wait(&n->cv, &n->mu);
-        e->refs--;
+        e->waiters--;
+        bool done = e->removed;
+        release_locked(n, e);
         pthread_mutex_unlock(&n->mu);
-        return 0;
+        return done ? 0
+                    : cln_error_set(err, CLN_E_TIMEOUT, 0,
+                                    "runtime native: container %s: removing it did not finish", id);
     }
     e->gone = true;
     pthread_mutex_unlock(&n->mu);
-    /* its processes end: execs, waits and copies in flight return */
-    pthread_mutex_lock(&e->mu);
-    struct cln_error *ke = NULL;
-    cln_ctr_kill(e->c, SIGKILL, &ke);
-    cln_error_free(ke);
-    pthread_mutex_unlock(&e->mu);
-    pthread_mutex_lock(&n->mu);
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += 30;
-    while (e->refs > 1)
-        if (pthread_cond_timedwait(&n->cv, &n->mu, &until) == ETIMEDOUT)
-            break;
-    bool busy = e->refs > 1;
-    pthread_mutex_unlock(&n->mu);
-    int r = 0;
-    if (busy) {
-        r = cln_error_set(err, CLN_E_TIMEOUT, 0,
-                          "runtime native: container %s: a request on it did not end within 30 s",
-                          e->id);
-    } else {
-        r = cln_ctr_remove(e->c, err);
-        e->c = NULL;
-        cleanup_free char *rec = record_path(n, e->id);
-        if (r == 0 && unlink(rec) < 0 && errno != ENOENT)
-            r = cln_error_set(err, CLN_E_IO, errno, "runtime native: removing %s", rec);
-    }
-    pthread_mutex_lock(&n->mu);
-    e->refs--;
-    if (!busy)
-        e->removed = true;
-    else
-        e->gone = false; /* still there: it may be removed again */
-    pthread_cond_broadcast(&n->cv);
-    pthread_mutex_unlock(&n->mu);
+    int r = remove_held(n, e, err);
     return r < 0 ? cln_error_wrap(err, "runtime native: removing container %s", id) : 0;
 }
 
@@ -941,8 +1051,9 @@ static int n_list(void *ctx, const char *label_filter, struct cln_container_summ
                                       : "Up");
             put(n, e);
         } else if (rec.owner_pid == getpid() && rec.owner_start == n->owner_start) {
-            record_done(&rec); /* ours, being removed */
-            continue;
+            /* ours, being removed, or left by a removal that failed */
+            state = "dead";
+            snprintf(status, sizeof(status), "Dead");
         } else if (owner_alive(&rec)) {
             state = "running";
             snprintf(status, sizeof(status), "Up (cleanrun process %ld)", rec.owner_pid);
@@ -1223,7 +1334,11 @@ static int native_open(const char *endpoint, struct cln_runtime **ret, struct cl
     n->root = cln_xstrdup(root);
     n->run_dir = cln_xasprintf("%s/containers", root);
     n->owner_start = cln_proc_start_time((int)getpid());
-    int r = cln_store_open(root, &n->store, err);
+    int r = 0;
+    if (n->owner_start == 0) /* records must name their owner, or gc would take them */
+        r = cln_error_set(err, CLN_E_IO, 0, "runtime native: this process's start time is unknown");
+    if (r == 0)
+        r = cln_store_open(root, &n->store, err);
     if (r == 0 && mkdir(n->run_dir, 0700) < 0 && errno != EEXIST)
         r = cln_error_set(err, CLN_E_IO, errno, "creating %s", n->run_dir);
     if (r < 0) {

@@ -141,8 +141,22 @@ if command -v strace >/dev/null 2>&1; then
         "$bin" run --host "$endpoint" --no-color -q -j 2 "${examples[@]}"
     if why=$(python3 - "$trace" "$bin" <<'PY'
 import re, sys
-lines = open(sys.argv[1]).read().splitlines()
 binary = sys.argv[2]
+# a call strace split ("... <unfinished ...>", then "<... call resumed>...")
+# joined back into one line
+lines, pending = [], {}
+for l in open(sys.argv[1]).read().splitlines():
+    m = re.match(r"(\d+)\s+(.*)", l)
+    if not m:
+        continue
+    pid, rest = m.group(1), m.group(2)
+    if rest.endswith("<unfinished ...>"):
+        pending[pid] = rest[: -len("<unfinished ...>")].rstrip()
+        continue
+    r = re.match(r"<\.\.\. \w+ resumed>(.*)", rest)
+    if r and pid in pending:
+        rest = pending.pop(pid) + r.group(1)
+    lines.append(pid + " " + rest)
 parent, inside, execs, first = {}, set(), [], None
 for l in lines:
     m = re.match(r"(\d+)\s+(?:<\.\.\. )?(\w+)(?:\(| resumed>)(.*)", l)
