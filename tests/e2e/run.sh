@@ -273,7 +273,7 @@ fi
 check no-engine 3 "$bin" run --host unix:///tmp/cleanrun-no-engine.sock specs/ephemeral-tools.cleanrun.toml &&
     has no-engine "no container engine answered" "/tmp/cleanrun-no-engine.sock" "Start one"
 
-check unknown-runtime 2 "$bin" run --runtime dokcer specs && has unknown-runtime "unknown runtime 'dokcer' (known: docker, podman, apple)"
+check unknown-runtime 2 "$bin" run --runtime dokcer specs && has unknown-runtime "unknown runtime 'dokcer' (known: docker, podman, apple, native)"
 # no Apple CLI where it is looked for (this is not a Mac): said, with the way out
 CLEANRUN_APPLE_CLI= check apple-runtime 3 "$bin" run --runtime apple specs &&
     has apple-runtime "no container engine answered for runtime apple" "'container system start' (Apple)" "CLEANRUN_APPLE_CLI"
