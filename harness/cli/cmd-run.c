@@ -73,8 +73,8 @@ static void print_usage(const char *cmd, FILE *f)
                 "  -j, --jobs N       tests in parallel (default: the number of cores)\n"
                 "  --fail-fast        start no more tests after one fails\n"
                 "  --timeout DUR      limit for the whole run (e.g. 10m)\n"
-                "  --runtime NAME     docker or podman (default: $CLEANRUN_RUNTIME, else "
-                "discover)\n"
+                "  --runtime NAME     docker, podman, apple or native (default:\n"
+                "                     $CLEANRUN_RUNTIME, else discover)\n"
                 "  --host URL         the engine's address, e.g. unix:///run/podman/podman.sock\n"
                 "  --no-gc            do not remove what dead runs left before starting\n"
                 "  --keep-on-failure  leave a failed test's containers running for inspection\n"
@@ -204,7 +204,8 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         }
         case 'r':
             if (!*optarg) {
-                fprintf(stderr, "cleanrun %s: --runtime needs a name (docker, podman, apple)\n",
+                fprintf(stderr,
+                        "cleanrun %s: --runtime needs a name (docker, podman, apple, native)\n",
                         cmd);
                 return -1;
             }
