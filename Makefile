@@ -193,6 +193,8 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    bash tests/e2e/native.sh $(ASN)/cleanrun $(NATIVE_EP)
 	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(NATIVE_EP) 10
+	@echo "== the native runtime rootless: as an ordinary user (made when missing), the same integration suite, e2e"
+	bash tests/e2e/rootless.sh $(REL)
 	@echo "== the emulator of Apple's container CLI (tests/emulator/): its self-test, both schemas, on Docker"
 	bash tests/emulator/selftest.sh
 	@echo "== Apple backend against the emulator, 1.x then 0.x: e2e, reports, self-test, interrupt; fault modes, macOS 15"

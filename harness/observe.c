@@ -33,13 +33,14 @@
 /* Is pid, on this kernel, the init of container id?  Its cgroup path names
  * the container's full id (Docker: /docker/ID or docker-ID.scope; Podman:
  * libpod-ID): a pid from an engine in another pid namespace, or on another
- * machine, is not. */
-static bool pid_is_container(int pid, const char *id)
+ * machine, is not.  Where no cgroup names it (the native runtime rootless),
+ * the runtime that holds the container may prove it. */
+static bool pid_is_container(struct cln_runtime *rt, int pid, const char *id)
 {
     if (pid <= 0 || !id || strlen(id) < 32)
         return false;
     cleanup_free char *cg = cln_proc_cgroup(pid);
-    return cg && strstr(cg, id) != NULL;
+    return (cg && strstr(cg, id) != NULL) || cln_runtime_owns_pid(rt, id, pid);
 }
 
 /* Write the canary by an exec of its own (as uid 0, through the
@@ -240,7 +241,7 @@ void cln_runner_observe_container(struct cln_runtime *rt, const char *id, bool h
         return;
     }
     int pid = st.running ? st.pid : 0;
-    bool proven = pid_is_container(pid, st.id);
+    bool proven = pid_is_container(rt, pid, st.id);
     if (!proven && pid > 0 && ev->local && cln_proc_start_time(pid) == 0) {
         /* gone here: exited since (a service that ends at once), when the
          * engine says so too; else the pid means nothing here (below) */
@@ -309,7 +310,7 @@ int cln_runner_container_pid(struct cln_runtime *rt, const char *id)
         cln_error_free(e);
         return 0;
     }
-    int pid = st.running && pid_is_container(st.pid, st.id) ? st.pid : 0;
+    int pid = st.running && pid_is_container(rt, st.pid, st.id) ? st.pid : 0;
     cln_container_state_done(&st);
     return pid;
 }

@@ -270,6 +270,8 @@ char *cln_report_json(const struct cln_report_input *in)
     cJSON_AddItemToObject(eng, "api_version", jstr(cln_runtime_engine(in->rt)->api_version));
     cJSON_AddItemToObject(eng, "endpoint", jstr(cln_runtime_endpoint(in->rt)));
     cJSON_AddBoolToObject(eng, "local", cln_runtime_local(in->rt));
+    cJSON_AddItemToObject(eng, "limits_not_applied",
+                          jstr(cln_runtime_missing_requires(in->rt, CLN_FEATURE_LIMITS)));
     char hb[256], ts[40];
     cJSON_AddItemToObject(run, "host", jstr(cln_report_host_name(hb, sizeof(hb))));
     cln_report_iso_time(in->start_unix_ms, true, ts, sizeof(ts));

@@ -91,6 +91,14 @@ struct cln_build_ops {
                  void *userdata, char **ret_image_id, struct cln_error **err);
 };
 
+/* Proof, from the runtime itself, that a host pid is a process of a
+ * container: for a runtime that makes containers itself and holds them
+ * (the native runtime's pidfd on each init), where no cgroup names the
+ * container (rootless).  true only when proven. */
+struct cln_proof_ops {
+    bool (*owns_pid)(void *ctx, const char *id, int pid);
+};
+
 /* A store of the runtime's own (CLN_FEATURE_IMAGE_STORE; runtime.h). */
 struct cln_image_ops {
     int (*import)(void *ctx, const char *path, const char *name, struct cln_image_summary **ret,
@@ -124,6 +132,7 @@ struct cln_runtime_desc {
     const struct cln_build_ops *build;
     const struct cln_batch_ops *batch;  /* NULL: one request an id */
     const struct cln_image_ops *images; /* NULL: images live in the engine only */
+    const struct cln_proof_ops *proof;  /* NULL: only the cgroup proves a pid */
     /* What the missing network manager needs, said in "runtime X cannot
      * create networks (requires ...)"; NULL: nothing to say. */
     const char *network_requires;
@@ -159,6 +168,10 @@ struct cln_runtime_desc {
      * (Docker: "bind source path does not exist"; Podman makes the path,
      * so a harness cannot tell that it saw another file system). */
     bool copy_running_only, exec_stdin, vm, bind_checked;
+    /* Limits (memory, pids, cpus) are not applied: a rootless native
+     * runtime where no cgroup is delegated.  What it means, for the
+     * harness to say ("memory, pids and cpus are not limited: ..."). */
+    const char *no_limits;
 };
 
 /* Make a runtime around a backend's ctx: ownership of ctx (ops->close frees

@@ -350,6 +350,8 @@ bool cln_runtime_supports(const struct cln_runtime *rt, unsigned features)
         return false;
     if ((features & CLN_FEATURE_IMAGE_STORE) && !rt->desc->images)
         return false;
+    if ((features & CLN_FEATURE_LIMITS) && rt->desc->no_limits)
+        return false;
     return true;
 }
 
@@ -391,7 +393,14 @@ static int unsupported(const struct cln_runtime *rt, struct cln_error **err, con
 
 const char *cln_runtime_missing_requires(const struct cln_runtime *rt, unsigned feature)
 {
+    if (feature == CLN_FEATURE_LIMITS)
+        return rt->desc->no_limits;
     return feature == CLN_FEATURE_NETWORK && !rt->desc->network ? rt->desc->network_requires : NULL;
+}
+
+bool cln_runtime_owns_pid(struct cln_runtime *rt, const char *id, int pid)
+{
+    return rt->desc->proof && id && pid > 0 && rt->desc->proof->owns_pid(rt->ctx, id, pid);
 }
 
 void cln_runtime_interrupt(struct cln_runtime *rt)

@@ -293,6 +293,9 @@ enum cln_runtime_feature {
     /* images in a store of the runtime's own, imported from files
      * (cln_image_import, cln_image_list, cln_image_prune) */
     CLN_FEATURE_IMAGE_STORE = 1u << 6,
+    /* create applies memory, pids and cpu limits (without: they are not
+     * applied, and the harness says so) */
+    CLN_FEATURE_LIMITS = 1u << 7,
 };
 
 /* An image of a runtime's own store. */
@@ -390,6 +393,10 @@ int cln_rt_copy_out(struct cln_runtime *rt, const char *id, const char *path, si
 /* Make sure an image is present according to the policy. */
 int cln_runtime_ensure_image(struct cln_runtime *rt, const char *ref, enum cln_pull_policy policy,
                              cln_progress_fn progress, void *userdata, struct cln_error **err);
+
+/* Does the runtime itself prove that pid (on this kernel) is a process of
+ * container id?  false when it cannot say (most: the cgroup is the proof). */
+bool cln_runtime_owns_pid(struct cln_runtime *rt, const char *id, int pid);
 
 /* Interrupt the requests in flight (ops->interrupt). */
 void cln_runtime_interrupt(struct cln_runtime *rt);

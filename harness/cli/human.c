@@ -371,6 +371,9 @@ static void on_lockout(const struct cln_session *s, void *ud)
     if (!h->quiet)
         out(h, "host-exec lockout: %s%s\n", s->lockout.in_force ? "in force, " : "",
             s->lockout.method);
+    const char *nolim = cln_runtime_missing_requires(s->rt, CLN_FEATURE_LIMITS);
+    if (!h->quiet && nolim)
+        out(h, "limits: memory, pids and cpus are not limited: %s\n", nolim);
     fflush(h->out);
 }
 

@@ -45,16 +45,19 @@ void cln_ctr_exec_result_done(struct cln_ctr_exec_result *r)
 static const int ns_flags =
     CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWCGROUP;
 
-static int join_ns(int init_fd, pid_t init)
+static int join_ns(int init_fd, pid_t init, bool userns)
 {
-    if (setns(init_fd, ns_flags) == 0)
+    /* a rootless container's user namespace with the rest (the kernel
+     * joins it first) */
+    if (setns(init_fd, ns_flags | (userns ? CLONE_NEWUSER : 0)) == 0)
         return 0;
     if (errno != EINVAL)
         return -errno;
-    /* Before 5.8: every /proc/PID/ns/ entry opened first, then joined; mnt last. */
-    static const char *const names[] = {"cgroup", "ipc", "uts", "net", "pid", "mnt"};
-    int fds[6];
-    for (int i = 0; i < 6; i++) {
+    /* Before 5.8: every /proc/PID/ns/ entry opened first, then joined; user
+     * first, mnt last. */
+    static const char *const names[] = {"user", "cgroup", "ipc", "uts", "net", "pid", "mnt"};
+    int fds[7];
+    for (int i = userns ? 0 : 1; i < 7; i++) {
         char p[64];
         snprintf(p, sizeof(p), "/proc/%d/ns/%s", (int)init, names[i]);
         fds[i] = open(p, O_RDONLY | O_CLOEXEC);
@@ -65,7 +68,7 @@ static int join_ns(int init_fd, pid_t init)
      * the init is a zombie, and a dead init makes the joins fail. */
     if (syscall(SYS_pidfd_send_signal, init_fd, 0, NULL, 0) < 0)
         return -errno;
-    for (int i = 0; i < 6; i++)
+    for (int i = userns ? 0 : 1; i < 7; i++)
         if (setns(fds[i], 0) < 0)
             return -errno;
     return 0;
@@ -104,7 +107,7 @@ __attribute__((noreturn)) static void run_exec(const struct exec_child *x, pid_t
     int nsdir = open("/proc/self/ns", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (nsdir < 0 || fstatat(nsdir, "mnt", &mnt0, 0) < 0 || fstatat(nsdir, "pid", &pid0, 0) < 0)
         ctr_child_fail(x->sock, "reading this process's namespaces", errno);
-    int r = join_ns(x->init_fd, x->init);
+    int r = join_ns(x->init_fd, x->init, x->proc->id_count > 0);
     if (r < 0)
         ctr_child_fail(x->sock, "joining the container's namespaces", -r);
     if (fstatat(nsdir, "mnt", &mnt1, 0) < 0 || fstatat(nsdir, "pid_for_children", &pid1, 0) < 0 ||
@@ -260,6 +263,8 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
     int r = 0;
     if (x->user)
         r = ctr_resolve_user(&c->layers, x->user, &p, err);
+    if (r == 0 && x->user && c->proc.id_count)
+        r = ctr_userns_ids(&p, c->proc.id_count, x->user, err);
     struct exec_child *ec = cln_xcalloc(1, sizeof(*ec));
     ec->proc = &p;
     ec->init_fd = c->init_fd;
@@ -392,6 +397,9 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
                 }
             }
         }
+        /* an exec the caller ended is ended so, however the kill landed */
+        if (res.interrupted)
+            res.timed_out = true;
         siginfo_t si = {0};
         int st = 0;
         if (c->broker) { /* the broker reaps it and says how it ended */

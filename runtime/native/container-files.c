@@ -163,7 +163,8 @@ int cln_ctr_copy_in(struct cln_ctr *c, const char *dir, const struct cln_file *f
                 left -= (size_t)w;
             }
         }
-        if (r == 0 && (fchown(fd, 0, 0) < 0 || fchmod(fd, mode) < 0))
+        /* (rootless: the file is the caller's, which is the container's root) */
+        if (r == 0 && ((geteuid() == 0 && fchown(fd, 0, 0) < 0) || fchmod(fd, mode) < 0))
             r = cln_error_set(err, CLN_E_IO, errno, "copy in: the mode of /%s", rel);
         if (close(fd) < 0 && r == 0)
             r = cln_error_set(err, CLN_E_IO, errno, "copy in: writing /%s", rel);

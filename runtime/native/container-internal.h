@@ -22,6 +22,8 @@ struct ctr_proc {
     struct sock_fprog seccomp; /* the filter, exported from libseccomp */
     unsigned long cap_keep[2]; /* Docker's 14: the bounding set kept, permitted, effective */
     int cap_last;              /* /proc/sys/kernel/cap_last_cap */
+    bool userns;               /* in a user namespace mapping root alone: no setgroups */
+    uint32_t id_count;         /* rootless: uids and gids 0..id_count-1 mapped; 0 = not rootless */
 };
 
 /* The paths the init needs, absolute on the host, made before the fork. */
@@ -33,7 +35,12 @@ struct ctr_paths {
     char *hostname;
     bool read_only;
     bool wait_start; /* the init waits for cln_ctr_start before the workload */
-    int go_fd;       /* then: it reads its start from this pipe, its own */
+    /* rootless: the monitor makes a user namespace mapping its root to
+     * this uid and gid (the caller's); maps_by_caller: the caller writes
+     * wider maps (newuidmap) when the monitor asks, else root alone */
+    bool userns, maps_by_caller;
+    uint32_t host_uid, host_gid;
+    int go_fd; /* then: it reads its start from this pipe, its own */
     /* the caller's mounts: bind sources opened (O_PATH) before the fork,
      * targets relative to the root */
     struct ctr_mount {
@@ -50,7 +57,8 @@ enum { CTR_SETUP_OVERLAY = 1, CTR_SETUP_TMPFS_UPPER = 2 };
 
 /* One message from a child: a failure (err != 0) or a pid. */
 struct ctr_msg {
-    int kind; /* 0 error, 1 init pid, 2 ready (rootfs mode in val), 3 exec pid */
+    int kind; /* 0 error, 1 init pid, 2 ready (rootfs mode in val), 3 exec pid, 4 killed at the
+               * deadline, 5 (monitor) map my user namespace / (caller) kill now */
     int err;  /* errno */
     long val;
     char text[200];
@@ -62,7 +70,9 @@ struct cln_ctr {
     struct cln_broker_child mon; /* the monitor, when the broker runs it */
     char *cg[4];                 /* memory, pids, cpu, unified: the leaf directories, or NULL */
     pid_t monitor, init;
-    pid_t first;             /* the first process, once started */
+    pid_t first; /* the first process, once started */
+    int (*map_ids)(void *ud, pid_t monitor, struct cln_error **err);
+    void *map_ud;
     int monitor_fd, init_fd; /* pidfds */
     int ctl;                 /* created, not started: the channel to the init; else -1 */
     int go;                  /* then: the init's start pipe's write end; else -1 */
@@ -79,6 +89,9 @@ void ctr_proc_done(struct ctr_proc *p);
  * uid, gid and supplementary groups (container-user.c). */
 int ctr_resolve_user(const struct cln_strv *layers, const char *spec, struct ctr_proc *p,
                      struct cln_error **err);
+/* In a user namespace mapping ids 0..count-1 (1: root alone, and then no
+ * supplementary group): p's ids must be mapped; spec is for the message. */
+int ctr_userns_ids(struct ctr_proc *p, uint32_t count, const char *spec, struct cln_error **err);
 /* env over base: a K=V of over replaces base's K. */
 void ctr_env_merge(struct cln_strv *out, const char *const *base, const char *const *over);
 

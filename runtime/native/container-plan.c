@@ -45,6 +45,10 @@ void ctr_plan_put_paths(struct cln_buf *b, const struct ctr_paths *p)
         put_str(b, s[i]);
     put_u32(b, p->read_only);
     put_u32(b, p->wait_start);
+    put_u32(b, p->userns);
+    put_u32(b, p->maps_by_caller);
+    put_u32(b, p->host_uid);
+    put_u32(b, p->host_gid);
     put_u32(b, (uint32_t)p->nmounts);
     for (size_t i = 0; i < p->nmounts; i++) {
         const struct ctr_mount *m = &p->mounts[i];
@@ -71,6 +75,8 @@ void ctr_plan_put_proc(struct cln_buf *b, const struct ctr_proc *p)
     cln_buf_append(b, p->seccomp.filter, p->seccomp.len * sizeof(struct sock_filter));
     cln_buf_append(b, p->cap_keep, sizeof(p->cap_keep));
     put_u32(b, (uint32_t)p->cap_last);
+    put_u32(b, p->userns);
+    put_u32(b, p->id_count);
 }
 
 void ctr_plan_put_u32(struct cln_buf *b, uint32_t v)
@@ -147,6 +153,10 @@ int ctr_plan_get_paths(struct ctr_plan_reader *r, struct ctr_paths *p, const int
         *s[i] = ctr_plan_str(r);
     p->read_only = ctr_plan_u32(r);
     p->wait_start = ctr_plan_u32(r);
+    p->userns = ctr_plan_u32(r);
+    p->maps_by_caller = ctr_plan_u32(r);
+    p->host_uid = ctr_plan_u32(r);
+    p->host_gid = ctr_plan_u32(r);
     uint32_t n = ctr_plan_u32(r);
     if (n > CTR_MAX_MOUNTS)
         return -EINVAL;
@@ -195,6 +205,8 @@ int ctr_plan_get_proc(struct ctr_plan_reader *r, struct ctr_proc *p)
     p->seccomp.len = (unsigned short)fl;
     get(r, p->cap_keep, sizeof(p->cap_keep));
     p->cap_last = (int)ctr_plan_u32(r);
+    p->userns = ctr_plan_u32(r);
+    p->id_count = ctr_plan_u32(r);
     if (p->cap_last < 0 || p->cap_last >= 128) /* cap_keep's bits */
         return -EINVAL;
     return r->bad || p->argv.n == 0 ? -EINVAL : 0;

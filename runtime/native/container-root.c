@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -85,7 +86,7 @@ static int mount_at(int root, const char *rel, const char *src, const char *type
         return -errno;                                                                             \
     } while (0)
 
-static int make_dev(int root, const char **what)
+static int make_dev(int root, bool userns, const char **what)
 {
     if (mount_at(root, "dev", "tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME,
                  "mode=755,size=65536k") < 0)
@@ -96,6 +97,24 @@ static int make_dev(int root, const char **what)
     } nodes[] = {{"dev/null", 1, 3},   {"dev/zero", 1, 5},    {"dev/full", 1, 7},
                  {"dev/random", 1, 8}, {"dev/urandom", 1, 9}, {"dev/tty", 5, 0}};
     for (size_t i = 0; i < CLN_ARRAY_SIZE(nodes); i++) {
+        if (userns) { /* no mknod in a user namespace: the host's node bound (bubblewrap's way) */
+            int f = openat(root, nodes[i].name,
+                           O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0666);
+            if (f < 0)
+                FAIL("making a /dev node's mount point");
+            close(f);
+            char host[32];
+            snprintf(host, sizeof(host), "/%s", nodes[i].name);
+            int fd = open_in(root, nodes[i].name, 0);
+            int r = fd < 0 ? -1 : mount_fd(host, fd, NULL, MS_BIND, NULL);
+            int e = errno;
+            if (fd >= 0)
+                close(fd);
+            errno = e;
+            if (r < 0)
+                FAIL("binding a /dev node of the host");
+            continue;
+        }
         if (mknodat(root, nodes[i].name, S_IFCHR | 0666, makedev(nodes[i].maj, nodes[i].min)) < 0)
             FAIL("mknod in /dev");
         if (fchmodat(root, nodes[i].name, 0666, 0) < 0) /* the umask */
@@ -109,8 +128,10 @@ static int make_dev(int root, const char **what)
     for (size_t i = 0; i < CLN_ARRAY_SIZE(links); i++)
         if (symlinkat(links[i][0], root, links[i][1]) < 0)
             FAIL("symlink in /dev");
+    /* (gid 5 is not mapped in a rootless container's user namespace) */
     if (mount_at(root, "dev/pts", "devpts", "devpts", MS_NOSUID | MS_NOEXEC,
-                 "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
+                 userns ? "newinstance,ptmxmode=0666,mode=0620"
+                        : "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0)
         FAIL("mounting /dev/pts");
     if (mount_at(root, "dev/shm", "shm", "tmpfs", MS_NOSUID | MS_NOEXEC | MS_NODEV,
                  "mode=1777,size=67108864") < 0)
@@ -281,6 +302,30 @@ static int user_mounts(int root, const struct ctr_paths *p, const char **what)
         unsigned long ro = m->read_only ? MS_RDONLY : 0;
         if (m->type == CLN_CTR_TMPFS) {
             r = mount_fd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, "mode=1777");
+        } else if (p->userns) {
+            /* rootless: the source opened on the host, bound here (in the
+             * user namespace's mount namespace), then made read-only
+             * keeping the flags the kernel locks */
+            char src[64], dst[64];
+            snprintf(src, sizeof(src), "/proc/self/fd/%d", m->source_fd);
+            snprintf(dst, sizeof(dst), "/proc/self/fd/%d", fd);
+            r = mount(src, dst, NULL, MS_BIND | MS_REC, NULL);
+            if (r == 0) { /* the new mount is on top: reopen to remount it */
+                int top = m->is_dir ? mkdir_p_in(root, m->target) : file_in(root, m->target);
+                struct statvfs sv;
+                snprintf(dst, sizeof(dst), "/proc/self/fd/%d", top);
+                r = top < 0 ? -1 : statvfs(dst, &sv);
+                if (r == 0) {
+                    unsigned long keep = MS_NOSUID | ro;
+                    keep |= (sv.f_flag & ST_NODEV) ? MS_NODEV : 0;
+                    keep |= (sv.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
+                    r = mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | keep, NULL);
+                }
+                int e = errno;
+                if (top >= 0)
+                    close(top);
+                errno = e;
+            }
         } else {
             /* the detached copy made on the host (read-only there when
              * asked), attached here */
@@ -332,7 +377,7 @@ int ctr_setup_root(const struct ctr_paths *p, const char **what)
         r = -errno;
     }
     if (r == 0)
-        r = make_dev(root, what);
+        r = make_dev(root, p->userns, what);
     if (r == 0 && mount_at(root, "sys", "sysfs", "sysfs",
                            MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL) < 0) {
         *what = "mounting /sys";

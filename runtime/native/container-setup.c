@@ -281,7 +281,8 @@ void ctr_child_exec(const struct ctr_proc *p, int report_fd, int alive_fd)
             ctr_child_fail(report_fd, "PR_CAPBSET_DROP", errno);
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
         ctr_child_fail(report_fd, "PR_SET_KEEPCAPS", errno);
-    if (setgroups(p->ngroups, p->groups) < 0)
+    /* (in a user namespace setgroups is denied: the groups are the map's) */
+    if (!p->userns && setgroups(p->ngroups, p->groups) < 0)
         ctr_child_fail(report_fd, "setgroups", errno);
     if (setresgid(p->gid, p->gid, p->gid) < 0)
         ctr_child_fail(report_fd, "setresgid", errno);

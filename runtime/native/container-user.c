@@ -151,3 +151,24 @@ int ctr_resolve_user(const struct cln_strv *layers, const char *spec, struct ctr
                              "unable to find group %s: no matching entries in group file", group);
     return 0;
 }
+
+int ctr_userns_ids(struct ctr_proc *p, uint32_t count, const char *spec, struct cln_error **err)
+{
+    p->id_count = count;
+    p->userns = count <= 1;
+    if (p->userns)
+        p->ngroups = 0;
+    for (size_t i = 0; i < p->ngroups; i++)
+        if (p->groups[i] >= count)
+            p->groups[i--] = p->groups[--p->ngroups]; /* an unmapped group: dropped */
+    if (p->uid < count && p->gid < count)
+        return 0;
+    return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
+                         "user %s (uid %u, gid %u): this rootless container maps ids 0 to %u "
+                         "only%s",
+                         spec ? spec : "(the image's)", (unsigned)p->uid, (unsigned)p->gid,
+                         (unsigned)(count - 1),
+                         count <= 1 ? " (root, to the user running cleanrun: no subordinate ids "
+                                      "in /etc/subuid and /etc/subgid, or no newuidmap)"
+                                    : "");
+}

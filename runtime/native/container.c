@@ -74,9 +74,13 @@ static bool valid_id(const char *id)
 }
 
 /* The leaf cgroups, with the limits written.  Leaves c->cg[i] NULL for a
- * hierarchy that is not mounted (then its limit cannot be applied: error). */
+ * hierarchy that is not mounted (then its limit cannot be applied: error).
+ * Rootless: no cgroup at all (none is delegated to an ordinary user on
+ * this layout), and no limit (cln_native_desc's rootless twin says so). */
 static int cgroups_make(struct cln_ctr *c, const struct cln_ctr_config *cfg, struct cln_error **err)
 {
+    if (geteuid() != 0) /* the backend says its limits are not applied */
+        return 0;
     for (int i = 0; i < 4; i++) {
         cleanup_free char *parent = cln_xasprintf(CG_ROOT "/%s/cleanrun", cg_ctrl[i]);
         if (mkdir(parent, 0755) < 0 && errno != EEXIST)
@@ -148,10 +152,17 @@ static int cgroups_remove(struct cln_ctr *c, struct cln_error **err)
     return r;
 }
 
+static int dir_remove(const char *dir);
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;
     (void)ftw;
+    if (flag == FTW_DNR) { /* overlay's work/work, 000: ours (rootless) to open */
+        if (chmod(path, 0700) < 0 || dir_remove(path) < 0)
+            return -1;
+        return 0;
+    }
     if (flag == FTW_DP)
         return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
     return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
@@ -255,6 +266,34 @@ __attribute__((noreturn)) static void run_init(const struct ctr_paths *paths,
     }
 }
 
+/* A user namespace mapping root to uid and gid (the caller's own ids,
+ * which an ordinary user may map: user_namespaces(7)); setgroups denied,
+ * as it must be before an unprivileged gid_map. */
+static int userns_map_root(uint32_t uid, uint32_t gid)
+{
+    char line[64];
+    const struct {
+        const char *file;
+        uint32_t id;
+    } maps[] = {
+        {"/proc/self/setgroups", 0}, {"/proc/self/uid_map", uid}, {"/proc/self/gid_map", gid}};
+    for (size_t i = 0; i < CLN_ARRAY_SIZE(maps); i++) {
+        if (i == 0)
+            snprintf(line, sizeof(line), "deny");
+        else
+            snprintf(line, sizeof(line), "0 %u 1\n", (unsigned)maps[i].id);
+        int fd = open(maps[i].file, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+            return -errno;
+        ssize_t n = write(fd, line, strlen(line));
+        int e = errno;
+        close(fd);
+        if (n != (ssize_t)strlen(line))
+            return n < 0 ? -e : -EIO;
+    }
+    return 0;
+}
+
 /* The monitor: join the cgroups (the parent did), unshare, fork the init,
  * wait for it. */
 __attribute__((noreturn)) static void run_monitor(pid_t parent, const struct ctr_paths *paths,
@@ -274,6 +313,20 @@ __attribute__((noreturn)) static void run_monitor(pid_t parent, const struct ctr
     char go;
     if (read(sock, &go, 1) != 1)
         _exit(137);
+    if (paths->userns) { /* first: the other namespaces are then its */
+        if (unshare(CLONE_NEWUSER) < 0)
+            ctr_child_fail(sock, "making the user namespace", errno);
+        if (paths->maps_by_caller) { /* the caller maps it (newuidmap), then says so */
+            struct ctr_msg mm = {.kind = 5};
+            char ok = 0;
+            if (write(sock, &mm, sizeof(mm)) < 0 || read(sock, &ok, 1) != 1 || ok != 'm')
+                _exit(137);
+        } else {
+            int r = userns_map_root(paths->host_uid, paths->host_gid);
+            if (r < 0)
+                ctr_child_fail(sock, "mapping the user namespace's root to the caller", -r);
+        }
+    }
     if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID) < 0)
         ctr_child_fail(sock, "unshare", errno);
     /* After joining the cgroups: the cgroup namespace is rooted there. */
@@ -394,16 +447,20 @@ static int make_mounts(struct ctr_paths *p, const struct cln_ctr_config *cfg,
                                  m->source ? m->source : "(none)");
         /* a detached copy of the source's mount (open_tree(2)), here on the
          * host: the init, in a mount namespace of its own, attaches it
-         * (move_mount(2)); a path would be resolved again there */
-        pm->source_fd =
-            open_tree(AT_FDCWD, m->source, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+         * (move_mount(2)); a path would be resolved again there.  Rootless
+         * (no open_tree: it needs CAP_SYS_ADMIN here): the source opened
+         * here, bound by the init through its descriptor */
+        pm->source_fd = geteuid() != 0
+                            ? open(m->source, O_PATH | O_CLOEXEC)
+                            : open_tree(AT_FDCWD, m->source,
+                                        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
         struct stat st;
         if (pm->source_fd < 0 || fstat(pm->source_fd, &st) < 0)
             return cln_error_set(err, errno == ENOENT ? CLN_E_NOT_FOUND : CLN_E_IO, errno,
                                  "bind source %s", m->source);
         pm->is_dir = S_ISDIR(st.st_mode);
         struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID};
-        if (m->read_only &&
+        if (m->read_only && geteuid() == 0 &&
             mount_setattr(pm->source_fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
             return cln_error_set(err, CLN_E_IO, errno, "bind source %s: read-only", m->source);
     }
@@ -423,6 +480,10 @@ static int make_paths(struct ctr_paths *p, const struct cln_store_image *img,
     p->hostname = cln_xstrndup(cfg->hostname ? cfg->hostname : cfg->id, 63);
     p->read_only = cfg->read_only;
     p->wait_start = cfg->created_only;
+    p->userns = geteuid() != 0;
+    p->maps_by_caller = p->userns && cfg->map_ids;
+    p->host_uid = (uint32_t)geteuid();
+    p->host_gid = (uint32_t)getegid();
     if (cfg->extra_hosts && cfg->extra_hosts[0]) { /* "name:address", as Docker's --add-host */
         struct cln_buf h = CLN_BUF_INIT;
         for (size_t i = 0; cfg->extra_hosts[i]; i++) {
@@ -450,9 +511,12 @@ static int make_paths(struct ctr_paths *p, const struct cln_store_image *img,
         return cln_error_set(err, CLN_E_INVALID, 0, "the image has no layer");
     }
     char *lower = cln_buf_steal(&b);
-    p->lowerdir = cln_xasprintf("%s,upperdir=%s,workdir=%s", lower, p->upper, p->work);
+    /* rootless: overlay's own xattrs in the user.* namespace, as the store
+     * writes them for an ordinary user */
+    const char *ux = p->userns ? ",userxattr" : "";
+    p->lowerdir = cln_xasprintf("%s,upperdir=%s,workdir=%s%s", lower, p->upper, p->work, ux);
     p->lowerdir_tmp =
-        cln_xasprintf("%s,upperdir=%s/upper,workdir=%s/work", lower, p->scratch, p->scratch);
+        cln_xasprintf("%s,upperdir=%s/upper,workdir=%s/work%s", lower, p->scratch, p->scratch, ux);
     free(lower);
     if (strlen(p->lowerdir_tmp) >= 4000)
         return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
@@ -516,6 +580,10 @@ static int make_proc(struct ctr_proc *p, const struct cln_image_config *ic,
     const char *wd = cfg->workdir ? cfg->workdir : ic->working_dir;
     p->cwd = cln_xstrdup(wd && *wd ? wd : "/");
     int r = ctr_resolve_user(layers, cfg->user ? cfg->user : ic->user, p, err);
+    uint32_t ids = cfg->uid_count < cfg->gid_count ? cfg->uid_count : cfg->gid_count;
+    if (r == 0 && geteuid() != 0)
+        r = ctr_userns_ids(p, cfg->map_ids && ids > 1 ? ids : 1, cfg->user ? cfg->user : ic->user,
+                           err);
     if (r == 0)
         r = ctr_proc_prepare(p, err);
     return r;
@@ -642,6 +710,8 @@ static int start(struct cln_ctr *c, struct ctr_paths *paths, struct cln_error **
     char pid[24];
     snprintf(pid, sizeof(pid), "%d", (int)m);
     for (int i = 0; i < 4; i++) {
+        if (!c->cg[i])
+            continue; /* rootless */
         cleanup_free char *p = cln_xasprintf("%s/cgroup.procs", c->cg[i]);
         int r = write_file(p, pid);
         if (r < 0)
@@ -662,6 +732,16 @@ static int start(struct cln_ctr *c, struct ctr_paths *paths, struct cln_error **
         if (msg.kind == 0)
             return cln_error_set(err, CLN_E_ISOLATION, msg.err, "starting the container: %s",
                                  msg.text);
+        if (msg.kind == 5) { /* the monitor's user namespace, to map */
+            int mr = c->map_ids ? c->map_ids(c->map_ud, m, err) : -1;
+            if (mr < 0 && !*err)
+                cln_error_set(err, CLN_E_INTERNAL, 0, "a user namespace to map, and no way to");
+            if (mr < 0)
+                return cln_error_wrap(err, "mapping the container's user namespace");
+            if (write(sock, "m", 1) != 1)
+                return cln_error_set(err, CLN_E_IO, errno, "the container's user namespace");
+            continue;
+        }
         if (msg.kind == 1) {
             c->init = (pid_t)msg.val;
             /* The monitor does not reap the init before our ack: the pid is it. */
@@ -712,6 +792,8 @@ int cln_ctr_create_from(const struct cln_store_image *img, const struct cln_ctr_
     struct cln_ctr *c = cln_xcalloc(1, sizeof(*c));
     c->monitor_fd = c->init_fd = c->ctl = c->go = -1;
     c->broker = cfg->broker;
+    c->map_ids = cfg->map_ids;
+    c->map_ud = cfg->map_ud;
     c->mon.pidfd = c->mon.status_fd = -1;
     c->reaped = false;
     c->id = cln_xstrdup(cfg->id);
@@ -774,6 +856,24 @@ static pid_t init_child(const struct cln_ctr *c)
 pid_t cln_ctr_first_pid(const struct cln_ctr *c)
 {
     return c->first;
+}
+
+static bool ns_of(pid_t pid, struct stat *st)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/proc/%d/ns/pid", (int)pid);
+    return stat(p, st) == 0;
+}
+
+bool cln_ctr_has_pid(const struct cln_ctr *c, pid_t pid)
+{
+    struct stat a, b;
+    if (pid <= 0 || c->init <= 0 || c->init_fd < 0 || !ns_of(pid, &a) || !ns_of(c->init, &b))
+        return false;
+    /* the init's pid was the init's while it was read */
+    if (syscall(SYS_pidfd_send_signal, c->init_fd, 0, NULL, 0) < 0)
+        return false;
+    return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
 int cln_ctr_wait_fd(const struct cln_ctr *c)

@@ -76,6 +76,14 @@ struct cln_ctr_config {
     /* "name:address" lines added to /etc/hosts (Docker's --add-host);
      * NULL-terminated, may be NULL */
     const char *const *extra_hosts;
+    /* Rootless: the user namespace's maps beyond root.  NULL: root (0) is
+     * mapped to the caller's uid and gid, nothing else.  Else it is called
+     * with the monitor's pid once it made the namespace, and writes the
+     * maps (newuidmap/newgidmap, as a host program: the caller's record);
+     * uid_count and gid_count ids from 0 are then mapped. */
+    int (*map_ids)(void *ud, pid_t monitor, struct cln_error **err);
+    void *map_ud;
+    uint32_t uid_count, gid_count;
 };
 
 /* Create and start a container from image (a name or id in s).  The first
@@ -97,6 +105,10 @@ int cln_ctr_start(struct cln_ctr *c, struct cln_error **err);
  * init's children once it started), or 0 before it started or when it
  * could not be read. */
 pid_t cln_ctr_first_pid(const struct cln_ctr *c);
+
+/* Is pid (as the host numbers it) in c's pid namespace, while c's init
+ * lives?  The proof of a pid where no cgroup names the container. */
+bool cln_ctr_has_pid(const struct cln_ctr *c, pid_t pid);
 
 /* A descriptor that becomes readable when the container has ended (the
  * monitor's pidfd), for poll: then cln_ctr_wait(c, 0, ...) returns at once. */

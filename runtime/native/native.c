@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +73,9 @@ struct native {
     int *wakes; /* the eventfds of requests in flight, for interrupt */
     size_t nwakes, capwakes;
     uint64_t owner_start;
+    /* rootless with subordinate ids (/etc/subuid, /etc/subgid) and
+     * newuidmap: container ids 1.. map to them; else root alone */
+    uint32_t subuid, subuid_n, subgid, subgid_n;
 };
 
 /* ---- small things ---- */
@@ -571,6 +576,82 @@ static int refuse(const struct cln_container_config *cfg, struct cln_error **err
     return 0;
 }
 
+#define NEWUIDMAP "/usr/bin/newuidmap"
+#define NEWGIDMAP "/usr/bin/newgidmap"
+static const char *const rootless_programs[] = {NEWUIDMAP, NEWGIDMAP, NULL};
+
+/* Run one of the id-mapping programs (setuid root, from the shadow suite)
+ * on the monitor's user namespace: root to the caller, 1.. to its
+ * subordinate ids.  Through the runtime's broker, recorded. */
+static int map_one(struct native *n, const char *prog, pid_t pid, uint32_t self, uint32_t start,
+                   uint32_t count, struct cln_error **err)
+{
+    char a[6][16];
+    snprintf(a[0], sizeof(a[0]), "%d", (int)pid);
+    snprintf(a[1], sizeof(a[1]), "%u", (unsigned)self);
+    snprintf(a[2], sizeof(a[2]), "%u", (unsigned)start);
+    snprintf(a[3], sizeof(a[3]), "%u", (unsigned)count);
+    const char *argv[] = {prog, a[0], "0", a[1], "1", "1", a[2], a[3], NULL};
+    int pipefd[2];
+    if (pipe2(pipefd, O_CLOEXEC) < 0)
+        return cln_error_set(err, CLN_E_IO, errno, "pipe");
+    struct cln_broker_spawn_req req = {.path = prog, .argv = argv, .stderr_fd = pipefd[1]};
+    struct cln_broker_child ch;
+    int r = cln_runtime_spawn(n->rt, &req, &ch, err);
+    close(pipefd[1]);
+    if (r < 0) {
+        close(pipefd[0]);
+        return r;
+    }
+    int st = 0;
+    r = cln_broker_wait(&ch, 10000, &st, err);
+    char msg[256] = "";
+    ssize_t k = read(pipefd[0], msg, sizeof(msg) - 1); /* it has ended: no wait */
+    close(pipefd[0]);
+    msg[k > 0 ? k : 0] = 0;
+    msg[strcspn(msg, "\n")] = 0;
+    cln_broker_child_done(&ch);
+    if (r < 0)
+        return r;
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        return cln_error_set(err, CLN_E_ISOLATION, 0, "%s failed (status %d): %s", prog, st, msg);
+    return 0;
+}
+
+static int map_ids(void *ud, pid_t monitor, struct cln_error **err)
+{
+    struct native *n = ud;
+    int r = map_one(n, NEWUIDMAP, monitor, (uint32_t)geteuid(), n->subuid, n->subuid_n, err);
+    if (r == 0)
+        r = map_one(n, NEWGIDMAP, monitor, (uint32_t)getegid(), n->subgid, n->subgid_n, err);
+    return r;
+}
+
+/* The first range of /etc/subuid or /etc/subgid for this user (by name or
+ * id): 0 when none. */
+static void subids(const char *file, const char *name, unsigned id, uint32_t *start,
+                   uint32_t *count)
+{
+    *start = *count = 0;
+    FILE *f = fopen(file, "re");
+    char line[256];
+    while (f && fgets(line, sizeof(line), f)) {
+        char who[128];
+        unsigned long s = 0, c = 0;
+        if (sscanf(line, "%127[^:]:%lu:%lu", who, &s, &c) != 3 || c == 0 || s + c > UINT32_MAX)
+            continue;
+        char num[16];
+        snprintf(num, sizeof(num), "%u", id);
+        if ((name && strcmp(who, name) == 0) || strcmp(who, num) == 0) {
+            *start = (uint32_t)s;
+            *count = (uint32_t)c;
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+}
+
 static int n_create(void *ctx, const struct cln_container_config *cfg, char **ret_id,
                     struct cln_error **err)
 {
@@ -634,7 +715,12 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
         entry_free(e);
         return r;
     }
+    bool wide = geteuid() != 0 && n->subuid_n && n->subgid_n;
     struct cln_ctr_config cc = {
+        .map_ids = wide ? map_ids : NULL,
+        .map_ud = n,
+        .uid_count = wide ? n->subuid_n + 1 : 1,
+        .gid_count = wide ? n->subgid_n + 1 : 1,
         .id = e->id,
         .run_dir = n->run_dir,
         .hostname = NULL,
@@ -1193,6 +1279,21 @@ static int n_copy_out(void *ctx, const char *id, const char *path, size_t cap,
     return r;
 }
 
+static bool n_owns_pid(void *ctx, const char *id, int pid)
+{
+    struct native *n = ctx;
+    struct entry *e = get(n, id);
+    if (!e)
+        return false;
+    pthread_mutex_lock(&e->mu);
+    bool yes = e->c && cln_ctr_has_pid(e->c, (pid_t)pid);
+    pthread_mutex_unlock(&e->mu);
+    put(n, e);
+    return yes;
+}
+
+static const struct cln_proof_ops native_proof_ops = {.owns_pid = n_owns_pid};
+
 static const struct cln_runtime_ops native_ops = {
     .close = n_close,
     .ping = n_ping,
@@ -1298,11 +1399,13 @@ static size_t native_candidates(struct cln_endpoint_candidate *ret, size_t max)
 }
 
 static int native_open(const char *endpoint, struct cln_runtime **ret, struct cln_error **err);
+static const struct cln_image_ops native_image_ops;
 
 const struct cln_runtime_desc cln_native_desc = {
     .name = "native",
     .ops = &native_ops,
     .images = &native_image_ops,
+    .proof = &native_proof_ops,
     .network_requires = "its containers have only loopback until \"Native 2 of 3\"",
     .broker_fns = cln_native_broker_fns,
     .open = native_open,
@@ -1315,6 +1418,42 @@ const struct cln_runtime_desc cln_native_desc = {
     .bind_checked = true,
 };
 
+/* As an ordinary user: containers in a user namespace, and no limits (no
+ * cgroup is delegated on a v1 or hybrid layout) */
+static const struct cln_runtime_desc native_rootless_desc = {
+    .name = "native",
+    .ops = &native_ops,
+    .images = &native_image_ops,
+    .proof = &native_proof_ops,
+    .network_requires = "its containers have only loopback until \"Native 2 of 3\"",
+    .broker_fns = cln_native_broker_fns,
+    .open = native_open,
+    .candidates = native_candidates,
+    .claims = native_claims,
+    .named_only = true,
+    .exec_stdin = true,
+    .bind_checked = true,
+    .no_limits = "runtime native runs rootless here, and no cgroup is delegated to this user",
+};
+
+/* ... and with subordinate ids, mapped by newuidmap and newgidmap */
+static const struct cln_runtime_desc native_rootless_mapped_desc = {
+    .name = "native",
+    .ops = &native_ops,
+    .images = &native_image_ops,
+    .proof = &native_proof_ops,
+    .network_requires = "its containers have only loopback until \"Native 2 of 3\"",
+    .broker_fns = cln_native_broker_fns,
+    .host_programs = rootless_programs,
+    .open = native_open,
+    .candidates = native_candidates,
+    .claims = native_claims,
+    .named_only = true,
+    .exec_stdin = true,
+    .bind_checked = true,
+    .no_limits = "runtime native runs rootless here, and no cgroup is delegated to this user",
+};
+
 static int native_open(const char *endpoint, struct cln_runtime **ret, struct cln_error **err)
 {
     if (!native_claims(endpoint) || endpoint[strlen(ENDPOINT_SCHEME)] != '/')
@@ -1322,10 +1461,6 @@ static int native_open(const char *endpoint, struct cln_runtime **ret, struct cl
                              "runtime native: the endpoint must be " ENDPOINT_SCHEME
                              "/ABSOLUTE/STORE/ROOT, not %s",
                              endpoint);
-    if (geteuid() != 0)
-        return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
-                             "runtime native needs root for now (rootless containers, in user "
-                             "namespaces, are not built yet)");
     const char *root = endpoint + strlen(ENDPOINT_SCHEME);
     struct native *n = cln_xcalloc(1, sizeof(*n));
     pthread_mutex_init(&n->mu, NULL);
@@ -1347,7 +1482,21 @@ static int native_open(const char *endpoint, struct cln_runtime **ret, struct cl
     }
     struct cln_engine_info info = {0};
     n_version(n, &info, NULL);
-    struct cln_runtime *rt = cln_runtime_new(&cln_native_desc, n, endpoint, true, &info);
+    const struct cln_runtime_desc *desc = &cln_native_desc;
+    if (geteuid() != 0) {
+        struct passwd pw, *pwp = NULL;
+        char buf[1024];
+        getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &pwp);
+        subids("/etc/subuid", pwp ? pwp->pw_name : NULL, (unsigned)geteuid(), &n->subuid,
+               &n->subuid_n);
+        subids("/etc/subgid", pwp ? pwp->pw_name : NULL, (unsigned)getegid(), &n->subgid,
+               &n->subgid_n);
+        bool tools = access(NEWUIDMAP, X_OK) == 0 && access(NEWGIDMAP, X_OK) == 0;
+        if (!tools)
+            n->subuid_n = n->subgid_n = 0;
+        desc = n->subuid_n && n->subgid_n ? &native_rootless_mapped_desc : &native_rootless_desc;
+    }
+    struct cln_runtime *rt = cln_runtime_new(desc, n, endpoint, true, &info);
     n->rt = rt;
     *ret = rt;
     return 0;

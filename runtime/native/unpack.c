@@ -358,7 +358,8 @@ static int one_entry(struct unpack *u, struct archive *a, struct archive_entry *
                              entry, (unsigned long long)u->o->max_entries);
     mode_t type = archive_entry_filetype(e);
     bool hardlink = archive_entry_hardlink(e) != NULL;
-    mode_t perm = archive_entry_perm(e) & (u->o->layer && u->o->is_root ? 07777 : 0777);
+    /* setuid and setgid only as root; the sticky bit (a shared /tmp's) always */
+    mode_t perm = archive_entry_perm(e) & (u->o->layer && u->o->is_root ? 07777 : 01777);
     if (!u->o->layer)
         perm = type == AE_IFDIR ? 0700 : 0600;
     if (!hardlink && (type == AE_IFCHR || type == AE_IFBLK) && (!u->o->layer || !u->o->is_root))

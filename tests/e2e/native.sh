@@ -8,8 +8,11 @@
 # Usage: tests/e2e/native.sh CLEANRUN_BINARY [ENDPOINT]
 # (ENDPOINT: native:///var/lib/cleanrun unless given; the base image
 # localhost/cleanrun/busybox:1 must be in that store: .ci/setup native-images)
+# NATIVE_ROOTLESS=1 (tests/e2e/rootless.sh, as an ordinary user): no
+# cgroup to check, the user namespace's maps checked instead, no strace.
 set -uo pipefail
 bin=$1 endpoint=${2:-native:///var/lib/cleanrun}
+rootless=${NATIVE_ROOTLESS:-0}
 cd "$(dirname "$0")/../.."
 pass=0 fail=0
 out=$(mktemp)
@@ -52,8 +55,9 @@ check examples-pass 0 run -j 2 "${examples[@]}" &&
 # every step's evidence: its own namespaces, the canary proven absent on the host
 json=$tmp/report.json
 check examples-json 0 run -q --report json="$json" "${examples[@]}" &&
-    if python3 - "$json" <<'PY'; then
+    if python3 - "$json" "$rootless" <<'PY'; then
 import json, sys
+rootless = sys.argv[2] == "1"
 r = json.load(open(sys.argv[1]))
 steps = [s for t in r["tests"] for s in t["steps"]]
 assert len(steps) == 17, len(steps)
@@ -63,7 +67,10 @@ for s in steps:
     for n in ("mnt", "pid", "uts", "net", "ipc", "cgroup"):
         assert not ev["namespaces"][n]["shared"], (n, ev["namespaces"][n])
     assert ev["canary"]["state"] == "proven", ev["canary"]
-    assert ev["cgroup"].startswith("/cleanrun/"), ev["cgroup"]
+    assert rootless or ev["cgroup"].startswith("/cleanrun/"), ev["cgroup"]
+    # (rootless: the user namespace is the container's own too)
+    assert not rootless or not ev["namespaces"]["user"]["shared"], ev["namespaces"]["user"]
+assert rootless == (r["run"]["engine"]["limits_not_applied"] is not None), r["run"]["engine"]
 PY
         echo "ok   examples-json: 17 steps, each in namespaces of its own, canary proven"
         pass=$((pass + 1))
@@ -129,6 +136,40 @@ check image-gone 3 run "$tmp/imported.cleanrun.toml" && has image-gone "is not p
 check image-prune 0 "$bin" image prune --host "$endpoint" && has image-prune "pruned "
 check image-hostile 3 "$bin" image import --host "$endpoint" /etc/hostname --name x:y &&
     has image-hostile "cleanrun: runtime native: importing /etc/hostname"
+
+if [ "$rootless" = 1 ]; then
+    # the container's root is this user; ids 1.. its subordinate ids
+    cat >"$tmp/ids.cleanrun.toml" <<EOF
+[test]
+name = "ids"
+[images.bb]
+ref = "localhost/cleanrun/busybox:1"
+pull = "never"
+[[steps]]
+image = "bb"
+run = "cat /proc/self/uid_map"
+[[steps]]
+image = "bb"
+user = "65534"
+run = "id -u"
+expect.stdout = "65534\n"
+EOF
+    me=$(id -u)
+    sub=$(awk -F: -v u="$(id -un)" '$1 == u { print $2; exit }' /etc/subuid)
+    check rootless-ids 0 run -v "$tmp/ids.cleanrun.toml" &&
+        if grep -qE "^ *\[ids / step 1 out\] +0 +$me +1$" "$out" &&
+            grep -qE "^ *\[ids / step 1 out\] +1 +$sub +65536$" "$out"; then
+            has rootless-ids "limits: memory, pids and cpus are not limited: runtime native runs rootless" \
+                "PASS    ids" "isolation: 2 steps isolated"
+        else
+            echo "FAIL rootless-ids: the maps are not 0 -> $me and 1.. -> $sub"
+            sed 's/^/    | /' "$out" | head -n 20
+            fail=$((fail + 1))
+        fi
+    echo "native e2e on $endpoint with $bin (rootless, no strace): $pass passed, $fail failed"
+    [ "$fail" = 0 ]
+    exit
+fi
 
 # strace: cleanrun's own start is the only execve of the host; every other
 # one is by a process that left the host's mount namespace before it (the

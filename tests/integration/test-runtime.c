@@ -897,7 +897,9 @@ Test(runtime, an_interrupt_ends_an_exec_at_once, .timeout = 60)
     pthread_join(t, NULL);
     uint64_t took = now_ms() - t0;
     cr_assert_eq(x.rc, 0);
-    cr_assert_eq(x.res.status, CLN_EXEC_TIMEOUT);
+    cr_assert_eq(x.res.status, CLN_EXEC_TIMEOUT, "status %d, exit %d, stdout [%s], stderr [%s]",
+                 (int)x.res.status, x.res.exit_code, x.res.out.data.data ? x.res.out.data.data : "",
+                 x.res.err.data.data ? x.res.err.data.data : "");
     cr_assert(x.res.interrupted);
     cr_assert_lt(took, 5000, "took %llu ms", (unsigned long long)took);
     cln_exec_result_done(&x.res);
