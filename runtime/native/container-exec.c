@@ -78,7 +78,8 @@ struct exec_child {
     const struct ctr_proc *proc;
     int init_fd;
     pid_t init;
-    char procs[4][4200]; /* the cgroup.procs files */
+    char procs[4][4200]; /* the cgroup.procs files; the unified one the exec's own leaf's */
+    char kill[4200];     /* that leaf's cgroup.kill, or "" */
     unsigned timeout_ms;
     int sock, in, out, err;
 };
@@ -98,6 +99,11 @@ __attribute__((noreturn)) static void run_exec(const struct exec_child *x, pid_t
             ctr_child_fail(x->sock, "joining the container's cgroups", errno);
         close(fd);
     }
+    /* the exec's own cgroup: at the deadline every process of the exec, in
+     * its process group or not (setsid), is killed, and nothing else */
+    int killfd = x->kill[0] ? open(x->kill, O_WRONLY | O_CLOEXEC) : -1;
+    if (x->kill[0] && killfd < 0)
+        ctr_child_fail(x->sock, "opening the exec's cgroup.kill", errno);
     /* the container's namespaces, or nothing: a pidfd that is not a
      * container's init (a bug, a process gone and its pid reused) would
      * leave this process in the host's, so mount and pid must have changed */
@@ -152,6 +158,9 @@ __attribute__((noreturn)) static void run_exec(const struct exec_child *x, pid_t
             struct ctr_msg t = {.kind = 4};
             if (write(x->sock, &t, sizeof(t)) < 0)
                 _exit(137);
+            /* then the whole cgroup: this process is in it too, and ends here */
+            if (killfd >= 0 && write(killfd, "1", 1) < 0)
+                _exit(137);
         }
         break;
     }
@@ -183,6 +192,11 @@ void ctr_exec_broker_fn(const void *data, size_t len, const int *fds, int nfds)
         if (p)
             memcpy(x.procs[i], p, strlen(p) + 1);
     }
+    const char *k = ctr_plan_str(&r);
+    if (k && strlen(k) >= sizeof(x.kill))
+        _exit(126);
+    if (k)
+        memcpy(x.kill, k, strlen(k) + 1);
     if (r.bad)
         _exit(126);
     x.sock = fds[0];
@@ -212,6 +226,36 @@ static bool drain(int fd, struct cln_buf *b, size_t cap, size_t *dropped,
     cln_buf_append(b, tmp, keep);
     *dropped += (size_t)n - keep;
     return true;
+}
+
+/* The exec's cgroup once it is empty: its processes are told to end (or
+ * ended by themselves); cgroup.events says when the last is gone (1 s at
+ * most).  One left running (a daemon the exec started, its deadline not
+ * reached) keeps it, and the container's removal takes both. */
+static void leaf_remove(const char *leaf)
+{
+    if (rmdir(leaf) == 0 || errno != EBUSY)
+        return;
+    cleanup_free char *ev = cln_xasprintf("%s/cgroup.events", leaf);
+    int fd = open(ev, O_RDONLY | O_CLOEXEC);
+    long until = now_ms() + 1000;
+    while (fd >= 0) {
+        char buf[256];
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+            break;
+        buf[n] = 0;
+        if (strstr(buf, "populated 0")) {
+            rmdir(leaf);
+            break;
+        }
+        long left = until - now_ms();
+        struct pollfd pf = {.fd = fd, .events = POLLPRI};
+        if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+            break;
+    }
+    if (fd >= 0)
+        close(fd);
 }
 
 /* errno as runc (Go) words it: strerror with a lower-case first letter */
@@ -270,9 +314,23 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
     ec->init_fd = c->init_fd;
     ec->init = c->init;
     ec->timeout_ms = x->timeout_ms;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 3; i++)
         if (c->cg[i])
             snprintf(ec->procs[i], sizeof(ec->procs[i]), "%s/cgroup.procs", c->cg[i]);
+    /* the exec's own leaf of the container's unified cgroup (no controller
+     * is enabled there, so the container's processes may stay beside it) */
+    cleanup_free char *leaf = NULL;
+    if (c->cg[3]) {
+        static unsigned long seq;
+        leaf = cln_xasprintf("%s/exec-%d-%lu", c->cg[3], (int)getpid(),
+                             __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+        if (mkdir(leaf, 0755) < 0) {
+            r = r ? r : cln_error_set(err, CLN_E_IO, errno, "exec: creating cgroup %s", leaf);
+        } else {
+            snprintf(ec->procs[3], sizeof(ec->procs[3]), "%s/cgroup.procs", leaf);
+            snprintf(ec->kill, sizeof(ec->kill), "%s/cgroup.kill", leaf);
+        }
+    }
     int sv[2] = {-1, -1}, in[2] = {-1, -1}, out[2] = {-1, -1}, er[2] = {-1, -1};
     if (r == 0 &&
         (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
@@ -287,6 +345,7 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
         ctr_plan_put_u32(&plan, x->timeout_ms);
         for (int i = 0; i < 4; i++)
             ctr_plan_put_str(&plan, ec->procs[i][0] ? ec->procs[i] : NULL);
+        ctr_plan_put_str(&plan, ec->kill[0] ? ec->kill : NULL);
         const int fds[] = {sv[1], in[0], out[1], er[1], c->init_fd};
         struct cln_broker_fork_req req = {
             .name = "native-exec", .data = plan.data, .len = plan.len, .fds = fds, .nfds = 5};
@@ -420,6 +479,8 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
         if (ours[i] >= 0)
             close(ours[i]);
     cln_broker_child_done(&bc); /* efd, when the broker made it */
+    if (leaf)
+        leaf_remove(leaf);
     if (r < 0) {
         cln_buf_done(&ob);
         cln_buf_done(&eb);

@@ -5,6 +5,7 @@
  * memory, pids and cpu controllers under /sys/fs/cgroup/<ctrl>/cleanrun/<id>,
  * and the process also joins /sys/fs/cgroup/unified/cleanrun/<id> for
  * cgroup.kill. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -118,6 +119,26 @@ static int cgroups_make(struct cln_ctr *c, const struct cln_ctr_config *cfg, str
     return 0;
 }
 
+/* The execs' cgroups under the container's unified one (container-exec.c),
+ * what is in them killed first. */
+static void leaves_remove(const char *cg)
+{
+    DIR *d = opendir(cg);
+    struct dirent *de;
+    while (d && (de = readdir(d))) {
+        if (de->d_type != DT_DIR || strncmp(de->d_name, "exec-", 5) != 0)
+            continue;
+        cleanup_free char *sub = cln_xasprintf("%s/%s", cg, de->d_name);
+        if (rmdir(sub) == 0)
+            continue;
+        cleanup_free char *k = cln_xasprintf("%s/cgroup.kill", sub);
+        write_file(k, "1");
+        rmdir(sub); /* else the caller's next try */
+    }
+    if (d)
+        closedir(d);
+}
+
 /* rmdir every leaf, retrying (bounded) while processes remain: cgroup.kill
  * between tries (NATIVE.md §3.3). */
 static int cgroups_remove(struct cln_ctr *c, struct cln_error **err)
@@ -128,6 +149,8 @@ static int cgroups_remove(struct cln_ctr *c, struct cln_error **err)
             continue;
         int e = 0;
         for (int tries = 0; tries < 300; tries++) {
+            if (i == 3)
+                leaves_remove(c->cg[3]);
             if (rmdir(c->cg[i]) == 0 || errno == ENOENT) {
                 e = 0;
                 break;

@@ -303,8 +303,22 @@ Test(native_container, isolation_exec_and_stop)
     cr_assert_eq(r.exit_code, 137);
     cr_assert_lt(t1.tv_sec - t0.tv_sec, 5);
     cln_ctr_exec_result_done(&r);
-    cleanup_free char *after = sh(c, "for p in /proc/[0-9]*; do cat $p/comm; done", &code);
+    /* (a killed process its parent has not reaped yet is a zombie: not running) */
+    static const char live[] =
+        "for p in /proc/[0-9]*; do [ \"$(cut -d' ' -f3 $p/stat)\" = Z ] || cat $p/comm; done";
+    cleanup_free char *after = sh(c, live, &code);
     cr_assert_eq(strstr(after, "sleep\nsleep"), NULL, "the exec's group survived: %s", after);
+    /* ... and what left its group (setsid) too: the exec's own cgroup */
+    const char *escaped[] = {"/bin/sh", "-c", "setsid sleep 101 & sleep 100", NULL};
+    x = (struct cln_ctr_exec){.argv = escaped, .timeout_ms = 300};
+    run(c, &x, &r);
+    cr_assert(r.timed_out);
+    cln_ctr_exec_result_done(&r);
+    cleanup_free char *script = cln_xasprintf("%s | grep -c sleep", live);
+    cleanup_free char *after2 = sh(c, script, &code);
+    cr_assert_str_eq(after2, "1\n",
+                     "a process of the exec survived its deadline (only the "
+                     "container's own sleep may be left)");
 
     /* a user */
     const char *idu[] = {"/bin/sh", "-c", "id -u; id -g; grep CapEff /proc/self/status", NULL};
