@@ -136,6 +136,9 @@ struct cln_runtime_desc {
     /* What the missing network manager needs, said in "runtime X cannot
      * create networks (requires ...)"; NULL: nothing to say. */
     const char *network_requires;
+    /* The same for the missing build manager ("runtime X cannot build
+     * images (...)"); NULL: nothing to say. */
+    const char *build_requires;
     /* Host programs this backend runs (NULL-terminated; NULL: none, it talks
      * to the engine over a socket). */
     const char *const *host_programs;

@@ -395,6 +395,8 @@ const char *cln_runtime_missing_requires(const struct cln_runtime *rt, unsigned 
 {
     if (feature == CLN_FEATURE_LIMITS)
         return rt->desc->no_limits;
+    if (feature == CLN_FEATURE_BUILD && !rt->desc->build)
+        return rt->desc->build_requires;
     return feature == CLN_FEATURE_NETWORK && !rt->desc->network ? rt->desc->network_requires : NULL;
 }
 

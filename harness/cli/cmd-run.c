@@ -537,6 +537,20 @@ static int runtime_fits(struct cln_runtime *rt, const struct cln_spec_set *set)
                 t->file, t->line, t->name, why, cln_runtime_name(rt), requires);
         code = CLN_EXIT_USAGE;
     }
+    /* an image to build, where the runtime builds none */
+    for (size_t i = 0; !cln_runtime_supports(rt, CLN_FEATURE_BUILD) && i < set->n; i++) {
+        const struct cln_spec_test *t = &set->tests[i];
+        const char *breq = cln_runtime_missing_requires(rt, CLN_FEATURE_BUILD);
+        for (size_t k = 0; k < t->nimages; k++) {
+            if (!t->images[k].dockerfile)
+                continue;
+            fprintf(stderr,
+                    "%s:%u:1: test \"%s\" builds image %s: runtime %s cannot build images%s%s%s\n",
+                    t->file, t->line, t->name, t->images[k].name, cln_runtime_name(rt),
+                    breq ? " (" : "", breq ? breq : "", breq ? ")" : "");
+            code = CLN_EXIT_USAGE;
+        }
+    }
     /* a VM shares neither the host's network nor its processes */
     for (size_t i = 0; cln_runtime_vm(rt) && i < set->n; i++) {
         const struct cln_spec_test *t = &set->tests[i];

@@ -1407,6 +1407,8 @@ const struct cln_runtime_desc cln_native_desc = {
     .images = &native_image_ops,
     .proof = &native_proof_ops,
     .network_requires = "its containers have only loopback until \"Native 2 of 3\"",
+    .build_requires =
+        "until \"Native 3 of 3\": build it with an engine, then cleanrun image import",
     .broker_fns = cln_native_broker_fns,
     .open = native_open,
     .candidates = native_candidates,
@@ -1426,6 +1428,8 @@ static const struct cln_runtime_desc native_rootless_desc = {
     .images = &native_image_ops,
     .proof = &native_proof_ops,
     .network_requires = "its containers have only loopback until \"Native 2 of 3\"",
+    .build_requires =
+        "until \"Native 3 of 3\": build it with an engine, then cleanrun image import",
     .broker_fns = cln_native_broker_fns,
     .open = native_open,
     .candidates = native_candidates,
@@ -1443,6 +1447,8 @@ static const struct cln_runtime_desc native_rootless_mapped_desc = {
     .images = &native_image_ops,
     .proof = &native_proof_ops,
     .network_requires = "its containers have only loopback until \"Native 2 of 3\"",
+    .build_requires =
+        "until \"Native 3 of 3\": build it with an engine, then cleanrun image import",
     .broker_fns = cln_native_broker_fns,
     .host_programs = rootless_programs,
     .open = native_open,

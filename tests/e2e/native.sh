@@ -84,6 +84,11 @@ check needs-network 2 run specs/depends-on.cleanrun.toml &&
     has needs-network 'specs/depends-on.cleanrun.toml:4:1: test "depends-on" needs a network' \
         "runtime native cannot create networks"
 
+# so is a test that builds an image (pulls and builds: "Native 3 of 3")
+check needs-build 2 run specs/built-image.cleanrun.toml &&
+    has needs-build 'specs/built-image.cleanrun.toml:3:1: test "built-image" builds image tool: runtime native cannot build images' \
+        "cleanrun image import"
+
 check wrong-output 1 run tests/e2e/failing/wrong-output.cleanrun.toml &&
     has wrong-output "FAIL    wrong-output" "- World" "+ world"
 start=$(date +%s)
