@@ -39,6 +39,7 @@ struct ctr_paths {
      * this uid and gid (the caller's); maps_by_caller: the caller writes
      * wider maps (newuidmap) when the monitor asks, else root alone */
     bool userns, maps_by_caller;
+    bool privileged; /* no masked or read-only paths, /sys read-write */
     uint32_t host_uid, host_gid;
     int go_fd; /* then: it reads its start from this pipe, its own */
     /* the caller's mounts: bind sources opened (O_PATH) before the fork,
@@ -84,6 +85,8 @@ struct cln_ctr {
 };
 
 int ctr_proc_prepare(struct ctr_proc *p, struct cln_error **err);
+/* Docker's --privileged: every capability, no seccomp filter (after prepare). */
+void ctr_proc_privileged(struct ctr_proc *p);
 void ctr_proc_done(struct ctr_proc *p);
 /* Resolve a user spec against the image's layers (bottom first) into p's
  * uid, gid and supplementary groups (container-user.c). */

@@ -47,6 +47,7 @@ void ctr_plan_put_paths(struct cln_buf *b, const struct ctr_paths *p)
     put_u32(b, p->wait_start);
     put_u32(b, p->userns);
     put_u32(b, p->maps_by_caller);
+    put_u32(b, p->privileged);
     put_u32(b, p->host_uid);
     put_u32(b, p->host_gid);
     put_u32(b, (uint32_t)p->nmounts);
@@ -72,7 +73,8 @@ void ctr_plan_put_proc(struct cln_buf *b, const struct ctr_proc *p)
     for (size_t i = 0; i < p->ngroups; i++)
         put_u32(b, p->groups[i]);
     put_u32(b, p->seccomp.len);
-    cln_buf_append(b, p->seccomp.filter, p->seccomp.len * sizeof(struct sock_filter));
+    if (p->seccomp.len) /* (none: privileged) */
+        cln_buf_append(b, p->seccomp.filter, p->seccomp.len * sizeof(struct sock_filter));
     cln_buf_append(b, p->cap_keep, sizeof(p->cap_keep));
     put_u32(b, (uint32_t)p->cap_last);
     put_u32(b, p->userns);
@@ -155,6 +157,7 @@ int ctr_plan_get_paths(struct ctr_plan_reader *r, struct ctr_paths *p, const int
     p->wait_start = ctr_plan_u32(r);
     p->userns = ctr_plan_u32(r);
     p->maps_by_caller = ctr_plan_u32(r);
+    p->privileged = ctr_plan_u32(r);
     p->host_uid = ctr_plan_u32(r);
     p->host_gid = ctr_plan_u32(r);
     uint32_t n = ctr_plan_u32(r);
@@ -198,8 +201,8 @@ int ctr_plan_get_proc(struct ctr_plan_reader *r, struct ctr_proc *p)
         p->groups[i] = ctr_plan_u32(r);
     p->ngroups = ng;
     uint32_t fl = ctr_plan_u32(r);
-    if (fl == 0 || fl > PLAN_MAX_FILTER ||
-        !get(r, filter_store, (size_t)fl * sizeof(struct sock_filter)))
+    if (fl > PLAN_MAX_FILTER ||
+        (fl && !get(r, filter_store, (size_t)fl * sizeof(struct sock_filter))))
         return -EINVAL;
     p->seccomp.filter = filter_store;
     p->seccomp.len = (unsigned short)fl;

@@ -378,8 +378,9 @@ int ctr_setup_root(const struct ctr_paths *p, const char **what)
     }
     if (r == 0)
         r = make_dev(root, p->userns, what);
-    if (r == 0 && mount_at(root, "sys", "sysfs", "sysfs",
-                           MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY, NULL) < 0) {
+    if (r == 0 &&
+        mount_at(root, "sys", "sysfs", "sysfs",
+                 MS_NOSUID | MS_NOEXEC | MS_NODEV | (p->privileged ? 0 : MS_RDONLY), NULL) < 0) {
         *what = "mounting /sys";
         r = -errno;
     }
@@ -394,7 +395,7 @@ int ctr_setup_root(const struct ctr_paths *p, const char **what)
     if (r == 0)
         r = user_mounts(root, p, what);
     if (r == 0)
-        r = lock_down(root, what);
+        r = p->privileged ? 0 : lock_down(root, what);
     if (r == 0 && p->read_only &&
         mount(NULL, p->rootfs, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0) {
         *what = "remounting the rootfs read-only";

@@ -215,6 +215,19 @@ int ctr_proc_prepare(struct ctr_proc *p, struct cln_error **err)
     return 0;
 }
 
+void ctr_proc_privileged(struct ctr_proc *p)
+{
+    free(p->seccomp.filter);
+    p->seccomp.filter = NULL;
+    p->seccomp.len = 0;
+    p->cap_keep[0] = p->cap_keep[1] = 0;
+    /* every capability this process may still have (its bounding set), as
+     * Docker gives the daemon's */
+    for (int c = 0; c <= p->cap_last && c < 128; c++)
+        if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1)
+            p->cap_keep[c / 64] |= 1UL << (c % 64);
+}
+
 void ctr_proc_done(struct ctr_proc *p)
 {
     cln_strv_done(&p->argv);
@@ -323,7 +336,8 @@ void ctr_child_exec(const struct ctr_proc *p, int report_fd, int alive_fd)
     /* Nothing of the parent's beyond 0-2 survives the exec (CVE-2024-21626). */
     syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
     /* Last: with NNP set, the filter needs no capability (NATIVE.md §1.1 step 13). */
-    if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->seccomp, 0, 0) < 0)
+    /* (privileged: none, "unconfined" as Docker's) */
+    if (p->seccomp.len && prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p->seccomp, 0, 0) < 0)
         ctr_child_fail(report_fd, "loading the seccomp filter", errno);
     execve(p->argv.v[0], (char *const *)p->argv.v, (char *const *)p->env.v);
     /* No PATH search in execve: try PATH's directories for a bare name. */

@@ -505,6 +505,7 @@ static int make_paths(struct ctr_paths *p, const struct cln_store_image *img,
     p->wait_start = cfg->created_only;
     p->userns = geteuid() != 0;
     p->maps_by_caller = p->userns && cfg->map_ids;
+    p->privileged = cfg->privileged;
     p->host_uid = (uint32_t)geteuid();
     p->host_gid = (uint32_t)getegid();
     if (cfg->extra_hosts && cfg->extra_hosts[0]) { /* "name:address", as Docker's --add-host */
@@ -609,6 +610,8 @@ static int make_proc(struct ctr_proc *p, const struct cln_image_config *ic,
                            err);
     if (r == 0)
         r = ctr_proc_prepare(p, err);
+    if (r == 0 && cfg->privileged)
+        ctr_proc_privileged(p);
     return r;
 }
 

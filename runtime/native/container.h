@@ -60,9 +60,13 @@ struct cln_ctr_config {
     const char *workdir;     /* NULL: the image's, else "/" */
     const char *user;        /* "uid[:gid]"; NULL: the image's, else 0:0 */
     bool read_only;          /* the rootfs read-only */
-    int64_t memory_bytes;    /* 0: no limit; swap is off (memsw = memory) */
-    int64_t pids_max;        /* 0: no limit */
-    int64_t cpu_millis;      /* 0: no limit; 1000 = one CPU */
+    /* Docker's --privileged: every capability, no seccomp filter, no
+     * masked or read-only paths, /sys read-write (the host's devices are
+     * not added) */
+    bool privileged;
+    int64_t memory_bytes; /* 0: no limit; swap is off (memsw = memory) */
+    int64_t pids_max;     /* 0: no limit */
+    int64_t cpu_millis;   /* 0: no limit; 1000 = one CPU */
     /* false: cln_ctr_create starts the first process; true: the container
      * is made (its root built, files may be copied in) and waits for
      * cln_ctr_start */

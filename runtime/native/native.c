@@ -560,8 +560,6 @@ static int refuse(const struct cln_container_config *cfg, struct cln_error **err
         what = "attach a container to a network (its containers have only loopback)";
     else if (cfg->network_aliases && cfg->network_aliases[0])
         what = "give network aliases (its containers have only loopback)";
-    else if (cfg->privileged)
-        what = "run privileged containers";
     else if (cfg->pid_host)
         what = "share the host's pid namespace";
     else if ((cfg->cap_add && cfg->cap_add[0]) || (cfg->cap_drop && cfg->cap_drop[0]))
@@ -729,6 +727,7 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
         .workdir = cfg->workdir,
         .user = cfg->user,
         .read_only = cfg->read_only_rootfs,
+        .privileged = cfg->privileged,
         .memory_bytes = cfg->memory_bytes,
         .pids_max = cfg->pids_limit,
         .cpu_millis = cfg->nano_cpus / 1000000,

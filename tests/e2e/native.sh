@@ -84,6 +84,24 @@ check needs-network 2 run specs/depends-on.cleanrun.toml &&
     has needs-network 'specs/depends-on.cleanrun.toml:4:1: test "depends-on" needs a network' \
         "runtime native cannot create networks"
 
+# privileged as Docker's: every capability, no seccomp filter, and judged
+# unverified (a step can leave its namespaces), only with --allow-privileged
+cat >"$tmp/priv.cleanrun.toml" <<'EOF'
+[test]
+name = "priv"
+[images.bb]
+ref = "localhost/cleanrun/busybox:1"
+pull = "never"
+[[steps]]
+image = "bb"
+privileged = true
+run = "grep -E '^(Seccomp|NoNewPrivs):' /proc/self/status; grep -c ' /proc/kcore ' /proc/self/mountinfo || true"
+expect.stdout = "NoNewPrivs:\t1\nSeccomp:\t0\n0\n"
+EOF
+check privileged-refused 2 run "$tmp/priv.cleanrun.toml" && has privileged-refused "needs --allow-privileged"
+check privileged 0 run --allow-privileged "$tmp/priv.cleanrun.toml" &&
+    has privileged "PASS    priv" "isolation: 0 steps isolated, 1 unverified, 0 violated"
+
 # so is a test that builds an image (pulls and builds: "Native 3 of 3")
 check needs-build 2 run specs/built-image.cleanrun.toml &&
     has needs-build 'specs/built-image.cleanrun.toml:3:1: test "built-image" builds image tool: runtime native cannot build images' \

@@ -355,6 +355,35 @@ Test(native_container, isolation_exec_and_stop)
     remove_and_check(c, id);
 }
 
+/* privileged, as Docker's --privileged: every capability, no seccomp
+ * filter, nothing masked, /sys writable */
+Test(native_container, privileged)
+{
+    if (skip)
+        cr_skip_test("needs root and " BUSYBOX);
+    cleanup_free char *id = id_of("priv");
+    struct cln_ctr_config cfg = {.privileged = true};
+    const char *argv[] = {"/bin/sleep", "1000", NULL};
+    struct cln_ctr *c = make(id, &cfg, argv);
+    int code;
+    cleanup_free char *st =
+        sh(c,
+           "grep -E '^(CapEff|Seccomp):' /proc/self/status; grep -c ' /proc/kcore ' "
+           "/proc/self/mountinfo; grep ' /sys ' /proc/self/mountinfo | grep -c ' rw,'",
+           &code);
+    /* every capability of this process's bounding set (this machine's root
+     * may lack some) */
+    unsigned long long full = 0;
+    cleanup_fclose FILE *f = fopen("/proc/self/status", "re");
+    char line[256];
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "CapBnd: %llx", &full) == 1)
+            break;
+    cleanup_free char *want = cln_xasprintf("CapEff:\t%016llx\nSeccomp:\t0\n0\n1\n", full);
+    cr_assert_str_eq(st, want);
+    remove_and_check(c, id);
+}
+
 Test(native_container, logs_exit_code_read_only)
 {
     if (skip)
