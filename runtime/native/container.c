@@ -400,9 +400,126 @@ static void monitor_broker_fn(const void *data, size_t len, const int *fds, int 
     run_monitor(parent, &paths, &proc, fds[0], fds[1], fds[2]);
 }
 
+/* ---- removing a rootless container's files (a child of the broker) ---- */
+
+static int recv_msg(int sock, struct ctr_msg *m, long deadline);
+
+/* name under dirfd, a directory's contents first; only system calls (a
+ * broker's child).  A directory this root of the user namespace cannot
+ * read is made readable first. */
+static int rm_at(int dirfd, const char *name, int depth)
+{
+    if (depth > 256)
+        return -ELOOP;
+    if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+        return 0;
+    if (errno != EISDIR && errno != EPERM)
+        return -errno;
+    int d = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (d < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
+        d = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (d < 0)
+        return -errno;
+    char buf[4096];
+    for (;;) {
+        long n = syscall(SYS_getdents64, d, buf, sizeof(buf));
+        if (n <= 0) {
+            if (n < 0) {
+                int e = errno;
+                close(d);
+                return -e;
+            }
+            break;
+        }
+        bool removed = false;
+        for (long off = 0; off < n;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *de = (void *)(buf + off);
+            off += de->reclen;
+            if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0)
+                continue;
+            int r = rm_at(d, de->name, depth + 1);
+            if (r < 0) {
+                close(d);
+                return r;
+            }
+            removed = true;
+        }
+        if (removed) /* the directory changed under the listing: from its start */
+            lseek(d, 0, SEEK_SET);
+    }
+    close(d);
+    return unlinkat(dirfd, name, AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -errno;
+}
+
+/* The broker's function: a user namespace, mapped by the caller on our
+ * word, then the directory (the request's bytes, a path) removed in it. */
+static void rmtree_broker_fn(const void *data, size_t len, const int *fds, int nfds)
+{
+    static char path[4200];
+    if (nfds != 1 || len == 0 || len >= sizeof(path))
+        _exit(126);
+    memcpy(path, data, len);
+    path[len] = 0;
+    if (path[0] != '/' || unshare(CLONE_NEWUSER) < 0)
+        _exit(126);
+    struct ctr_msg mm = {.kind = 5};
+    char ok = 0;
+    if (write(fds[0], &mm, sizeof(mm)) < 0 || read(fds[0], &ok, 1) != 1 || ok != 'm')
+        _exit(125);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    int parent = open(slash == path ? "/" : path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (parent < 0)
+        _exit(124);
+    _exit(rm_at(parent, slash + 1, 0) < 0 ? 1 : 0);
+}
+
+static int rmtree_rootless(const char *dir, const struct cln_ctr_rootless *rl,
+                           struct cln_error **err)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        return cln_error_set(err, CLN_E_IO, errno, "socketpair");
+    struct cln_broker_child ch;
+    struct cln_broker_fork_req req = {
+        .name = "native-rmtree", .data = dir, .len = strlen(dir), .fds = &sv[1], .nfds = 1};
+    int r = cln_broker_fork(rl->broker, &req, &ch, err);
+    close(sv[1]);
+    if (r < 0) {
+        close(sv[0]);
+        return r;
+    }
+    struct ctr_msg m;
+    r = recv_msg(sv[0], &m, now_ms() + 10000) == 1 && m.kind == 5 ? 0 : -1;
+    if (r == 0)
+        r = rl->map_ids(rl->map_ud, ch.pid, err);
+    else
+        cln_error_set(err, CLN_E_IO, 0, "removing %s: its helper did not start", dir);
+    if (r == 0 && write(sv[0], "m", 1) != 1)
+        r = cln_error_set(err, CLN_E_IO, errno, "removing %s", dir);
+    close(sv[0]);
+    int st = 0;
+    if (cln_broker_wait(&ch, 30000, &st, r < 0 ? NULL : err) < 0) {
+        cln_broker_kill(&ch, SIGKILL, NULL);
+        if (r == 0)
+            r = -1;
+    } else if (r == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+        r = cln_error_set(err, CLN_E_IO, 0, "removing %s in a user namespace: status %d", dir, st);
+    }
+    cln_broker_child_done(&ch);
+    return r;
+}
+
 const struct cln_broker_fn_entry cln_native_broker_fns[] = {
     {"native-monitor", monitor_broker_fn},
     {"native-exec", ctr_exec_broker_fn},
+    {"native-rmtree", rmtree_broker_fn},
     {NULL, NULL},
 };
 
@@ -1059,8 +1176,13 @@ int cln_ctr_remove(struct cln_ctr *c, struct cln_error **err)
         r = cgroups_remove(c, &e);
     if (r == 0 && c->dir) {
         int d = dir_remove(c->dir);
-        if (d < 0)
+        if ((d == -EACCES || d == -EPERM) && c->broker && c->map_ids) {
+            struct cln_ctr_rootless rl = {
+                .broker = c->broker, .map_ids = c->map_ids, .map_ud = c->map_ud};
+            r = rmtree_rootless(c->dir, &rl, &e);
+        } else if (d < 0) {
             r = cln_error_set(&e, CLN_E_IO, -d, "removing %s", c->dir);
+        }
     }
     if (r < 0 && err)
         *err = e;
@@ -1071,6 +1193,12 @@ int cln_ctr_remove(struct cln_ctr *c, struct cln_error **err)
 }
 
 int cln_ctr_reclaim(const char *run_dir, const char *id, struct cln_error **err)
+{
+    return cln_ctr_reclaim_rootless(run_dir, id, NULL, err);
+}
+
+int cln_ctr_reclaim_rootless(const char *run_dir, const char *id, const struct cln_ctr_rootless *rl,
+                             struct cln_error **err)
 {
     if (!valid_id(id) || !run_dir || run_dir[0] != '/')
         return cln_error_set(err, CLN_E_INVALID, 0, "container id or run directory invalid");
@@ -1090,6 +1218,8 @@ int cln_ctr_reclaim(const char *run_dir, const char *id, struct cln_error **err)
         return r;
     cleanup_free char *dir = cln_xasprintf("%s/%s", run_dir, id);
     int d = dir_remove(dir);
+    if ((d == -EACCES || d == -EPERM) && rl && rl->broker && rl->map_ids)
+        return rmtree_rootless(dir, rl, err);
     if (d < 0)
         return cln_error_set(err, CLN_E_IO, -d, "removing %s", dir);
     return 0;

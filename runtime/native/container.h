@@ -127,6 +127,20 @@ const char *cln_ctr_dir(const struct cln_ctr *c);
  * cgroups and the directory removed.  Nothing there is not an error. */
 int cln_ctr_reclaim(const char *run_dir, const char *id, struct cln_error **err);
 
+/* Rootless with subordinate ids: files a container's user other than root
+ * wrote belong to ids the caller is not, so a container's directory is
+ * removed from a user namespace mapped as the containers' are (a child of
+ * the broker, mapped by map_ids, as `podman unshare` does). */
+struct cln_ctr_rootless {
+    struct cln_broker *broker;
+    int (*map_ids)(void *ud, pid_t pid, struct cln_error **err);
+    void *map_ud;
+};
+/* cln_ctr_reclaim, removing the directory that way when rl is given and
+ * the plain removal is refused. */
+int cln_ctr_reclaim_rootless(const char *run_dir, const char *id, const struct cln_ctr_rootless *rl,
+                             struct cln_error **err);
+
 struct cln_ctr_state {
     bool running;
     bool created;            /* made, not started yet (running is true: its init is there) */

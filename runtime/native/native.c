@@ -360,6 +360,18 @@ static bool owner_alive(const struct record *r)
     return st != 0 && st == r->owner_start;
 }
 
+static int map_ids(void *ud, pid_t monitor, struct cln_error **err);
+
+/* cln_ctr_reclaim, as the containers were made (rootless: in a mapped user
+ * namespace, when files of other ids are in the way) */
+static int reclaim(struct native *n, const char *id, struct cln_error **err)
+{
+    struct cln_ctr_rootless rl = {
+        .broker = n->rt ? cln_runtime_broker(n->rt) : NULL, .map_ids = map_ids, .map_ud = n};
+    bool wide = geteuid() != 0 && n->subuid_n && n->subgid_n;
+    return cln_ctr_reclaim_rootless(n->run_dir, id, wide ? &rl : NULL, err);
+}
+
 /* ---- the core ---- */
 
 static void n_close(void *ctx)
@@ -373,7 +385,7 @@ static void n_close(void *ctx)
         n->list = e->next;
         if (!e->removed && e->c) {
             cleanup_free char *rec = record_path(n, e->id);
-            if (cln_ctr_remove(e->c, NULL) == 0 || cln_ctr_reclaim(n->run_dir, e->id, NULL) == 0)
+            if (cln_ctr_remove(e->c, NULL) == 0 || reclaim(n, e->id, NULL) == 0)
                 unlink(rec); /* else the record stays, for gc */
         }
         entry_free(e);
@@ -749,7 +761,7 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
         /* what a failed create left (it removes its own): the record goes
          * with the last of it, else it stays for gc */
         cleanup_free char *rec = record_path(n, e->id);
-        if (cln_ctr_reclaim(n->run_dir, e->id, NULL) == 0)
+        if (reclaim(n, e->id, NULL) == 0)
             unlink(rec);
         entry_free(e);
         return cln_error_wrap(err, "runtime native: creating a container of %s", cfg->image);
@@ -925,7 +937,7 @@ static int remove_foreign(struct native *n, const char *id, struct cln_error **e
     }
     if (has)
         record_done(&rec);
-    int r = cln_ctr_reclaim(n->run_dir, id, err);
+    int r = reclaim(n, id, err);
     if (r == 0 && unlink(path) < 0 && errno != ENOENT)
         r = cln_error_set(err, CLN_E_IO, errno, "runtime native: removing %s", path);
     return r;
@@ -965,7 +977,7 @@ static int remove_held(struct native *n, struct entry *e, struct cln_error **err
     e->c = NULL;
     if (r < 0) {
         /* what is left is for reclaim, now or by gc: the record stays until then */
-        if (cln_ctr_reclaim(n->run_dir, e->id, NULL) == 0) {
+        if (reclaim(n, e->id, NULL) == 0) {
             cln_error_free(re);
             re = NULL;
             r = 0;

@@ -174,7 +174,7 @@ run = "cat /proc/self/uid_map"
 [[steps]]
 image = "bb"
 user = "65534"
-run = "id -u"
+run = "id -u; mkdir /tmp/d && touch /tmp/d/f && chmod 700 /tmp/d"
 expect.stdout = "65534\n"
 EOF
     me=$(id -u)
@@ -189,6 +189,15 @@ EOF
             sed 's/^/    | /' "$out" | head -n 20
             fail=$((fail + 1))
         fi
+    # what uid 65534 wrote (a subordinate id's files) was removed with its container
+    left=$(ls -A "${endpoint#native://}/containers")
+    if [ -z "$left" ]; then
+        echo "ok   rootless: the containers' directories are gone, files of subordinate ids too"
+        pass=$((pass + 1))
+    else
+        echo "FAIL rootless: left in the store's containers/: $left"
+        fail=$((fail + 1))
+    fi
     echo "native e2e on $endpoint with $bin (rootless, no strace): $pass passed, $fail failed"
     [ "$fail" = 0 ]
     exit
