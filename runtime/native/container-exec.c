@@ -101,8 +101,9 @@ __attribute__((noreturn)) static void run_exec(const struct exec_child *x, pid_t
     }
     /* the exec's own cgroup: at the deadline every process of the exec, in
      * its process group or not (setsid), is killed, and nothing else */
+    /* (no cgroup.kill before Linux 5.14: the process group only) */
     int killfd = x->kill[0] ? open(x->kill, O_WRONLY | O_CLOEXEC) : -1;
-    if (x->kill[0] && killfd < 0)
+    if (x->kill[0] && killfd < 0 && errno != ENOENT)
         ctr_child_fail(x->sock, "opening the exec's cgroup.kill", errno);
     /* the container's namespaces, or nothing: a pidfd that is not a
      * container's init (a bug, a process gone and its pid reused) would
@@ -156,10 +157,11 @@ __attribute__((noreturn)) static void run_exec(const struct exec_child *x, pid_t
         if (n == 0) {
             kill(-f, SIGKILL); /* f is our unreaped child and leads the group */
             struct ctr_msg t = {.kind = 4};
-            if (write(x->sock, &t, sizeof(t)) < 0)
-                _exit(137);
+            ssize_t told = write(x->sock, &t, sizeof(t));
             /* then the whole cgroup: this process is in it too, and ends here */
             if (killfd >= 0 && write(killfd, "1", 1) < 0)
+                _exit(137);
+            if (told < 0)
                 _exit(137);
         }
         break;
@@ -232,9 +234,23 @@ static bool drain(int fd, struct cln_buf *b, size_t cap, size_t *dropped,
  * ended by themselves); cgroup.events says when the last is gone (1 s at
  * most).  One left running (a daemon the exec started, its deadline not
  * reached) keeps it, and the container's removal takes both. */
-static void leaf_remove(const char *leaf)
+static void leaf_kill(const char *leaf)
 {
-    if (rmdir(leaf) == 0 || errno != EBUSY)
+    if (!leaf)
+        return;
+    cleanup_free char *k = cln_xasprintf("%s/cgroup.kill", leaf);
+    int fd = open(k, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t w = write(fd, "1", 1);
+        (void)w;
+        close(fd);
+    }
+}
+
+static void leaf_remove(const char *leaf, bool killed)
+{
+    /* (one the exec left running keeps it: its own, until the container goes) */
+    if (rmdir(leaf) == 0 || errno != EBUSY || !killed)
         return;
     cleanup_free char *ev = cln_xasprintf("%s/cgroup.events", leaf);
     int fd = open(ev, O_RDONLY | O_CLOEXEC);
@@ -408,6 +424,7 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
                 break;
             if (n == 0) { /* the child did not end its process: end both */
                 syscall(SYS_pidfd_send_signal, efd, SIGKILL, NULL, 0);
+                leaf_kill(leaf);
                 res.timed_out = true;
                 killed = true;
                 backstop = now_ms() + 2000;
@@ -417,6 +434,7 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
                 struct ctr_msg k = {.kind = 5};
                 if (open_sock && send(sv[0], &k, sizeof(k), MSG_NOSIGNAL) < 0) {
                     syscall(SYS_pidfd_send_signal, efd, SIGKILL, NULL, 0);
+                    leaf_kill(leaf);
                     res.timed_out = true;
                 }
                 res.interrupted = true;
@@ -480,7 +498,7 @@ int cln_ctr_exec(struct cln_ctr *c, const struct cln_ctr_exec *x, struct cln_ctr
             close(ours[i]);
     cln_broker_child_done(&bc); /* efd, when the broker made it */
     if (leaf)
-        leaf_remove(leaf);
+        leaf_remove(leaf, res.timed_out);
     if (r < 0) {
         cln_buf_done(&ob);
         cln_buf_done(&eb);

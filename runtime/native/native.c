@@ -603,7 +603,7 @@ static int map_one(struct native *n, const char *prog, pid_t pid, uint32_t self,
     snprintf(a[3], sizeof(a[3]), "%u", (unsigned)count);
     const char *argv[] = {prog, a[0], "0", a[1], "1", "1", a[2], a[3], NULL};
     int pipefd[2];
-    if (pipe2(pipefd, O_CLOEXEC) < 0)
+    if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
         return cln_error_set(err, CLN_E_IO, errno, "pipe");
     struct cln_broker_spawn_req req = {.path = prog, .argv = argv, .stderr_fd = pipefd[1]};
     struct cln_broker_child ch;
@@ -615,6 +615,10 @@ static int map_one(struct native *n, const char *prog, pid_t pid, uint32_t self,
     }
     int st = 0;
     r = cln_broker_wait(&ch, 10000, &st, err);
+    if (r < 0) { /* never left running */
+        cln_broker_kill(&ch, SIGKILL, NULL);
+        cln_broker_wait(&ch, 2000, &st, NULL);
+    }
     char msg[256] = "";
     ssize_t k = read(pipefd[0], msg, sizeof(msg) - 1); /* it has ended: no wait */
     close(pipefd[0]);
@@ -646,9 +650,20 @@ static void subids(const char *file, const char *name, unsigned id, uint32_t *st
     FILE *f = fopen(file, "re");
     char line[256];
     while (f && fgets(line, sizeof(line), f)) {
-        char who[128];
-        unsigned long s = 0, c = 0;
-        if (sscanf(line, "%127[^:]:%lu:%lu", who, &s, &c) != 3 || c == 0 || s + c > UINT32_MAX)
+        char who[128], *end = NULL;
+        const char *colon = strchr(line, ':');
+        if (!colon || (size_t)(colon - line) >= sizeof(who) || !strchr(colon + 1, ':'))
+            continue;
+        memcpy(who, line, (size_t)(colon - line));
+        who[colon - line] = 0;
+        errno = 0;
+        unsigned long s = strtoul(colon + 1, &end, 10);
+        if (errno || *end != ':' || colon[1] == '-')
+            continue;
+        const char *cs = end + 1;
+        unsigned long c = strtoul(cs, &end, 10);
+        if (errno || end == cs || *cs == '-' || c == 0 || c > 0xffff0000UL || s > 0xffff0000UL ||
+            s + c > 0xffffffffUL)
             continue;
         char num[16];
         snprintf(num, sizeof(num), "%u", id);
@@ -1506,8 +1521,8 @@ static int native_open(const char *endpoint, struct cln_runtime **ret, struct cl
         getpwuid_r(geteuid(), &pw, buf, sizeof(buf), &pwp);
         subids("/etc/subuid", pwp ? pwp->pw_name : NULL, (unsigned)geteuid(), &n->subuid,
                &n->subuid_n);
-        subids("/etc/subgid", pwp ? pwp->pw_name : NULL, (unsigned)getegid(), &n->subgid,
-               &n->subgid_n);
+        subids("/etc/subgid", pwp ? pwp->pw_name : NULL, (unsigned)geteuid(), &n->subgid,
+               &n->subgid_n); /* (its first field is the user, by name or uid) */
         bool tools = access(NEWUIDMAP, X_OK) == 0 && access(NEWGIDMAP, X_OK) == 0;
         if (!tools)
             n->subuid_n = n->subgid_n = 0;
