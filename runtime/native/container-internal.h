@@ -47,6 +47,7 @@ struct ctr_paths {
     struct ctr_mount {
         int type; /* enum cln_ctr_mount_type */
         int source_fd;
+        char *source; /* CLN_CTR_BIND: the host path (rootless: opened again by the init) */
         char *target;
         bool read_only, is_dir;
     } * mounts;

@@ -55,6 +55,7 @@ void ctr_plan_put_paths(struct cln_buf *b, const struct ctr_paths *p)
         const struct ctr_mount *m = &p->mounts[i];
         put_u32(b, (uint32_t)m->type);
         put_str(b, m->target);
+        put_str(b, m->source);
         put_u32(b, m->read_only);
         put_u32(b, m->is_dir);
         put_u32(b, m->source_fd >= 0); /* its descriptor: the next one given */
@@ -168,6 +169,7 @@ int ctr_plan_get_paths(struct ctr_plan_reader *r, struct ctr_paths *p, const int
         struct ctr_mount *m = &mount_store[i];
         m->type = (int)ctr_plan_u32(r);
         m->target = ctr_plan_str(r);
+        m->source = ctr_plan_str(r);
         m->read_only = ctr_plan_u32(r);
         m->is_dir = ctr_plan_u32(r);
         m->source_fd = -1;

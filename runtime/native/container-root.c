@@ -14,7 +14,6 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -303,29 +302,36 @@ static int user_mounts(int root, const struct ctr_paths *p, const char **what)
         if (m->type == CLN_CTR_TMPFS) {
             r = mount_fd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, "mode=1777");
         } else if (p->userns) {
-            /* rootless: the source opened on the host, bound here (in the
-             * user namespace's mount namespace), then made read-only
-             * keeping the flags the kernel locks */
-            char src[64], dst[64];
-            snprintf(src, sizeof(src), "/proc/self/fd/%d", m->source_fd);
-            snprintf(dst, sizeof(dst), "/proc/self/fd/%d", fd);
-            r = mount(src, dst, NULL, MS_BIND | MS_REC, NULL);
-            if (r == 0) { /* the new mount is on top: reopen to remount it */
-                int top = m->is_dir ? mkdir_p_in(root, m->target) : file_in(root, m->target);
-                struct statvfs sv;
-                snprintf(dst, sizeof(dst), "/proc/self/fd/%d", top);
-                r = top < 0 ? -1 : statvfs(dst, &sv);
-                if (r == 0) {
-                    unsigned long keep = MS_NOSUID | ro;
-                    keep |= (sv.f_flag & ST_NODEV) ? MS_NODEV : 0;
-                    keep |= (sv.f_flag & ST_NOEXEC) ? MS_NOEXEC : 0;
-                    r = mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | keep, NULL);
-                }
-                int e = errno;
-                if (top >= 0)
-                    close(top);
-                errno = e;
+            /* rootless: a mount of the host's namespace cannot be bound
+             * here, nor cloned there (no CAP_SYS_ADMIN on the host): the
+             * path, opened again in this namespace (a copy of the host's),
+             * must be what the host opened; cloned and attached here */
+            struct stat a, b;
+            int src = m->source ? open(m->source, O_PATH | O_CLOEXEC | O_NOFOLLOW) : -1;
+            r = src < 0 || fstat(src, &a) < 0 || fstat(m->source_fd, &b) < 0 ? -1 : 0;
+            if (r == 0 && (a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
+                errno = ESTALE; /* replaced between the two opens */
+                r = -1;
             }
+            int tree =
+                r == 0
+                    ? open_tree(src, "",
+                                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH)
+                    : -1;
+            if (r == 0 && tree < 0)
+                r = -1;
+            struct mount_attr attr = {.attr_set = MOUNT_ATTR_NOSUID |
+                                                  (m->read_only ? MOUNT_ATTR_RDONLY : 0)};
+            if (r == 0)
+                r = mount_setattr(tree, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr));
+            if (r == 0)
+                r = move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+            int e = errno;
+            if (tree >= 0)
+                close(tree);
+            if (src >= 0)
+                close(src);
+            errno = e;
         } else {
             /* the detached copy made on the host (read-only there when
              * asked), attached here */

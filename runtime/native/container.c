@@ -542,6 +542,7 @@ static void paths_done(struct ctr_paths *p)
         if (p->mounts[i].source_fd >= 0)
             close(p->mounts[i].source_fd);
         free(p->mounts[i].target);
+        free(p->mounts[i].source);
     }
     free(p->mounts);
 }
@@ -579,6 +580,7 @@ static int make_mounts(struct ctr_paths *p, const struct cln_ctr_config *cfg,
                                  "inside the container",
                                  m->target ? m->target : "(none)");
         pm->target = cln_xstrdup(t);
+        pm->source = m->source ? cln_xstrdup(m->source) : NULL;
         pm->is_dir = true;
         if (m->type != CLN_CTR_BIND)
             continue;

@@ -102,6 +102,26 @@ check privileged-refused 2 run "$tmp/priv.cleanrun.toml" && has privileged-refus
 check privileged 0 run --allow-privileged "$tmp/priv.cleanrun.toml" &&
     has privileged "PASS    priv" "isolation: 0 steps isolated, 1 unverified, 0 violated"
 
+# a host directory bound read-only, with --allow-host-mounts (rootless:
+# cloned in the container's own mount namespace after the path is checked
+# to be what the host opened)
+mkdir -p "$tmp/hostdir"
+echo hello-from-host >"$tmp/hostdir/f"
+chmod -R a+rX "$tmp"
+cat >"$tmp/mount.cleanrun.toml" <<EOF
+[test]
+name = "mount"
+[images.bb]
+ref = "localhost/cleanrun/busybox:1"
+pull = "never"
+[[steps]]
+image = "bb"
+mounts = [{ source = "$tmp/hostdir", target = "/data", read_only = true }]
+run = "cat /data/f; touch /data/g 2>&1 | grep -c Read-only"
+expect.stdout = "hello-from-host\n1\n"
+EOF
+check host-mount 0 run --allow-host-mounts "$tmp/mount.cleanrun.toml" && has host-mount "PASS    mount"
+
 # so is a test that builds an image (pulls and builds: "Native 3 of 3")
 check needs-build 2 run specs/built-image.cleanrun.toml &&
     has needs-build 'specs/built-image.cleanrun.toml:3:1: test "built-image" builds image tool: runtime native cannot build images' \
