@@ -433,17 +433,11 @@ static int rm_at(int dirfd, const char *name, int depth)
         }
         bool removed = false;
         for (long off = 0; off < n;) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *de = (void *)(buf + off);
-            off += de->reclen;
-            if (strcmp(de->name, ".") == 0 || strcmp(de->name, "..") == 0)
+            const struct dirent64 *de = (const void *)(buf + off); /* getdents64's layout */
+            off += de->d_reclen;
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
                 continue;
-            int r = rm_at(d, de->name, depth + 1);
+            int r = rm_at(d, de->d_name, depth + 1);
             if (r < 0) {
                 close(d);
                 return r;
