@@ -72,7 +72,8 @@ struct cln_ctr {
     struct cln_broker_child mon; /* the monitor, when the broker runs it */
     char *cg[4];                 /* memory, pids, cpu, unified: the leaf directories, or NULL */
     pid_t monitor, init;
-    pid_t first; /* the first process, once started */
+    pid_t first;   /* the first process, once started */
+    int cg_layout; /* CTR_CG_* */
     int (*map_ids)(void *ud, pid_t monitor, struct cln_error **err);
     void *map_ud;
     int monitor_fd, init_fd; /* pidfds */
@@ -111,6 +112,20 @@ __attribute__((noreturn)) void ctr_child_exec(const struct ctr_proc *p, int repo
  * CTR_SETUP_* or -errno with *what set. */
 int ctr_setup_root(const struct ctr_paths *p, const char **what);
 int ctr_loopback_up(void);
+
+/* ---- cgroups (container.c) ---- */
+
+enum { CTR_CG_HYBRID = 0, CTR_CG_V2 = 1, CTR_CG_V1 = 2 };
+/* This machine's layout: v2 alone, the hybrid, v1 alone. */
+int ctr_cgroup_layout(void);
+/* For tests: the cgroup file systems' root, and a layout to take for
+ * theirs (-1: detect); also makes limits apply when not root.  NULL, -1:
+ * the real ones. */
+void ctr_cgroup_setup(const char *root, int layout);
+/* c's cgroups (c->id's, under the layout's hierarchies) with cfg's limits
+ * written; c->cg[] set. */
+struct cln_ctr_config;
+int ctr_cgroups_make(struct cln_ctr *c, const struct cln_ctr_config *cfg, struct cln_error **err);
 
 /* ---- the plan: ctr_paths and ctr_proc as bytes (container-plan.c) ---- */
 

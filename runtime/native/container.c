@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <linux/magic.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,8 +33,44 @@
 #include "runtime/native/container.h"
 #include "runtime/native/store.h"
 
-#define CG_ROOT "/sys/fs/cgroup"
 static const char *const cg_ctrl[4] = {"memory", "pids", "cpu", "unified"};
+/* where the cgroup file systems are, and their layout (NATIVE.md §3):
+ * tests point them elsewhere (ctr_cgroup_setup) */
+static const char *cg_root = "/sys/fs/cgroup";
+static int cg_forced = -1;
+
+void ctr_cgroup_setup(const char *root, int layout)
+{
+    cg_root = root ? root : "/sys/fs/cgroup";
+    cg_forced = layout;
+}
+
+/* v2 alone (cgroup2 at the root), the hybrid (v1 controllers, cgroup2 at
+ * unified/), or v1 alone */
+int ctr_cgroup_layout(void)
+{
+    if (cg_forced >= 0)
+        return cg_forced;
+    struct statfs sf;
+    if (statfs(cg_root, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
+        return CTR_CG_V2;
+    cleanup_free char *u = cln_xasprintf("%s/unified", cg_root);
+    if (statfs(u, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
+        return CTR_CG_HYBRID;
+    return CTR_CG_V1;
+}
+
+/* The parent of hierarchy i's container cgroups for a layout, or NULL when
+ * it has none there: v2 has one hierarchy (slot 3, "unified"), v1 no
+ * unified one. */
+static char *cg_parent(int layout, int i)
+{
+    if (layout == CTR_CG_V2)
+        return i == 3 ? cln_xasprintf("%s/cleanrun", cg_root) : NULL;
+    if (layout == CTR_CG_V1 && i == 3)
+        return NULL;
+    return cln_xasprintf("%s/%s/cleanrun", cg_root, cg_ctrl[i]);
+}
 
 static long now_ms(void)
 {
@@ -43,7 +81,10 @@ static long now_ms(void)
 
 static int write_file(const char *path, const char *text)
 {
-    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    /* (a test's stand-in for the cgroup file systems is a plain directory:
+     * there its files are made) */
+    int fd = open(
+        path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (cg_forced >= 0 ? O_CREAT | O_TRUNC : 0), 0644);
     if (fd < 0)
         return -errno;
     ssize_t n = write(fd, text, strlen(text));
@@ -78,12 +119,24 @@ static bool valid_id(const char *id)
  * hierarchy that is not mounted (then its limit cannot be applied: error).
  * Rootless: no cgroup at all (none is delegated to an ordinary user on
  * this layout), and no limit (cln_native_desc's rootless twin says so). */
-static int cgroups_make(struct cln_ctr *c, const struct cln_ctr_config *cfg, struct cln_error **err)
+int ctr_cgroups_make(struct cln_ctr *c, const struct cln_ctr_config *cfg, struct cln_error **err)
 {
-    if (geteuid() != 0) /* the backend says its limits are not applied */
+    if (geteuid() != 0 && cg_forced < 0) /* the backend says its limits are not applied */
         return 0;
+    int layout = ctr_cgroup_layout();
+    c->cg_layout = layout;
     for (int i = 0; i < 4; i++) {
-        cleanup_free char *parent = cln_xasprintf(CG_ROOT "/%s/cleanrun", cg_ctrl[i]);
+        cleanup_free char *parent = cg_parent(layout, i);
+        if (!parent)
+            continue;
+        if (layout == CTR_CG_V2) {
+            /* the controllers, for cleanrun/ and for the containers in it
+             * (a limit whose controller is missing fails below) */
+            static const char *const ctl[] = {"+memory", "+pids", "+cpu"};
+            cleanup_free char *top = cln_xasprintf("%s/cgroup.subtree_control", cg_root);
+            for (size_t k = 0; k < CLN_ARRAY_SIZE(ctl); k++)
+                write_file(top, ctl[k]);
+        }
         if (mkdir(parent, 0755) < 0 && errno != EEXIST)
             return cln_error_set(err, CLN_E_IO, errno, "creating cgroup %s", parent);
         char *leaf = cln_xasprintf("%s/%s", parent, c->id);
@@ -94,24 +147,44 @@ static int cgroups_make(struct cln_ctr *c, const struct cln_ctr_config *cfg, str
                                  "creating cgroup %s/%s", parent, c->id);
         }
         c->cg[i] = leaf;
+        if (layout == CTR_CG_V2) {
+            static const char *const ctl[] = {"+memory", "+pids", "+cpu"};
+            cleanup_free char *sub = cln_xasprintf("%s/cgroup.subtree_control", parent);
+            for (size_t k = 0; k < CLN_ARRAY_SIZE(ctl); k++)
+                write_file(sub, ctl[k]);
+        }
     }
+    bool v2 = layout == CTR_CG_V2;
     struct {
         int ctrl;
         const char *file;
         int64_t v;
+        const char *text; /* instead of v */
     } lim[] = {
-        {0, "memory.limit_in_bytes", cfg->memory_bytes},
-        {0, "memory.memsw.limit_in_bytes", cfg->memory_bytes}, /* swap off */
-        {1, "pids.max", cfg->pids_max},
-        {2, "cpu.cfs_period_us", cfg->cpu_millis > 0 ? 100000 : 0},
-        {2, "cpu.cfs_quota_us", cfg->cpu_millis * 100},
+        {0, "memory.limit_in_bytes", v2 ? 0 : cfg->memory_bytes, NULL},
+        {0, "memory.memsw.limit_in_bytes", v2 ? 0 : cfg->memory_bytes, NULL}, /* swap off */
+        {1, "pids.max", v2 ? 0 : cfg->pids_max, NULL},
+        {2, "cpu.cfs_period_us", !v2 && cfg->cpu_millis > 0 ? 100000 : 0, NULL},
+        {2, "cpu.cfs_quota_us", v2 ? 0 : cfg->cpu_millis * 100, NULL},
+        {3, "memory.max", v2 ? cfg->memory_bytes : 0, NULL},
+        {3, "memory.swap.max", v2 && cfg->memory_bytes > 0 ? 1 : 0, "0"}, /* swap off */
+        {3, "pids.max", v2 ? cfg->pids_max : 0, NULL},
+        {3, "cpu.max", v2 ? cfg->cpu_millis * 100 : 0, NULL},
     };
     for (size_t i = 0; i < CLN_ARRAY_SIZE(lim); i++) {
         if (lim[i].v <= 0)
             continue;
+        if (!c->cg[lim[i].ctrl])
+            return cln_error_set(err, CLN_E_UNSUPPORTED, 0,
+                                 "limit %s: no such cgroup hierarchy here", lim[i].file);
         cleanup_free char *p = cln_xasprintf("%s/%s", c->cg[lim[i].ctrl], lim[i].file);
-        char v[32];
-        snprintf(v, sizeof(v), "%lld", (long long)lim[i].v);
+        char v[48];
+        if (lim[i].text)
+            snprintf(v, sizeof(v), "%s", lim[i].text);
+        else if (strcmp(lim[i].file, "cpu.max") == 0)
+            snprintf(v, sizeof(v), "%lld 100000", (long long)lim[i].v);
+        else
+            snprintf(v, sizeof(v), "%lld", (long long)lim[i].v);
         int r = write_file(p, v);
         if (r < 0)
             return cln_error_set(err, CLN_E_IO, -r, "writing %s to %s", v, p);
@@ -957,7 +1030,7 @@ int cln_ctr_create_from(const struct cln_store_image *img, const struct cln_ctr_
     }
     c->dir = cln_xstrdup(paths.dir);
     if (r == 0)
-        r = cgroups_make(c, cfg, err);
+        r = ctr_cgroups_make(c, cfg, err);
     if (r == 0)
         r = start(c, &paths, err);
     paths_done(&paths);
@@ -1103,8 +1176,11 @@ int cln_ctr_inspect(struct cln_ctr *c, struct cln_ctr_state *ret, struct cln_err
     ret->rootfs_mode =
         c->rootfs_mode == CTR_SETUP_TMPFS_UPPER ? "overlay, upper on tmpfs" : "overlay";
     ret->oom_killed = false;
-    if (c->cg[0]) {
-        cleanup_free char *p = cln_xasprintf("%s/memory.oom_control", c->cg[0]);
+    /* v1: memory.oom_control; v2 alone: memory.events (both "oom_kill N") */
+    const char *ocg = c->cg_layout == CTR_CG_V2 ? c->cg[3] : c->cg[0];
+    if (ocg) {
+        cleanup_free char *p = cln_xasprintf(
+            "%s/%s", ocg, c->cg_layout == CTR_CG_V2 ? "memory.events" : "memory.oom_control");
         cleanup_fclose FILE *f = fopen(p, "re");
         char line[128];
         unsigned long long n;
@@ -1200,8 +1276,12 @@ int cln_ctr_reclaim_rootless(const char *run_dir, const char *id, const struct c
         return cln_error_set(err, CLN_E_INVALID, 0, "container id or run directory invalid");
     struct cln_ctr c = {.id = (char *)id, .monitor_fd = -1, .init_fd = -1, .ctl = -1, .go = -1};
     struct stat st;
+    int layout = ctr_cgroup_layout();
     for (int i = 0; i < 4; i++) {
-        char *leaf = cln_xasprintf(CG_ROOT "/%s/cleanrun/%s", cg_ctrl[i], id);
+        cleanup_free char *parent = cg_parent(layout, i);
+        if (!parent)
+            continue;
+        char *leaf = cln_xasprintf("%s/%s", parent, id);
         if (stat(leaf, &st) == 0)
             c.cg[i] = leaf;
         else

@@ -961,3 +961,84 @@ Test(native_container, an_exec_into_a_host_process_never_runs)
     c->init = real;
     remove_and_check(c, id);
 }
+
+/* Limits on each cgroup layout (NATIVE.md §3), written into a directory
+ * standing in for /sys/fs/cgroup: v2 alone (memory.max, memory.swap.max 0,
+ * pids.max, cpu.max, the controllers enabled for the children), v1 alone
+ * (the v1 files, no unified hierarchy), the hybrid (both kinds of
+ * directory).  The hybrid is this machine's and runs for real above. */
+static char *slurp(const char *path)
+{
+    cleanup_fclose FILE *f = fopen(path, "re");
+    if (!f)
+        return cln_xstrdup("(missing)");
+    char buf[256] = "";
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    buf[n] = 0;
+    return cln_xstrdup(buf);
+}
+
+Test(native_cgroups, limits_on_each_layout)
+{
+    static const struct {
+        int layout;
+        const char *files[6][2];
+    } cases[] = {
+        {CTR_CG_V2,
+         {{"cleanrun/x/memory.max", "1048576"},
+          {"cleanrun/x/memory.swap.max", "0"},
+          {"cleanrun/x/pids.max", "64"},
+          {"cleanrun/x/cpu.max", "50000 100000"},
+          {"memory/cleanrun/x", "(missing)"},
+          {NULL, NULL}}},
+        {CTR_CG_V1,
+         {{"memory/cleanrun/x/memory.limit_in_bytes", "1048576"},
+          {"memory/cleanrun/x/memory.memsw.limit_in_bytes", "1048576"},
+          {"pids/cleanrun/x/pids.max", "64"},
+          {"cpu/cleanrun/x/cpu.cfs_quota_us", "50000"},
+          {"cpu/cleanrun/x/cpu.cfs_period_us", "100000"},
+          {"unified/cleanrun/x", "(missing)"}}},
+        {CTR_CG_HYBRID,
+         {{"memory/cleanrun/x/memory.limit_in_bytes", "1048576"},
+          {"pids/cleanrun/x/pids.max", "64"},
+          {"cpu/cleanrun/x/cpu.cfs_quota_us", "50000"},
+          {"cleanrun/x/memory.max", "(missing)"},
+          {NULL, NULL}}},
+    };
+    for (size_t k = 0; k < CLN_ARRAY_SIZE(cases); k++) {
+        char root[] = "/tmp/cleanrun-cgroot-XXXXXX";
+        cr_assert_not_null(mkdtemp(root));
+        static const char *const dirs[] = {"memory", "pids", "cpu", "unified"};
+        for (size_t i = 0; cases[k].layout != CTR_CG_V2 && i < 4; i++) {
+            if (cases[k].layout == CTR_CG_V1 && i == 3)
+                continue;
+            cleanup_free char *d = cln_xasprintf("%s/%s", root, dirs[i]);
+            cr_assert_eq(mkdir(d, 0755), 0);
+        }
+        ctr_cgroup_setup(root, cases[k].layout);
+        struct cln_ctr c = {.id = (char *)"x"};
+        struct cln_ctr_config cfg = {.memory_bytes = 1 << 20, .pids_max = 64, .cpu_millis = 500};
+        struct cln_error *err = NULL;
+        int r = ctr_cgroups_make(&c, &cfg, &err);
+        ctr_cgroup_setup(NULL, -1);
+        cr_assert_eq(r, 0, "layout %d: %s", cases[k].layout, cln_error_text(err));
+        if (cases[k].layout == CTR_CG_HYBRID) {
+            cleanup_free char *u = cln_xasprintf("%s/unified/cleanrun/x", root);
+            struct stat st;
+            cr_assert_eq(stat(u, &st), 0, "the hybrid's unified cgroup");
+        }
+        for (size_t i = 0; i < 6 && cases[k].files[i][0]; i++) {
+            cleanup_free char *p = cln_xasprintf("%s/%s", root, cases[k].files[i][0]);
+            cleanup_free char *got = slurp(p);
+            struct stat st;
+            if (strcmp(cases[k].files[i][1], "(missing)") == 0)
+                cr_assert_neq(stat(p, &st), 0, "layout %d: %s exists", cases[k].layout, p);
+            else
+                cr_assert_str_eq(got, cases[k].files[i][1], "layout %d: %s", cases[k].layout, p);
+        }
+        for (int i = 0; i < 4; i++)
+            free(c.cg[i]);
+        cleanup_free char *rm = cln_xasprintf("rm -rf %s", root);
+        cr_assert_eq(system(rm), 0);
+    }
+}
