@@ -39,7 +39,8 @@ struct ctr_paths {
      * this uid and gid (the caller's); maps_by_caller: the caller writes
      * wider maps (newuidmap) when the monitor asks, else root alone */
     bool userns, maps_by_caller;
-    bool privileged; /* no masked or read-only paths, /sys read-write */
+    bool privileged;   /* no masked or read-only paths, /sys read-write */
+    bool host_network; /* no network namespace of its own */
     uint32_t host_uid, host_gid;
     int go_fd; /* then: it reads its start from this pipe, its own */
     /* the caller's mounts: bind sources opened (O_PATH) before the fork,

@@ -48,6 +48,7 @@ void ctr_plan_put_paths(struct cln_buf *b, const struct ctr_paths *p)
     put_u32(b, p->userns);
     put_u32(b, p->maps_by_caller);
     put_u32(b, p->privileged);
+    put_u32(b, p->host_network);
     put_u32(b, p->host_uid);
     put_u32(b, p->host_gid);
     put_u32(b, (uint32_t)p->nmounts);
@@ -159,6 +160,7 @@ int ctr_plan_get_paths(struct ctr_plan_reader *r, struct ctr_paths *p, const int
     p->userns = ctr_plan_u32(r);
     p->maps_by_caller = ctr_plan_u32(r);
     p->privileged = ctr_plan_u32(r);
+    p->host_network = ctr_plan_u32(r);
     p->host_uid = ctr_plan_u32(r);
     p->host_gid = ctr_plan_u32(r);
     uint32_t n = ctr_plan_u32(r);

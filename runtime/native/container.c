@@ -304,7 +304,7 @@ __attribute__((noreturn)) static void run_init(const struct ctr_paths *paths,
     int mode = ctr_setup_root(paths, &what);
     if (mode < 0)
         ctr_child_fail(sock, what, -mode);
-    int r = ctr_loopback_up();
+    int r = paths->host_network ? 0 : ctr_loopback_up();
     if (r < 0)
         ctr_child_fail(sock, "bringing lo up", -r);
     struct ctr_msg m = {.kind = 2, .val = mode};
@@ -423,7 +423,8 @@ __attribute__((noreturn)) static void run_monitor(pid_t parent, const struct ctr
                 ctr_child_fail(sock, "mapping the user namespace's root to the caller", -r);
         }
     }
-    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID) < 0)
+    if (unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID |
+                (paths->host_network ? 0 : CLONE_NEWNET)) < 0)
         ctr_child_fail(sock, "unshare", errno);
     /* After joining the cgroups: the cgroup namespace is rooted there. */
     if (unshare(CLONE_NEWCGROUP) < 0)
@@ -692,6 +693,7 @@ static int make_paths(struct ctr_paths *p, const struct cln_store_image *img,
     p->userns = geteuid() != 0;
     p->maps_by_caller = p->userns && cfg->map_ids;
     p->privileged = cfg->privileged;
+    p->host_network = cfg->host_network;
     p->host_uid = (uint32_t)geteuid();
     p->host_gid = (uint32_t)getegid();
     if (cfg->extra_hosts && cfg->extra_hosts[0]) { /* "name:address", as Docker's --add-host */

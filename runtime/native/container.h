@@ -64,6 +64,9 @@ struct cln_ctr_config {
      * masked or read-only paths, /sys read-write (the host's devices are
      * not added) */
     bool privileged;
+    /* share the host's network namespace (Docker's --network host; as
+     * root only) */
+    bool host_network;
     int64_t memory_bytes; /* 0: no limit; swap is off (memsw = memory) */
     int64_t pids_max;     /* 0: no limit */
     int64_t cpu_millis;   /* 0: no limit; 1000 = one CPU */

@@ -568,7 +568,9 @@ static int refuse(const struct cln_container_config *cfg, struct cln_error **err
     const char *what = NULL;
     if (cfg->nports)
         what = "publish ports (its containers have only loopback)";
-    else if (cfg->network && strcmp(cfg->network, "none") != 0)
+    else if (cfg->network && strcmp(cfg->network, "host") == 0 && geteuid() != 0)
+        what = "share the host's network when rootless (its /sys could not be mounted)";
+    else if (cfg->network && strcmp(cfg->network, "none") != 0 && strcmp(cfg->network, "host") != 0)
         what = "attach a container to a network (its containers have only loopback)";
     else if (cfg->network_aliases && cfg->network_aliases[0])
         what = "give network aliases (its containers have only loopback)";
@@ -755,6 +757,7 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
         .user = cfg->user,
         .read_only = cfg->read_only_rootfs,
         .privileged = cfg->privileged,
+        .host_network = cfg->network && strcmp(cfg->network, "host") == 0,
         .memory_bytes = cfg->memory_bytes,
         .pids_max = cfg->pids_limit,
         .cpu_millis = cfg->nano_cpus / 1000000,

@@ -102,6 +102,30 @@ check privileged-refused 2 run "$tmp/priv.cleanrun.toml" && has privileged-refus
 check privileged 0 run --allow-privileged "$tmp/priv.cleanrun.toml" &&
     has privileged "PASS    priv" "isolation: 0 steps isolated, 1 unverified, 0 violated"
 
+# the host's network, with --allow-host-network (as root: the container
+# shares the host's net namespace and nothing else; rootless: refused)
+if [ "$rootless" = 1 ]; then
+    check host-network 3 run --allow-host-network tests/e2e/privileged/host-network.cleanrun.toml &&
+        has host-network "runtime native cannot share the host's network when rootless"
+else
+    check host-network 0 run --allow-host-network --report json="$tmp/hn.json" \
+        tests/e2e/privileged/host-network.cleanrun.toml &&
+        if python3 - "$tmp/hn.json" <<'PY'; then
+import json, sys
+for s in json.load(open(sys.argv[1]))["tests"][0]["steps"]:
+    ns = s["isolation"]["namespaces"]
+    assert s["isolation"]["verdict"] == "unverified", s["isolation"]
+    assert ns["net"]["shared"], ns["net"]
+    for n in ("mnt", "pid", "uts", "ipc"):
+        assert not ns[n]["shared"], (n, ns[n])
+PY
+            has host-network "PASS    host-network" "isolation: 0 steps isolated, 2 unverified, 0 violated"
+        else
+            echo "FAIL host-network evidence"
+            fail=$((fail + 1))
+        fi
+fi
+
 # a host directory bound read-only, with --allow-host-mounts (rootless:
 # cloned in the container's own mount namespace after the path is checked
 # to be what the host opened)
