@@ -307,7 +307,8 @@ static int user_mounts(int root, const struct ctr_paths *p, const char **what)
              * path, opened again in this namespace (a copy of the host's),
              * must be what the host opened; cloned and attached here */
             struct stat a, b;
-            int src = m->source ? open(m->source, O_PATH | O_CLOEXEC | O_NOFOLLOW) : -1;
+            /* (as the host opened it: a final symlink followed, as a bind does) */
+            int src = m->source ? open(m->source, O_PATH | O_CLOEXEC) : -1;
             r = src < 0 || fstat(src, &a) < 0 || fstat(m->source_fd, &b) < 0 ? -1 : 0;
             if (r == 0 && (a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
                 errno = ESTALE; /* replaced between the two opens */

@@ -483,17 +483,31 @@ static int recv_msg(int sock, struct ctr_msg *m, long deadline);
  * read is made readable first. */
 static int rm_at(int dirfd, const char *name, int depth)
 {
-    if (depth > 256)
+    if (depth > 4096)
         return -ELOOP;
     if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
         return 0;
     if (errno != EISDIR && errno != EPERM)
         return -errno;
     int d = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (d < 0 && errno == EACCES && fchmodat(dirfd, name, 0700, 0) == 0)
-        d = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (d < 0 && errno == EACCES) {
+        /* made readable through what it is (never a symlink's target) */
+        int p = openat(dirfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        char via[64];
+        snprintf(via, sizeof(via), "/proc/self/fd/%d", p);
+        if (p >= 0 && chmod(via, 0700) == 0)
+            d = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (p >= 0)
+            close(p);
+    }
     if (d < 0)
         return -errno;
+    /* never into another file system (a mount under the directory) */
+    struct stat pst, dst;
+    if (fstat(dirfd, &pst) < 0 || fstat(d, &dst) < 0 || pst.st_dev != dst.st_dev) {
+        close(d);
+        return -EXDEV;
+    }
     char buf[4096];
     for (;;) {
         long n = syscall(SYS_getdents64, d, buf, sizeof(buf));
