@@ -231,7 +231,13 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
     const struct cln_spec_ready *rd = &s->ready;
     if (rd->kind == CLN_READY_NONE)
         return 0;
-    uint64_t until = now_ms() + cln_runner_remaining(c, rd->timeout_ms);
+    /* ready.timeout counts from the start: what the engine took since
+     * (inspecting the container and its image, slow under load) is part
+     * of it, so that the time reported is the time the deadline was for */
+    uint64_t until = started + rd->timeout_ms;
+    uint64_t cap = now_ms() + cln_runner_remaining(c, rd->timeout_ms);
+    if (cap < until)
+        until = cap;
     char *why = NULL; /* the last probe's answer, for the error */
     int rc = -1;
     /* The image's HEALTHCHECK is run by cleanrun itself, as an exec probe:

@@ -259,6 +259,7 @@ int cln_spec_read_source(struct cln_spec_loader *L, struct cln_spec_test *t, tv 
         return cln_spec_err_at(L, v->pos, err, "%s \"%s\": %s", what, source, strerror(errno));
     size_t dl = strlen(L->real_dir);
     bool inside = strncmp(real, L->real_dir, dl) == 0 && real[dl] == '/';
+    cln_strv_add(&t->sources, real); /* for --watch, read or not */
     if (!inside && !(L->allow & CLN_ALLOW_HOST_FILES)) {
         cln_spec_add_use(
             t, CLN_ALLOW_HOST_FILES, v->pos,

@@ -133,6 +133,7 @@ void cln_spec_test_done(struct cln_spec_test *t)
     free(t->file);
     free(t->description);
     cln_strv_done(&t->tags);
+    cln_strv_done(&t->sources);
     cln_labels_done(&t->matrix);
     for (size_t i = 0; i < t->nimages; i++)
         image_done(&t->images[i]);

@@ -189,6 +189,7 @@ struct cln_spec_test {
     int max_level;
     struct cln_spec_priv_use *uses; /* what needs a flag, for cln_spec_check_allowed */
     size_t nuses;
+    struct cln_strv sources; /* canonical host paths of every files[].source (for --watch) */
 };
 
 struct cln_spec_set {

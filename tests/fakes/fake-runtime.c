@@ -54,6 +54,8 @@ static int f_image_inspect(void *ctx, const char *ref, struct cln_image_info *re
 {
     (void)err;
     logf_(F(ctx), "image-inspect %s", ref);
+    if (strncmp(ref, "slow-inspect/", 13) == 0) /* an engine under load */
+        usleep(300 * 1000);
     memset(ret, 0, sizeof(*ret));
     ret->id = cln_xstrdup("sha256:fake");
     return 1;

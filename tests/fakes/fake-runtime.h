@@ -9,7 +9,8 @@
  *                       ends 126 as runc's "cannot exec in a deleted state"
  *   vanish-late N       the same, ending 137, and inspect says "running" until
  *                       a wait (as Docker, which reports the exec's end first)
- * and by image: "fail/create:1" fails create, "fail/start:1" fails start.
+ * and by image: "fail/create:1" fails create, "fail/start:1" fails start,
+ * "slow-inspect/...": image inspect takes 300 ms.
  * create logs "create ID IMAGE SERVICE net=NET", then a line
  * "mount ID bind|volume|tmpfs SOURCE TARGET ro|rw" for each mount. */
 #pragma once

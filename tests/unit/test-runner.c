@@ -195,6 +195,23 @@ Test(runner, teardown_when_readiness_times_out)
     assert_torn_down();
 }
 
+/* ready.timeout counts from the service's start: what the engine takes
+ * after it (inspecting the container and its image, slow under load) is
+ * part of it, and the time reported is the time the deadline was for. */
+Test(runner, the_readiness_deadline_counts_from_the_start)
+{
+    add_spec("a", "[test]\nname = \"never-ready\"\n[services.slow]\nimage = \"slow-inspect/x:1\"\n"
+                  "ready = { exec = [\"false\"], interval = \"40s\", timeout = \"500ms\" }\n"
+                  "[[steps]]\nservice = \"slow\"\nrun = [\"true\"]\n");
+    run_all(1, false, NULL);
+    cr_assert_eq(results[0].status, CLN_ST_ERROR);
+    /* 500 ms from the start, of which the engine took 300: not 800 */
+    cr_assert(strstr(cln_error_text(results[0].error), "not ready after 5") &&
+                  strstr(cln_error_text(results[0].error), "ms (ready.timeout 500ms)"),
+              "%s", cln_error_text(results[0].error));
+    assert_torn_down();
+}
+
 Test(runner, teardown_when_a_step_fails_errors_or_the_run_is_interrupted)
 {
     add_spec("a", "[test]\nname = \"fails\"\n" IMG "[services.s]\nimage = \"bb\"\n"
