@@ -1,12 +1,15 @@
 # cleanrun: build, test, lint, install.
 #
 #   make            build build/cleanrun
+#   make demo       set up, build, run the example specs (specs/)
+#   make demo-real  the same with real servers (docs/examples/real/: PostgreSQL,
+#                   redis, nginx) in an image made from Debian's packages
 #   make test       install what is missing, then every test (unit, sanitizer,
 #                   TOML conformance)
 #   make lint       clang-format, clang-tidy, cppcheck, banned functions, layering, OS seam
 #   make fuzz       libFuzzer over the TOML parser (FUZZ_TIME seconds, default 60)
 #   make bench      benchmarks (bench/)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    the binary, man pages, completions: PREFIX=/usr/local DESTDIR=
 #
 # Variants never share objects: build/obj (release) and build/asan/obj.
 
@@ -15,6 +18,10 @@ CC         ?= cc
 PREFIX     ?= /usr/local
 BINDIR     ?= $(PREFIX)/bin
 DATADIR    ?= $(PREFIX)/share/cleanrun
+MANDIR     ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR    ?=
 SHARED     ?= ../shared
 FUZZ_TIME  ?= 60
@@ -73,7 +80,7 @@ objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 REL := build
 ASN := build/asan
 
-.PHONY: all demo asan test check engines integration unit unit-asan conformance conformance-asan lint fuzz bench \
+.PHONY: all demo demo-real asan test check engines integration unit unit-asan conformance conformance-asan lint fuzz bench \
         install uninstall clean deps depcheck help
 
 all: depcheck $(REL)/cleanrun
@@ -145,6 +152,15 @@ demo: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) $(REL)/cleanrun
 	$(REL)/cleanrun run specs
 	$(REL)/cleanrun self-test
+
+# Real services (docs/examples/real/: PostgreSQL, redis, nginx, a python3 app
+# over PostgreSQL) in an image made from Debian's packages by .ci/real-image:
+# a few minutes the first time, cached after.  On Docker.
+demo-real: deps
+	@bash .ci/setup docker
+	@bash .ci/real-image $(DOCKER_EP)
+	@$(MAKE) --no-print-directory -j$(NPROC) $(REL)/cleanrun
+	$(REL)/cleanrun run --host $(DOCKER_EP) docs/examples/real
 
 # ---- tests ----
 
@@ -233,6 +249,30 @@ integration: $(REL)/test-integration $(ASN)/test-integration $(REL)/cleanrun $(A
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    bash tests/e2e/results.sh $(ASN)/cleanrun $(DOCKER_EP)
 	bash tests/e2e/results.sh $(REL)/cleanrun $(PODMAN_EP)
+	@echo "== data: files on fresh steps, owners, user and workdir of services, volumes, tmpfs, regex/not_regex/json expectations, matrix include/exclude (Docker, ASan build; Podman; native; the Apple emulator)"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    bash tests/e2e/data.sh $(ASN)/cleanrun $(DOCKER_EP)
+	bash tests/e2e/data.sh $(REL)/cleanrun $(PODMAN_EP)
+	bash tests/e2e/data.sh $(REL)/cleanrun $(NATIVE_EP)
+	CLEANRUN_APPLE_BUILD_NETWORK=allow bash tests/e2e/data.sh $(REL)/cleanrun $(CURDIR)/tests/emulator/container
+	@echo "== artifacts: --artifacts on Docker (ASan build), Podman, native, the Apple emulator"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    SHARED=$(SHARED) bash tests/e2e/artifacts.sh $(ASN)/cleanrun $(DOCKER_EP)
+	SHARED=$(SHARED) bash tests/e2e/artifacts.sh $(REL)/cleanrun $(PODMAN_EP)
+	SHARED=$(SHARED) bash tests/e2e/artifacts.sh $(REL)/cleanrun $(NATIVE_EP)
+	CLEANRUN_APPLE_BUILD_NETWORK=allow SHARED=$(SHARED) bash tests/e2e/artifacts.sh $(REL)/cleanrun $(CURDIR)/tests/emulator/container
+	@echo "== man pages and completions: against --help, docs/cli.md, docs/spec.md; groff -ww; bash, zsh, fish; make install"
+	bash tests/e2e/man.sh $(REL)/cleanrun
+	@echo "== import clnrm"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash tests/e2e/import.sh $(ASN)/cleanrun $(DOCKER_EP)
+	@echo "== the spec's JSON Schema"
+	bash tests/e2e/schema.sh $(REL)/cleanrun
+	@echo "== real services (Debian image with PostgreSQL, redis, nginx): Docker, Podman"
+	bash tests/e2e/real.sh $(REL)/cleanrun $(DOCKER_EP) $(PODMAN_EP)
+	@echo "== watch mode"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash tests/e2e/watch.sh $(ASN)/cleanrun $(DOCKER_EP)
+	@echo "== cleanrun init: the starter spec validates and passes"
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 bash tests/e2e/init.sh $(ASN)/cleanrun $(DOCKER_EP)
 	@echo "== crash-proof cleanup: SIGINT and SIGKILL at random moments, then gc (Docker: 20 each; Podman: 5 each)"
 	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(DOCKER_EP) 20
 	bash tests/e2e/interrupt.sh $(REL)/cleanrun $(PODMAN_EP) 5
@@ -331,11 +371,21 @@ lint:
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DATADIR)
 	install -m 0755 $(REL)/cleanrun $(DESTDIR)$(BINDIR)/cleanrun
+	install -d $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(BASHCOMPDIR) \
+	    $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0644 docs/man/cleanrun.1 $(DESTDIR)$(MANDIR)/man1/cleanrun.1
+	install -m 0644 docs/man/cleanrun.toml.5 $(DESTDIR)$(MANDIR)/man5/cleanrun.toml.5
+	install -m 0644 completions/cleanrun.bash $(DESTDIR)$(BASHCOMPDIR)/cleanrun
+	install -m 0644 completions/_cleanrun $(DESTDIR)$(ZSHCOMPDIR)/_cleanrun
+	install -m 0644 completions/cleanrun.fish $(DESTDIR)$(FISHCOMPDIR)/cleanrun.fish
+	install -m 0644 docs/spec.schema.json $(DESTDIR)$(DATADIR)/spec.schema.json
 	@if [ -d selftest ] && ls selftest/* >/dev/null 2>&1; then \
 	    install -d $(DESTDIR)$(DATADIR)/selftest && cp -R selftest/. $(DESTDIR)$(DATADIR)/selftest/; fi
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/cleanrun
+	rm -f $(DESTDIR)$(MANDIR)/man1/cleanrun.1 $(DESTDIR)$(MANDIR)/man5/cleanrun.toml.5
+	rm -f $(DESTDIR)$(BASHCOMPDIR)/cleanrun $(DESTDIR)$(ZSHCOMPDIR)/_cleanrun $(DESTDIR)$(FISHCOMPDIR)/cleanrun.fish
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

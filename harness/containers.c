@@ -406,7 +406,8 @@ static const char *keepalive_host_dir(struct run *run, struct cln_error **err)
  * files-N of the run's host directory, the tree in root/ and the host
  * entries in hosts, put in place by cleanrun-exec -F and -H. */
 static char *stage_files(struct run *run, const struct cln_file *files, size_t n,
-                         const struct cln_buf *hosts, struct cln_error **err)
+                         const char *const *owners, const struct cln_buf *hosts,
+                         struct cln_error **err)
 {
     const char *root = run_host_dir(run, err);
     if (!root)
@@ -426,12 +427,54 @@ static char *stage_files(struct run *run, const struct cln_file *files, size_t n
                           .data = hosts ? hosts->data : NULL,
                           .len = hosts ? hosts->len : 0,
                           .mode = 0644};
-    if ((n && write_tree(tree, files, n, err) < 0) ||
-        (hosts && hosts->len && write_tree(dir, &hf, 1, err) < 0)) {
+    /* owners: "OWNER<TAB>/PATH" lines, applied by cleanrun-exec -O in the
+     * container (names looked up there) */
+    struct cln_buf ob = CLN_BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = files[i].path;
+        if (owners && owners[i])
+            cln_buf_printf(&ob, "%s\t/%s\n", owners[i], p + strspn(p, "/"));
+        else if (files[i].uid || files[i].gid)
+            cln_buf_printf(&ob, "%u:%u\t/%s\n", files[i].uid, files[i].gid, p + strspn(p, "/"));
+    }
+    struct cln_file of = {.path = "owners", .data = ob.data, .len = ob.len, .mode = 0644};
+    int r = (n && write_tree(tree, files, n, err) < 0) ||
+                    (hosts && hosts->len && write_tree(dir, &hf, 1, err) < 0) ||
+                    (ob.len && write_tree(dir, &of, 1, err) < 0)
+                ? -1
+                : 0;
+    cln_buf_done(&ob);
+    if (r < 0) {
         free(dir);
         return NULL;
     }
     return dir;
+}
+
+/* The test's volumes and tmpfs mounts of a container (data may be NULL)
+ * appended to mounts. */
+static struct cln_mount *data_mounts(struct test_ctx *c, const struct cln_spec_mounts *data,
+                                     struct cln_mount *mounts, size_t *n)
+{
+    if (!data)
+        return mounts;
+    mounts = cln_xrealloc(mounts, (*n + data->nvolumes + data->ntmpfs + 1) * sizeof(*mounts));
+    for (size_t i = 0; i < data->nvolumes; i++) {
+        const char *name = NULL;
+        for (size_t k = 0; k < c->t->volumes.n && !name; k++)
+            if (k < c->volumes.n && strcmp(c->t->volumes.v[k], data->volumes[i].volume) == 0)
+                name = c->volumes.v[k];
+        mounts[(*n)++] = (struct cln_mount){.type = CLN_MOUNT_VOLUME,
+                                            .source = name,
+                                            .target = data->volumes[i].target,
+                                            .read_only = data->volumes[i].read_only};
+    }
+    for (size_t i = 0; i < data->ntmpfs; i++)
+        mounts[(*n)++] = (struct cln_mount){.type = CLN_MOUNT_TMPFS,
+                                            .target = data->tmpfs[i].target,
+                                            .tmpfs_size = data->tmpfs[i].size,
+                                            .tmpfs_mode = data->tmpfs[i].mode};
+    return mounts;
 }
 
 /* The container's first process as the engine would run it: Docker's
@@ -488,6 +531,7 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     cln_labels_set(&labels, req->label, req->label_value);
     struct cln_mount *mounts = cln_runner_host_mounts(req->privs);
     size_t nmounts = req->privs->nmounts;
+    mounts = data_mounts(c, req->data, mounts, &nmounts);
     /* the keep-alive busybox: the run's volume, read-only, or a copy; on a
      * runtime that copies only into running containers, the run's host
      * directory, and the container's files staged and put in place by
@@ -557,7 +601,7 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
         if (kadir)
             kasrc = cln_xasprintf("%s%s", kadir, KEEPALIVE_DIR);
         if (kadir && stage)
-            staged = stage_files(c->run, req->files, req->nfiles, &hosts_text, &e);
+            staged = stage_files(c->run, req->files, req->nfiles, req->owners, &hosts_text, &e);
         if (!kadir || (stage && (!staged || first_process(rt, &req->cfg, &wrapped, &e) < 0))) {
             free(mounts);
             cln_labels_done(&labels);
@@ -595,9 +639,22 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
             cln_strv_add(&entry, "-F");
             cln_strv_add(&entry, STAGED_DIR "/root");
         }
+        bool owned = false;
+        for (size_t i = 0; i < req->nfiles && !owned; i++)
+            owned = (req->owners && req->owners[i]) || req->files[i].uid || req->files[i].gid;
+        if (owned) {
+            cln_strv_add(&entry, "-O");
+            cln_strv_add(&entry, STAGED_DIR "/owners");
+        }
         if (hosts_text.len) {
             cln_strv_add(&entry, "-H");
             cln_strv_add(&entry, STAGED_DIR "/hosts");
+        }
+        /* the files and hosts are put in place as root, then the process
+         * becomes the user it was to run as */
+        if (req->cfg.user) {
+            cln_strv_add(&entry, "-u");
+            cln_strv_add(&entry, req->cfg.user);
         }
         cln_strv_add(&entry, "--");
         for (size_t i = 0; i < wrapped.n; i++)
@@ -618,6 +675,8 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
     if (staged) {
         cfg.entrypoint = cln_strv_argv(&entry);
         cfg.cmd = no_cmd;
+        if (cfg.user)
+            cfg.user = "0";
     }
     *ret_id = NULL;
     int r = cln_rt_create(rt, &cfg, ret_id, &e);
@@ -663,7 +722,12 @@ int cln_runner_create_container(struct test_ctx *c, const struct cln_runner_crea
         *err = cln_runner_wrap(e, "%s%sjoin the test network", pfx, sep);
         return -1;
     }
-    r = nfiles ? cln_rt_copy_in(rt, *ret_id, "/", files, nfiles, &e) : 0;
+    bool by_name = false;
+    for (size_t i = 0; copy_created && req->owners && i < req->nfiles; i++)
+        by_name = by_name || req->owners[i];
+    r = by_name ? cln_runner_resolve_owners(rt, *ret_id, files, req->owners, req->nfiles, &e) : 0;
+    if (r == 0 && nfiles)
+        r = cln_rt_copy_in(rt, *ret_id, "/", files, nfiles, &e);
     free(files);
     if (r < 0) {
         *err = req->files_word ? cln_runner_wrap(e, "%s%s%s", pfx, sep, req->files_word) : e;
@@ -710,10 +774,20 @@ char *cln_runner_fresh_container(struct test_ctx *c, const struct cln_spec_step 
                 .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS},
         .join = s->network,
         .keepalive = true,
+        .data = &s->data,
+        .files_word = s->nfiles ? "files" : NULL,
     };
+    const char **owners = NULL;
+    struct cln_file *files = cln_runner_spec_files(s->files, s->nfiles, &owners);
+    req.files = files;
+    req.nfiles = s->nfiles;
+    req.owners = owners;
     char *id = NULL;
     struct cln_error *e = NULL;
-    if (cln_runner_create_container(c, &req, &id, err) < 0)
+    int cr = cln_runner_create_container(c, &req, &id, err);
+    free(files);
+    free(owners);
+    if (cr < 0)
         return id; /* NULL, or tracked: teardown removes it */
     if (cln_rt_start(rt, id, &e) < 0) {
         *err = e;

@@ -1,5 +1,6 @@
 /* Expectations: exit codes, output, duration and files (by lstat inside
  * the container); diffs for people. */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,185 @@ static void check_regex(const char *what, const char *regex, const struct cln_ca
     free(av);
 }
 
+static void check_not_regex(const char *what, const char *regex, const struct cln_capture *c,
+                            struct cln_attempt *a)
+{
+    if (cln_regex_match(regex, c->data.data, c->data.len) != 1)
+        return;
+    char w[320];
+    snprintf(w, sizeof(w), "%s does not match regex", what);
+    char *av = quote(c);
+    cln_attempt_add_failure(a, w, regex, av, NULL);
+    free(av);
+}
+
+/* ---- JSON values ---- */
+
+static const char *json_kind(const cJSON *j)
+{
+    return cJSON_IsObject(j)   ? "an object"
+           : cJSON_IsArray(j)  ? "an array"
+           : cJSON_IsString(j) ? "a string"
+           : cJSON_IsNumber(j) ? "a number"
+           : cJSON_IsBool(j)   ? "a boolean"
+                               : "null";
+}
+
+/* j as compact JSON, at most CLN_QUOTE_CAP of it. */
+static char *json_text(const cJSON *j)
+{
+    char *s = cJSON_PrintUnformatted(j);
+    if (!s)
+        return cln_xstrdup("?");
+    char *v = cln_text_visible(s, strlen(s), CLN_QUOTE_CAP, VIS);
+    cJSON_free(s);
+    return v;
+}
+
+/* Follow path ("$", .key, ['key'], [N]) from root.  NULL when a step is
+ * missing, with *why saying where it stopped. */
+static const cJSON *json_follow(const cJSON *root, const char *path, char **why)
+{
+    const cJSON *cur = root;
+    struct cln_buf at = CLN_BUF_INIT;
+    cln_buf_putc(&at, '$');
+    const char *p = path + 1;
+    while (*p) {
+        char key[256];
+        long idx = -1;
+        const char *start = p;
+        if (*p == '.') {
+            size_t n = strcspn(p + 1, ".[");
+            snprintf(key, sizeof(key), "%.*s", (int)n, p + 1);
+            p += 1 + n;
+        } else if (p[1] == '\'' || p[1] == '"') {
+            const char *end = strchr(p + 2, p[1]);
+            snprintf(key, sizeof(key), "%.*s", (int)(end - p - 2), p + 2);
+            p = end + 2;
+        } else {
+            idx = strtol(p + 1, NULL, 10);
+            p = strchr(p, ']') + 1;
+        }
+        const cJSON *next = NULL;
+        if (idx >= 0) {
+            if (!cJSON_IsArray(cur))
+                *why = cln_xasprintf("%s is %s, not an array", at.data, json_kind(cur));
+            else if (!(next = cJSON_GetArrayItem(cur, (int)idx)))
+                *why = cln_xasprintf("%s has %d elements: no [%ld]", at.data,
+                                     cJSON_GetArraySize(cur), idx);
+        } else {
+            if (!cJSON_IsObject(cur)) {
+                *why = cln_xasprintf("%s is %s, not an object", at.data, json_kind(cur));
+            } else if (!(next = cJSON_GetObjectItemCaseSensitive(cur, key))) {
+                struct cln_buf keys = CLN_BUF_INIT;
+                int k = 0;
+                for (const cJSON *c = cur->child; c && k < 20; c = c->next, k++)
+                    cln_buf_printf(&keys, "%s\"%s\"", k ? ", " : "", c->string ? c->string : "");
+                if (cur->child && k == 20)
+                    cln_buf_printf(&keys, ", ...");
+                *why = cln_xasprintf("%s has no key \"%s\" (its keys: %s)", at.data, key,
+                                     keys.data ? keys.data : "none");
+                cln_buf_done(&keys);
+            }
+        }
+        if (!next) {
+            cln_buf_done(&at);
+            return NULL;
+        }
+        cln_buf_append(&at, start, (size_t)(p - start));
+        cur = next;
+    }
+    cln_buf_done(&at);
+    return cur;
+}
+
+static void check_json(const char *what, const struct cln_json_expect *je, const cJSON *doc,
+                       struct cln_attempt *a)
+{
+    char w[512];
+    char *why = NULL;
+    const cJSON *v = json_follow(doc, je->path, &why);
+    if (!v) {
+        if (je->exists != 0) {
+            snprintf(w, sizeof(w), "%s json %s exists", what, je->path);
+            cln_attempt_add_failure(a, w, je->equals ? je->equals : "(a value)", why, NULL);
+        }
+        free(why);
+        return;
+    }
+    if (je->exists == 0) {
+        snprintf(w, sizeof(w), "%s json %s is absent", what, je->path);
+        char *av = json_text(v);
+        cln_attempt_add_failure(a, w, "(no value)", av, NULL);
+        free(av);
+        return;
+    }
+    if (je->equals) {
+        cJSON *want = cJSON_Parse(je->equals);
+        if (!want || !cJSON_Compare(v, want, true)) {
+            snprintf(w, sizeof(w), "%s json %s equals", what, je->path);
+            char *av = json_text(v);
+            cln_attempt_add_failure(a, w, je->equals, av, NULL);
+            free(av);
+        }
+        cJSON_Delete(want);
+    }
+    if (je->regex) {
+        char *text = cJSON_IsString(v) ? cln_xstrdup(v->valuestring) : cJSON_PrintUnformatted(v);
+        if (text && cln_regex_match(je->regex, text, strlen(text)) != 1) {
+            snprintf(w, sizeof(w), "%s json %s matches regex", what, je->path);
+            char *av = json_text(v);
+            cln_attempt_add_failure(a, w, je->regex, av, NULL);
+            free(av);
+        }
+        free(text); /* cJSON's allocator is the default one */
+    }
+}
+
+/* regex (each), not_regex (none) and json of content. */
+static void check_content_expect(const char *what, const struct cln_content_expect *x,
+                                 const struct cln_capture *c, struct cln_attempt *a)
+{
+    if (!x)
+        return;
+    for (size_t i = 0; i < x->regex.n; i++)
+        check_regex(what, x->regex.v[i], c, a);
+    for (size_t i = 0; i < x->not_regex.n; i++)
+        check_not_regex(what, x->not_regex.v[i], c, a);
+    if (!x->njson)
+        return;
+    const char *end = NULL;
+    cJSON *doc =
+        cJSON_ParseWithLengthOpts(c->data.data ? c->data.data : "", c->data.len, &end, false);
+    if (doc) { /* nothing but white space after the document */
+        const char *stop = (c->data.data ? c->data.data : "") + c->data.len;
+        while (end < stop && strchr(" \t\r\n", *end))
+            end++;
+        if (end != stop) {
+            cJSON_Delete(doc);
+            doc = NULL;
+        }
+    }
+    if (!doc) {
+        char w[320], *av = quote(c);
+        snprintf(w, sizeof(w), "%s is JSON", what);
+        size_t off = end && c->data.data ? (size_t)(end - c->data.data) : 0;
+        char *act = cln_xasprintf("not JSON (at byte %zu): %s", off, av);
+        cln_attempt_add_failure(a, w, "a JSON document", act, NULL);
+        free(act);
+        free(av);
+        return;
+    }
+    for (size_t i = 0; i < x->njson; i++)
+        check_json(what, &x->json[i], doc, a);
+    cJSON_Delete(doc);
+}
+
+static bool content_checked(const struct cln_content_expect *x)
+{
+    return x && (x->regex.n || x->not_regex.n || x->njson);
+}
+
 static void check_truncated(const char *what, bool checked, const struct cln_capture *c,
                             struct cln_attempt *a)
 {
@@ -170,8 +350,7 @@ static void check_stream(const struct cln_stream_expect *x, const char *name,
             cln_attempt_add_failure(a, what, x->not_contains.v[i], av, NULL);
             free(av);
         }
-    if (x->regex)
-        check_regex(name, x->regex, c, a);
+    check_content_expect(name, &x->content, c, a);
     if (x->empty == 1 && c->total != 0) {
         snprintf(what, sizeof(what), "%s is empty", name);
         char *av = quote(c);
@@ -182,17 +361,19 @@ static void check_stream(const struct cln_stream_expect *x, const char *name,
         snprintf(what, sizeof(what), "%s is not empty", name);
         cln_attempt_add_failure(a, what, "(some output)", "(nothing)", NULL);
     }
-    check_truncated(name, x->equals || x->contains.n || x->not_contains.n || x->regex, c, a);
+    check_truncated(name,
+                    x->equals || x->contains.n || x->not_contains.n || content_checked(&x->content),
+                    c, a);
 }
 
-void cln_check_content(const char *what, const char *equals, size_t equals_len, const char *regex,
-                       const struct cln_capture *content, struct cln_attempt *a)
+void cln_check_content(const char *what, const char *equals, size_t equals_len,
+                       const struct cln_content_expect *x, const struct cln_capture *content,
+                       struct cln_attempt *a)
 {
     if (equals)
         check_equals(what, equals, equals_len, content, a);
-    if (regex)
-        check_regex(what, regex, content, a);
-    check_truncated(what, equals || regex, content, a);
+    check_content_expect(what, x, content, a);
+    check_truncated(what, equals || content_checked(x), content, a);
 }
 
 void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt *a)
@@ -393,7 +574,7 @@ void cln_check_files(struct cln_runtime *rt, const char *id, const struct cln_sp
             snprintf(act, sizeof(act), "%s (gid %u)", fs->group[0] ? fs->group : "?", fs->gid);
             cln_attempt_add_failure(a, what, f->group, act, NULL);
         }
-        if (!f->equals && !f->regex)
+        if (!f->equals && !content_checked(&f->content))
             continue;
         struct cln_capture content;
         memset(&content, 0, sizeof(content));
@@ -410,7 +591,7 @@ void cln_check_files(struct cln_runtime *rt, const char *id, const struct cln_sp
             continue;
         }
         snprintf(what, sizeof(what), "file %s", f->path);
-        cln_check_content(what, f->equals, f->equals_len, f->regex, &content, a);
+        cln_check_content(what, f->equals, f->equals_len, &f->content, &content, a);
         cln_capture_done(&content);
     }
     free(st);

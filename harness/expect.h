@@ -12,10 +12,11 @@
 /* Evaluate a step's expectations on an attempt (files excepted); appends
  * failures. */
 void cln_check_expectations(const struct cln_spec_expect *x, struct cln_attempt *a);
-/* A file's content against equals (exactly equals_len bytes) and regex;
- * what names it ("file /x"). */
-void cln_check_content(const char *what, const char *equals, size_t equals_len, const char *regex,
-                       const struct cln_capture *content, struct cln_attempt *a);
+/* A file's content against equals (exactly equals_len bytes), regexes and
+ * JSON values (x may be NULL); what names it ("file /x"). */
+void cln_check_content(const char *what, const char *equals, size_t equals_len,
+                       const struct cln_content_expect *x, const struct cln_capture *content,
+                       struct cln_attempt *a);
 /* Append a failure to an attempt (strings copied; diff owned). */
 void cln_attempt_add_failure(struct cln_attempt *a, const char *what, const char *expected,
                              const char *actual, char *diff);

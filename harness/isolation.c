@@ -297,10 +297,21 @@ bool cln_lockout_active(void)
 
 int cln_lockout_install(struct cln_lockout *ret, struct cln_error **err)
 {
+    /* once per process: a lockout never lifts, and each filter stacked
+     * on the last would count against the kernel's limit (--watch runs
+     * a session after another) */
+    static char *installed; /* its method, reachable until exit */
     memset(ret, 0, sizeof(*ret));
+    if (installed && cln_os_exec_locked_out()) {
+        ret->method = cln_xstrdup(installed);
+        ret->in_force = true;
+        return 0;
+    }
     if (cln_os_exec_lockout(&ret->method, err) < 0)
         return -1;
     ret->in_force = true;
+    free(installed);
+    installed = cln_xstrdup(ret->method);
     return 0;
 }
 

@@ -145,6 +145,24 @@ static cJSON *jattempt(const struct cln_attempt *a)
     return o;
 }
 
+/* --artifacts: each path, where it went, how much, what went wrong */
+static cJSON *jartifacts(const struct cln_artifact *v, size_t n)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToObject(o, "path", jstr(v[i].path));
+        cJSON_AddItemToObject(o, "saved", jstr(v[i].saved));
+        cJSON_AddNumberToObject(o, "bytes", (double)v[i].bytes);
+        cJSON_AddNumberToObject(o, "files", (double)v[i].files);
+        cJSON_AddNumberToObject(o, "skipped", (double)v[i].skipped);
+        cJSON_AddBoolToObject(o, "truncated", v[i].truncated);
+        cJSON_AddItemToObject(o, "error", jstr(v[i].error));
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
 static cJSON *jstep(const struct cln_step_result *s, size_t index)
 {
     const struct cln_spec_step *sp = s->step;
@@ -181,6 +199,7 @@ static cJSON *jstep(const struct cln_step_result *s, size_t index)
         cJSON_AddItemToObject(o, "isolation", jevidence(&s->evidence));
     else
         cJSON_AddNullToObject(o, "isolation");
+    cJSON_AddItemToObject(o, "artifacts", jartifacts(s->artifacts, s->nartifacts));
     return o;
 }
 
@@ -211,6 +230,7 @@ static cJSON *jtest(const struct cln_report_input *in, size_t i)
     add_error(o, "error", done ? r->error : NULL);
     cJSON_AddItemToObject(o, "network", jstr(done ? r->network : NULL));
     cJSON_AddItemToObject(o, "network_note", jstr(done ? r->network_note : NULL));
+    cJSON_AddItemToObject(o, "artifacts_dir", jstr(done ? r->artifacts_dir : NULL));
     if (done && r->any_observed)
         cJSON_AddStringToObject(o, "verdict", cln_verdict_name(r->verdict));
     else
@@ -236,6 +256,7 @@ static cJSON *jtest(const struct cln_report_input *in, size_t i)
         }
         add_error(s, "error", sr->error);
         cJSON_AddItemToObject(s, "log_tail", jstr(sr->log_tail));
+        cJSON_AddItemToObject(s, "artifacts", jartifacts(sr->artifacts, sr->nartifacts));
         if (sr->observed)
             cJSON_AddItemToObject(s, "isolation", jevidence(&sr->evidence));
         else

@@ -93,6 +93,25 @@ static char *failure_message(const struct cln_attempt *a)
     return cln_xstrdup("failed");
 }
 
+/* What a container printed, where Jenkins' JUnit Attachments plugin reads
+ * [[ATTACHMENT|path]] lines: such a line would make it copy a file of the
+ * agent's into the build, so in output it is broken ("[[ATTACHMENT |"). */
+static void append_output(struct cln_buf *b, const char *data, size_t len)
+{
+    static const char tag[] = "[[ATTACHMENT|";
+    const size_t tl = sizeof(tag) - 1;
+    for (size_t i = 0; i < len;) {
+        const char *hit = len - i >= tl ? memmem(data + i, len - i, tag, tl) : NULL;
+        size_t n = hit ? (size_t)(hit - (data + i)) : len - i;
+        cln_buf_append(b, data + i, n);
+        i += n;
+        if (hit) {
+            cln_buf_append(b, "[[ATTACHMENT |", tl + 1);
+            i += tl;
+        }
+    }
+}
+
 static void junit_suite(xmlTextWriterPtr w, const struct cln_report_input *in, size_t i,
                         const char *host)
 {
@@ -200,23 +219,38 @@ static void junit_suite(xmlTextWriterPtr w, const struct cln_report_input *in, s
         xmlTextWriterEndElement(w);
         if (a && a->out.data.len) {
             cln_buf_printf(&out, "== step %zu \"%s\" stdout ==\n", k + 1, t->steps[k].name);
-            cln_buf_append(&out, a->out.data.data,
-                           a->out.data.len > CLN_REPORT_OUTPUT_CAP ? CLN_REPORT_OUTPUT_CAP
-                                                                   : a->out.data.len);
+            append_output(&out, a->out.data.data,
+                          a->out.data.len > CLN_REPORT_OUTPUT_CAP ? CLN_REPORT_OUTPUT_CAP
+                                                                  : a->out.data.len);
             cln_buf_putc(&out, '\n');
         }
         if (a && a->err.data.len) {
             cln_buf_printf(&err, "== step %zu \"%s\" stderr ==\n", k + 1, t->steps[k].name);
-            cln_buf_append(&err, a->err.data.data,
-                           a->err.data.len > CLN_REPORT_OUTPUT_CAP ? CLN_REPORT_OUTPUT_CAP
-                                                                   : a->err.data.len);
+            append_output(&err, a->err.data.data,
+                          a->err.data.len > CLN_REPORT_OUTPUT_CAP ? CLN_REPORT_OUTPUT_CAP
+                                                                  : a->err.data.len);
             cln_buf_putc(&err, '\n');
         }
     }
+    /* --artifacts: attachments as Jenkins' JUnit Attachments plugin reads
+     * them (the schema has no system-out in a testcase: the suite's) */
+    for (size_t k = 0; done && k < r->nsteps; k++)
+        for (size_t j = 0; j < r->steps[k].nartifacts; j++)
+            for (size_t f = 0; f < r->steps[k].artifacts[j].attachments.n; f++)
+                cln_buf_printf(&out, "[[ATTACHMENT|%s]]\n",
+                               r->steps[k].artifacts[j].attachments.v[f]);
     for (size_t k = 0; done && k < r->nservices; k++)
-        if (r->services[k].log_tail && *r->services[k].log_tail)
-            cln_buf_printf(&err, "== service %s: last log lines ==\n%s\n",
-                           r->services[k].service->name, r->services[k].log_tail);
+        for (size_t j = 0; j < r->services[k].nartifacts; j++)
+            for (size_t f = 0; f < r->services[k].artifacts[j].attachments.n; f++)
+                cln_buf_printf(&out, "[[ATTACHMENT|%s]]\n",
+                               r->services[k].artifacts[j].attachments.v[f]);
+    for (size_t k = 0; done && k < r->nservices; k++)
+        if (r->services[k].log_tail && *r->services[k].log_tail) {
+            cln_buf_printf(&err, "== service %s: last log lines ==\n",
+                           r->services[k].service->name);
+            append_output(&err, r->services[k].log_tail, strlen(r->services[k].log_tail));
+            cln_buf_putc(&err, '\n');
+        }
     xmlTextWriterStartElement(w, BAD_CAST "system-out");
     xtext(w, out.data, out.len);
     xmlTextWriterEndElement(w);

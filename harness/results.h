@@ -43,6 +43,19 @@ struct cln_attempt {
     struct cln_error *error; /* an infrastructure error, or NULL (text: cln_error_text) */
 };
 
+/* One path of `artifacts` (or a service's log), as saved for --artifacts. */
+struct cln_artifact {
+    char *path;                  /* in the container ("/srv/out/"), or "log" for a service's log */
+    char *saved;                 /* where it went (under --artifacts DIR), or NULL */
+    uint64_t bytes;              /* saved */
+    size_t files;                /* regular files saved */
+    size_t skipped;              /* entries neither files nor directories (links, devices) */
+    bool truncated;              /* the size cap was reached: some of it is missing */
+    char *error;                 /* why nothing (or not all) was saved, or NULL */
+    struct cln_strv attachments; /* the files saved (at most 100 listed), for JUnit */
+};
+void cln_artifact_done(struct cln_artifact *a);
+
 struct cln_step_result {
     const struct cln_spec_step *step;
     enum cln_status status;
@@ -52,8 +65,10 @@ struct cln_step_result {
     struct cln_attempt *attempts;
     size_t nattempts;
     uint64_t duration_ms;
-    bool observed;                /* evidence was gathered (the step ran) */
-    struct cln_evidence evidence; /* where and how it ran, and the verdict */
+    bool observed;                  /* evidence was gathered (the step ran) */
+    struct cln_evidence evidence;   /* where and how it ran, and the verdict */
+    struct cln_artifact *artifacts; /* --artifacts: its paths, as saved */
+    size_t nartifacts;
 };
 
 struct cln_service_result {
@@ -67,7 +82,9 @@ struct cln_service_result {
     struct cln_error *error;
     char *log_tail; /* last log lines when it failed */
     bool observed;
-    struct cln_evidence evidence; /* of the service's container */
+    struct cln_evidence evidence;   /* of the service's container */
+    struct cln_artifact *artifacts; /* --artifacts: its paths and (a failed test) its log */
+    size_t nartifacts;
     /* its canary, while the exec of its first step is to write it (the
      * runner's own, "" when none is pending) */
     char canary_token[40];
@@ -88,9 +105,10 @@ struct cln_test_result {
     struct cln_error **teardown_errors;
     size_t nteardown_errors;
     /* --keep-on-failure: what was left running for inspection (ids, names) */
-    struct cln_strv kept, kept_networks;
+    struct cln_strv kept, kept_networks, kept_volumes;
     enum cln_verdict verdict; /* the worst of its steps' */
     bool any_observed;
+    char *artifacts_dir; /* --artifacts: its directory, when anything of it was kept */
 };
 
 void cln_test_result_done(struct cln_test_result *r);

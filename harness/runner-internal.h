@@ -59,6 +59,9 @@ struct test_ctx {
     struct host_entry *hosts;
     size_t nhosts, hcap;
     size_t *svc_hosts_known; /* per service: how many hosts it was created knowing */
+    struct cln_strv volumes; /* the engine's names of t->volumes, once made */
+    char *artifacts_dir;     /* --artifacts: the test's directory, once made */
+    int artifacts_fd;        /* ...opened; -1 before */
 };
 
 struct run {
@@ -83,9 +86,10 @@ struct run {
      * a runtime that copies only into running containers), and each
      * container's staged files on the latter (mounted at STAGED_DIR, put
      * in place by cleanrun-exec -F). */
-    char *host_dir;     /* made once; removed at the end of the run */
-    int host_dir_state; /* 0 not tried, 1 made, -1 failed */
-    unsigned staged;    /* containers staged so far (names their directories) */
+    char *host_dir;        /* made once; removed at the end of the run */
+    int host_dir_state;    /* 0 not tried, 1 made, -1 failed */
+    unsigned staged;       /* containers staged so far (names their directories) */
+    char **artifact_names; /* --artifacts: each test's directory name */
 };
 #define STAGED_DIR "/.cleanrun-files"
 
@@ -142,6 +146,38 @@ void cln_runner_canary_after_step(struct cln_runtime *rt, const char *id, struct
 void cln_runner_step_evidence(const struct cln_evidence *base, const struct cln_attempt *a,
                               struct cln_evidence *ev);
 
+/* steps.c: what cleanrun-exec's one line "WHAT ERRNO NAME" (after its
+ * "cleanrun-exec: ") says, as the error the engine would give, or NULL. */
+struct cln_error *cln_runner_inside_error(const char *line);
+/* A container whose first process (cleanrun-exec putting its files, owners
+ * and hosts in place) failed and exited: that failure, from its log, or
+ * NULL. */
+struct cln_error *cln_runner_first_process_error(struct test_ctx *c, const char *id);
+
+/* owners.c: files[i] owned as owners[i] says, names looked up in the
+ * container's /etc/passwd and /etc/group (read by copy-out). */
+int cln_runner_resolve_owners(struct cln_runtime *rt, const char *id, struct cln_file *files,
+                              const char *const *owners, size_t n, struct cln_error **err);
+/* The spec's files as runtime files (owners by number set) and, per file,
+ * the owner still to look up by name (NULL-filled); both freed by the
+ * caller (the strings are the spec's). */
+struct cln_file *cln_runner_spec_files(const struct cln_spec_file_item *items, size_t n,
+                                       const char ***ret_owners);
+
+/* artifacts.c (--artifacts) */
+/* Each test's directory name: its name made safe, unique in the run. */
+char **cln_artifacts_test_dirs(const struct cln_spec_test *tests, size_t n);
+/* A step's directory under its test's: "03-NAME". */
+char *cln_artifacts_step_dir(size_t si, const char *name);
+/* paths of container id into TESTDIR/sub/, recorded in *ret. */
+void cln_artifacts_save(struct test_ctx *c, const char *id, const char *sub,
+                        const struct cln_strv *paths, struct cln_artifact **ret, size_t *ret_n);
+/* The last lines of a service's log into TESTDIR/services/NAME.STREAM.log. */
+void cln_artifacts_save_log(struct test_ctx *c, struct cln_service_result *sr);
+/* The test's directory kept (r->artifacts_dir) or, for a test that passed
+ * without --artifacts-when always, removed with its record. */
+void cln_artifacts_finish(struct test_ctx *c);
+
 /* containers.c */
 struct cln_runner_create {
     const char *what;                   /* in the container's name: a service, "step3" */
@@ -154,6 +190,10 @@ struct cln_runner_create {
     size_t *hosts_known;                /* cln_runner_hosts_vector()'s */
     const struct cln_file *files;       /* copied in before start */
     size_t nfiles;
+    /* per file, NULL or an owner to look up in the container
+     * ("user[:group]"); numbers are already in files[].uid/gid */
+    const char *const *owners;
+    const struct cln_spec_mounts *data; /* volumes and tmpfs, or NULL */
     bool keepalive;     /* with the keep-alive files at KEEPALIVE_DIR (if the host has busybox) */
     const char *prefix; /* of errors: "service web", or NULL */
     const char *files_word; /* in a copy error: "files", or NULL */

@@ -218,6 +218,13 @@ void cln_runner_teardown(struct test_ctx *c)
         if (nets[i] && cln_network_remove(rt, nets[i], &e) < 0)
             teardown_error(c->r, e);
     }
+    /* the test's volumes, once nothing mounts them */
+    for (size_t i = 0; i < c->volumes.n; i++) {
+        struct cln_error *e = NULL;
+        if (cln_volume_remove(rt, c->volumes.v[i], true, &e) < 0)
+            teardown_error(c->r, cln_runner_wrap(e, "volume %s", c->t->volumes.v[i]));
+    }
+    cln_strv_done(&c->volumes);
 }
 
 void cln_runner_fail_test(struct cln_test_result *r, enum cln_status st, struct cln_error *e)
@@ -329,7 +336,7 @@ static void run_test(struct run *run, size_t idx)
 {
     const struct cln_spec_test *t = &run->tests[idx];
     struct cln_test_result *r = &run->results[idx];
-    struct test_ctx c = {.run = run, .index = idx, .t = t, .r = r};
+    struct test_ctx c = {.run = run, .index = idx, .t = t, .r = r, .artifacts_fd = -1};
     pthread_mutex_init(&c.lock, NULL);
     uint64_t t0 = now_ms();
     r->started_unix_ms = cln_wall_ms();
@@ -373,6 +380,19 @@ static void run_test(struct run *run, size_t idx)
         free(id);
         r->network = cln_xstrdup(name);
     } /* else nothing of the test is on a network: its steps run with none */
+    /* the test's volumes, shared by its containers, removed with it */
+    for (size_t i = 0; i < t->volumes.n; i++) {
+        char name[160];
+        snprintf(name, sizeof(name), "cleanrun-%s-%zu-vol-%s", run->opts->run_id, idx,
+                 t->volumes.v[i]);
+        char *made = NULL;
+        struct cln_error *e = NULL;
+        if (cln_volume_create(rt, name, &c.labels, &made, &e) < 0) {
+            cln_runner_fail_test(r, CLN_ST_ERROR, cln_runner_wrap(e, "volume %s", t->volumes.v[i]));
+            goto done;
+        }
+        cln_strv_push(&c.volumes, made ? made : cln_xstrdup(name));
+    }
     if (cln_runner_ensure_images(&c) < 0 || cln_runner_start_services(&c) < 0)
         goto done;
     for (size_t i = 0; i < t->nsteps; i++) {
@@ -426,6 +446,19 @@ done:
     if (failed) /* what each service said, for whoever reads why */
         for (size_t i = 0; i < r->nservices; i++)
             cln_runner_keep_log_tail(&c, &r->services[i]);
+    /* --artifacts: the services' paths (the steps' were saved after each
+     * step), and their logs when the test did not pass */
+    bool stopping = cln_runner_interrupted(&c) || cln_runtime_gone(rt);
+    for (size_t i = 0; run->opts->artifacts_dir && !stopping && i < r->nservices; i++) {
+        struct cln_service_result *sr = &r->services[i];
+        if (!failed && !run->opts->artifacts_always)
+            continue;
+        cleanup_free char *sub = cln_xasprintf("services/%s", sr->service->name);
+        cln_artifacts_save(&c, sr->container_id, sub, &sr->service->artifacts, &sr->artifacts,
+                           &sr->nartifacts);
+        if (failed)
+            cln_artifacts_save_log(&c, sr);
+    }
     if (failed && run->opts->keep_on_failure && !cln_runner_interrupted(&c) &&
         !cln_runtime_gone(rt)) {
         /* left running for inspection: listed, and removed by the next gc
@@ -436,6 +469,8 @@ done:
         for (size_t i = 0; i < 2; i++)
             if (nets[i])
                 cln_strv_add(&r->kept_networks, nets[i]);
+        r->kept_volumes = c.volumes; /* kept with them: the next gc removes them */
+        c.volumes = (struct cln_strv){0};
     } else {
         cln_runner_teardown(&c);
     }
@@ -443,6 +478,7 @@ done:
         r->status = CLN_ST_ERROR;
         r->error = cln_error_make(CLN_E_BACKEND, 0, "teardown failed");
     }
+    cln_artifacts_finish(&c); /* kept or not, now that the status is final */
     cln_labels_done(&c.labels);
     for (size_t i = 0; i < c.nhosts; i++) {
         free(c.hosts[i].name);
@@ -519,6 +555,8 @@ int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, siz
     pthread_mutex_init(&run.ka_lock, NULL);
     if (opts->run_timeout_ms)
         run.run_deadline = now_ms() + opts->run_timeout_ms;
+    if (opts->artifacts_dir)
+        run.artifact_names = cln_artifacts_test_dirs(tests, n);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     size_t jobs = opts->jobs > 0 ? (size_t)opts->jobs : (cores > 0 ? (size_t)cores : 1);
     if (jobs > n)
@@ -541,6 +579,9 @@ int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, siz
     cln_runner_host_dir_done(&run, kept);
     pthread_mutex_destroy(&run.ka_lock);
     pthread_mutex_destroy(&run.lock);
+    for (size_t i = 0; run.artifact_names && i < n; i++)
+        free(run.artifact_names[i]);
+    free(run.artifact_names);
     return 0;
 }
 
@@ -574,6 +615,9 @@ void cln_test_result_done(struct cln_test_result *r)
         cln_error_free(r->services[i].error);
         free(r->services[i].log_tail);
         cln_evidence_done(&r->services[i].evidence);
+        for (size_t k = 0; k < r->services[i].nartifacts; k++)
+            cln_artifact_done(&r->services[i].artifacts[k]);
+        free(r->services[i].artifacts);
     }
     free(r->services);
     for (size_t i = 0; i < r->nsteps; i++) {
@@ -585,12 +629,17 @@ void cln_test_result_done(struct cln_test_result *r)
             attempt_done(&s->attempts[k]);
         free(s->attempts);
         cln_evidence_done(&s->evidence);
+        for (size_t k = 0; k < s->nartifacts; k++)
+            cln_artifact_done(&s->artifacts[k]);
+        free(s->artifacts);
     }
     free(r->steps);
+    free(r->artifacts_dir);
     for (size_t i = 0; i < r->nteardown_errors; i++)
         cln_error_free(r->teardown_errors[i]);
     free(r->teardown_errors);
     cln_strv_done(&r->kept);
     cln_strv_done(&r->kept_networks);
+    cln_strv_done(&r->kept_volumes);
     memset(r, 0, sizeof(*r));
 }

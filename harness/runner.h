@@ -36,6 +36,13 @@ struct cln_run_options {
     const char *version;
     const volatile sig_atomic_t *interrupted; /* set by a signal handler; may be NULL */
     int wake_fd; /* readable once interrupted (ends the runner's pauses); <= 0: none */
+    /* --artifacts DIR (made, empty or cleanrun's, by the caller), or NULL:
+     * each test's artifacts go to DIR/TEST; kept for a test that did not
+     * pass, or for every test with artifacts_always */
+    const char *artifacts_dir;
+    int artifacts_fd; /* that directory, opened by cln_artifacts_prepare */
+    bool artifacts_always;
+    uint64_t artifacts_cap; /* bytes per path (0: 16 MiB) */
     struct cln_runner_events events;
 };
 
@@ -43,6 +50,12 @@ struct cln_run_options {
  * test's problems are in its result, never lost. */
 /* Why test t needs a network of its own (NULL: it needs none). */
 const char *cln_runner_network_reason(const struct cln_spec_test *t);
+
+/* --artifacts DIR: made when missing; it must be this user's and writable
+ * by no one else; one cleanrun made (it holds a marker file) is emptied of
+ * the last run's, any other must be empty.  *ret_fd: DIR, opened (not
+ * through a link), for cln_run_options.artifacts_fd. */
+int cln_artifacts_prepare(const char *dir, int *ret_fd, struct cln_error **err);
 
 int cln_run_tests(struct cln_runtime *rt, const struct cln_spec_test *tests, size_t n,
                   const struct cln_run_options *opts, struct cln_test_result *results);

@@ -3,6 +3,7 @@
 #include "runner-internal.h"
 #include "expect.h"
 #include "regex.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -202,12 +203,7 @@ static int http_ready_inside(struct test_ctx *c, const struct cln_service_result
         return 0;
     }
     /* the last status line wget printed ("  HTTP/1.1 200 OK") */
-    long status = 0;
-    for (const char *p = er.err.data.data; p && (p = strstr(p, "HTTP/")); p++) {
-        const char *sp = strchr(p, ' ');
-        if (sp)
-            status = strtol(sp + 1, NULL, 10);
-    }
+    long status = cln_text_http_status(er.err.data.data, er.err.data.len);
     int ok = status_wanted(rd, status) &&
              (!rd->body_regex ||
               cln_regex_match(rd->body_regex, er.out.data.data, er.out.data.len) == 1);
@@ -343,9 +339,14 @@ static int await_ready(struct test_ctx *c, struct cln_service_result *sr, uint64
             int code = st.exit_code;
             cln_container_state_done(&st);
             if (!running) {
-                sr->error = cln_error_make(CLN_E_BACKEND, 0,
-                                           "service %s exited (code %d) before it was ready",
-                                           s->name, code);
+                /* its files, owners or hosts not put in place (a runtime
+                 * that copies only into running containers): say why */
+                struct cln_error *first = cln_runner_first_process_error(c, sr->container_id);
+                sr->error = first ? cln_runner_wrap(first, "service %s", s->name)
+                                  : cln_error_make(CLN_E_BACKEND, 0,
+                                                   "service %s exited (code %d) before it was "
+                                                   "ready",
+                                                   s->name, code);
                 break;
             }
         }
@@ -395,13 +396,9 @@ static void *start_service(void *ud)
      * inside it, the canary, /etc/hosts): the run's volume or a copy */
     const struct cln_buf *ka = cln_runner_keepalive();
     bool has_keepalive = ka->len > 0;
-    struct cln_file *files = cln_xcalloc(s->nfiles + 1, sizeof(*files));
-    size_t nf = 0;
-    for (size_t i = 0; i < s->nfiles; i++)
-        files[nf++] = (struct cln_file){.path = s->files[i].path,
-                                        .data = s->files[i].data,
-                                        .len = s->files[i].len,
-                                        .mode = s->files[i].mode};
+    const char **owners = NULL;
+    struct cln_file *files = cln_runner_spec_files(s->files, s->nfiles, &owners);
+    size_t nf = s->nfiles;
     char prefix[160];
     snprintf(prefix, sizeof(prefix), "service %s", s->name);
     struct cln_container_state st;
@@ -433,12 +430,16 @@ static void *start_service(void *ud)
                     .nano_cpus = s->nano_cpus,
                     .pids_limit = s->pids ? s->pids : CLN_DEFAULT_PIDS,
                     .network_aliases = pl.mode == CLN_NET_INTERNAL && c->resolves ? aliases : NULL,
+                    .user = s->user,
+                    .workdir = s->workdir,
                 },
             .join = true,
             .aliases = aliases,
             .hosts_known = &c->svc_hosts_known[j->idx],
             .files = files,
             .nfiles = nf,
+            .owners = owners,
+            .data = &s->data,
             .keepalive = true,
             .prefix = prefix,
             .files_word = "files",
@@ -499,6 +500,7 @@ out:
     if (j->rc < 0 && !sr->error)
         sr->error = cln_error_make(CLN_E_INTERRUPTED, 0, "service %s: interrupted", s->name);
     free(files);
+    free(owners);
     free(ports);
     free(aliases);
     cln_deadline_set(0, NULL);

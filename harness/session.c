@@ -128,7 +128,8 @@ static bool kept(const struct cln_session *s, const char *name)
         return true;
     for (size_t t = 0; t < s->n; t++) {
         const struct cln_test_result *tr = &s->results[t];
-        if (cln_strv_contains(&tr->kept, name) || cln_strv_contains(&tr->kept_networks, name))
+        if (cln_strv_contains(&tr->kept, name) || cln_strv_contains(&tr->kept_networks, name) ||
+            cln_strv_contains(&tr->kept_volumes, name))
             return true;
     }
     return false;
@@ -243,6 +244,10 @@ int cln_session_run(const struct cln_session_opts *opts, struct cln_runtime *rt,
         .jobs = s->jobs,
         .fail_fast = opts->fail_fast,
         .keep_on_failure = opts->keep_on_failure,
+        .artifacts_dir = opts->artifacts_dir,
+        .artifacts_fd = opts->artifacts_fd,
+        .artifacts_always = opts->artifacts_always,
+        .artifacts_cap = opts->artifacts_max,
         .run_timeout_ms = opts->timeout_ms,
         .run_id = opts->run_id,
         .version = CLN_VERSION,

@@ -73,9 +73,14 @@ struct cln_session_opts {
     int jobs;             /* worker threads; <= 0: the number of cores; at most one per test */
     bool fail_fast;       /* after a failed test, start no more */
     bool keep_on_failure; /* leave a failed test's containers; not leaks */
-    uint64_t timeout_ms;  /* for the whole run; 0: none */
-    bool gc;              /* first remove what runs whose owner is gone left */
-    bool no_lockout;      /* do not install the lockout (recorded as "off: --no-lockout") */
+    /* --artifacts DIR (prepared: cln_artifacts_prepare) and when to keep */
+    const char *artifacts_dir;
+    int artifacts_fd; /* DIR, opened by cln_artifacts_prepare */
+    bool artifacts_always;
+    uint64_t artifacts_max; /* bytes per path; 0: 16 MiB */
+    uint64_t timeout_ms;    /* for the whole run; 0: none */
+    bool gc;                /* first remove what runs whose owner is gone left */
+    bool no_lockout;        /* do not install the lockout (recorded as "off: --no-lockout") */
     /* the selection, recorded in the reports; MAY be NULL / 0 */
     const char *filter;
     const char *const *tags;

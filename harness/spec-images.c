@@ -33,8 +33,12 @@ int cln_spec_load_files(struct cln_spec_loader *L, struct cln_spec_test *test, t
         snprintf(fw, sizeof(fw), "%s[%zu]", what, i);
         r = cln_spec_want_type(L, f, CLN_TOML_TABLE, fw, err);
         if (r == 0)
-            r = CLN_SPEC_CHECK_KEYS(L, f, fw, err, "path", "content", "source", "mode");
-        char *path = NULL, *content = NULL, *source = NULL;
+            r = in_container
+                    ? CLN_SPEC_CHECK_KEYS(L, f, fw, err, "path", "content", "source", "mode",
+                                          "owner")
+                    : CLN_SPEC_CHECK_KEYS(L, f, fw, err, "path", "content", "source", "mode");
+        char *path = NULL, *content = NULL, *source = NULL, *owner = NULL;
+        int64_t uid = 0, gid = 0;
         int64_t mode = 0;
         if (r == 0 && (r = cln_spec_get_str(L, f, "path", fw, &path, err)) == 0)
             r = cln_spec_err_at(L, f->pos, err, "%s: \"path\" is required", fw);
@@ -44,6 +48,12 @@ int cln_spec_load_files(struct cln_spec_loader *L, struct cln_spec_test *test, t
             r = cln_spec_get_str(L, f, "source", fw, &source, err);
         if (r >= 0)
             r = cln_spec_get_int(L, f, "mode", fw, 0, 07777, &mode, err);
+        if (r >= 0)
+            r = cln_spec_get_str(L, f, "owner", fw, &owner, err);
+        if (r >= 0 && owner && cln_spec_parse_owner(owner, &uid, &gid) < 0)
+            r = cln_spec_err_at(L, cln_toml_table_find(f, "owner")->value->pos, err,
+                                "%s.owner \"%s\" is not \"uid[:gid]\" or \"user[:group]\"", fw,
+                                owner);
         if (r >= 0 && !!content == !!source)
             r = cln_spec_err_at(L, f->pos, err, "%s: give exactly one of \"content\" or \"source\"",
                                 fw);
@@ -63,6 +73,9 @@ int cln_spec_load_files(struct cln_spec_loader *L, struct cln_spec_test *test, t
             struct cln_spec_file_item *it = &items[done++];
             it->path = CLN_TAKE(path);
             it->mode = (uint32_t)mode;
+            it->owner = CLN_TAKE(owner);
+            it->uid = uid;
+            it->gid = gid;
             if (content) {
                 it->len = strlen(content);
                 it->data = CLN_TAKE(content);
@@ -88,6 +101,7 @@ int cln_spec_load_files(struct cln_spec_loader *L, struct cln_spec_test *test, t
         free(path);
         free(content);
         free(source);
+        free(owner);
     }
     *ret = items;
     *ret_n = done;

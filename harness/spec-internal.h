@@ -93,6 +93,8 @@ int cln_spec_get_env(struct cln_spec_loader *L, tv *t, const char *key, const ch
 /* tbl.memory = "64MiB" (at least 4MiB), in bytes. */
 int cln_spec_get_memory(struct cln_spec_loader *L, tv *tbl, const char *where, int64_t *ret,
                         struct cln_error **err);
+/* "64MiB", "1g", "4096": bytes (B, K, KB, KiB, M..., G...; any case). */
+int cln_spec_parse_size(const char *s, int64_t *ret);
 /* re must compile (PCRE2, multi-line); the error at v's position. */
 int cln_spec_check_regex(struct cln_spec_loader *L, tv *v, const char *re, const char *what,
                          struct cln_error **err);
@@ -134,6 +136,22 @@ int cln_spec_load_images(struct cln_spec_loader *L, tv *root, struct cln_spec_te
 int cln_spec_resolve_image(struct cln_spec_loader *L, struct cln_spec_test *t, tv *v,
                            const char *ref, const char *what, char **ret, int *ret_idx,
                            struct cln_error **err);
+
+/* ---- volumes, mounts, artifacts, owners (spec-data.c) ---- */
+
+/* [volumes] names into t->volumes. */
+int cln_spec_load_volumes(struct cln_spec_loader *L, tv *root, struct cln_spec_test *t,
+                          struct cln_error **err);
+/* tbl.volumes and tbl.tmpfs (the volumes must be t's). */
+int cln_spec_load_mounts(struct cln_spec_loader *L, tv *tbl, const char *where,
+                         const struct cln_spec_test *t, const struct cln_spec_privs *p,
+                         struct cln_spec_mounts *m, struct cln_error **err);
+/* tbl.artifacts: absolute paths, each once. */
+int cln_spec_load_artifacts(struct cln_spec_loader *L, tv *tbl, const char *where,
+                            struct cln_strv *ret, struct cln_error **err);
+/* owner = "uid[:gid]" or "user[:group]": the numbers, -1 for a name (a
+ * gid of -1 with a name: its primary group).  -1 when malformed. */
+int cln_spec_parse_owner(const char *owner, int64_t *uid, int64_t *gid);
 
 /* ---- services (spec-services.c), steps (spec-steps.c) ---- */
 

@@ -190,17 +190,93 @@ static int load_vars(struct cln_spec_loader *L, tv *root, struct cln_error **err
     return 0;
 }
 
-int cln_spec_expand_matrix(struct cln_spec_loader *L, tv *root, struct cln_spec_set *set,
-                           struct cln_error **err)
+/* A matrix value as text ("a", "3", "true"); buf for numbers. */
+static const char *matrix_text(tv *v, char *buf, size_t size)
 {
-    tv *m = NULL;
-    int r = cln_toml_get_table(L->doc, root, "matrix", &m, err);
+    if (v->type == CLN_TOML_STRING)
+        return v->u.str.ptr;
+    if (v->type == CLN_TOML_BOOL)
+        return v->u.boolean ? "true" : "false";
+    snprintf(buf, size, "%lld", (long long)v->u.integer);
+    return buf;
+}
+
+static bool reserved_key(const char *k)
+{
+    return strcmp(k, "include") == 0 || strcmp(k, "exclude") == 0;
+}
+
+struct combos {
+    struct cln_labels *v;
+    size_t n, cap;
+};
+
+static void combos_done(struct combos *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        cln_labels_done(&c->v[i]);
+    free(c->v);
+}
+
+/* Does combination c have every value of table item? */
+static bool combo_has(const struct cln_labels *c, tv *item)
+{
+    for (size_t i = 0; i < cln_toml_table_len(item); i++) {
+        const struct cln_toml_entry *e = cln_toml_table_at(item, i);
+        char buf[32];
+        const char *want = matrix_text(e->value, buf, sizeof(buf));
+        const char *have = cln_labels_get(c, e->key);
+        if (!have || strcmp(have, want) != 0)
+            return false;
+    }
+    return true;
+}
+
+/* matrix.include / matrix.exclude[i]: a table of string, integer or
+ * boolean values, each of a key in keys (all of them when exact). */
+static int check_combination(struct cln_spec_loader *L, tv *item, const char *what,
+                             const struct cln_strv *keys, bool exact, struct cln_error **err)
+{
+    int r = cln_spec_want_type(L, item, CLN_TOML_TABLE, what, err);
     if (r < 0)
         return r;
-    size_t nkeys = cln_toml_table_len(m);
+    if (cln_toml_table_len(item) == 0)
+        return cln_spec_err_at(L, item->pos, err, "%s is empty", what);
+    for (size_t i = 0; i < cln_toml_table_len(item); i++) {
+        const struct cln_toml_entry *e = cln_toml_table_at(item, i);
+        bool known = false;
+        for (size_t k = 0; k < keys->n && !known; k++)
+            known = strcmp(keys->v[k], e->key) == 0;
+        if (!known) {
+            const char *sg = cln_spec_suggest(e->key, (const char *const *)keys->v, keys->n);
+            return cln_spec_err_at(L, e->pos, err, "%s: \"%s\" is not a key of the matrix%s%s%s",
+                                   what, e->key, sg ? " (did you mean \"" : "", sg ? sg : "",
+                                   sg ? "\"?)" : "");
+        }
+        if (e->value->type != CLN_TOML_STRING && e->value->type != CLN_TOML_INTEGER &&
+            e->value->type != CLN_TOML_BOOL)
+            return cln_spec_err_at(L, e->value->pos, err,
+                                   "%s.%s must be a string, integer or boolean", what, e->key);
+    }
+    for (size_t k = 0; exact && k < keys->n; k++)
+        if (!cln_toml_table_find(item, keys->v[k]))
+            return cln_spec_err_at(L, item->pos, err,
+                                   "%s: no value for \"%s\" (an included combination gives "
+                                   "every key of the matrix)",
+                                   what, keys->v[k]);
+    return 0;
+}
+
+static int matrix_combinations(struct cln_spec_loader *L, tv *m, struct combos *out,
+                               struct cln_error **err)
+{
+    cleanup_strv struct cln_strv keys = {0};
     size_t total = 1;
-    for (size_t i = 0; i < nkeys; i++) {
+    int r;
+    for (size_t i = 0; i < cln_toml_table_len(m); i++) {
         const struct cln_toml_entry *e = cln_toml_table_at(m, i);
+        if (reserved_key(e->key))
+            continue;
         char what[160];
         snprintf(what, sizeof(what), "matrix.%s", e->key);
         if ((r = cln_spec_want_type(L, e->value, CLN_TOML_ARRAY, what, err)) < 0)
@@ -219,44 +295,126 @@ int cln_spec_expand_matrix(struct cln_spec_loader *L, tv *root, struct cln_spec_
         if (total > 1000)
             return cln_spec_err_at(L, e->value->pos, err,
                                    "the matrix has more than 1000 combinations");
+        cln_strv_add(&keys, e->key);
     }
+    const struct cln_toml_entry *inc = cln_toml_table_find(m, "include");
+    const struct cln_toml_entry *exc = cln_toml_table_find(m, "exclude");
+    if (keys.n)
+        for (size_t c = 0; c < total; c++) {
+            out->v = cln_xgrow(out->v, &out->cap, out->n + 1, sizeof(*out->v));
+            struct cln_labels *l = &out->v[out->n++];
+            memset(l, 0, sizeof(*l));
+            size_t rest = c;
+            /* the last key varies fastest; the labels in document order */
+            cleanup_free size_t *idx = cln_xcalloc(keys.n, sizeof(size_t));
+            for (size_t i = keys.n; i-- > 0;) {
+                tv *arr = cln_toml_table_find(m, keys.v[i])->value;
+                size_t n = cln_toml_array_len(arr);
+                idx[i] = rest % n;
+                rest /= n;
+            }
+            for (size_t i = 0; i < keys.n; i++) {
+                tv *v = cln_toml_array_at(cln_toml_table_find(m, keys.v[i])->value, idx[i]);
+                char buf[32];
+                cln_labels_set(l, keys.v[i], matrix_text(v, buf, sizeof(buf)));
+            }
+        }
+    if (exc) {
+        if ((r = cln_spec_want_type(L, exc->value, CLN_TOML_ARRAY, "matrix.exclude", err)) < 0)
+            return r;
+        if (!keys.n)
+            return cln_spec_err_at(L, exc->pos, err,
+                                   "matrix.exclude: the matrix has no keys to exclude from");
+        for (size_t j = 0; j < cln_toml_array_len(exc->value); j++) {
+            tv *item = cln_toml_array_at(exc->value, j);
+            char what[64];
+            snprintf(what, sizeof(what), "matrix.exclude[%zu]", j);
+            if ((r = check_combination(L, item, what, &keys, false, err)) < 0)
+                return r;
+            size_t kept = 0, before = out->n;
+            for (size_t c = 0; c < out->n; c++) {
+                if (combo_has(&out->v[c], item))
+                    cln_labels_done(&out->v[c]);
+                else
+                    out->v[kept++] = out->v[c];
+            }
+            out->n = kept;
+            if (kept == before)
+                return cln_spec_err_at(L, item->pos, err,
+                                       "%s matches no combination (a typo of a value?)", what);
+        }
+    }
+    if (inc) {
+        if ((r = cln_spec_want_type(L, inc->value, CLN_TOML_ARRAY, "matrix.include", err)) < 0)
+            return r;
+        for (size_t j = 0; j < cln_toml_array_len(inc->value); j++) {
+            tv *item = cln_toml_array_at(inc->value, j);
+            char what[64];
+            snprintf(what, sizeof(what), "matrix.include[%zu]", j);
+            if (!keys.n &&
+                item->type == CLN_TOML_TABLE) /* only includes: the first sets the keys */
+                for (size_t i = 0; i < cln_toml_table_len(item); i++)
+                    cln_strv_add(&keys, cln_toml_table_at(item, i)->key);
+            if ((r = check_combination(L, item, what, &keys, true, err)) < 0)
+                return r;
+            for (size_t c = 0; c < out->n; c++)
+                if (combo_has(&out->v[c], item))
+                    return cln_spec_err_at(L, item->pos, err,
+                                           "%s is already a combination of the matrix", what);
+            out->v = cln_xgrow(out->v, &out->cap, out->n + 1, sizeof(*out->v));
+            struct cln_labels *l = &out->v[out->n++];
+            memset(l, 0, sizeof(*l));
+            for (size_t i = 0; i < keys.n; i++) {
+                char buf[32];
+                cln_labels_set(
+                    l, keys.v[i],
+                    matrix_text(cln_toml_table_find(item, keys.v[i])->value, buf, sizeof(buf)));
+            }
+            if (out->n > 1000)
+                return cln_spec_err_at(L, item->pos, err,
+                                       "the matrix has more than 1000 combinations");
+        }
+    }
+    if (!out->n && (inc || exc))
+        return cln_spec_err_at(L, exc ? exc->pos : inc->pos, err,
+                               "matrix.exclude leaves no combination to run");
+    return 0;
+}
+
+int cln_spec_expand_matrix(struct cln_spec_loader *L, tv *root, struct cln_spec_set *set,
+                           struct cln_error **err)
+{
+    tv *m = NULL;
+    int r = cln_toml_get_table(L->doc, root, "matrix", &m, err);
+    if (r < 0)
+        return r;
+    struct combos combos = {0};
+    if (m && (r = matrix_combinations(L, m, &combos, err)) < 0) {
+        combos_done(&combos);
+        return r;
+    }
+    /* no [matrix] (or one with no keys): one test */
+    size_t total = combos.n ? combos.n : 1;
     for (size_t c = 0; c < total; c++) {
         cln_labels_done(&L->matrix);
-        size_t rest = c;
-        for (size_t i = nkeys; i-- > 0;) {
-            const struct cln_toml_entry *e = cln_toml_table_at(m, i);
-            size_t n = cln_toml_array_len(e->value);
-            tv *v = cln_toml_array_at(e->value, rest % n);
-            rest /= n;
-            char buf[32];
-            const char *s = v->type == CLN_TOML_STRING ? v->u.str.ptr
-                            : v->type == CLN_TOML_BOOL ? (v->u.boolean ? "true" : "false")
-                                                       : buf;
-            if (v->type == CLN_TOML_INTEGER)
-                snprintf(buf, sizeof(buf), "%lld", (long long)v->u.integer);
-            cln_labels_set(&L->matrix, e->key, s);
+        if (combos.n) {
+            L->matrix = combos.v[c];
+            memset(&combos.v[c], 0, sizeof(combos.v[c]));
         }
-        /* keep the matrix keys in document order */
-        struct cln_labels ordered = {0};
-        for (size_t i = 0; i < nkeys; i++) {
-            const char *k = cln_toml_table_at(m, i)->key;
-            cln_labels_set(&ordered, k, cln_labels_get(&L->matrix, k));
-        }
-        cln_labels_done(&L->matrix);
-        L->matrix = ordered;
         /* variables may use the matrix: reload them per combination */
         cln_labels_done(&L->vars);
         cln_strv_done(&L->host_env);
         if ((r = load_vars(L, root, err)) < 0)
-            return r;
+            break;
         set->tests = cln_xgrow(set->tests, &set->cap, set->n + 1, sizeof(*set->tests));
         struct cln_spec_test *t = &set->tests[set->n];
         memset(t, 0, sizeof(*t));
         if ((r = cln_spec_load_test(L, root, t, err)) < 0) {
             cln_spec_test_done(t);
-            return r;
+            break;
         }
         set->n++;
     }
-    return 0;
+    combos_done(&combos);
+    return r < 0 ? r : 0;
 }

@@ -36,6 +36,48 @@ static const struct cln_schema_key file_keys[] = {
 };
 static const struct cln_schema_table file_table = {file_keys, N(file_keys), NULL};
 
+static const struct cln_schema_key ctr_file_keys[] = {
+    {.name = "path", .types = S, .doc = "where the file goes"},
+    {.name = "content", .types = S, .doc = "the file's content"},
+    {.name = "source", .types = S, .doc = "a file to copy, relative to the spec's directory"},
+    {.name = "mode", .types = I, .doc = "permissions, e.g. 0o755 (default 0644, or the source's)"},
+    {.name = "owner", .types = S, .doc = "uid[:gid] or user[:group] (default root)"},
+};
+static const struct cln_schema_table ctr_file_table = {ctr_file_keys, N(ctr_file_keys), NULL};
+
+static const struct cln_schema_key volume_mount_keys[] = {
+    {.name = "volume", .types = S, .doc = "a [volumes] name"},
+    {.name = "target", .types = S, .doc = "an absolute path in the container"},
+    {.name = "read_only", .types = B, .doc = "mount it read-only"},
+};
+static const struct cln_schema_table volume_mount_table = {volume_mount_keys, N(volume_mount_keys),
+                                                           NULL};
+
+static const struct cln_schema_key tmpfs_keys[] = {
+    {.name = "target", .types = S, .doc = "an absolute path in the container"},
+    {.name = "size", .types = S, .doc = "its size limit, e.g. \"64MiB\""},
+    {.name = "mode", .types = I, .doc = "its permissions (default 0o1777)"},
+};
+static const struct cln_schema_table tmpfs_table = {tmpfs_keys, N(tmpfs_keys), NULL};
+
+#define DATA_KEYS                                                                                  \
+    {.name = "volumes",                                                                            \
+     .types = A,                                                                                   \
+     .items = T,                                                                                   \
+     .items_wanted = "a table ({ volume = ..., target = ... })",                                   \
+     .item_table = &volume_mount_table,                                                            \
+     .doc = "[volumes] mounted in the container"},                                                 \
+        {.name = "tmpfs",                                                                          \
+         .types = A,                                                                               \
+         .items = S | T,                                                                           \
+         .items_wanted = "a path or a table ({ target = ..., size = ... })",                       \
+         .item_table = &tmpfs_table,                                                               \
+         .doc = "tmpfs mounts"},                                                                   \
+    {                                                                                              \
+        .name = "artifacts", .types = A, .items = S, .items_wanted = "a string",                   \
+        .doc = "paths copied out for --artifacts (a trailing / for a directory)"                   \
+    }
+
 static const struct cln_schema_key mount_keys[] = {
     {.name = "source", .types = S, .doc = "an absolute host path"},
     {.name = "target", .types = S, .doc = "an absolute path in the container"},
@@ -76,7 +118,24 @@ static const struct cln_schema_key matrix_value = {.types = A,
                                                    .items = S | I | B,
                                                    .items_wanted = "a string, integer or boolean",
                                                    .doc = "the values of one matrix key"};
-static const struct cln_schema_table matrix_table = {NULL, 0, &matrix_value};
+static const struct cln_schema_key combination_value = {
+    .types = S | I | B, .wanted = "a string, integer or boolean", .doc = "a matrix value"};
+static const struct cln_schema_table combination_table = {NULL, 0, &combination_value};
+static const struct cln_schema_key matrix_keys[] = {
+    {.name = "include",
+     .types = A,
+     .items = T,
+     .items_wanted = "a table (a combination: { key = value, ... })",
+     .item_table = &combination_table,
+     .doc = "combinations added"},
+    {.name = "exclude",
+     .types = A,
+     .items = T,
+     .items_wanted = "a table ({ key = value, ... })",
+     .item_table = &combination_table,
+     .doc = "combinations removed: those with all these values"},
+};
+static const struct cln_schema_table matrix_table = {matrix_keys, N(matrix_keys), &matrix_value};
 
 static const struct cln_schema_key image_keys[] = {
     {.name = "ref", .types = S, .doc = "an image reference, e.g. localhost/cleanrun/busybox:1"},
@@ -96,6 +155,11 @@ static const struct cln_schema_table image_table = {image_keys, N(image_keys), N
 static const struct cln_schema_key image_value = {
     .types = T, .table = &image_table, .doc = "an image the services and steps refer to"};
 static const struct cln_schema_table images_table = {NULL, 0, &image_value};
+
+static const struct cln_schema_table empty_table = {NULL, 0, NULL};
+static const struct cln_schema_key volume_value = {
+    .types = T, .table = &empty_table, .doc = "a volume the test's containers share"};
+static const struct cln_schema_table volumes_table = {NULL, 0, &volume_value};
 
 /* ---- [services.NAME] ---- */
 
@@ -158,7 +222,7 @@ static const struct cln_schema_key service_keys[] = {
      .types = A,
      .items = T,
      .items_wanted = "a table ({ path = ..., content = ... })",
-     .item_table = &file_table,
+     .item_table = &ctr_file_table,
      .doc = "files copied in before it starts"},
     {.name = "ports",
      .types = A,
@@ -182,7 +246,10 @@ static const struct cln_schema_key service_keys[] = {
      .items_wanted = "a string",
      .doc = "more host names on the test network"},
     {.name = "ready", .types = T, .table = &ready_table, .doc = "readiness check"},
+    {.name = "user", .types = S, .doc = "user, uid or uid:gid it runs as"},
+    {.name = "workdir", .types = S, .doc = "its working directory"},
     PRIVILEGE_KEYS,
+    DATA_KEYS,
 };
 static const struct cln_schema_table service_table = {service_keys, N(service_keys), NULL};
 static const struct cln_schema_key service_value = {
@@ -190,6 +257,23 @@ static const struct cln_schema_key service_value = {
 static const struct cln_schema_table services_table = {NULL, 0, &service_value};
 
 /* ---- [[steps]] and expect ---- */
+
+static const struct cln_schema_key json_keys[] = {
+    {.name = "path", .types = S, .doc = "a JSON path: $, .key, ['key'], [index]"},
+    {.name = "equals",
+     .types = S | I | F | B | A | T | CLN_SCHEMA_DATETIME,
+     .wanted = "a value",
+     .doc = "the value there"},
+    {.name = "exists", .types = B, .doc = "a value is there / none is"},
+    {.name = "regex", .types = S, .doc = "the value (a string's text) matches"},
+};
+static const struct cln_schema_table json_table = {json_keys, N(json_keys), NULL};
+#define JSON_KEY                                                                                   \
+    {                                                                                              \
+        .name = "json", .types = T | A, .wanted = "a table or an array of tables", .items = T,     \
+        .items_wanted = "a table ({ path = ..., equals = ... })", .item_table = &json_table,       \
+        .table = &json_table, .doc = "values in the content as a JSON document"                    \
+    }
 
 static const struct cln_schema_key stream_keys[] = {
     {.name = "equals", .types = S, .doc = "exactly this"},
@@ -205,7 +289,19 @@ static const struct cln_schema_key stream_keys[] = {
      .items = S,
      .items_wanted = "a string",
      .doc = "none of these appears"},
-    {.name = "regex", .types = S, .doc = "PCRE2, multiline"},
+    {.name = "regex",
+     .types = S | A,
+     .wanted = "a string or an array of strings",
+     .items = S,
+     .items_wanted = "a string",
+     .doc = "PCRE2, multiline: each matches"},
+    {.name = "not_regex",
+     .types = S | A,
+     .wanted = "a string or an array of strings",
+     .items = S,
+     .items_wanted = "a string",
+     .doc = "none of these matches"},
+    JSON_KEY,
     {.name = "empty", .types = B, .doc = "no output at all / some output"},
 };
 static const struct cln_schema_table stream_table = {stream_keys, N(stream_keys), NULL};
@@ -218,7 +314,19 @@ static const struct cln_schema_key fexpect_keys[] = {
     {.name = "owner", .types = S, .doc = "a user name or uid"},
     {.name = "group", .types = S, .doc = "a group name or gid"},
     {.name = "equals", .types = S, .doc = "the content exactly"},
-    {.name = "regex", .types = S, .doc = "the content matches (PCRE2)"},
+    {.name = "regex",
+     .types = S | A,
+     .wanted = "a string or an array of strings",
+     .items = S,
+     .items_wanted = "a string",
+     .doc = "the content matches (PCRE2): each"},
+    {.name = "not_regex",
+     .types = S | A,
+     .wanted = "a string or an array of strings",
+     .items = S,
+     .items_wanted = "a string",
+     .doc = "the content matches none of these"},
+    JSON_KEY,
 };
 static const struct cln_schema_table fexpect_table = {fexpect_keys, N(fexpect_keys), NULL};
 
@@ -271,7 +379,14 @@ static const struct cln_schema_key step_keys[] = {
     {.name = "network", .types = B, .doc = "fresh containers only: join the test network"},
     {.name = "memory", .types = S, .doc = "fresh containers only: memory limit"},
     {.name = "pids", .types = I, .doc = "fresh containers only: process limit"},
+    {.name = "files",
+     .types = A,
+     .items = T,
+     .items_wanted = "a table ({ path = ..., content = ... })",
+     .item_table = &ctr_file_table,
+     .doc = "fresh containers only: files copied in before it starts"},
     PRIVILEGE_KEYS,
+    DATA_KEYS,
     {.name = "expect", .types = T, .table = &expect_table, .doc = "expectations"},
 };
 static const struct cln_schema_table step_table = {step_keys, N(step_keys), NULL};
@@ -286,6 +401,10 @@ static const struct cln_schema_key root_keys[] = {
      .table = &matrix_table,
      .doc = "the test runs once per combination"},
     {.name = "images", .types = T, .table = &images_table, .doc = "images, by name"},
+    {.name = "volumes",
+     .types = T,
+     .table = &volumes_table,
+     .doc = "volumes shared by the test's containers, by name"},
     {.name = "services", .types = T, .table = &services_table, .doc = "services, by name"},
     {.name = "steps",
      .types = A,
@@ -335,7 +454,7 @@ static unsigned type_bit(enum cln_toml_type t)
     case CLN_TOML_TABLE:
         return T;
     default:
-        return 0; /* dates and times: no key takes them */
+        return CLN_SCHEMA_DATETIME;
     }
 }
 
@@ -449,7 +568,9 @@ static void walk_table(struct walk *w, const struct cln_toml_value *t,
         const struct cln_toml_entry *e = cln_toml_table_at(t, i);
         char what[400];
         snprintf(what, sizeof(what), "%s%s%s", prefix, *prefix ? "." : "", e->key);
-        const struct cln_schema_key *k = s->keys ? find_key(s, e->key) : s->value;
+        const struct cln_schema_key *k = s->keys ? find_key(s, e->key) : NULL;
+        if (!k)
+            k = s->value;
         if (k)
             walk_value(w, e->value, k, what);
         else if (s->keys) /* a map (keys NULL) takes any key */
@@ -491,7 +612,9 @@ size_t cln_spec_schema_check(const struct cln_toml_doc *doc, size_t max, struct 
                 const struct cln_toml_entry *m = cln_toml_table_at(e->value, j);
                 char what[400];
                 snprintf(what, sizeof(what), "%s.%s", e->key, m->key);
-                walk_value(&w, m->value, k->table->value, what);
+                const struct cln_schema_key *mk =
+                    k->table->keys ? find_key(k->table, m->key) : NULL;
+                walk_value(&w, m->value, mk ? mk : k->table->value, what);
             }
         }
     }

@@ -19,6 +19,7 @@ enum cln_schema_type {
     CLN_SCHEMA_BOOL = 1u << 3,
     CLN_SCHEMA_ARRAY = 1u << 4,
     CLN_SCHEMA_TABLE = 1u << 5,
+    CLN_SCHEMA_DATETIME = 1u << 6, /* dates and times */
 };
 
 struct cln_schema_key;
@@ -26,7 +27,9 @@ struct cln_schema_key;
 struct cln_schema_table {
     const struct cln_schema_key *keys; /* NULL: a map, every value is `value` */
     size_t nkeys;
-    const struct cln_schema_key *value; /* a map's values */
+    /* a map's values; with keys, the values of every other key (a map
+     * with reserved keys, as [matrix]); NULL with keys NULL: anything */
+    const struct cln_schema_key *value;
 };
 
 struct cln_schema_key {

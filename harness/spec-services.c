@@ -231,7 +231,8 @@ int cln_spec_load_services(struct cln_spec_loader *L, tv *root, struct cln_spec_
             r = CLN_SPEC_CHECK_KEYS(L, e->value, where, err, "image", "command", "entrypoint",
                                     "env", "files", "ports", "memory", "cpus", "pids", "depends_on",
                                     "aliases", "ready", "privileged", "host_network", "host_pid",
-                                    "outbound", "mounts");
+                                    "outbound", "mounts", "user", "workdir", "volumes", "tmpfs",
+                                    "artifacts");
         if (r < 0)
             return r;
         if (!host_name_ok(e->key))
@@ -301,6 +302,17 @@ int cln_spec_load_services(struct cln_spec_loader *L, tv *root, struct cln_spec_
             return r;
         if ((r = load_ready(L, e->value, where, s, err)) < 0)
             return r;
+        if ((r = cln_spec_get_str(L, e->value, "user", where, &s->user, err)) < 0 ||
+            (r = cln_spec_get_str(L, e->value, "workdir", where, &s->workdir, err)) < 0 ||
+            (r = cln_spec_load_mounts(L, e->value, where, t, &s->privs, &s->data, err)) < 0 ||
+            (r = cln_spec_load_artifacts(L, e->value, where, &s->artifacts, err)) < 0)
+            return r;
+        if (s->user && (!*s->user || strpbrk(s->user, " \t\n")))
+            return cln_spec_err_at(L, cln_toml_table_find(e->value, "user")->value->pos, err,
+                                   "%s.user \"%s\" is not a user, uid or uid:gid", where, s->user);
+        if (s->workdir && s->workdir[0] != '/')
+            return cln_spec_err_at(L, cln_toml_table_find(e->value, "workdir")->value->pos, err,
+                                   "%s.workdir \"%s\" must be an absolute path", where, s->workdir);
     }
     int nr = check_names(L, t, err);
     if (nr < 0)

@@ -3,11 +3,245 @@
  * stdout and stderr, files, max_duration). */
 #include "spec-internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/base/buf.h"
 #include "runtime/base/xalloc.h"
+#include "toml/toml-json.h"
+
+/* ---- expect: regexes and JSON values of content ---- */
+
+/* key: a regex or an array of them, each compiled now. */
+static int load_regexes(struct cln_spec_loader *L, tv *tbl, const char *key, const char *w,
+                        struct cln_strv *ret, struct cln_error **err)
+{
+    const struct cln_toml_entry *e = cln_toml_table_find(tbl, key);
+    if (!e)
+        return 0;
+    char kw[400];
+    snprintf(kw, sizeof(kw), "%s.%s", w, key);
+    int r;
+    if (e->value->type == CLN_TOML_STRING) {
+        char *s = NULL;
+        if ((r = cln_spec_interp(L, e->value, kw, &s, err)) < 0)
+            return r;
+        cln_strv_push(ret, s);
+    } else if ((r = cln_spec_get_strv(L, tbl, key, w, ret, err)) < 0) {
+        return r;
+    }
+    if (ret->n == 0)
+        return cln_spec_err_at(L, e->value->pos, err, "%s is empty: it would check nothing", kw);
+    for (size_t i = 0; i < ret->n; i++) {
+        tv *v = e->value->type == CLN_TOML_ARRAY ? cln_toml_array_at(e->value, i) : e->value;
+        if ((r = cln_spec_check_regex(L, v, ret->v[i], kw, err)) < 0)
+            return r;
+    }
+    return 1;
+}
+
+/* A TOML value as JSON text: the value an expect.json equals wants; its
+ * strings interpolated like any other.  A float JSON has no form for (inf,
+ * nan) or a string with a NUL (JSON parsers stop there) is refused. */
+static int toml_to_json(struct cln_spec_loader *L, tv *v, const char *what, struct cln_buf *out,
+                        struct cln_error **err)
+{
+    int r = 0;
+    switch (v->type) {
+    case CLN_TOML_STRING: {
+        char *s = NULL;
+        if ((r = cln_spec_interp(L, v, what, &s, err)) < 0)
+            return r;
+        if (strlen(s) != v->u.str.len && memchr(v->u.str.ptr, '\0', v->u.str.len)) {
+            free(s);
+            return cln_spec_err_at(L, v->pos, err,
+                                   "%s: a NUL in a string cannot be compared "
+                                   "as JSON",
+                                   what);
+        }
+        cln_buf_putc(out, '"');
+        for (const char *c = s; *c; c++) {
+            unsigned char ch = (unsigned char)*c;
+            if (ch == '"' || ch == '\\')
+                cln_buf_printf(out, "\\%c", ch);
+            else if (ch < 0x20)
+                cln_buf_printf(out, "\\u%04x", ch);
+            else
+                cln_buf_putc(out, (char)ch);
+        }
+        cln_buf_putc(out, '"');
+        free(s);
+        break;
+    }
+    case CLN_TOML_INTEGER:
+        cln_buf_printf(out, "%lld", (long long)v->u.integer);
+        break;
+    case CLN_TOML_FLOAT:
+        if (isnan(v->u.flt) || isinf(v->u.flt))
+            return cln_spec_err_at(L, v->pos, err, "%s: %s has no JSON form", what,
+                                   isnan(v->u.flt) ? "nan" : "inf");
+        cln_buf_printf(out, "%.17g", v->u.flt);
+        break;
+    case CLN_TOML_BOOL:
+        cln_buf_printf(out, "%s", v->u.boolean ? "true" : "false");
+        break;
+    case CLN_TOML_ARRAY:
+        cln_buf_putc(out, '[');
+        for (size_t i = 0; i < cln_toml_array_len(v) && r >= 0; i++) {
+            if (i)
+                cln_buf_putc(out, ',');
+            r = toml_to_json(L, cln_toml_array_at(v, i), what, out, err);
+        }
+        cln_buf_putc(out, ']');
+        break;
+    case CLN_TOML_TABLE:
+        cln_buf_putc(out, '{');
+        for (size_t i = 0; i < cln_toml_table_len(v) && r >= 0; i++) {
+            const struct cln_toml_entry *e = cln_toml_table_at(v, i);
+            if (i)
+                cln_buf_putc(out, ',');
+            cln_buf_putc(out, '"');
+            for (const char *c = e->key; *c; c++) {
+                unsigned char ch = (unsigned char)*c;
+                if (ch == '"' || ch == '\\')
+                    cln_buf_printf(out, "\\%c", ch);
+                else if (ch < 0x20)
+                    cln_buf_printf(out, "\\u%04x", ch);
+                else
+                    cln_buf_putc(out, (char)ch);
+            }
+            cln_buf_puts(out, "\":");
+            r = toml_to_json(L, e->value, what, out, err);
+        }
+        cln_buf_putc(out, '}');
+        break;
+    default: { /* a date or time: its text */
+        struct cln_buf t = CLN_BUF_INIT;
+        cln_toml_datetime_format(v->type, &v->u.dt, &t);
+        cln_buf_printf(out, "\"%s\"", t.data ? t.data : "");
+        cln_buf_done(&t);
+        break;
+    }
+    }
+    return r < 0 ? r : 0;
+}
+
+/* "$", then .name, ['name'] or [N] steps. */
+static bool json_path_ok(const char *p)
+{
+    if (p[0] != '$')
+        return false;
+    for (p++; *p;) {
+        if (*p == '.') {
+            size_t n = strcspn(p + 1, ".[");
+            if (!n)
+                return false;
+            p += 1 + n;
+        } else if (p[0] == '[' && (p[1] == '\'' || p[1] == '"')) {
+            const char *end = strchr(p + 2, p[1]);
+            if (!end || end[1] != ']')
+                return false;
+            p = end + 2;
+        } else if (*p == '[') {
+            size_t n = strspn(p + 1, "0123456789");
+            if (!n || n > 9 || p[1 + n] != ']') /* an index below 10^9 */
+                return false;
+            p += n + 2;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int load_json_one(struct cln_spec_loader *L, tv *v, const char *w,
+                         struct cln_json_expect *je, struct cln_error **err)
+{
+    int r = cln_spec_want_type(L, v, CLN_TOML_TABLE, w, err);
+    if (r == 0)
+        r = CLN_SPEC_CHECK_KEYS(L, v, w, err, "path", "equals", "exists", "regex");
+    if (r < 0)
+        return r;
+    je->exists = -1;
+    if ((r = cln_spec_get_str(L, v, "path", w, &je->path, err)) < 0)
+        return r;
+    if (!je->path)
+        return cln_spec_err_at(L, v->pos, err, "%s: \"path\" is required (e.g. \"$.status\")", w);
+    if (!json_path_ok(je->path))
+        return cln_spec_err_at(L, cln_toml_table_find(v, "path")->value->pos, err,
+                               "%s.path \"%s\" is not a JSON path: \"$\" then .key, ['key'] or "
+                               "[index] (e.g. \"$.items[0].name\")",
+                               w, je->path);
+    bool exists = true;
+    if ((r = cln_spec_get_bool(L, v, "exists", w, &exists, err)) < 0)
+        return r;
+    if (r > 0)
+        je->exists = exists;
+    if ((r = cln_spec_get_str(L, v, "regex", w, &je->regex, err)) < 0)
+        return r;
+    if (je->regex && (r = cln_spec_check_regex(L, cln_toml_table_find(v, "regex")->value, je->regex,
+                                               w, err)) < 0)
+        return r;
+    const struct cln_toml_entry *eq = cln_toml_table_find(v, "equals");
+    if (eq) {
+        struct cln_buf b = CLN_BUF_INIT;
+        char ew[480];
+        snprintf(ew, sizeof(ew), "%s.equals", w);
+        if ((r = toml_to_json(L, eq->value, ew, &b, err)) < 0) {
+            cln_buf_done(&b);
+            return r;
+        }
+        je->equals = cln_buf_steal(&b);
+    }
+    if (je->exists == 0 && (je->equals || je->regex))
+        return cln_spec_err_at(L, v->pos, err,
+                               "%s: \"exists = false\" contradicts the other expectations", w);
+    if (je->exists == -1 && !je->equals && !je->regex)
+        je->exists = 1;
+    return 0;
+}
+
+/* regex, not_regex and json of a stream or file expectation. */
+static int load_content(struct cln_spec_loader *L, tv *tbl, const char *w,
+                        struct cln_content_expect *c, struct cln_error **err)
+{
+    int r;
+    if ((r = load_regexes(L, tbl, "regex", w, &c->regex, err)) < 0 ||
+        (r = load_regexes(L, tbl, "not_regex", w, &c->not_regex, err)) < 0)
+        return r;
+    const struct cln_toml_entry *je = cln_toml_table_find(tbl, "json");
+    if (!je)
+        return 0;
+    char jw[400];
+    snprintf(jw, sizeof(jw), "%s.json", w);
+    if (je->value->type == CLN_TOML_TABLE) {
+        c->json = cln_xcalloc(1, sizeof(*c->json));
+        c->njson = 1;
+        return load_json_one(L, je->value, jw, c->json, err);
+    }
+    if (je->value->type != CLN_TOML_ARRAY || cln_toml_array_len(je->value) == 0)
+        return cln_spec_err_at(L, je->value->pos, err,
+                               "%s must be a table ({ path = \"$.x\", equals = ... }) or a "
+                               "non-empty array of them",
+                               jw);
+    size_t n = cln_toml_array_len(je->value);
+    c->json = cln_xcalloc(n, sizeof(*c->json));
+    for (size_t i = 0; i < n; i++) {
+        char iw[440];
+        snprintf(iw, sizeof(iw), "%s[%zu]", jw, i);
+        c->njson++;
+        if ((r = load_json_one(L, cln_toml_array_at(je->value, i), iw, &c->json[i], err)) < 0)
+            return r;
+    }
+    return 0;
+}
+
+static bool content_set(const struct cln_content_expect *c)
+{
+    return c->regex.n || c->not_regex.n || c->njson;
+}
 
 /* ---- expect ---- */
 
@@ -25,7 +259,7 @@ static int load_stream_expect(struct cln_spec_loader *L, tv *ex, const char *key
     int r = cln_spec_want_type(L, e->value, CLN_TOML_TABLE, w, err);
     if (r == 0)
         r = CLN_SPEC_CHECK_KEYS(L, e->value, w, err, "equals", "contains", "not_contains", "regex",
-                                "empty");
+                                "not_regex", "json", "empty");
     if (r < 0)
         return r;
     bool empty = false;
@@ -69,16 +303,13 @@ static int load_stream_expect(struct cln_spec_loader *L, tv *ex, const char *key
                                                       : le->value->pos,
                     err, "%s.%s: an empty string would check nothing", w, lists[k]);
     }
-    if ((r = cln_spec_get_str(L, e->value, "regex", w, &se->regex, err)) < 0)
-        return r;
-    if (se->regex && (r = cln_spec_check_regex(L, cln_toml_table_find(e->value, "regex")->value,
-                                               se->regex, w, err)) < 0)
+    if ((r = load_content(L, e->value, w, &se->content, err)) < 0)
         return r;
     if ((r = cln_spec_get_bool(L, e->value, "empty", w, &empty, err)) < 0)
         return r;
     if (r > 0)
         se->empty = empty;
-    if (se->empty == 1 && (se->equals || se->contains.n || se->regex))
+    if (se->empty == 1 && (se->equals || se->contains.n || content_set(&se->content)))
         return cln_spec_err_at(L, cln_toml_table_find(e->value, "empty")->pos, err,
                                "%s: \"empty = true\" contradicts the other expectations", w);
     return 0;
@@ -146,7 +377,7 @@ static int load_expect(struct cln_spec_loader *L, tv *step, const char *where,
             r = cln_spec_want_type(L, f, CLN_TOML_TABLE, iw, err);
             if (r == 0)
                 r = CLN_SPEC_CHECK_KEYS(L, f, iw, err, "path", "exists", "type", "mode", "owner",
-                                        "group", "equals", "regex");
+                                        "group", "equals", "regex", "not_regex", "json");
             if (r < 0)
                 return r;
             struct cln_file_expect *fx = &x->files[x->nfiles++];
@@ -202,21 +433,19 @@ static int load_expect(struct cln_spec_loader *L, tv *step, const char *where,
                                            "%s.%s \"%s\" is not a user or group name or number", iw,
                                            idkeys[k], ids[k]);
             if ((r = cln_spec_get_str(L, f, "equals", iw, &fx->equals, err)) < 0 ||
-                (r = cln_spec_get_str(L, f, "regex", iw, &fx->regex, err)) < 0)
+                (r = load_content(L, f, iw, &fx->content, err)) < 0)
                 return r;
             fx->equals_len = fx->equals ? strlen(fx->equals) : 0;
-            if (fx->regex && (r = cln_spec_check_regex(L, cln_toml_table_find(f, "regex")->value,
-                                                       fx->regex, iw, err)) < 0)
-                return r;
+            bool has_content = fx->equals || content_set(&fx->content);
             bool about = fx->type >= 0 || fx->mode >= 0 || fx->owner || fx->group;
-            if (fx->exists == 0 && (fx->equals || fx->regex || about))
+            if (fx->exists == 0 && (has_content || about))
                 return cln_spec_err_at(L, f->pos, err,
                                        "%s: \"exists = false\" contradicts the other expectations",
                                        iw);
-            if ((fx->equals || fx->regex) && fx->type >= 0 && fx->type != CLN_FILE_REGULAR)
+            if (has_content && fx->type >= 0 && fx->type != CLN_FILE_REGULAR)
                 return cln_spec_err_at(L, cln_toml_table_find(f, "type")->pos, err,
                                        "%s: a content expectation needs type = \"file\"", iw);
-            if (fx->exists == -1 && !fx->equals && !fx->regex)
+            if (fx->exists == -1 && !has_content)
                 fx->exists = 1;
         }
     }
@@ -253,7 +482,7 @@ int cln_spec_load_steps(struct cln_spec_loader *L, tv *root, struct cln_spec_tes
                                     "workdir", "user", "stdin", "timeout", "retries",
                                     "retry_interval", "continue_on_failure", "network", "memory",
                                     "pids", "privileged", "host_network", "host_pid", "outbound",
-                                    "mounts", "expect");
+                                    "mounts", "expect", "files", "volumes", "tmpfs", "artifacts");
         if (r < 0)
             return r;
         struct cln_spec_step *s = &t->steps[t->nsteps++];
@@ -355,9 +584,9 @@ int cln_spec_load_steps(struct cln_spec_loader *L, tv *root, struct cln_spec_tes
             (r = cln_spec_get_bool(L, st, "network", where, &s->network, err)) < 0)
             return r;
         s->retries = (int)retries;
-        static const char *const fresh_only[] = {"network",    "memory",       "pids",
-                                                 "privileged", "host_network", "host_pid",
-                                                 "outbound",   "mounts"};
+        static const char *const fresh_only[] = {
+            "network",  "memory", "pids",  "privileged", "host_network", "host_pid",
+            "outbound", "mounts", "files", "volumes",    "tmpfs"};
         for (size_t k = 0; s->service && k < sizeof(fresh_only) / sizeof(fresh_only[0]); k++)
             if (cln_toml_table_find(st, fresh_only[k]))
                 return cln_spec_err_at(
@@ -368,7 +597,10 @@ int cln_spec_load_steps(struct cln_spec_loader *L, tv *root, struct cln_spec_tes
                     where, fresh_only[k]);
         if ((r = cln_spec_get_memory(L, st, where, &s->memory, err)) < 0 ||
             (r = cln_spec_get_int(L, st, "pids", where, 1, 1 << 22, &s->pids, err)) < 0 ||
-            (r = cln_spec_load_privs(L, st, where, &s->privs, t, err)) < 0)
+            (r = cln_spec_load_privs(L, st, where, &s->privs, t, err)) < 0 ||
+            (r = cln_spec_load_files(L, t, st, where, true, &s->files, &s->nfiles, err)) < 0 ||
+            (r = cln_spec_load_mounts(L, st, where, t, &s->privs, &s->data, err)) < 0 ||
+            (r = cln_spec_load_artifacts(L, st, where, &s->artifacts, err)) < 0)
             return r;
         if (s->network && s->privs.host_network)
             return cln_spec_err_at(

@@ -274,7 +274,7 @@ int cln_spec_get_env(struct cln_spec_loader *L, tv *t, const char *key, const ch
     return 1;
 }
 
-static int parse_size(const char *s, int64_t *ret)
+int cln_spec_parse_size(const char *s, int64_t *ret)
 {
     char *end = NULL;
     errno = 0;
@@ -301,6 +301,11 @@ static int parse_size(const char *s, int64_t *ret)
     return -1;
 }
 
+int cln_spec_parse_size_text(const char *s, int64_t *ret)
+{
+    return cln_spec_parse_size(s, ret);
+}
+
 /* memory = "64MiB" at where; *ret untouched when absent. */
 int cln_spec_get_memory(struct cln_spec_loader *L, tv *tbl, const char *where, int64_t *ret,
                         struct cln_error **err)
@@ -309,7 +314,7 @@ int cln_spec_get_memory(struct cln_spec_loader *L, tv *tbl, const char *where, i
     int r = cln_spec_get_str(L, tbl, "memory", where, &mem, err);
     if (r <= 0 || !mem)
         return r;
-    r = parse_size(mem, ret) < 0 || *ret < 4L * 1048576
+    r = cln_spec_parse_size(mem, ret) < 0 || *ret < 4L * 1048576
             ? cln_spec_err_at(L, cln_toml_table_find(tbl, "memory")->value->pos, err,
                               "%s.memory: \"%s\" is not a size of at least 4MiB (e.g. \"64MiB\", "
                               "\"1GiB\")",

@@ -67,6 +67,7 @@ int cln_spec_load_test(struct cln_spec_loader *L, tv *root, struct cln_spec_test
         goto out;
     }
     if ((r = cln_spec_load_images(L, root, t, err)) < 0 ||
+        (r = cln_spec_load_volumes(L, root, t, err)) < 0 ||
         (r = cln_spec_load_services(L, root, t, err)) < 0)
         goto out;
     if (dsvc) {
@@ -106,23 +107,53 @@ static void privs_done(struct cln_spec_privs *p)
     free(p->mounts);
 }
 
+static void files_done(struct cln_spec_file_item *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(f[i].path);
+        free(f[i].data);
+        free(f[i].owner);
+    }
+    free(f);
+}
+
 static void image_done(struct cln_spec_image *im)
 {
     cln_strv_done(&im->bases);
     free(im->name);
     free(im->ref);
     free(im->dockerfile);
-    for (size_t i = 0; i < im->nfiles; i++) {
-        free(im->files[i].path);
-        free(im->files[i].data);
+    files_done(im->files, im->nfiles);
+}
+
+static void mounts_done(struct cln_spec_mounts *m)
+{
+    for (size_t i = 0; i < m->nvolumes; i++) {
+        free(m->volumes[i].volume);
+        free(m->volumes[i].target);
     }
-    free(im->files);
+    free(m->volumes);
+    for (size_t i = 0; i < m->ntmpfs; i++)
+        free(m->tmpfs[i].target);
+    free(m->tmpfs);
+}
+
+static void content_done(struct cln_content_expect *c)
+{
+    cln_strv_done(&c->regex);
+    cln_strv_done(&c->not_regex);
+    for (size_t i = 0; i < c->njson; i++) {
+        free(c->json[i].path);
+        free(c->json[i].equals);
+        free(c->json[i].regex);
+    }
+    free(c->json);
 }
 
 static void stream_done(struct cln_stream_expect *s)
 {
     free(s->equals);
-    free(s->regex);
+    content_done(&s->content);
     cln_strv_done(&s->contains);
     cln_strv_done(&s->not_contains);
 }
@@ -145,12 +176,12 @@ void cln_spec_test_done(struct cln_spec_test *t)
         cln_strv_done(&s->command);
         cln_strv_done(&s->entrypoint);
         cln_labels_done(&s->env);
-        for (size_t j = 0; j < s->nfiles; j++) {
-            free(s->files[j].path);
-            free(s->files[j].data);
-        }
-        free(s->files);
+        files_done(s->files, s->nfiles);
         free(s->ports);
+        free(s->user);
+        free(s->workdir);
+        mounts_done(&s->data);
+        cln_strv_done(&s->artifacts);
         cln_strv_done(&s->depends_on);
         cln_strv_done(&s->aliases);
         cln_strv_done(&s->ready.exec);
@@ -161,6 +192,7 @@ void cln_spec_test_done(struct cln_spec_test *t)
         privs_done(&s->privs);
     }
     free(t->services);
+    cln_strv_done(&t->volumes);
     for (size_t i = 0; i < t->nsteps; i++) {
         struct cln_spec_step *s = &t->steps[i];
         free(s->name);
@@ -179,10 +211,13 @@ void cln_spec_test_done(struct cln_spec_test *t)
             free(s->expect.files[j].owner);
             free(s->expect.files[j].group);
             free(s->expect.files[j].equals);
-            free(s->expect.files[j].regex);
+            content_done(&s->expect.files[j].content);
         }
         free(s->expect.files);
         privs_done(&s->privs);
+        files_done(s->files, s->nfiles);
+        mounts_done(&s->data);
+        cln_strv_done(&s->artifacts);
     }
     free(t->steps);
     for (size_t i = 0; i < t->nuses; i++)
@@ -230,7 +265,7 @@ int cln_spec_load_file(const char *path, const struct cln_load_options *opts,
     r = cln_spec_schema_check(L.doc, 100, err) ? -CLN_E_SPEC : 0;
     if (r == 0)
         r = CLN_SPEC_CHECK_KEYS(&L, root, "the spec (top level)", err, "test", "vars", "matrix",
-                                "images", "services", "steps");
+                                "images", "volumes", "services", "steps");
     if (r == 0)
         r = cln_toml_get_table(L.doc, root, "services", &L.services_tbl, err);
     if (r >= 0)

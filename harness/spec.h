@@ -17,10 +17,37 @@
 struct cln_error;
 
 struct cln_spec_file_item {
-    char *path; /* in the container (services) or the build context (images) */
+    char *path; /* in the container (services, steps) or the build context (images) */
     char *data;
     size_t len;
     uint32_t mode;
+    /* owner: NULL (root), else "uid[:gid]" (numbers, in uid/gid) or
+     * "user[:group]" (names, resolved in the container's /etc/passwd and
+     * /etc/group when it is copied in; uid/gid -1 until then) */
+    char *owner;
+    int64_t uid, gid;
+};
+
+/* A named volume of the test ([volumes.NAME]) mounted into a container. */
+struct cln_spec_volume_mount {
+    char *volume; /* a [volumes] name */
+    char *target; /* absolute path in the container */
+    bool read_only;
+};
+
+/* A tmpfs mount. */
+struct cln_spec_tmpfs {
+    char *target;
+    uint64_t size; /* bytes; 0: the engine's default */
+    uint32_t mode; /* 0: the engine's default (1777) */
+};
+
+/* Mounts of a container besides the privileged host mounts. */
+struct cln_spec_mounts {
+    struct cln_spec_volume_mount *volumes;
+    size_t nvolumes;
+    struct cln_spec_tmpfs *tmpfs;
+    size_t ntmpfs;
 };
 
 struct cln_spec_image {
@@ -114,7 +141,10 @@ struct cln_spec_service {
     struct cln_strv aliases;
     struct cln_spec_ready ready;
     struct cln_spec_privs privs;
-    int level; /* start order: 0 first; the same level starts together */
+    char *user, *workdir;        /* NULL: the image's */
+    struct cln_spec_mounts data; /* volumes and tmpfs */
+    struct cln_strv artifacts;   /* paths copied out for --artifacts ("/dir/": a directory) */
+    int level;                   /* start order: 0 first; the same level starts together */
 };
 
 enum cln_exit_expect {
@@ -123,10 +153,25 @@ enum cln_exit_expect {
     CLN_EXIT_EXPECT_ANY,
 };
 
+/* expect...json: a value in a JSON document (the output, a file). */
+struct cln_json_expect {
+    char *path;   /* "$", "$.a.b", "$.items[0].name", "$['a key']" */
+    char *equals; /* the expected value as JSON text (from any TOML value); NULL: unset */
+    int exists;   /* -1 unset, 0 absent, 1 present */
+    char *regex;  /* the value (a string's text, else its JSON) matches; NULL: unset */
+};
+
+/* What content (output, a file's) is checked against besides equality. */
+struct cln_content_expect {
+    struct cln_strv regex, not_regex; /* each must match / none may match */
+    struct cln_json_expect *json;
+    size_t njson;
+};
+
 struct cln_stream_expect {
     char *equals;
     struct cln_strv contains, not_contains;
-    char *regex;
+    struct cln_content_expect content;
     int empty; /* -1 unset, 0 must not be empty, 1 must be empty */
 };
 
@@ -138,7 +183,7 @@ struct cln_file_expect {
     char *owner, *group; /* a name or a number; NULL unset */
     char *equals;
     size_t equals_len;
-    char *regex;
+    struct cln_content_expect content;
 };
 
 struct cln_spec_expect {
@@ -165,9 +210,13 @@ struct cln_spec_step {
     int retries;
     uint64_t retry_interval_ms;
     bool continue_on_failure;
-    bool network;                /* ephemeral: join the test network */
-    int64_t memory, pids;        /* ephemeral: limits (defaults when 0) */
-    struct cln_spec_privs privs; /* ephemeral */
+    bool network;                     /* ephemeral: join the test network */
+    int64_t memory, pids;             /* ephemeral: limits (defaults when 0) */
+    struct cln_spec_privs privs;      /* ephemeral */
+    struct cln_spec_file_item *files; /* ephemeral: copied in before it starts */
+    size_t nfiles;
+    struct cln_spec_mounts data; /* ephemeral: volumes and tmpfs */
+    struct cln_strv artifacts;   /* paths copied out for --artifacts */
     struct cln_spec_expect expect;
     uint32_t line; /* where the step is written */
 };
@@ -184,6 +233,7 @@ struct cln_spec_test {
     size_t nimages;
     struct cln_spec_service *services;
     size_t nservices;
+    struct cln_strv volumes; /* [volumes] names: made for the test, removed with it */
     struct cln_spec_step *steps;
     size_t nsteps;
     int max_level;
@@ -220,6 +270,10 @@ void cln_spec_set_done(struct cln_spec_set *set);
  * not grant: one error per use, each with file:line:col and the flag. */
 int cln_spec_check_allowed(const struct cln_spec_set *set, unsigned allowed,
                            struct cln_error **err);
+
+/* "64MiB", "1g", "4096": bytes (B, K, KB, KiB, M..., G...; any case); -1
+ * when it is not a size. */
+int cln_spec_parse_size_text(const char *s, int64_t *ret);
 
 /* The file-name suffix specs must have. */
 #define CLN_SPEC_SUFFIX ".cleanrun.toml"

@@ -123,11 +123,46 @@ static struct cln_error *inside_failed(const struct cln_attempt *a)
         memchr(e->data, '\n', e->len - 1))
         return NULL;
     cleanup_free char *line = cln_xstrndup(e->data + pl, e->len - pl - 1);
+    return cln_runner_inside_error(line);
+}
+
+struct cln_error *cln_runner_inside_error(const char *line)
+{
     char what[16];
     int err = 0, off = 0;
     if (sscanf(line, "%15s %d %n", what, &err, &off) != 2 || !off)
         return NULL;
     const char *name = line + off;
+    /* -O: a name the image lacks ("user NAME<TAB>PATH<TAB>OWNER"), said as
+     * the copy-in path says it; or chown */
+    bool no_user = strncmp(name, "user ", 5) == 0, no_group = strncmp(name, "group ", 6) == 0;
+    if (strcmp(what, "owner") == 0 && (no_user || no_group)) {
+        const char *id = name + (no_user ? 5 : 6);
+        const char *t1 = strchr(id, '\t');
+        const char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+        if (!t2)
+            return cln_error_make(CLN_E_INVALID, 0, "files: owner: no %s \"%s\" in the image",
+                                  no_user ? "user" : "group", id);
+        return cln_error_make(CLN_E_INVALID, 0,
+                              "file %.*s: owner \"%s\": no %s \"%.*s\" in the image's %s",
+                              (int)(t2 - t1 - 1), t1 + 1, t2 + 1, no_user ? "user" : "group",
+                              (int)(t1 - id), id, no_user ? "/etc/passwd" : "/etc/group");
+    }
+    if (strcmp(what, "user") == 0 && strncmp(name, "user ", 5) == 0)
+        return cln_error_make(CLN_E_INVALID, 0,
+                              "could not start the process: unable to find user %s: no matching "
+                              "entries in passwd file",
+                              name + 5);
+    if (strcmp(what, "user") == 0 && strncmp(name, "group ", 6) == 0)
+        return cln_error_make(CLN_E_INVALID, 0,
+                              "could not start the process: unable to find group %s: no matching "
+                              "entries in group file",
+                              name + 6);
+    if (strcmp(what, "owner") == 0 || strcmp(what, "files") == 0 || strcmp(what, "hosts") == 0 ||
+        strcmp(what, "user") == 0)
+        return cln_error_make(CLN_E_IO, 0, "in the container, before its process: %s %s: %s",
+                              strcmp(what, "owner") == 0 ? "the owner of" : what, name,
+                              strerror(err));
     if (strcmp(what, "stdin") == 0)
         return cln_error_make(CLN_E_IO, 0, "stdin: cannot open %s in the container: %s", name,
                               strerror(err));
@@ -153,6 +188,41 @@ static struct cln_error *inside_failed(const struct cln_attempt *a)
                               why);
     return cln_error_make(CLN_E_INVALID, 0, "could not start the process: exec: \"%s\": %s", name,
                           why);
+}
+
+struct cln_error *cln_runner_first_process_error(struct test_ctx *c, const char *id)
+{
+    struct cln_container_state st;
+    struct cln_error *e = NULL;
+    if (!id || cln_rt_inspect(c->run->rt, id, &st, &e) < 0) {
+        cln_error_free(e);
+        return NULL;
+    }
+    bool running = st.running;
+    cln_container_state_done(&st);
+    struct cln_capture out, err;
+    if (running || cln_rt_logs(c->run->rt, id, 20, 65536, &out, &err, &e) < 0) {
+        cln_error_free(e);
+        return NULL;
+    }
+    struct cln_error *found = NULL;
+    const struct cln_capture *streams[] = {&err, &out};
+    for (int k = 0; k < 2 && !found; k++) {
+        const char *p = streams[k]->data.data, *end = p ? p + streams[k]->data.len : NULL;
+        while (p && p < end && !found) {
+            const char *eol = memchr(p, '\n', (size_t)(end - p));
+            size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+            size_t pl = strlen(INSIDE_FAILED);
+            if (n > pl && memcmp(p, INSIDE_FAILED, pl) == 0) {
+                cleanup_free char *line = cln_xstrndup(p + pl, n - pl);
+                found = cln_runner_inside_error(line);
+            }
+            p = eol ? eol + 1 : NULL;
+        }
+    }
+    cln_capture_done(&out);
+    cln_capture_done(&err);
+    return found;
 }
 
 /* An exec into a service failed: when the service is no longer running,
@@ -190,6 +260,11 @@ static struct cln_error *service_gone(struct test_ctx *c, const char *name, stru
         return e;
     cln_error_free(e);
     cln_runner_keep_log_tail(c, sr);
+    /* its files, owners or hosts could not be put in place (a runtime
+     * that copies only into running containers): that is why */
+    struct cln_error *first = cln_runner_first_process_error(c, sr->container_id);
+    if (first)
+        return cln_runner_wrap(first, "service %s", name);
     return cln_error_make(CLN_E_BACKEND, 0,
                           "service %s exited with code %d%s (its last log lines are below)", name,
                           code, oom ? ", killed by the OOM killer" : "");
@@ -226,7 +301,8 @@ static bool gate_eligible(const struct test_ctx *c, const struct cln_spec_step *
      * read in the running container, after the step; a container kept on
      * failure is one to exec into */
     return cln_runtime_local(rt) && !cln_runtime_vm(rt) && !s->stdin_text && !s->expect.nfiles &&
-           !s->privs.host_pid && !c->run->opts->keep_on_failure && cln_runner_keepalive()->len;
+           !(s->artifacts.n && c->run->opts->artifacts_dir) && !s->privs.host_pid &&
+           !c->run->opts->keep_on_failure && cln_runner_keepalive()->len;
 }
 
 static void capture_add(struct cln_capture *cap, const char *data, size_t n)
@@ -610,7 +686,12 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
         }
         if (xr < 0) {
             a->status = CLN_ST_ERROR;
-            a->error = s->service ? service_gone(c, s->service, e, 0) : e;
+            /* a fresh container whose files could not be put in place
+             * (a runtime that copies only into running containers) */
+            struct cln_error *first = s->service ? NULL : cln_runner_first_process_error(c, id);
+            if (first)
+                cln_error_free(e);
+            a->error = s->service ? service_gone(c, s->service, e, 0) : first ? first : e;
             sr->status = CLN_ST_ERROR;
             break;
         }
@@ -681,6 +762,17 @@ void cln_runner_run_step(struct test_ctx *c, size_t si)
             a->error = gone;
             a->status = CLN_ST_ERROR;
         }
+        /* a fresh container whose first process could not put its files
+         * in place and exited (a runtime that copies only into running
+         * containers; one that answers an exec into it with an exit code,
+         * as Apple's CLI does) */
+        struct cln_error *first = !s->service && fresh && a->status != CLN_ST_PASSED && !a->error
+                                      ? cln_runner_first_process_error(c, id)
+                                      : NULL;
+        if (first) {
+            a->error = first;
+            a->status = CLN_ST_ERROR;
+        }
         sr->status = a->status;
         if (a->status == CLN_ST_PASSED || a->status == CLN_ST_ERROR)
             break;
@@ -701,6 +793,13 @@ out:
     }
     cln_evidence_done(&base);
     cln_strv_done(&wrapped);
+    /* --artifacts: copied out before the container goes */
+    if (s->artifacts.n && c->run->opts->artifacts_dir && (fresh || svc) &&
+        !cln_runner_interrupted(c) && !cln_runtime_gone(rt)) {
+        cleanup_free char *sub = cln_artifacts_step_dir(si, s->name);
+        cln_artifacts_save(c, fresh ? fresh : svc->container_id, sub, &s->artifacts, &sr->artifacts,
+                           &sr->nartifacts);
+    }
     /* --keep-on-failure keeps a failed step's container with the test's */
     bool keep = c->run->opts->keep_on_failure && sr->status != CLN_ST_PASSED;
     if (fresh && !keep)

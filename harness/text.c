@@ -3,6 +3,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "runtime/base/buf.h"
@@ -89,4 +90,22 @@ char *cln_text_visible(const char *data, size_t len, size_t cap, unsigned flags)
 char *cln_text_name(const char *s)
 {
     return cln_text_visible(s, s ? strlen(s) : 0, 0, 0);
+}
+
+long cln_text_http_status(const char *text, size_t len)
+{
+    long status = 0;
+    for (const char *p = text, *end = text ? text + len : NULL; p && p < end;) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        const char *q = p;
+        while (q < (eol ? eol : end) && (*q == ' ' || *q == '\t'))
+            q++;
+        if ((eol ? eol : end) - q > 5 && memcmp(q, "HTTP/", 5) == 0) {
+            const char *sp = memchr(q, ' ', (size_t)((eol ? eol : end) - q));
+            if (sp && sp + 1 < (eol ? eol : end) && sp[1] >= '1' && sp[1] <= '9')
+                status = strtol(sp + 1, NULL, 10);
+        }
+        p = eol ? eol + 1 : NULL;
+    }
+    return status;
 }

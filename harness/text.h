@@ -24,3 +24,9 @@ char *cln_text_visible(const char *data, size_t len, size_t cap, unsigned flags)
 /* A name (of a test, a step) for one line of human output: visible, no
  * line breaks. */
 char *cln_text_name(const char *s);
+
+/* The status of the last status line ("  HTTP/1.1 200 OK") in the headers
+ * `wget -S` printed (len bytes of text), or 0 when there is none.  Only a
+ * line that starts (after blanks) with "HTTP/" is one: "Server: BaseHTTP/0.6"
+ * is a header. */
+long cln_text_http_status(const char *text, size_t len);

@@ -76,6 +76,7 @@ struct cln_mount {
     const char *target;
     bool read_only;
     uint64_t tmpfs_size; /* bytes; 0: engine default */
+    uint32_t tmpfs_mode; /* permission bits; 0: engine default (01777) */
 };
 
 struct cln_container_config {
@@ -218,7 +219,8 @@ struct cln_file {
     const char *path; /* relative (build context) or absolute (copy-in, under the target dir) */
     const void *data;
     size_t len;
-    uint32_t mode; /* 0: 0644 */
+    uint32_t mode;     /* 0: 0644 */
+    uint32_t uid, gid; /* copy-in: its owner (numbers in the container; 0: root) */
 };
 
 enum cln_file_type {

@@ -102,6 +102,8 @@ int cln_tar_build(const struct cln_file *files, size_t n, bool with_dirs, struct
         archive_entry_set_pathname(e, p);
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_perm(e, files[i].mode ? files[i].mode & 07777 : 0644);
+        archive_entry_set_uid(e, files[i].uid);
+        archive_entry_set_gid(e, files[i].gid);
         archive_entry_set_size(e, (la_int64_t)files[i].len);
         archive_entry_set_mtime(e, time(NULL), 0);
         if (archive_write_header(a, e) != ARCHIVE_OK ||

@@ -15,10 +15,12 @@ int cln_cmd_toml_decode(int argc, char **argv);
 int cln_cmd_run(int argc, char **argv);
 int cln_cmd_validate(int argc, char **argv);
 int cln_cmd_list(int argc, char **argv);
+int cln_cmd_init(int argc, char **argv);
 int cln_cmd_gc(int argc, char **argv);
 int cln_cmd_ps(int argc, char **argv);
 int cln_cmd_selftest(int argc, char **argv);
 int cln_cmd_image(int argc, char **argv);
+int cln_cmd_import(int argc, char **argv);
 
 /* The exit code for a failure to open the engine: 2 for a usage error (an
  * unknown or unavailable runtime), else 3. */

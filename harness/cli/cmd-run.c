@@ -22,6 +22,7 @@
 #include "runtime/base/log.h"
 #include "runtime/base/xalloc.h"
 #include "signals.h"
+#include "watch.h"
 
 struct opts {
     int jobs;
@@ -39,8 +40,12 @@ struct opts {
     size_t nreports;
     const char *shard;
     bool no_gc, no_lockout, keep_on_failure;
+    const char *artifacts;  /* --artifacts DIR */
+    bool artifacts_always;  /* --artifacts-when always */
+    uint64_t artifacts_max; /* --artifacts-max SIZE (0: the default) */
     bool quiet;
     bool color;
+    bool watch; /* --watch (watch.c) */
     char **paths;
     size_t npaths;
 };
@@ -80,7 +85,15 @@ static void print_usage(const char *cmd, FILE *f)
                 "  --keep-on-failure  leave a failed test's containers running for inspection\n"
                 "                     (listed with the commands to reach them; the next gc\n"
                 "                     removes them)\n"
+                "  --watch            after the run, watch the specs and the files they use,\n"
+                "                     and run again the tests whose files change (Ctrl-C\n"
+                "                     stops; not with --format json|tap, --keep-on-failure)\n"
                 "  --no-lockout       do not install the host-exec lockout (not recommended)\n"
+                "  --artifacts DIR    copy the steps' and services' `artifacts` (and the\n"
+                "                     services' logs) of tests that did not pass into\n"
+                "                     DIR/TEST/... (DIR: new, empty or cleanrun's)\n"
+                "  --artifacts-when WHEN  on-failure (default) or always\n"
+                "  --artifacts-max SIZE   at most this much of each path (default 16MiB)\n"
                 "Output:\n"
                 "  -v, --verbose      stream step output\n"
                 "  -q, --quiet        only failures and the summary\n"
@@ -125,6 +138,10 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
         {"format", required_argument, NULL, 'O'},
         {"no-lockout", no_argument, NULL, 'L'},
         {"keep-on-failure", no_argument, NULL, 'K'},
+        {"artifacts", required_argument, NULL, 2000},
+        {"artifacts-when", required_argument, NULL, 2001},
+        {"artifacts-max", required_argument, NULL, 2002},
+        {"watch", no_argument, NULL, 'W'},
         {NULL, 0, NULL, 0},
     };
     bool is_run = strcmp(cmd, "run") == 0;
@@ -134,13 +151,13 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
     int c;
     while ((c = getopt_long(argc, argv, "j:vqh", longopts, NULL)) != -1) {
         char *end = NULL;
-        if (c > 1000) {
+        if (c > 1000 && c < 2000) { /* --allow-* */
             o->allow |= (unsigned)(c - 1000);
             continue;
         }
-        if (!is_run &&
-            (c == 'j' || c == 'F' || c == 'T' || c == 'r' || c == 'H' || c == 'v' || c == 'q' ||
-             c == 'C' || c == 'G' || c == 'L' || c == 'R' || c == 'O' || c == 'K')) {
+        if (!is_run && (c == 'j' || c == 'F' || c == 'T' || c == 'r' || c == 'H' || c == 'v' ||
+                        c == 'q' || c == 'C' || c == 'G' || c == 'L' || c == 'R' || c == 'O' ||
+                        c == 'K' || c == 'W' || c == 2000 || c == 2001 || c == 2002)) {
             fprintf(stderr, "cleanrun %s: %s is an option of 'run'\n", cmd, argv[optind - 1]);
             return -1;
         }
@@ -267,6 +284,36 @@ static int parse_opts(const char *cmd, int argc, char **argv, struct opts *o)
             break;
         case 'K':
             o->keep_on_failure = true;
+            break;
+        case 2000:
+            if (!*optarg) {
+                fprintf(stderr, "cleanrun %s: --artifacts needs a directory\n", cmd);
+                return -1;
+            }
+            o->artifacts = optarg;
+            break;
+        case 2001:
+            if (strcmp(optarg, "always") != 0 && strcmp(optarg, "on-failure") != 0) {
+                fprintf(stderr,
+                        "cleanrun %s: --artifacts-when is on-failure or always, not \"%s\"\n", cmd,
+                        optarg);
+                return -1;
+            }
+            o->artifacts_always = strcmp(optarg, "always") == 0;
+            break;
+        case 2002: {
+            int64_t b = 0;
+            if (cln_spec_parse_size_text(optarg, &b) < 0 || b < 1) {
+                fprintf(stderr,
+                        "cleanrun %s: --artifacts-max needs a size such as 16MiB, not \"%s\"\n",
+                        cmd, optarg);
+                return -1;
+            }
+            o->artifacts_max = (uint64_t)b;
+            break;
+        }
+        case 'W':
+            o->watch = true;
             break;
         case 'h':
             print_usage(cmd, stdout);
@@ -484,6 +531,15 @@ static int check_reports(const struct opts *o)
 static int run_session(const struct opts *o, struct cln_human *h, const struct cln_signals *sig,
                        const char *run_id, struct cln_runtime *rt, const struct cln_spec_set *set)
 {
+    struct cln_error *aerr = NULL;
+    cleanup_close int afd = -1;
+    if (o->artifacts && cln_artifacts_prepare(o->artifacts, &afd, &aerr) < 0) {
+        fprintf(stderr, "cleanrun run: %s\n", cln_error_text(aerr));
+        cln_error_free(aerr);
+        return CLN_EXIT_USAGE;
+    }
+    /* absolute: the reports' attachments are found from anywhere */
+    cleanup_free char *artifacts = o->artifacts ? realpath(o->artifacts, NULL) : NULL;
     struct cln_session_report reports[CLN_ARRAY_SIZE(o->reports) + 1];
     size_t nreports = 0;
     for (size_t i = 0; i < o->nreports; i++)
@@ -498,6 +554,10 @@ static int run_session(const struct opts *o, struct cln_human *h, const struct c
         .jobs = o->jobs,
         .fail_fast = o->fail_fast,
         .keep_on_failure = o->keep_on_failure,
+        .artifacts_dir = artifacts,
+        .artifacts_fd = afd,
+        .artifacts_always = o->artifacts_always,
+        .artifacts_max = o->artifacts_max,
         .timeout_ms = o->timeout_ms,
         .gc = !o->no_gc,
         .no_lockout = o->no_lockout,
@@ -537,6 +597,19 @@ static int runtime_fits(struct cln_runtime *rt, const struct cln_spec_set *set)
                 t->file, t->line, t->name, why, cln_runtime_name(rt), requires);
         code = CLN_EXIT_USAGE;
     }
+    /* a volume, where the runtime makes none */
+    for (size_t i = 0; !cln_runtime_supports(rt, CLN_FEATURE_VOLUME) && i < set->n; i++) {
+        const struct cln_spec_test *t = &set->tests[i];
+        if (!t->volumes.n)
+            continue;
+        const char *vreq = cln_runtime_missing_requires(rt, CLN_FEATURE_VOLUME);
+        fprintf(stderr,
+                "%s:%u:1: test \"%s\" has volumes ([volumes.%s]): runtime %s cannot "
+                "create volumes%s%s%s\n",
+                t->file, t->line, t->name, t->volumes.v[0], cln_runtime_name(rt), vreq ? " (" : "",
+                vreq ? vreq : "", vreq ? ")" : "");
+        code = CLN_EXIT_USAGE;
+    }
     /* an image to build, where the runtime builds none */
     for (size_t i = 0; !cln_runtime_supports(rt, CLN_FEATURE_BUILD) && i < set->n; i++) {
         const struct cln_spec_test *t = &set->tests[i];
@@ -573,6 +646,89 @@ static int runtime_fits(struct cln_runtime *rt, const struct cln_spec_set *set)
     return code;
 }
 
+/* ---- run --watch (watch.c) ---- */
+
+struct watching {
+    const struct opts *o;
+    struct cln_human *h;
+    const struct cln_signals *sig;
+    char *run_id; /* the signal thread's (its sweep): each run's own id */
+    struct cln_runtime *rt;
+    unsigned runs;
+};
+
+static int watch_load(void *ud, struct cln_spec_set *set)
+{
+    struct watching *w = ud;
+    if (load_selected(w->o, set) < 0)
+        return CLN_EXIT_USAGE;
+    if (set->n == 0) {
+        fprintf(stderr, "cleanrun run: no tests selected\n");
+        return CLN_EXIT_USAGE;
+    }
+    return runtime_fits(w->rt, set);
+}
+
+/* One run of a selection: a new run id, a fresh printer, gc only before
+ * the first run (later ones would find only what this process owns). */
+static int watch_run(void *ud, const struct cln_spec_set *set)
+{
+    struct watching *w = ud;
+    cln_session_new_run_id(w->run_id, 16);
+    cln_human_done(w->h);
+    cln_human_init(w->h, stdout, w->o->quiet, w->o->color);
+    struct opts o = *w->o;
+    o.no_gc = o.no_gc || w->runs++ > 0;
+    return run_session(&o, w->h, w->sig, w->run_id, w->rt, set);
+}
+
+/* cln_cmd_run's set-up and tear-down around cln_watch() instead of one
+ * run: the engine is opened first, and spec errors do not end it. */
+static int run_watching(struct opts *o)
+{
+    if (o->format != FMT_HUMAN || o->keep_on_failure) {
+        fprintf(stderr, "cleanrun run: --watch is not for %s\n",
+                o->keep_on_failure ? "--keep-on-failure (every failed run would leave its "
+                                     "containers running until watching ends)"
+                                   : "--format json|tap (stdout would carry a document per "
+                                     "run: use --report FORMAT=FILE, which each run rewrites)");
+        free(o->tags);
+        return CLN_EXIT_USAGE;
+    }
+    char run_id[16];
+    cln_session_new_run_id(run_id, sizeof(run_id));
+    struct cln_signals sig;
+    cln_signals_start(&sig, run_id);
+    struct cln_human h;
+    cln_human_init(&h, stdout, o->quiet, o->color);
+    if (o->verbose)
+        cln_log_set_sink(cln_human_log, &h, o->verbose > 1 ? CLN_LOG_DEBUG : CLN_LOG_INFO);
+    struct cln_runtime *rt = NULL;
+    int code = cln_cli_open_runtime(o->runtime, o->host, &rt);
+    if (code == CLN_EXIT_OK) {
+        cln_signals_attach(&sig, rt);
+        struct watching w = {.o = o, .h = &h, .sig = &sig, .run_id = run_id, .rt = rt};
+        const struct cln_watch_ops ops = {.load = watch_load, .run = watch_run};
+        struct cln_watch_opts wo = {
+            .paths = (const char *const *)o->paths,
+            .npaths = o->npaths,
+            .cb = &ops,
+            .userdata = &w,
+            .interrupted = cln_signals_flag(&sig),
+            .wake_fd = cln_signals_wake_fd(&sig),
+            .out = stdout,
+            .clear = isatty(STDOUT_FILENO) != 0,
+        };
+        code = cln_watch(&wo);
+    }
+    cln_signals_stop(&sig);
+    cln_runtime_close(rt);
+    cln_log_set_sink(NULL, NULL, CLN_LOG_ERROR);
+    cln_human_done(&h);
+    free(o->tags);
+    return code;
+}
+
 int cln_cmd_run(int argc, char **argv)
 {
     struct opts o = {0};
@@ -585,6 +741,8 @@ int cln_cmd_run(int argc, char **argv)
         free(o.tags);
         return CLN_EXIT_USAGE;
     }
+    if (o.watch)
+        return run_watching(&o);
     char run_id[16];
     cln_session_new_run_id(run_id, sizeof(run_id));
     struct cln_signals sig;

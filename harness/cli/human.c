@@ -221,6 +221,8 @@ static void print_kept(struct cln_human *h, const struct cln_runtime *rt,
             podman ? "podman" : "docker", podman ? "--url" : "-H", cln_runtime_endpoint(rt),
             r->kept.v[k], what);
     }
+    for (size_t k = 0; k < r->kept_volumes.n; k++)
+        out(h, "          volume %s\n", r->kept_volumes.v[k]);
 }
 
 static void print_isolation(struct cln_human *h, const struct cln_test_result *r)
@@ -292,6 +294,45 @@ static void print_failed_step(struct cln_human *h, const struct cln_spec_test *t
     }
 }
 
+static void print_artifact_problems(struct cln_human *h, const char *whose,
+                                    const struct cln_artifact *v, size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        if (v[k].error) {
+            cleanup_free char *m = vis(v[k].error);
+            out(h, "          %s %s: %s\n", whose, v[k].path, m);
+        } else if (v[k].truncated) {
+            out(h, "          %s %s: cut at the size cap (--artifacts-max): %llu bytes saved\n",
+                whose, v[k].path, (unsigned long long)v[k].bytes);
+        }
+    }
+}
+
+/* --artifacts: where they are, and what could not be saved */
+static void print_artifacts(struct cln_human *h, const struct cln_test_result *r)
+{
+    if (!r->artifacts_dir)
+        return;
+    size_t files = 0;
+    for (size_t k = 0; k < r->nsteps; k++)
+        for (size_t j = 0; j < r->steps[k].nartifacts; j++)
+            files += r->steps[k].artifacts[j].files;
+    for (size_t k = 0; k < r->nservices; k++)
+        for (size_t j = 0; j < r->services[k].nartifacts; j++)
+            files += r->services[k].artifacts[j].files;
+    cleanup_free char *d = vis(r->artifacts_dir);
+    out(h, "        artifacts: %s/ (%zu file%s)\n", d, files, files == 1 ? "" : "s");
+    for (size_t k = 0; k < r->nsteps; k++) {
+        char whose[48];
+        snprintf(whose, sizeof(whose), "step %zu", k + 1);
+        print_artifact_problems(h, whose, r->steps[k].artifacts, r->steps[k].nartifacts);
+    }
+    for (size_t k = 0; k < r->nservices; k++) {
+        cleanup_free char *whose = cln_xasprintf("service %s", r->services[k].service->name);
+        print_artifact_problems(h, whose, r->services[k].artifacts, r->services[k].nartifacts);
+    }
+}
+
 static void print_result(struct cln_human *h, const struct cln_session *ss, size_t i)
 {
     const struct cln_test_result *r = &ss->results[i];
@@ -317,6 +358,7 @@ static void print_result(struct cln_human *h, const struct cln_session *ss, size
         }
     if (r->kept.n)
         print_kept(h, ss->rt, r);
+    print_artifacts(h, r);
     for (size_t k = 0; k < r->nteardown_errors; k++) {
         cleanup_free char *m = vis(cln_error_text(r->teardown_errors[k]));
         out(h, "        teardown: %s\n", m);

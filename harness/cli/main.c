@@ -22,11 +22,13 @@ static const struct command commands[] = {
     {"run", cln_cmd_run, "run the tests in spec files", false},
     {"validate", cln_cmd_validate, "check spec files without running anything", false},
     {"list", cln_cmd_list, "list tests and steps after matrix expansion", false},
+    {"init", cln_cmd_init, "write a commented starter spec, NAME.cleanrun.toml", false},
     {"ps", cln_cmd_ps, "list the containers cleanrun owns (read-only)", false},
     {"self-test", cln_cmd_selftest, "check this cleanrun against the engine (selftest/ specs)",
      false},
     {"image", cln_cmd_image, "import, list and remove images of the native runtime's store", false},
     {"gc", cln_cmd_gc, "remove what runs whose owner is gone left behind", false},
+    {"import", cln_cmd_import, "convert a clnrm spec into a cleanrun spec", false},
     {"toml-decode", cln_cmd_toml_decode,
      "read TOML on stdin, print toml-test tagged JSON (for the conformance suite)", true},
 };

@@ -5,8 +5,8 @@
  * given, untouched (a shell would add SHLVL and PWD, and run its own
  * applet of a program's name):
  *
- *   cleanrun-exec [-F DIR] [-H FILE] [-c TOKEN PATH] [-i FILE] [-g FILE] [-C DIR] [-W] -- PROGRAM
- * [ARG...]
+ *   cleanrun-exec [-F DIR] [-O FILE] [-H FILE] [-u USER] [-c TOKEN PATH] [-i FILE] [-g FILE] [-C
+ * DIR] [-W] -- PROGRAM [ARG...]
  *
  *   -c  write TOKEN to PATH, a new file: the canary (docs/isolation.md),
  *       written by the step's own process; when it cannot be written the
@@ -25,6 +25,14 @@
  *       directories made 0755: a container's files, mounted at DIR by a
  *       runtime that copies only into running containers, in place before
  *       its first process starts (harness/containers.c)
+ *   -O  FILE: after -F, give files their owners: each line "OWNER<TAB>PATH",
+ *       OWNER "uid[:gid]" or "user[:group]" (names looked up in this
+ *       container's /etc/passwd and /etc/group; a user alone: its primary
+ *       group)
+ *   -u  USER: after the options before it (-F, -O, -H, done as root), become
+ *       USER ("user", "uid", "user:group", "uid:gid"; names looked up in
+ *       /etc/passwd and /etc/group; a user of /etc/passwd gets its groups
+ *       and its HOME, as an engine's --user does)
  *   -H  append FILE to /etc/hosts: the test's host names, for the same
  *       runtimes, which take no host entries at create
  *   -C  DIR: with -W, the step's working directory, entered by the child
@@ -58,7 +66,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <signal.h>
@@ -76,6 +86,111 @@ static int fail(const char *what, int err, const char *name)
 {
     fprintf(stderr, "cleanrun-exec: %s %d %s\n", what, err, name);
     return 127;
+}
+
+/* -O FILE (see above).  Returns 0, or -1 with errno and *bad. */
+static int apply_owners(const char *file, char *bad, size_t badlen)
+{
+    FILE *f = fopen(file, "re");
+    if (!f) {
+        snprintf(bad, badlen, "%s", file);
+        return -1;
+    }
+    char line[PATH_MAX + 128];
+    int r = 0;
+    while (r == 0 && fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        char *tab = strchr(line, '\t');
+        if (!tab)
+            continue;
+        *tab = '\0';
+        const char *path = tab + 1;
+        char owner[128];
+        snprintf(owner, sizeof(owner), "%.100s", line);
+        char *grp = strchr(line, ':');
+        if (grp)
+            *grp++ = '\0';
+        long uid = -1, gid = -1;
+        char *end = NULL;
+        uid = strtol(line, &end, 10);
+        if (!*line || *end) {
+            struct passwd *pw = getpwnam(line);
+            if (!pw) {
+                errno = ENOENT;
+                snprintf(bad, badlen, "user %.64s\t%.256s\t%s", line, path, owner);
+                r = -1;
+                break;
+            }
+            uid = pw->pw_uid;
+            if (!grp)
+                gid = pw->pw_gid;
+        } else if (!grp) {
+            gid = uid;
+        }
+        if (grp) {
+            gid = strtol(grp, &end, 10);
+            if (!*grp || *end) {
+                struct group *gr = getgrnam(grp);
+                if (!gr) {
+                    errno = ENOENT;
+                    snprintf(bad, badlen, "group %.64s\t%.256s\t%s", grp, path, owner);
+                    r = -1;
+                    break;
+                }
+                gid = gr->gr_gid;
+            }
+        }
+        if (lchown(path, (uid_t)uid, (gid_t)gid) < 0) {
+            snprintf(bad, badlen, "%s", path);
+            r = -1;
+        }
+    }
+    int saved = errno;
+    fclose(f);
+    errno = saved;
+    return r;
+}
+
+/* -u SPEC (see above).  Returns 0, or -1 with errno and *bad. */
+static int become(const char *spec, char *bad, size_t badlen)
+{
+    char u[256];
+    snprintf(u, sizeof(u), "%s", spec);
+    char *g = strchr(u, ':');
+    if (g)
+        *g++ = '\0';
+    char *end = NULL;
+    long n = strtol(u, &end, 10);
+    struct passwd *pw = *u && !*end ? getpwuid((uid_t)n) : getpwnam(u);
+    if (!pw && !(*u && !*end)) {
+        errno = ENOENT;
+        snprintf(bad, badlen, "user %.64s", u);
+        return -1;
+    }
+    uid_t uid = pw ? pw->pw_uid : (uid_t)n;
+    gid_t gid = pw ? pw->pw_gid : 0;
+    if (g) {
+        long gn = strtol(g, &end, 10);
+        struct group *gr = *g && !*end ? NULL : getgrnam(g);
+        if (!(*g && !*end) && !gr) {
+            errno = ENOENT;
+            snprintf(bad, badlen, "group %.64s", g);
+            return -1;
+        }
+        gid = gr ? gr->gr_gid : (gid_t)gn;
+    }
+    gid_t groups[64];
+    int ng = 64;
+    if (!pw || getgrouplist(pw->pw_name, gid, groups, &ng) < 0)
+        ng = 0;
+    if (setgroups((size_t)ng, groups) < 0 || setgid(gid) < 0 || setuid(uid) < 0) {
+        snprintf(bad, badlen, "%s", spec);
+        return -1;
+    }
+    const char *home = getenv("HOME");
+    if (pw && pw->pw_dir && (!home || strcmp(home, "/root") == 0))
+        setenv("HOME", pw->pw_dir, 1);
+    return 0;
 }
 
 static void write_canary(const char *token, const char *path)
@@ -398,6 +513,16 @@ int main(int argc, char **argv)
             char bad[PATH_MAX] = "";
             if (copy_tree(argv[i + 1], "/", bad, sizeof(bad)) < 0)
                 return fail("files", errno, bad);
+            i += 2;
+        } else if (strcmp(argv[i], "-O") == 0 && i + 1 < argc) {
+            char bad[PATH_MAX] = "";
+            if (apply_owners(argv[i + 1], bad, sizeof(bad)) < 0)
+                return fail("owner", errno, bad);
+            i += 2;
+        } else if (strcmp(argv[i], "-u") == 0 && i + 1 < argc) {
+            char bad[PATH_MAX] = "";
+            if (become(argv[i + 1], bad, sizeof(bad)) < 0)
+                return fail("user", errno, bad);
             i += 2;
         } else if (strcmp(argv[i], "-H") == 0 && i + 1 < argc) {
             if (append_file(argv[i + 1], "/etc/hosts") < 0)

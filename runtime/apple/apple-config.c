@@ -140,6 +140,8 @@ int cln_apple_validate(const struct cln_container_config *cfg, struct cln_error 
         if (m->type == CLN_MOUNT_VOLUME && (!m->source || !cln_apple_name_ok(m->source)))
             return INVALID(err, "volume \"%s\": not a valid volume name",
                            m->source ? m->source : "");
+        if (m->type == CLN_MOUNT_TMPFS && (m->tmpfs_size || m->tmpfs_mode))
+            return INVALID(err, "tmpfs %s: --tmpfs takes no size or mode", m->target);
         if (strchr(m->target, ',') || (m->source && strchr(m->source, ',')))
             return INVALID(err, "mount %s: a ',' cannot be written in --mount", m->target);
     }

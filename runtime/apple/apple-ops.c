@@ -949,7 +949,7 @@ static int a_copy_in(void *ctx, const char *id, const char *dir, const struct cl
 static bool missing_path(const char *text, size_t len)
 {
     static const char *const words[] = {"No such file", "not found", "Could not find",
-                                        "does not exist"};
+                                        "does not exist", "No such container:path"};
     cleanup_free char *t = cln_xstrndup(text ? text : "", len);
     for (size_t i = 0; i < sizeof(words) / sizeof(*words); i++)
         if (strcasestr(t, words[i]))

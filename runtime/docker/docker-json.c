@@ -73,9 +73,12 @@ cJSON *cln_docker_create_body(const struct cln_container_config *cfg)
                 cJSON_AddStringToObject(o, "Source", m->source);
             cJSON_AddStringToObject(o, "Target", m->target);
             cJSON_AddBoolToObject(o, "ReadOnly", m->read_only);
-            if (m->type == CLN_MOUNT_TMPFS && m->tmpfs_size) {
+            if (m->type == CLN_MOUNT_TMPFS && (m->tmpfs_size || m->tmpfs_mode)) {
                 cJSON *t = cJSON_AddObjectToObject(o, "TmpfsOptions");
-                cJSON_AddNumberToObject(t, "SizeBytes", (double)m->tmpfs_size);
+                if (m->tmpfs_size)
+                    cJSON_AddNumberToObject(t, "SizeBytes", (double)m->tmpfs_size);
+                if (m->tmpfs_mode)
+                    cJSON_AddNumberToObject(t, "Mode", (double)m->tmpfs_mode);
             }
             cJSON_AddItemToArray(mounts, o);
         }

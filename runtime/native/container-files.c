@@ -163,8 +163,17 @@ int cln_ctr_copy_in(struct cln_ctr *c, const char *dir, const struct cln_file *f
                 left -= (size_t)w;
             }
         }
-        /* (rootless: the file is the caller's, which is the container's root) */
-        if (r == 0 && ((geteuid() == 0 && fchown(fd, 0, 0) < 0) || fchmod(fd, mode) < 0))
+        /* (rootless: the file is the caller's, which is the container's
+         * root; another owner would be one of the subordinate ids, which
+         * this process cannot give) */
+        if (r == 0 && geteuid() != 0 && (files[i].uid || files[i].gid))
+            r = cln_error_set(err, CLN_E_UNSUPPORTED, 0,
+                              "copy in: /%s owned by %u:%u: rootless, copied files belong to "
+                              "root in the container",
+                              rel, files[i].uid, files[i].gid);
+        else if (r == 0 && geteuid() == 0 && fchown(fd, files[i].uid, files[i].gid) < 0)
+            r = cln_error_set(err, CLN_E_IO, errno, "copy in: the owner of /%s", rel);
+        if (r == 0 && fchmod(fd, mode) < 0)
             r = cln_error_set(err, CLN_E_IO, errno, "copy in: the mode of /%s", rel);
         if (close(fd) < 0 && r == 0)
             r = cln_error_set(err, CLN_E_IO, errno, "copy in: writing /%s", rel);

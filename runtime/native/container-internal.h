@@ -51,6 +51,8 @@ struct ctr_paths {
         char *source; /* CLN_CTR_BIND: the host path (rootless: opened again by the init) */
         char *target;
         bool read_only, is_dir;
+        uint64_t size; /* tmpfs */
+        uint32_t mode; /* tmpfs */
     } * mounts;
     size_t nmounts;
 };

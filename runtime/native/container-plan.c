@@ -59,6 +59,9 @@ void ctr_plan_put_paths(struct cln_buf *b, const struct ctr_paths *p)
         put_str(b, m->source);
         put_u32(b, m->read_only);
         put_u32(b, m->is_dir);
+        put_u32(b, (uint32_t)(m->size >> 32)); /* a tmpfs's size, mode */
+        put_u32(b, (uint32_t)m->size);
+        put_u32(b, m->mode);
         put_u32(b, m->source_fd >= 0); /* its descriptor: the next one given */
     }
 }
@@ -174,6 +177,9 @@ int ctr_plan_get_paths(struct ctr_plan_reader *r, struct ctr_paths *p, const int
         m->source = ctr_plan_str(r);
         m->read_only = ctr_plan_u32(r);
         m->is_dir = ctr_plan_u32(r);
+        m->size = (uint64_t)ctr_plan_u32(r) << 32;
+        m->size |= ctr_plan_u32(r);
+        m->mode = ctr_plan_u32(r);
         m->source_fd = -1;
         if (ctr_plan_u32(r)) {
             if (k >= nfds)

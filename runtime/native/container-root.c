@@ -300,7 +300,13 @@ static int user_mounts(int root, const struct ctr_paths *p, const char **what)
         int r;
         unsigned long ro = m->read_only ? MS_RDONLY : 0;
         if (m->type == CLN_CTR_TMPFS) {
-            r = mount_fd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, "mode=1777");
+            char opts[64];
+            if (m->size)
+                snprintf(opts, sizeof(opts), "mode=%o,size=%llu", m->mode ? m->mode : 01777,
+                         (unsigned long long)m->size);
+            else
+                snprintf(opts, sizeof(opts), "mode=%o", m->mode ? m->mode : 01777);
+            r = mount_fd("tmpfs", fd, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | ro, opts);
         } else if (p->userns) {
             /* rootless: a mount of the host's namespace cannot be bound
              * here, nor cloned there (no CAP_SYS_ADMIN on the host): the

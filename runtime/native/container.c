@@ -644,6 +644,8 @@ static int make_mounts(struct ctr_paths *p, const struct cln_ctr_config *cfg,
         pm->source_fd = -1;
         pm->type = m->type;
         pm->read_only = m->read_only;
+        pm->size = m->size;
+        pm->mode = m->mode;
         const char *t = m->target ? m->target : "";
         while (*t == '/')
             t++;

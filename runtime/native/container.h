@@ -49,6 +49,8 @@ struct cln_ctr_mount {
     const char *source; /* CLN_CTR_BIND: absolute host path */
     const char *target;
     bool read_only;
+    uint64_t size; /* CLN_CTR_TMPFS: bytes (0: half the memory, the kernel's default) */
+    uint32_t mode; /* CLN_CTR_TMPFS: permission bits (0: 01777) */
 };
 
 struct cln_ctr_config {

@@ -734,7 +734,9 @@ static int n_create(void *ctx, const struct cln_container_config *cfg, char **re
                                                                                      : CLN_CTR_BIND,
                                       .source = cfg->mounts[i].source,
                                       .target = cfg->mounts[i].target,
-                                      .read_only = cfg->mounts[i].read_only};
+                                      .read_only = cfg->mounts[i].read_only,
+                                      .size = cfg->mounts[i].tmpfs_size,
+                                      .mode = cfg->mounts[i].tmpfs_mode};
     /* the record first: a crash from here on leaves something gc finds */
     r = record_write(n, e, err);
     if (r < 0) {

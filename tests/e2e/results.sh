@@ -379,6 +379,16 @@ run = ["wget", "-q", "-O-", "http://web:8080/"]
 expect.stdout = "up\n"
 
 [test]
+name = "http-inside-header"
+[services.web]
+image = "@IMG@"
+command = ["sh", "-c", "mkdir -p /www/cgi-bin && printf '#!/bin/sh\\necho \"Server-Note: BaseHTTP/0.6 Python/3.11.2\"\\necho \"Content-Type: text/plain\"\\necho\\necho up\\n' > /www/cgi-bin/h && chmod +x /www/cgi-bin/h && exec httpd -f -p 8080 -h /www"]
+ready = { http = "http://web:8080/cgi-bin/h", timeout = "20s" }
+[[steps]]
+service = "web"
+run = ["true"]
+
+[test]
 name = "http-wrong-status"
 [services.web]
 image = "@IMG@"
@@ -476,6 +486,8 @@ want http-published passed "22: http through the published port" && ok "22: read
 want http-hung-answer passed "22: a hung answer" &&
     ok "22: ready.http: a request that never answers is retried, not waited on for the whole timeout"
 want http-inside passed "22: http from inside" && ok "22: ready.http from inside the service (no port published)"
+want http-inside-header passed "22: http from inside, a header saying HTTP/" &&
+    ok "22: ready.http from inside: a header with \"HTTP/\" in it (Python's Server:) is not a status line"
 want http-wrong-status error "22: http wrong status" && section http-wrong-status &&
     has "22: ready.http with a 404 is not ready, saying the status" "404"
 

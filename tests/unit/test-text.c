@@ -113,3 +113,19 @@ Test(expect, failures_quote_at_most_the_cap)
     free(a.failures[0].actual);
     free(a.failures);
 }
+
+/* wget -S headers: only status lines count, not a header that says
+ * "HTTP/" (Python's http.server: "Server: BaseHTTP/0.6 Python/3.11.2") */
+Test(text, http_status_of_wget_headers)
+{
+    const char *h = "Connecting to 127.0.0.1:8080 (127.0.0.1:8080)\n"
+                    "  HTTP/1.0 200 OK\n"
+                    "  Server: BaseHTTP/0.6 Python/3.11.2\n"
+                    "  Date: Mon, 07 Dec 2026 11:00:00 GMT\n";
+    cr_assert_eq(cln_text_http_status(h, strlen(h)), 200);
+    const char *r = "  HTTP/1.1 302 Found\n  Location: /x\n  HTTP/1.1 404 Not Found\n"
+                    "  X-Via: HTTP/2 proxy\n";
+    cr_assert_eq(cln_text_http_status(r, strlen(r)), 404, "the last status line");
+    cr_assert_eq(cln_text_http_status("wget: can't connect\n", 20), 0);
+    cr_assert_eq(cln_text_http_status(NULL, 0), 0);
+}
