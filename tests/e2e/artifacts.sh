@@ -91,8 +91,12 @@ if run 1 --artifacts "$A" --report "json=$T/r.json" --report "junit=$T/j.xml" "$
     fi
     [ "$(cat "$d/services/s/srv/out/hard.txt" 2>/dev/null)" = one ] &&
         ok "1: a hard link in a directory is saved as a copy of its file" || bad "1: hard link"
-    [ ! -e "$d/01-make_a_log/tmp/link" ] && grep -q "step 1 /tmp/link: a symbolic link (to /etc/passwd), not saved" "$out" &&
-        ok "1: a path that is a link is not followed, and that is said" || bad "1: a link path"
+    # (Podman's archive API follows a final link itself, inside the
+    # container: this one leads nowhere there, so it is not found)
+    linkmsg="step 1 /tmp/link: a symbolic link (to /etc/passwd), not saved"
+    [[ "$endpoint" == *podman* ]] && linkmsg="step 1 /tmp/link: not found in the container"
+    [ ! -e "$d/01-make_a_log/tmp/link" ] && grep -q "$linkmsg" "$out" &&
+        ok "1: a path that is a link is not followed by cleanrun, and that is said" || bad "1: a link path"
     # (each stream in a file of its own; Apple's CLI gives them as one)
     if [[ "$endpoint" == /* ]]; then logs=("$d/services/s.stdout.log"); else
         logs=("$d/services/s.stdout.log" "$d/services/s.stderr.log"); fi
@@ -113,7 +117,7 @@ assert f["artifacts_dir"] == base + "/fails_a_1_", f["artifacts_dir"]
 assert p["artifacts_dir"] is None and p["steps"][0]["artifacts"] == [], p
 s1 = f["steps"][0]["artifacts"]
 assert [a["path"] for a in s1] == ["/tmp/app.log", "/tmp/big.bin", "/tmp/d/", "/tmp/link"], s1
-assert s1[3]["saved"] is None and s1[3]["skipped"] == 1, s1[3]
+assert s1[3]["saved"] is None and (s1[3]["skipped"] == 1 or s1[3]["error"] == "not found in the container"), s1[3]
 assert s1[1]["bytes"] == 300000 and not s1[1]["truncated"] and s1[1]["files"] == 1, s1[1]
 assert s1[0]["saved"] == base + "/fails_a_1_/01-make_a_log/tmp/app.log", s1[0]
 sv = {a["path"]: a for a in f["services"][0]["artifacts"]}
